@@ -1,0 +1,193 @@
+"""The environment contract: a language-model environment is a ``gymnasium.Env`` whose
+observation is the conversation so far and whose action is the assistant's text.
+
+A subclass supplies four things (see ``atropos_envs/envs/answer_format.py``):
+``generate_task`` (a seeded generator), ``prompt`` (task -> messages), ``score``
+(trajectory -> Score), and optionally ``respond`` for multi-turn environments.
+State lives in ``Episode`` objects, so drivers can run many episodes of one env
+concurrently while ``reset``/``step`` drive a single current episode, gym-style.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+
+from atropos_envs.spaces import AssistantText, Conversation
+from atropos_envs.tasks import FileTasks, GeneratedTasks, TaskSource
+
+Message = dict[str, str]
+
+
+@dataclass(frozen=True)
+class Score:
+    """A reward in the env's documented range, its named components, and why."""
+
+    reward: float
+    components: dict[str, float] = field(default_factory=dict)
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.reward):
+            raise ValueError(f"reward must be finite, got {self.reward}")
+
+    def as_info(self) -> dict[str, Any]:
+        return {"reward": self.reward, "components": dict(self.components), "reason": self.reason}
+
+
+@dataclass
+class Trajectory:
+    """One episode: the task and the whole conversation, assistant turns included."""
+
+    task: dict[str, Any]
+    messages: list[Message]
+
+    @property
+    def completions(self) -> list[str]:
+        return [m["content"] for m in self.messages if m["role"] == "assistant"]
+
+    @property
+    def last_completion(self) -> str:
+        completions = self.completions
+        return completions[-1] if completions else ""
+
+
+class Episode:
+    """The state of one conversation with an env; ``step`` has gymnasium's signature."""
+
+    def __init__(self, env: TextEnv, task: dict[str, Any]):
+        self.env, self.task = env, task
+        self.messages: list[Message] = env.prompt(task)
+        self.turns = 0
+        self.done = False
+        self.score: Score | None = None
+
+    @property
+    def observation(self) -> list[Message]:
+        return copy.deepcopy(self.messages)
+
+    @property
+    def trajectory(self) -> Trajectory:
+        return Trajectory(self.task, copy.deepcopy(self.messages))
+
+    def step(self, action: str) -> tuple[list[Message], float, bool, bool, dict[str, Any]]:
+        if self.done:
+            raise gym.error.ResetNeeded("the episode is over; call reset() to start a new one")
+        if isinstance(action, bytes):
+            action = action.decode("utf-8", errors="replace")
+        if not isinstance(action, str):
+            raise TypeError(f"the action is the assistant's text (str), got {type(action).__name__}")
+        self.messages.append({"role": "assistant", "content": action})
+        self.turns += 1
+        follow_up = self.env.respond(self.task, copy.deepcopy(self.messages))
+        terminated = follow_up is None
+        truncated = not terminated and self.turns >= self.env.max_turns
+        if follow_up:
+            self.messages.extend(follow_up)
+        info: dict[str, Any] = {"task_id": self.task["id"], "turn": self.turns}
+        reward = 0.0
+        if terminated or truncated:
+            self.done = True
+            self.score = self.env.score(self.trajectory)
+            reward = self.score.reward
+            info.update(self.score.as_info())
+        else:
+            info.update({"components": {}, "reason": "episode continues"})
+        return self.observation, reward, terminated, truncated, info
+
+
+class TextEnv(gym.Env):
+    """Base class of every atropos-envs environment.
+
+    Constructor keywords: ``tasks`` (path of a JSONL/JSON/parquet task file, or a list of
+    task dicts; default: the seeded generator), ``max_turns``, ``render_mode``; subclasses
+    add their generator settings."""
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 1}
+    reward_range: ClassVar[tuple[float, float]] = (0.0, 1.0)
+    default_max_turns: ClassVar[int] = 1
+    #: Documents the task fields the env reads (field -> description).
+    task_schema: ClassVar[dict[str, str]] = {}
+
+    def __init__(
+        self,
+        tasks: str | Path | list[dict[str, Any]] | None = None,
+        max_turns: int | None = None,
+        render_mode: str | None = None,
+    ):
+        super().__init__()
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
+        self.render_mode = render_mode
+        self.max_turns = max_turns or self.default_max_turns
+        self.observation_space = Conversation()
+        self.action_space = AssistantText()
+        self.tasks: TaskSource
+        if tasks is None:
+            self.tasks = GeneratedTasks(type(self).__name__, self.generate_task)
+        else:
+            self.tasks = FileTasks(tasks, self.task_from_record)
+        self._episode: Episode | None = None
+
+    # ---- what a subclass writes -------------------------------------------------------
+    def generate_task(self, rng: random.Random) -> dict[str, Any]:
+        """A new task drawn from rng (without an ``id``; the task source adds it)."""
+        raise NotImplementedError(f"{type(self).__name__} has no generator; pass tasks=PATH")
+
+    def task_from_record(self, record: dict[str, Any]) -> dict[str, Any]:
+        """A task built from one record of a user file; raise ValueError naming a bad field."""
+        return dict(record)
+
+    def prompt(self, task: dict[str, Any]) -> list[Message]:
+        raise NotImplementedError
+
+    def score(self, trajectory: Trajectory) -> Score:
+        raise NotImplementedError
+
+    def respond(self, task: dict[str, Any], messages: list[Message]) -> list[Message] | None:
+        """The env's reply to the assistant's last turn, or None when the episode is over."""
+        return None
+
+    # ---- for drivers ------------------------------------------------------------------
+    def task_ids(self, limit: int | None = None) -> list[str]:
+        return self.tasks.ids(limit)
+
+    def get_task(self, task_id: str | int) -> dict[str, Any]:
+        return self.tasks.get(task_id)
+
+    def start(self, task_id: str | int) -> Episode:
+        """A fresh, independent episode on one task (drivers run many concurrently)."""
+        return Episode(self, self.get_task(task_id))
+
+    # ---- gymnasium API ----------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        options = options or {}
+        if "task_id" in options:
+            task_id = options["task_id"]
+        else:
+            task_id = self.tasks.sample_id(self.np_random)
+        self._episode = self.start(task_id)
+        return self._episode.observation, {"task_id": self._episode.task["id"]}
+
+    def step(self, action: str):
+        if self._episode is None:
+            raise gym.error.ResetNeeded("call reset() before step()")
+        return self._episode.step(action)
+
+    def render(self) -> str | None:
+        if self.render_mode != "ansi" or self._episode is None:
+            return None
+        return "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in self._episode.messages)
+
+
+def seeded_rng(np_random: np.random.Generator) -> random.Random:
+    """A stdlib Random derived from a gymnasium generator (for generators written with random)."""
+    return random.Random(int(np_random.integers(0, 2**63 - 1)))

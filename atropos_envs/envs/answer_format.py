@@ -1,0 +1,101 @@
+"""Format-v0: think inside exactly one <think> block, then give the answer in a set format.
+
+As in the Hermes 4 format environment, the reward checks the shape of the response and,
+separately, whether the final answer is right. Correctness is mathematical equivalence
+(``\\frac{1}{2}`` = ``0.5``), decided in a time-bounded worker.
+
+Task schema: ``question`` (str), ``answer`` (str, LaTeX or plain), ``answer_format``
+(``boxed`` | ``answer_tag`` | ``json``). User files in the common math-dataset shapes load
+as they are: ``question``/``problem``/``prompt`` + ``answer``, or a MATH-style
+``solution`` with a ``\\boxed{}``, or a GSM8K-style answer ending ``#### 42``.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from atropos_envs.bounded import BoundedTimeout, shared_pool
+from atropos_envs.core import Score, TextEnv, Trajectory
+from atropos_envs.envs.math_tasks import generate_math_question
+from rewards import ANSWER_FORMATS, extract_answer, find_braced, format_instruction, math_equal, split_think
+from rewards.composite import weighted_sum
+
+_EXAMPLE_ANSWER = {"boxed": "\\boxed{6}", "answer_tag": "<answer>6</answer>", "json": '{"answer": 6}'}
+
+
+@dataclass
+class FormatConfig:
+    answer_format: str = "boxed"  # or answer_tag, json, or "mixed" (a format drawn per task)
+    difficulty: int = 1  # 1: one operation on small numbers; 2: fractions, equations; 3: multi-step
+    format_weight: float = 0.2  # share of the reward for the format alone
+    score_timeout_s: float = 5.0
+
+
+class FormatEnv(TextEnv):
+    """Reward in [0, 1]: ``format_weight`` * format + (1 - format_weight) * correct."""
+
+    task_schema = {
+        "question": "the problem statement",
+        "answer": "the reference final answer (LaTeX or plain)",
+        "answer_format": f"one of {ANSWER_FORMATS}",
+    }
+
+    def __init__(self, tasks=None, max_turns=None, render_mode=None, **settings: Any):
+        self.config = FormatConfig(**settings)
+        if self.config.answer_format not in (*ANSWER_FORMATS, "mixed"):
+            raise ValueError(f"answer_format must be one of {ANSWER_FORMATS} or 'mixed'")
+        super().__init__(tasks=tasks, max_turns=max_turns, render_mode=render_mode)
+
+    def _pick_format(self, rng: random.Random) -> str:
+        fmt = self.config.answer_format
+        return rng.choice(ANSWER_FORMATS) if fmt == "mixed" else fmt
+
+    def generate_task(self, rng: random.Random) -> dict[str, Any]:
+        question, answer = generate_math_question(rng, self.config.difficulty)
+        return {"question": question, "answer": answer, "answer_format": self._pick_format(rng)}
+
+    def task_from_record(self, record: dict[str, Any]) -> dict[str, Any]:
+        question = next((record[k] for k in ("question", "problem", "prompt") if record.get(k)), None)
+        if not isinstance(question, str):
+            raise ValueError("needs a 'question', 'problem' or 'prompt' string")
+        answer = record.get("answer")
+        if isinstance(answer, str) and "####" in answer:  # GSM8K: reasoning, then '#### 42'
+            answer = answer.rsplit("####", 1)[1]
+        if answer is None and isinstance(record.get("solution"), str):  # MATH: the last \boxed{}
+            boxes, _ = find_braced(record["solution"], "\\boxed")
+            answer = boxes[-1] if boxes else None
+        if answer is None or isinstance(answer, (dict, list)):
+            raise ValueError("needs an 'answer' (or a 'solution' containing \\boxed{...})")
+        fmt = record.get("answer_format") or self._pick_format(random.Random(question))
+        if fmt not in ANSWER_FORMATS:
+            raise ValueError(f"answer_format must be one of {ANSWER_FORMATS}")
+        return {"question": question, "answer": str(answer).strip(), "answer_format": fmt}
+
+    def prompt(self, task: dict[str, Any]) -> list[dict[str, str]]:
+        fmt = task["answer_format"]
+        system = (
+            f"Think step by step inside <think> and </think> tags. After </think>, {format_instruction(fmt)}.\n\n"
+            f"Example:\nQuestion: What is 3 + 3?\nAnswer: <think>3 + 3 = 6</think>\n{_EXAMPLE_ANSWER[fmt]}"
+        )
+        return [{"role": "system", "content": system}, {"role": "user", "content": task["question"]}]
+
+    def score(self, trajectory: Trajectory) -> Score:
+        task, text = trajectory.task, trajectory.last_completion
+        split = split_think(text)
+        if not split.ok:
+            return Score(0.0, {"format": 0.0, "correct": 0.0}, split.reason)
+        answer, why = extract_answer(split.answer_part, task["answer_format"])
+        if answer is None:
+            return Score(0.0, {"format": 0.0, "correct": 0.0}, why)
+        try:
+            correct, why = shared_pool().call(math_equal, answer, task["answer"], timeout=self.config.score_timeout_s)
+        except BoundedTimeout as exc:
+            correct, why = False, f"equivalence check {exc}"
+        except RuntimeError as exc:
+            correct, why = False, f"equivalence check failed: {exc}"
+        components = {"format": 1.0, "correct": float(correct)}
+        weights = {"format": self.config.format_weight, "correct": 1.0 - self.config.format_weight}
+        verdict = "correct" if correct else "wrong"
+        return Score(weighted_sum(components, weights), components, f"{verdict}: {answer!r} vs {task['answer']!r} ({why})")

@@ -1,0 +1,120 @@
+"""Parsing of the Hermes-style answer format: one ``<think>`` block, then a final answer.
+
+Everything here is a pure function of the text and runs in linear time (no regular
+expression that can backtrack on adversarial input), so it is safe on any model output.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
+ANSWER_FORMATS = ("boxed", "answer_tag", "json")
+
+
+@dataclass(frozen=True)
+class ThinkSplit:
+    """The response split into its reasoning and the part after ``</think>``."""
+
+    ok: bool
+    thinking: str
+    answer_part: str
+    reason: str
+
+
+def split_think(text: str) -> ThinkSplit:
+    """Require exactly one ``<think>...</think>`` block at the start of the response."""
+    stripped = text.lstrip()
+    if not stripped.startswith(THINK_OPEN):
+        return ThinkSplit(False, "", text, "response does not start with <think>")
+    opens, closes = text.count(THINK_OPEN), text.count(THINK_CLOSE)
+    if closes == 0:
+        return ThinkSplit(False, "", text, "missing </think>")
+    if opens != 1 or closes != 1:
+        return ThinkSplit(False, "", text, f"expected one think block, found {opens} <think> and {closes} </think>")
+    body, _, after = stripped[len(THINK_OPEN):].partition(THINK_CLOSE)
+    if not body.strip():
+        return ThinkSplit(False, "", after, "empty <think> block")
+    if not after.strip():
+        return ThinkSplit(False, body, after, "nothing after </think>")
+    return ThinkSplit(True, body, after, "ok")
+
+
+def find_braced(text: str, command: str) -> tuple[list[str], str]:
+    """Contents of every ``command{...}`` in text, with nested braces balanced.
+
+    Returns the contents and a reason ("" when every occurrence was closed)."""
+    contents, reason, start = [], "", 0
+    while True:
+        at = text.find(command, start)
+        if at < 0:
+            return contents, reason
+        i = at + len(command)
+        while i < len(text) and text[i] == " ":
+            i += 1
+        if i >= len(text) or text[i] != "{":
+            reason = f"{command} without braces"
+            start = i
+            continue
+        depth, j = 0, i
+        while j < len(text):
+            ch = text[j]
+            if ch == "\\" and j + 1 < len(text):
+                j += 2  # skip escaped characters such as \{ and \}
+                continue
+            if ch == "{":
+                depth += 1
+            elif ch == "}":
+                depth -= 1
+                if depth == 0:
+                    break
+            j += 1
+        if depth != 0:
+            return contents, f"unbalanced braces after {command}"
+        contents.append(text[i + 1:j])
+        start = j + 1
+
+
+def extract_answer(answer_part: str, answer_format: str) -> tuple[str | None, str]:
+    """The single final answer in the requested format, or None and why not."""
+    if answer_format == "boxed":
+        boxes, problem = find_braced(answer_part, "\\boxed")
+        if problem and not boxes:
+            return None, problem
+        if not boxes:
+            return None, "no \\boxed{} answer"
+        if len(boxes) > 1:
+            return None, f"{len(boxes)} \\boxed{{}} answers; expected exactly one"
+        return (boxes[0].strip() or None), ("ok" if boxes[0].strip() else "empty \\boxed{}")
+    if answer_format == "answer_tag":
+        n_open, n_close = answer_part.count(ANSWER_OPEN), answer_part.count(ANSWER_CLOSE)
+        if n_open != 1 or n_close != 1:
+            return None, f"expected one <answer>...</answer>, found {n_open} open and {n_close} close tags"
+        inner = answer_part.partition(ANSWER_OPEN)[2].partition(ANSWER_CLOSE)[0].strip()
+        return (inner or None), ("ok" if inner else "empty <answer>")
+    if answer_format == "json":
+        body = answer_part.strip()
+        if body.startswith("```"):
+            body = body.strip("`").removeprefix("json").strip()
+        try:
+            obj = json.loads(body)
+        except (ValueError, RecursionError):
+            return None, "the text after </think> is not a JSON object"
+        if not isinstance(obj, dict) or "answer" not in obj:
+            return None, 'JSON has no "answer" key'
+        value = obj["answer"]
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            return None, '"answer" must be a string or a number'
+        return str(value).strip() or None, "ok"
+    raise ValueError(f"unknown answer format {answer_format!r}; choose from {ANSWER_FORMATS}")
+
+
+def format_instruction(answer_format: str) -> str:
+    """How the final answer must be written, for the system prompt."""
+    return {
+        "boxed": "write the final answer as \\boxed{answer}",
+        "answer_tag": "write the final answer inside <answer></answer> tags",
+        "json": 'write the final answer as a JSON object {"answer": ...}',
+    }[answer_format]
