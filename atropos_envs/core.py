@@ -156,8 +156,8 @@ class TextEnv(gym.Env):
         return None
 
     # ---- for drivers ------------------------------------------------------------------
-    def task_ids(self, limit: int | None = None) -> list[str]:
-        return self.tasks.ids(limit)
+    def task_ids(self, limit: int | None = None, start: int = 0) -> list[str]:
+        return self.tasks.ids(limit, start)
 
     def get_task(self, task_id: str | int) -> dict[str, Any]:
         return self.tasks.get(task_id)

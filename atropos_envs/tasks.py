@@ -23,7 +23,8 @@ class TaskFileError(ValueError):
 
 
 class TaskSource:
-    def ids(self, limit: int | None = None) -> list[str]:
+    def ids(self, limit: int | None = None, start: int = 0) -> list[str]:
+        """Task ids in order, from position start, at most limit of them."""
         raise NotImplementedError
 
     def get(self, task_id: str | int) -> Task:
@@ -39,10 +40,10 @@ class GeneratedTasks(TaskSource):
     def __init__(self, namespace: str, generate: Callable[[random.Random], Task]):
         self.namespace, self.generate = namespace, generate
 
-    def ids(self, limit: int | None = None) -> list[str]:
+    def ids(self, limit: int | None = None, start: int = 0) -> list[str]:
         if limit is None:
             raise ValueError("a generator has no end: say how many tasks (limit)")
-        return [str(i) for i in range(limit)]
+        return [str(i) for i in range(start, start + limit)]
 
     def get(self, task_id: str | int) -> Task:
         try:
@@ -120,8 +121,8 @@ class FileTasks(TaskSource):
     def __len__(self) -> int:
         return len(self._order)
 
-    def ids(self, limit: int | None = None) -> list[str]:
-        return self._order[:limit] if limit is not None else list(self._order)
+    def ids(self, limit: int | None = None, start: int = 0) -> list[str]:
+        return self._order[start:start + limit] if limit is not None else self._order[start:]
 
     def get(self, task_id: str | int) -> Task:
         try:

@@ -1,0 +1,256 @@
+"""The ``atropos-envs`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Verified RL environments for language models.")
+console = Console(stderr=True)
+
+ServerOpt = Annotated[list[str], typer.Option("--server", help="URL of a running vLLM server (repeat for several); default: start one")]
+ModelOpt = Annotated[str, typer.Option(help="Hugging Face model folder; default: the embedded SmolLM2-135M-Instruct")]
+EnvArgOpt = Annotated[list[str], typer.Option("--env-arg", help="env setting as key=value (value parsed as JSON when it can be)")]
+
+
+def _fail(message: str) -> None:
+    console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(2)
+
+
+@contextlib.contextmanager
+def clear_errors():
+    """Known failures end in one line naming the fix; ATROPOS_DEBUG=1 shows the traceback."""
+    from atropos_envs.tasks import TaskFileError
+    from trainers.client import RequestRejected, ServerUnavailable
+    from trainers.models import ModelError
+    from trainers.server import ServerError
+    from trainers.task_log import OutputMismatch
+
+    known = (TaskFileError, ServerUnavailable, RequestRejected, ModelError, ServerError, OutputMismatch, KeyError, ValueError)
+    try:
+        yield
+    except known as exc:
+        if os.environ.get("ATROPOS_DEBUG"):
+            raise
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        _fail(str(message))
+
+
+def parse_env_args(pairs: list[str]) -> dict[str, Any]:
+    settings: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--env-arg takes key=value, got {pair!r}")
+        try:
+            settings[key] = json.loads(value)
+        except ValueError:
+            settings[key] = value
+    return settings
+
+
+def make_env(name: str, env_args: list[str], tasks: Path | None):
+    import gymnasium as gym
+
+    import atropos_envs
+
+    env_id = atropos_envs.resolve_env_id(name)
+    kwargs = parse_env_args(env_args)
+    if tasks is not None:
+        kwargs["tasks"] = str(tasks)
+    try:
+        return env_id, kwargs, gym.make(env_id, **kwargs).unwrapped
+    except TypeError as exc:
+        raise ValueError(f"bad setting for {env_id}: {exc}") from None
+
+
+@contextlib.contextmanager
+def rollout_servers(servers: list[str], model: str):
+    """URLs of the given servers, or of a local vLLM server started (and stopped) here."""
+    if servers:
+        yield servers, model or "external"
+        return
+    from trainers.models import resolve_model
+    from trainers.server import ServerConfig, VLLMServer
+
+    with console.status("preparing the model"):
+        path = resolve_model(model or None)
+    with console.status(f"starting a vLLM server for {path.name} (~30-60 s on CPU)"):
+        server = VLLMServer(ServerConfig(model=path, served_name=path.name)).start()
+    console.print(f"vLLM server for {path.name} at {server.url} (log: {server.log_path})")
+    try:
+        yield [server.url], path.name
+    finally:
+        server.stop()
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    )
+
+
+def _run_sampling(job, env, urls: list[str], out: Path, overwrite: bool, title: str) -> dict[str, Any]:
+    from trainers.client import RolloutClient
+    from trainers.rejection_sampling import run_job
+
+    async def main() -> dict[str, Any]:
+        with _progress() as progress:
+            bar = progress.add_task(title, total=None)
+
+            def on_task_done(done: int, total: int) -> None:
+                progress.update(bar, completed=done, total=total)
+
+            async with RolloutClient(urls, model=None) as client:
+                return await run_job(job, env, client, out, overwrite=overwrite, on_task_done=on_task_done)
+
+    return asyncio.run(main())
+
+
+def _print_summary(summary: dict[str, Any], out: Path) -> None:
+    table = Table(title=f"summary ({out.name}.summary.json)")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in summary.items():
+        table.add_row(key, f"{value:.3f}" if isinstance(value, float) else str(value))
+    Console().print(table)
+
+
+def _sampling_options(
+    env: str, num_tasks: int | None, n: int, keep: int, threshold: float, max_tokens: int, temperature: float,
+    top_p: float, seed: int, assistant_prefix: str, env_arg: list[str], tasks: Path | None, model_name: str,
+    first_task: int = 0,
+):  # fmt: skip
+    from trainers.client import SamplingParams
+    from trainers.rejection_sampling import SamplingJob
+
+    env_id, kwargs, env_obj = make_env(env, env_arg, tasks)
+    job = SamplingJob(
+        env_id=env_id, env_kwargs=kwargs, num_tasks=num_tasks if (num_tasks or tasks is None) else None,
+        samples_per_task=n, keep_per_task=keep, threshold=threshold,
+        sampling=SamplingParams(max_tokens=max_tokens, temperature=temperature, top_p=top_p),
+        seed=seed, assistant_prefix=assistant_prefix, model=model_name, first_task=first_task,
+    )  # fmt: skip
+    return job, env_obj
+
+
+@app.command("list")
+def list_envs() -> None:
+    """List every registered environment, plugins included."""
+    from atropos_envs.registry import register_all
+
+    table = Table()
+    for column in ("id", "entry point", "from"):
+        table.add_column(column)
+    for entry in sorted(register_all(), key=lambda e: e.env_id):
+        table.add_row(entry.env_id, entry.entry_point, entry.source)
+    Console().print(table)
+
+
+@app.command()
+def model() -> None:
+    """Convert the embedded model once (cached) and print its folder."""
+    from trainers.models import ensure_default_model
+
+    with clear_errors():
+        print(ensure_default_model())
+
+
+@app.command()
+def serve(model: ModelOpt = "", port: int = 8000, max_model_len: int = 2048) -> None:
+    """Start a vLLM server with the model and keep it up until Ctrl-C."""
+    from trainers.models import resolve_model
+    from trainers.server import ServerConfig, VLLMServer
+
+    with clear_errors():
+        path = resolve_model(model or None)
+        server = VLLMServer(ServerConfig(model=path, served_name=path.name, port=port, max_model_len=max_model_len))
+        with console.status(f"starting vLLM for {path.name}"):
+            server.start()
+    console.print(f"serving {path.name} at {server.url}/v1 (log: {server.log_path}); Ctrl-C stops it")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        while server.alive():
+            time.sleep(1.0)
+        console.print(f"[bold red]the vLLM server exited[/]; see {server.log_path}")
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        server.stop()
+
+
+@app.command()
+def sample(
+    env: Annotated[str, typer.Option(help="environment, e.g. Format or atropos_envs/Format-v0")] = "Format",
+    out: Annotated[Path, typer.Option(help="SFT JSONL to write (resumed if it exists)")] = Path("data/sft.jsonl"),
+    num_tasks: Annotated[int, typer.Option(help="tasks to sample (generator); 0 with --tasks: all")] = 32,
+    n: Annotated[int, typer.Option(help="completions per task")] = 8,
+    keep: Annotated[int, typer.Option(help="distinct verified samples kept per task at most")] = 2,
+    threshold: Annotated[float, typer.Option(help="minimum reward to keep a sample")] = 1.0,
+    max_tokens: Annotated[int, typer.Option(help="token budget per sample")] = 256,
+    temperature: float = 0.8,
+    top_p: float = 1.0,
+    seed: int = 0,
+    assistant_prefix: Annotated[str, typer.Option(help="force replies to start with this text, e.g. '<think>'")] = "",
+    tasks: Annotated[Path | None, typer.Option(help="task file (JSONL/JSON/parquet) instead of the generator")] = None,
+    env_arg: EnvArgOpt = [],  # noqa: B006 - typer reads the default
+    server: ServerOpt = [],  # noqa: B006
+    model: ModelOpt = "",
+    overwrite: bool = False,
+) -> None:
+    """Rejection sampling: keep verified completions as an SFT dataset (resumable)."""
+    with clear_errors():
+        job, env_obj = _sampling_options(env, num_tasks or None, n, keep, threshold, max_tokens, temperature, top_p,
+                                         seed, assistant_prefix, env_arg, tasks, model)  # fmt: skip
+        with rollout_servers(server, model) as (urls, model_name):
+            job.model = model_name
+            summary = _run_sampling(job, env_obj, urls, out, overwrite, f"sampling {job.env_id}")
+    _print_summary(summary, out)
+    console.print(f"wrote {summary['kept']} verified samples to {out}")
+
+
+@app.command()
+def evaluate(
+    env: Annotated[str, typer.Option(help="environment, e.g. Format")] = "Format",
+    out: Annotated[Path, typer.Option(help="JSONL of every scored sample (resumed if it exists)")] = Path("runs/eval.jsonl"),
+    num_tasks: int = 32,
+    first_task: Annotated[int, typer.Option(help="position of the first task; generated tasks from 1,000,000 on are never used by sample/train defaults")] = 1_000_000,
+    n: Annotated[int, typer.Option(help="samples per task (pass@n is reported)")] = 4,
+    threshold: Annotated[float, typer.Option(help="reward that counts as a pass")] = 1.0,
+    max_tokens: int = 256,
+    temperature: float = 0.8,
+    top_p: float = 1.0,
+    seed: Annotated[int, typer.Option(help="sampling seed; use a seed other than training's for held-out runs")] = 1000,
+    assistant_prefix: str = "",
+    tasks: Annotated[Path | None, typer.Option(help="held-out task file")] = None,
+    env_arg: EnvArgOpt = [],  # noqa: B006
+    server: ServerOpt = [],  # noqa: B006
+    model: ModelOpt = "",
+    overwrite: bool = False,
+) -> None:
+    """Mean reward and pass@k of a model on an env."""
+    with clear_errors():
+        job, env_obj = _sampling_options(env, num_tasks or None, n, 0, threshold, max_tokens, temperature, top_p,
+                                         seed, assistant_prefix, env_arg, tasks, model,
+                                         first_task if tasks is None else 0)  # fmt: skip
+        with rollout_servers(server, model) as (urls, model_name):
+            job.model = model_name
+            summary = _run_sampling(job, env_obj, urls, out, overwrite, f"evaluating {job.env_id}")
+    _print_summary(summary, out)
+
+
+if __name__ == "__main__":
+    app()
