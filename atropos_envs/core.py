@@ -132,6 +132,7 @@ class TextEnv(gym.Env):
         self.tasks: TaskSource
         if tasks is None:
             self.tasks = GeneratedTasks(type(self).__name__, self.generate_task)
+            self.tasks.get(0)  # bad generator settings fail here, not mid-run
         else:
             self.tasks = FileTasks(tasks, self.task_from_record)
         self._episode: Episode | None = None

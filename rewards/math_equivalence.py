@@ -122,6 +122,8 @@ def _too_big(s: str) -> str:
 def _to_sympy(s: str):
     from latex2sympy2 import latex2sympy  # imported lazily: it loads an ANTLR parser
 
+    if s.endswith("%"):
+        s = f"({s[:-1]})/100"
     expr = latex2sympy(s)
     if isinstance(expr, list):  # latex2sympy returns sets such as \{1,2\} as lists
         raise ValueError("sets are compared element-wise")

@@ -21,6 +21,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Verified RL 
 console = Console(stderr=True)
 
 ServerOpt = Annotated[list[str], typer.Option("--server", help="URL of a running vLLM server (repeat for several); default: start one")]
+GiveUpOpt = Annotated[float, typer.Option(help="seconds without any server answering before the job stops")]
 ModelOpt = Annotated[str, typer.Option(help="Hugging Face model folder; default: the embedded SmolLM2-135M-Instruct")]
 EnvArgOpt = Annotated[list[str], typer.Option("--env-arg", help="env setting as key=value (value parsed as JSON when it can be)")]
 
@@ -103,7 +104,7 @@ def _progress() -> Progress:
     )
 
 
-def _run_sampling(job, env, urls: list[str], out: Path, overwrite: bool, title: str) -> dict[str, Any]:
+def _run_sampling(job, env, urls: list[str], out: Path, overwrite: bool, title: str, give_up_s: float) -> dict[str, Any]:
     from trainers.client import RolloutClient
     from trainers.rejection_sampling import run_job
 
@@ -114,7 +115,7 @@ def _run_sampling(job, env, urls: list[str], out: Path, overwrite: bool, title: 
             def on_task_done(done: int, total: int) -> None:
                 progress.update(bar, completed=done, total=total)
 
-            async with RolloutClient(urls, model=None) as client:
+            async with RolloutClient(urls, model=None, give_up_after_s=give_up_s) as client:
                 return await run_job(job, env, client, out, overwrite=overwrite, on_task_done=on_task_done)
 
     return asyncio.run(main())
@@ -210,6 +211,7 @@ def sample(
     server: ServerOpt = [],  # noqa: B006
     model: ModelOpt = "",
     overwrite: bool = False,
+    server_timeout: GiveUpOpt = 120.0,
 ) -> None:
     """Rejection sampling: keep verified completions as an SFT dataset (resumable)."""
     with clear_errors():
@@ -217,7 +219,7 @@ def sample(
                                          seed, assistant_prefix, env_arg, tasks, model)  # fmt: skip
         with rollout_servers(server, model) as (urls, model_name):
             job.model = model_name
-            summary = _run_sampling(job, env_obj, urls, out, overwrite, f"sampling {job.env_id}")
+            summary = _run_sampling(job, env_obj, urls, out, overwrite, f"sampling {job.env_id}", server_timeout)
     _print_summary(summary, out)
     console.print(f"wrote {summary['kept']} verified samples to {out}")
 
@@ -240,6 +242,7 @@ def evaluate(
     server: ServerOpt = [],  # noqa: B006
     model: ModelOpt = "",
     overwrite: bool = False,
+    server_timeout: GiveUpOpt = 120.0,
 ) -> None:
     """Mean reward and pass@k of a model on an env."""
     with clear_errors():
@@ -248,7 +251,7 @@ def evaluate(
                                          first_task if tasks is None else 0)  # fmt: skip
         with rollout_servers(server, model) as (urls, model_name):
             job.model = model_name
-            summary = _run_sampling(job, env_obj, urls, out, overwrite, f"evaluating {job.env_id}")
+            summary = _run_sampling(job, env_obj, urls, out, overwrite, f"evaluating {job.env_id}", server_timeout)
     _print_summary(summary, out)
 
 

@@ -10,9 +10,9 @@ keeping every sample, is ``evaluate`` (mean reward, pass@k).
 from __future__ import annotations
 
 import asyncio
+import difflib
 import json
 import math
-import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -34,7 +34,7 @@ class SamplingJob:
     samples_per_task: int = 8
     keep_per_task: int = 2  # K distinct verified samples at most; 0 keeps every sample (evaluate)
     threshold: float = 1.0
-    near_duplicate: float = 0.8  # word-trigram Jaccard similarity at which two samples count as one
+    near_duplicate: float = 0.9  # difflib similarity at which two samples count as one
     keep_truncated: bool = False
     sampling: SamplingParams = field(default_factory=SamplingParams)
     seed: int = 0
@@ -54,21 +54,16 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - math.comb(n - c, k) / math.comb(n, k)
 
 
-def _shingles(text: str) -> set[tuple[str, ...]]:
-    words = re.findall(r"\w+|[^\w\s]", text.lower())
-    return {tuple(words[i:i + 3]) for i in range(max(1, len(words) - 2))}
-
-
 def distinct(rollouts: list[Rollout], limit: int, near: float) -> list[Rollout]:
-    """Up to limit rollouts whose final answers are neither identical nor near-identical."""
-    kept: list[tuple[str, set]] = []
+    """Up to limit rollouts whose final replies are neither identical nor near-identical
+    (difflib similarity >= near after folding case and white space)."""
+    kept: list[str] = []
     chosen = []
     for rollout in rollouts:
         text = " ".join(rollout.messages[-1]["content"].split()).lower()
-        grams = _shingles(text)
-        if any(text == t or len(grams & g) / max(1, len(grams | g)) >= near for t, g in kept):
+        if any(text == other or difflib.SequenceMatcher(None, text, other).ratio() >= near for other in kept):
             continue
-        kept.append((text, grams))
+        kept.append(text)
         chosen.append(rollout)
         if len(chosen) == limit:
             break

@@ -46,6 +46,8 @@ class FormatEnv(TextEnv):
         self.config = FormatConfig(**settings)
         if self.config.answer_format not in (*ANSWER_FORMATS, "mixed"):
             raise ValueError(f"answer_format must be one of {ANSWER_FORMATS} or 'mixed'")
+        if not 0.0 <= self.config.format_weight <= 1.0:
+            raise ValueError("format_weight must be between 0 and 1")
         super().__init__(tasks=tasks, max_turns=max_turns, render_mode=render_mode)
 
     def _pick_format(self, rng: random.Random) -> str:

@@ -1,0 +1,142 @@
+import json
+import time
+
+import gymnasium as gym
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import atropos_envs
+from atropos_envs import TaskFileError
+from atropos_envs.checker import check_text_env
+
+
+def make(**kwargs):
+    return gym.make("atropos_envs/Format-v0", **kwargs).unwrapped
+
+
+def answer(env, task_id, text):
+    env.reset(options={"task_id": task_id})
+    return env.step(text)
+
+
+def test_passes_the_contract_and_check_env():
+    check_text_env(make())
+    check_text_env(make(answer_format="mixed", difficulty=3))
+
+
+def test_correct_equivalent_and_wrong_answers():
+    env = make(tasks=[{"id": "half", "question": "What is 1/2?", "answer": "\\frac{1}{2}"}], answer_format="boxed")
+    _, reward, terminated, truncated, info = answer(env, "half", "<think>one half</think> \\boxed{0.5}")
+    assert (reward, terminated, truncated) == (1.0, True, False)
+    assert info["components"] == {"format": 1.0, "correct": 1.0}
+    assert "correct" in info["reason"]
+    _, reward, *_, info = answer(env, "half", "<think>hmm</think> \\boxed{\\tfrac13}")
+    assert reward == pytest.approx(0.2) and info["components"]["correct"] == 0.0
+    _, reward, *_, info = answer(env, "half", "\\boxed{0.5}")
+    assert reward == 0.0 and "does not start with <think>" in info["reason"]
+
+
+@pytest.mark.parametrize(
+    "fmt,text",
+    [("boxed", "<think>t</think>\\boxed{7}"), ("answer_tag", "<think>t</think><answer>7</answer>"),
+     ("json", '<think>t</think>{"answer": 7}')],
+)
+def test_each_answer_format(fmt, text):
+    env = make(tasks=[{"question": "3+4?", "answer": "7", "answer_format": fmt}])
+    assert answer(env, "0", text)[1] == 1.0
+
+
+def test_format_weight_is_configurable():
+    env = make(tasks=[{"question": "q", "answer": "7"}], format_weight=0.0)
+    assert answer(env, "0", "<think>t</think>\\boxed{8}")[1] == 0.0
+
+
+def test_generator_is_deterministic_and_ids_select_tasks():
+    a, b = make(difficulty=2), make(difficulty=2)
+    assert [a.get_task(i) for i in range(20)] == [b.get_task(i) for i in range(20)]
+    obs1, info1 = a.reset(seed=7)
+    obs2, info2 = b.reset(seed=7)
+    assert obs1 == obs2 and info1 == info2
+    assert a.reset(options={"task_id": "3"})[0][-1]["content"] == a.get_task("3")["question"]
+
+
+def test_generated_answers_are_right():
+    env = make(difficulty=3)
+    for i in range(50):
+        task = env.get_task(i)
+        assert answer(env, str(i), f"<think>x</think> \\boxed{{{task['answer']}}}")[1] == 1.0, task
+
+
+def test_loads_common_math_dataset_shapes(tmp_path):
+    records = [
+        {"question": "2+2?", "answer": 4},
+        {"problem": "Half of 1?", "solution": "We get $\\boxed{\\frac{1}{2}}$."},
+        {"question": "Tom has 3 apples and buys 2.", "answer": "He has 3+2=5.\n#### 5"},
+        {"key": "k1", "prompt": "1+1?", "answer": "2"},
+    ]
+    path = tmp_path / "tasks.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    env = make(tasks=str(path))
+    assert env.task_ids() == ["0", "1", "2", "k1"]
+    assert [env.get_task(i)["answer"] for i in env.task_ids()] == ["4", "\\frac{1}{2}", "5", "2"]
+    parquet = tmp_path / "tasks.parquet"
+    import datasets
+
+    datasets.Dataset.from_list([{"id": "p1", "question": "1+2?", "answer": "3"}]).to_parquet(str(parquet))
+    assert make(tasks=str(parquet)).get_task("p1")["answer"] == "3"
+    as_json = tmp_path / "tasks.json"
+    as_json.write_text(json.dumps([{"id": "j", "question": "q", "answer": "1"}]))
+    assert make(tasks=str(as_json)).task_ids() == ["j"]
+
+
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        ('{"question": "q"}\n', "record 0: needs an 'answer'"),
+        ('{"answer": "1"}\n', "record 0: needs a 'question'"),
+        ('{"question": "q", "answer": "1"}\nnot json\n', "line 2: not valid JSON"),
+        ("", "no tasks"),
+        ('{"id": 1, "question": "q", "answer": "1"}\n{"id": 1, "question": "q", "answer": "2"}\n', "duplicate task id"),
+    ],
+)
+def test_bad_task_files_get_clear_errors(tmp_path, content, message):
+    path = tmp_path / "bad.jsonl"
+    path.write_text(content)
+    with pytest.raises(TaskFileError, match=message):
+        make(tasks=str(path))
+
+
+def test_missing_task_file_and_unknown_task_id(tmp_path):
+    with pytest.raises(TaskFileError, match="does not exist"):
+        make(tasks=str(tmp_path / "nope.jsonl"))
+    with pytest.raises(KeyError, match="no task with id"):
+        make(tasks=[{"question": "q", "answer": "1"}]).reset(options={"task_id": "missing"})
+
+
+def test_step_before_reset_and_after_the_end_are_api_errors():
+    env = make()
+    with pytest.raises(gym.error.ResetNeeded):
+        env.step("x")
+    env.reset(seed=1)
+    env.step("x")
+    with pytest.raises(gym.error.ResetNeeded):
+        env.step("x")
+
+
+def test_equivalence_blow_up_is_cut_off_by_the_time_bound():
+    env = make(tasks=[{"question": "q", "answer": "x^2"}], score_timeout_s=1.0)
+    started = time.monotonic()
+    # a deeply nested but guard-passing expression that makes sympy.simplify slow
+    hard = "\\sin(" * 8 + "x" + ")" * 8 + "^{99}"
+    _, reward, *_, info = answer(env, "0", f"<think>t</think>\\boxed{{{hard}}}")
+    assert reward <= 0.2 and info["reason"]
+    assert time.monotonic() - started < 10
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(max_size=400) | st.from_regex(r"(<think>)?[\\{}a-z0-9 ^]{0,80}(</think>)?( ?\\boxed\{[0-9{}^\\a-z/]{0,40}\}?)?"))
+def test_garbage_scores_in_range_with_a_reason(text):
+    env = make(tasks=[{"question": "q", "answer": "12"}])
+    _, reward, terminated, _, info = answer(env, "0", text)
+    assert 0.0 <= reward <= 1.0 and terminated and info["reason"]

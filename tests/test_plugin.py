@@ -1,0 +1,92 @@
+"""A third-party env, installed from a temporary package, appears in `atropos-envs list`
+and passes the contract tests without any change to this project."""
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+PLUGIN_ENV = textwrap.dedent('''
+    """Reverse-v0: answer with the word reversed."""
+    import random
+
+    from atropos_envs import Score, TextEnv, Trajectory
+
+
+    class ReverseEnv(TextEnv):
+        task_schema = {"word": "the word to reverse"}
+
+        def generate_task(self, rng: random.Random) -> dict:
+            return {"word": "".join(rng.choice("abcdefgh") for _ in range(rng.randint(3, 8)))}
+
+        def prompt(self, task: dict) -> list[dict]:
+            return [{"role": "system", "content": "Reply with the word reversed, nothing else."},
+                    {"role": "user", "content": task["word"]}]
+
+        def score(self, trajectory: Trajectory) -> Score:
+            got, want = trajectory.last_completion.strip(), trajectory.task["word"][::-1]
+            ok = got == want
+            return Score(float(ok), {"exact": float(ok)}, "exact match" if ok else f"expected {want!r}")
+''')
+
+PYPROJECT = textwrap.dedent('''
+    [build-system]
+    requires = ["setuptools"]
+    build-backend = "setuptools.build_meta"
+
+    [project]
+    name = "toy-reverse-env"
+    version = "0.0.1"
+
+    [project.entry-points."atropos_envs.envs"]
+    Reverse = "toy_reverse_env:ReverseEnv"
+''')
+
+
+@pytest.fixture(scope="module")
+def plugin_path(tmp_path_factory):
+    src = tmp_path_factory.mktemp("plugin-src")
+    (src / "pyproject.toml").write_text(PYPROJECT)
+    (src / "toy_reverse_env.py").write_text(PLUGIN_ENV)
+    target = tmp_path_factory.mktemp("plugin-site")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(target), str(src)],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return target
+
+
+def _run(args, plugin_path):
+    env = {**os.environ, "PYTHONPATH": f"{plugin_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", "COLUMNS": "200"}
+    return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_plugin_appears_in_list(plugin_path):
+    result = _run([sys.executable, "-m", "trainers.cli", "list"], plugin_path)
+    assert result.returncode == 0, result.stderr
+    assert "atropos_envs/Reverse-v0" in result.stdout
+    assert "toy-reverse-env" in result.stdout
+
+
+def test_plugin_passes_the_contract_tests(plugin_path):
+    result = _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_contract.py"], plugin_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Reverse-v0" in result.stdout or "3 passed" in result.stdout
+
+
+def test_plugin_is_usable_through_gymnasium(plugin_path):
+    code = (
+        "import gymnasium as gym, atropos_envs\n"
+        "env = gym.make('atropos_envs/Reverse-v0')\n"
+        "obs, info = env.reset(seed=1)\n"
+        "word = obs[-1]['content']\n"
+        "print(env.step(word[::-1])[1])\n"
+    )
+    result = _run([sys.executable, "-c", code], plugin_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "1.0"

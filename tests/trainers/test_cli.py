@@ -1,0 +1,45 @@
+"""Bad configuration ends in one clear line and a non-zero exit, no traceback."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli(*args, timeout=120):
+    env = {k: v for k, v in os.environ.items() if k != "ATROPOS_DEBUG"}
+    return subprocess.run([sys.executable, "-m", "trainers.cli", *args], cwd=ROOT, env={**env, "COLUMNS": "300"},
+                          capture_output=True, text=True, timeout=timeout)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["sample", "--env", "NoSuchEnv", "--server", "http://127.0.0.1:9"], "unknown environment 'NoSuchEnv'"),
+        (["sample", "--env-arg", "difficulty=9", "--server", "http://127.0.0.1:9"], "difficulty must be one of"),
+        (["sample", "--env-arg", "nonsense", "--server", "http://127.0.0.1:9"], "--env-arg takes key=value"),
+        (["sample", "--tasks", "/nonexistent/tasks.jsonl", "--server", "http://127.0.0.1:9"], "does not exist"),
+        (["sample", "--model", "/nonexistent/model"], "is not a Hugging Face model folder"),
+    ],
+)
+def test_bad_configuration_is_one_clear_line(args, message, tmp_path):
+    result = cli(*args, "--out", str(tmp_path / "o.jsonl"))
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_dead_server_stops_the_job_with_one_line(tmp_path):
+    result = cli("sample", "--server", "http://127.0.0.1:9", "--server-timeout", "3", "--out", str(tmp_path / "o.jsonl"))
+    assert result.returncode == 2
+    assert "no vLLM server answered for 3 s (http://127.0.0.1:9)" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_list_shows_builtins():
+    result = cli("list")
+    assert result.returncode == 0 and "atropos_envs/Format-v0" in result.stdout
