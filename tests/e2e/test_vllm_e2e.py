@@ -126,3 +126,17 @@ def test_killed_run_resumes_without_loss_or_duplicates(vllm_server, tmp_path):
     assert got == want, "the resumed run must keep exactly what an uninterrupted run keeps"
     summary = json.loads(interrupted.with_name("interrupted.jsonl.summary.json").read_text())
     assert summary["tasks"] == 8 and summary["samples"] == 32
+
+
+def test_evaluate_scores_every_sample_on_held_out_tasks(vllm_server, tmp_path):
+    out = tmp_path / "eval.jsonl"
+    cmd = [sys.executable, "-m", "trainers.cli", "evaluate", "--server", vllm_server.url, "--out", str(out),
+           "--num-tasks", "4", "--n", "2", "--max-tokens", "32"]  # fmt: skip
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 8
+    assert {r["metadata"]["task_id"] for r in rows} == {"1000000", "1000001", "1000002", "1000003"}
+    summary = json.loads(out.with_name("eval.jsonl.summary.json").read_text())
+    assert summary["samples"] == 8 and "pass@2" in summary
+    assert summary["mean_reward"] == pytest.approx(sum(r["metadata"]["reward"] for r in rows) / 8)
