@@ -1,0 +1,137 @@
+import json
+import random
+import time
+
+import gymnasium as gym
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import atropos_envs  # noqa: F401
+from atropos_envs import TaskFileError
+from atropos_envs.envs.schema_tasks import corrupt, generate_schema_task
+from rewards.json_schema import extract_json, json_closeness, nesting_depth, schema_errors
+
+SCHEMA = {
+    "type": "object",
+    "properties": {"name": {"type": "string", "minLength": 2}, "email": {"type": "string", "format": "email"},
+                   "age": {"type": "integer", "minimum": 0, "maximum": 150}},
+    "required": ["name", "email"],
+    "additionalProperties": False,
+}  # fmt: skip
+GOOD = {"name": "Ada", "email": "ada@example.com", "age": 36}
+
+
+def make(**kwargs):
+    return gym.make("atropos_envs/JsonSchema-v0", **kwargs).unwrapped
+
+
+def reply(env, text, task_id="0"):
+    env.reset(options={"task_id": task_id})
+    _, reward, terminated, _, info = env.step(text)
+    assert terminated
+    return reward, info
+
+
+@pytest.mark.parametrize("complexity", [1, 2, 3])
+def test_generated_instances_are_valid_and_repairs_start_invalid(complexity):
+    for seed in range(100):
+        rng = random.Random(seed)
+        _, schema, value = generate_schema_task(rng, complexity)
+        assert schema_errors(value, schema) == [], (seed, value)
+    env = make(mode="repair", complexity=complexity)
+    for i in range(30):
+        task = env.get_task(i)
+        assert schema_errors(task["invalid"], task["schema"]), task["invalid"]
+
+
+def test_generator_uses_refs_and_combinators():
+    _, schema, _ = generate_schema_task(random.Random(3), 3)
+    text = json.dumps(schema)
+    assert "$defs" in schema and "$ref" in text and "items" in schema["properties"]
+    kinds = set()
+    for seed in range(50):
+        kinds |= {k for k in ("oneOf", "anyOf", "pattern", "enum", "format", "uniqueItems") if k in json.dumps(generate_schema_task(random.Random(seed))[1])}
+    assert kinds == {"oneOf", "anyOf", "pattern", "enum", "format", "uniqueItems"}
+
+
+def test_generate_task_scoring():
+    env = make(tasks=[{"schema": SCHEMA, "entity": "person"}])
+    assert reply(env, json.dumps(GOOD)) == (1.0, {"task_id": "0", "turn": 1, "reward": 1.0,
+                                                  "components": {"parseable": 1.0, "valid": 1.0}, "reason": "valid"})  # fmt: skip
+    reward, info = reply(env, json.dumps({**GOOD, "email": "not an email"}))
+    assert reward == 0.1 and "email: 'not an email' is not a 'email'" in info["reason"]
+    reward, info = reply(env, json.dumps({**GOOD, "extra": 1}))
+    assert reward == 0.1 and "Additional properties" in info["reason"]
+    reward, info = reply(env, "Here it is:\n```json\n" + json.dumps(GOOD) + "\n```")
+    assert reward == 0.0 and "alone" in info["reason"]
+
+
+def test_wrapped_json_is_accepted_only_where_the_task_allows():
+    env = make(tasks=[{"schema": SCHEMA, "allow_wrapped": True}])
+    assert reply(env, "Sure:\n```json\n" + json.dumps(GOOD) + "\n```\nDone.")[0] == 1.0
+    assert reply(env, "The object is " + json.dumps(GOOD) + " as asked.")[0] == 1.0
+
+
+def test_repair_rewards_minimal_changes():
+    invalid = {"name": "Ada", "email": "ada@example.com", "age": 200, "nickname": "A"}
+    env = make(tasks=[{"schema": SCHEMA, "invalid": invalid}])
+    minimal, _ = reply(env, json.dumps({"name": "Ada", "email": "ada@example.com", "age": 36}))
+    drastic, _ = reply(env, json.dumps({"name": "Zed", "email": "z@example.com"}))
+    still_bad, info = reply(env, json.dumps(invalid))
+    assert minimal == pytest.approx(0.5 + 0.5 * 2 / 4)
+    assert 0.5 <= drastic < minimal
+    assert still_bad == 0.1 and info["components"]["valid"] == 0.0
+
+
+def test_declared_draft_is_honoured():
+    draft4 = {"$schema": "http://json-schema.org/draft-04/schema#", "type": "number", "maximum": 5, "exclusiveMaximum": True}
+    assert schema_errors(5, draft4) and not schema_errors(4.9, draft4)
+
+
+def test_hostile_replies_are_bounded():
+    env = make(tasks=[{"schema": SCHEMA}])
+    started = time.monotonic()
+    for text in ["[" * 100_000 + "]" * 100_000, '{"a":' * 50_000, "x" * 300_000, "null", "1e999999", '"\\ud800"']:
+        reward, info = reply(env, text)
+        assert reward in (0.0, 0.1) and info["reason"]
+    assert time.monotonic() - started < 10
+
+
+def test_backtracking_user_pattern_is_cut_off():
+    schema = {"type": "object", "properties": {"s": {"type": "string", "pattern": "^(a+)+$"}}}
+    env = make(tasks=[{"schema": schema}], score_timeout_s=1.0)
+    started = time.monotonic()
+    reward, info = reply(env, json.dumps({"s": "a" * 40 + "!"}))
+    assert reward == 0.0 and "longer than 1 s" in info["reason"]
+    assert time.monotonic() - started < 5
+
+
+def test_task_files(tmp_path):
+    path = tmp_path / "schemas.jsonl"
+    path.write_text(json.dumps({"id": "s1", "schema": json.dumps(SCHEMA), "entity": "person"}) + "\n")
+    assert make(tasks=str(path)).get_task("s1")["mode"] == "generate"
+    path.write_text(json.dumps({"schema": {"type": "nonsense"}}) + "\n")
+    with pytest.raises(TaskFileError, match="invalid schema"):
+        make(tasks=str(path))
+    path.write_text(json.dumps({"schema": SCHEMA, "mode": "repair"}) + "\n")
+    with pytest.raises(TaskFileError, match="needs an 'invalid' object"):
+        make(tasks=str(path))
+
+
+def test_pure_helpers():
+    assert nesting_depth('{"a": "[[[[", "b": [[1]]}') == 3
+    assert extract_json(" [1, 2] ") == ([1, 2], "ok")
+    assert json_closeness({"a": 1, "b": {"c": 2}}, {"a": 1, "b": {"c": 3}}) == 0.5
+    assert json_closeness({}, {}) == 1.0
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+                    max_leaves=30) | st.text(max_size=300))  # fmt: skip
+def test_any_reply_scores_in_range_with_a_reason(value):
+    env = make(tasks=[{"schema": SCHEMA, "invalid": {"name": 1}}])
+    text = value if isinstance(value, str) else json.dumps(value)
+    reward, info = reply(env, text)
+    assert 0.0 <= reward <= 1.0 and info["reason"]
