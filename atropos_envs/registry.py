@@ -18,6 +18,7 @@ ENTRY_POINT_GROUP = "atropos_envs.envs"
 BUILTIN_ENVS = {
     "Format": "atropos_envs.envs.answer_format:FormatEnv",
     "JsonSchema": "atropos_envs.envs.json_schema:JsonSchemaEnv",
+    "InstructionFollowing": "atropos_envs.envs.instruction_following:InstructionFollowingEnv",
 }
 
 

@@ -1,0 +1,1 @@
+"""Runnable benchmarks; each script prints a table and appends to benchmarks/results/."""

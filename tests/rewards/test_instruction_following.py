@@ -1,0 +1,114 @@
+"""A passing and a failing response for every instruction id, edge cases included, with
+verdicts as the reference IFEval implementation gives them."""
+
+import random
+import re
+
+import pytest
+
+from rewards import instruction_following as R
+from rewards.instruction_following import CHECKS, IFEVAL_IDS, check, check_all
+
+ENGLISH = "The quick brown fox jumps over the lazy dog near the river bank today."
+
+# (instruction id, kwargs, response that follows it, response that does not)
+TABLE = [
+    ("keywords:existence", {"keywords": ["river", "Lantern"]}, "A LANTERN by the river.", "A lantern by the sea."),
+    ("keywords:frequency", {"keyword": "cat", "frequency": 2, "relation": "at least"}, "cat, Cat", "one cat"),
+    ("keywords:frequency", {"keyword": "cat", "frequency": 2, "relation": "less than"}, "one cat", "cat cat"),
+    ("keywords:frequency", {"keyword": "cat", "frequency": 1, "relation": "at least"}, "concatenate", "dog"),  # substring counts
+    ("keywords:forbidden_words", {"forbidden_words": ["cat"]}, "concatenate a dog", "the Cat sat"),  # whole words only
+    ("keywords:letter_frequency", {"letter": "Z", "let_frequency": 2, "let_relation": "at least"}, "zZ", "z"),
+    ("keywords:letter_frequency", {"letter": "z", "let_frequency": 2, "let_relation": "less than"}, "z", "Zz"),
+    ("language:response_language", {"language": "fr"}, "Bonjour à tous, je suis très heureux de vous voir aujourd'hui.", ENGLISH),
+    ("length_constraints:number_sentences", {"num_sentences": 3, "relation": "less than"}, "Dr. Smith came. He left.", "One. Two. Three."),
+    ("length_constraints:number_sentences", {"num_sentences": 3, "relation": "at least"}, "It rained! Did it? Yes, at 5 p.m. today.", "Mr. Smith met Dr. Jones."),  # noqa: E501
+    ("length_constraints:number_paragraphs", {"num_paragraphs": 2}, "First.\n***\nSecond.", "First.\n***\n***\nSecond."),  # empty middle fails
+    ("length_constraints:number_paragraphs", {"num_paragraphs": 2}, "***\nFirst.\n***\nSecond.\n***", "Only one."),  # empty ends allowed
+    ("length_constraints:number_words", {"num_words": 4, "relation": "less than"}, "three little words", "it's four words"),  # \w+ splits it's
+    ("length_constraints:number_words", {"num_words": 4, "relation": "at least"}, "one two three four", "one-two three"),
+    ("length_constraints:nth_paragraph_first_word", {"num_paragraphs": 2, "nth_paragraph": 2, "first_word": "river"},
+     "Intro here.\n\n\"River, wide and deep.", "Intro here.\n\nThe river."),
+    ("length_constraints:nth_paragraph_first_word", {"num_paragraphs": 2, "nth_paragraph": 2, "first_word": "river"},
+     "A\n\nriver flows", "A\n\nriver flows\n\nextra"),  # paragraph count must match too
+    ("detectable_content:number_placeholders", {"num_placeholders": 2}, "Dear [name], at [address]", "Dear [name"),
+    ("detectable_content:postscript", {"postscript_marker": "P.S."}, "Body.\np.s. see you", "Body. PS see you"),
+    ("detectable_content:postscript", {"postscript_marker": "P.P.S"}, "Body.\nP. P. S more", "Body.\nP.S. more"),
+    ("detectable_format:number_bullet_lists", {"num_bullets": 2}, "* one\n- two", "* one\n** bold line\n- two\n- three"),
+    ("detectable_format:constrained_response", {}, "Well. My answer is maybe.", "My answer is: yes"),
+    ("detectable_format:number_highlighted_sections", {"num_highlights": 2}, "*one* and **two**", "* * and *one*"),
+    ("detectable_format:multiple_sections", {"section_spliter": "Section", "num_sections": 2}, "Section 1\na\nSection 2\nb", "Section 1\na"),
+    ("detectable_format:json_format", {}, '```json\n{"a": 1}\n```', "{'a': 1}"),
+    ("detectable_format:title", {}, "<<My Title>>\ntext", "<< >> and <<\n>>"),
+    ("combination:two_responses", {}, "First answer.******Second answer.", "Same.******Same."),
+    ("combination:two_responses", {}, "******A******B", "A******\n******B"),
+    ("combination:repeat_prompt", {"prompt_to_repeat": "Write a poem."}, "  write a POEM. Roses are red.", "Sure! Write a poem."),
+    ("startend:end_checker", {"end_phrase": "Any other questions?"}, 'Done. any other questions?"', "Any other questions? Bye."),
+    ("change_case:capital_word_frequency", {"capital_frequency": 2, "capital_relation": "at least"}, "THIS is GREAT", "This is GREAT"),
+    ("change_case:capital_word_frequency", {"capital_frequency": 2, "capital_relation": "less than"}, "ONE word", "A B C"),
+    ("change_case:english_capital", {}, ENGLISH.upper(), ENGLISH),
+    ("change_case:english_lowercase", {}, ENGLISH.lower(), ENGLISH),
+    ("punctuation:no_comma", {}, "No commas here.", "One, two."),
+    ("startend:quotation", {}, '  "Wrapped."  ', '"'),
+    ("atropos:nth_word_language", {"n": 2, "language": "ru"}, "hello мир good день", "hello world good день"),
+    ("atropos:word_at_position", {"position": 2, "word": "river"}, "The River flows", "The sea"),
+    ("atropos:character_at_position", {"position": 1, "character": "W"}, "  Well then", "well then"),
+    ("atropos:nested_bullets", {"min_depth": 2}, "- a\n  - b\n- c", "- a\n- b"),
+    ("atropos:json_depth", {"min_depth": 2}, '{"a": {"b": 1}}', '{"a": [1, 2]}'),
+]
+
+
+@pytest.mark.parametrize("iid,kwargs,follows,breaks", TABLE)
+def test_verdicts(iid, kwargs, follows, breaks):
+    assert check(iid, follows, kwargs), f"{iid} should accept {follows!r}"
+    assert not check(iid, breaks, kwargs), f"{iid} should reject {breaks!r}"
+
+
+def test_every_instruction_id_is_in_the_table():
+    assert {row[0] for row in TABLE} == set(CHECKS)
+    assert len(IFEVAL_IDS) == 25
+
+
+def test_empty_response_never_follows():
+    assert check_all(["punctuation:no_comma", "keywords:forbidden_words"], [{}, {"forbidden_words": ["x"]}], "  ") == {
+        "strict": [False, False], "loose": [False, False]}  # fmt: skip
+
+
+def test_loose_reading_drops_first_and_last_lines_and_asterisks():
+    text = "Sure, here it is:\nno commas in this part\nHope that helps, friend!"
+    assert not check("punctuation:no_comma", text, {})
+    assert check("punctuation:no_comma", text, {}, loose=True)
+    assert check("detectable_format:title", "**<<Title>>**", {}, loose=True)
+    assert not check("startend:quotation", '*"quoted"*', {}) and check("startend:quotation", '*"quoted"*', {}, loose=True)
+
+
+def test_bad_relation_is_an_error():
+    with pytest.raises(ValueError, match="relation must be one of"):
+        check("length_constraints:number_words", "a b", {"num_words": 1, "relation": "at most"})
+
+
+def test_undetectable_language_counts_as_followed():
+    assert check("language:response_language", "12345", {"language": "fr"})
+
+
+# The reference's regular expressions, against which the linear-time versions are fuzzed.
+def _ref_bullets(v):
+    return len(re.findall(r"^\s*\*[^\*].*$", v, flags=re.MULTILINE)) + len(re.findall(r"^\s*-.*$", v, flags=re.MULTILINE))
+
+
+def _ref_postscript(v, marker):
+    pattern = r"\s*p\.\s?p\.\s?s.*$" if marker == "P.P.S" else r"\s*p\.\s?s\..*$"
+    return bool(re.findall(pattern, v.lower(), flags=re.MULTILINE))
+
+
+def test_linear_versions_agree_with_the_reference_regexes():
+    rng = random.Random(7)
+    pieces = ["*", "-", " ", "\n", "\t", "a", "**", "<<", ">>", "<", ">", "p.", "s.", "P.S.", "[", "]"]
+    for _ in range(20_000):
+        t = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 25)))
+        for n in range(4):
+            assert R.number_bullet_lists(t, n) == (_ref_bullets(t) == n), repr(t)
+            assert R.number_placeholders(t, n) == (len(re.findall(r"\[.*?\]", t)) >= n), repr(t)
+        assert R.title(t) == any(x.lstrip("<").rstrip(">").strip() for x in re.findall(r"<<[^\n]+>>", t)), repr(t)
+        for marker in ("P.S.", "P.P.S"):
+            assert R.postscript(t, marker) == _ref_postscript(t, marker), repr(t)
