@@ -39,13 +39,17 @@ def nesting_depth(text: str) -> int:
     return deepest
 
 
-def _fenced_block(text: str) -> str | None:
-    start = text.find("```")
-    if start < 0:
-        return None
-    body_start = text.find("\n", start)
-    end = text.find("```", body_start + 1) if body_start >= 0 else -1
-    return text[body_start + 1:end] if end > body_start >= 0 else None
+def _last_fenced_block(text: str) -> str | None:
+    """The body of the last complete ``` block: replies that show a draft and then a
+    corrected version put the answer last."""
+    body, start = None, 0
+    while (open_at := text.find("```", start)) >= 0:
+        line_end = text.find("\n", open_at)
+        close_at = text.find("```", line_end + 1) if line_end >= 0 else -1
+        if close_at < 0:
+            break
+        body, start = text[line_end + 1:close_at], close_at + 3
+    return body
 
 
 def _outermost_object(text: str) -> str | None:
@@ -63,7 +67,7 @@ def extract_json(text: str, allow_wrapped: bool = False) -> tuple[Any, str]:
         return None, f"reply longer than {MAX_CHARS} characters"
     candidates = [text.strip()]
     if allow_wrapped:
-        candidates += [c.strip() for c in (_fenced_block(text), _outermost_object(text)) if c]
+        candidates += [c.strip() for c in (_last_fenced_block(text), _outermost_object(text)) if c]
     for candidate in candidates:
         if nesting_depth(candidate) > MAX_DEPTH:
             return None, f"JSON nested deeper than {MAX_DEPTH}"
@@ -71,7 +75,7 @@ def extract_json(text: str, allow_wrapped: bool = False) -> tuple[Any, str]:
             return json.loads(candidate), "ok"
         except (ValueError, RecursionError):
             continue
-    if not allow_wrapped and (_fenced_block(text) or text.strip().startswith(("Here", "Sure"))):
+    if not allow_wrapped and (_last_fenced_block(text) or text.strip().startswith(("Here", "Sure"))):
         return None, "reply must be the JSON value alone (no code fence or prose)"
     return None, "reply is not valid JSON"
 

@@ -71,6 +71,8 @@ def test_wrapped_json_is_accepted_only_where_the_task_allows():
     env = make(tasks=[{"schema": SCHEMA, "allow_wrapped": True}])
     assert reply(env, "Sure:\n```json\n" + json.dumps(GOOD) + "\n```\nDone.")[0] == 1.0
     assert reply(env, "The object is " + json.dumps(GOOD) + " as asked.")[0] == 1.0
+    draft_then_fix = "Draft:\n```json\n{\"name\": 1}\n```\nFixed:\n```json\n" + json.dumps(GOOD) + "\n```"
+    assert reply(env, draft_then_fix)[0] == 1.0
 
 
 def test_repair_rewards_minimal_changes():

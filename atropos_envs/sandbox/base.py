@@ -1,0 +1,133 @@
+"""What every sandbox backend takes and returns, and the I/O loop they share."""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+
+STATUSES = ("ok", "crash", "timeout", "memory", "output_limit")
+
+
+class SandboxUnavailable(RuntimeError):
+    """No isolating backend can run here; the message names how to get one."""
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """Safe defaults for one run of untrusted code."""
+
+    wall_time_s: float = 10.0
+    cpu_time_s: int = 10
+    memory_mb: int = 512
+    output_bytes: int = 64 * 1024  # per stream; more and the run is stopped
+    max_processes: int = 32
+    disk_mb: int = 64  # size of the writable work dir (a tmpfs)
+    file_size_mb: int = 32
+    open_files: int = 256
+
+
+@dataclass
+class RunResult:
+    status: str  # one of STATUSES
+    exit_code: int | None
+    stdout: str
+    stderr: str
+    wall_s: float
+    detail: str = ""
+    files: dict[str, bytes] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+class Sandbox:
+    name = "abstract"
+
+    def run(
+        self,
+        command: list[str],
+        files: dict[str, str | bytes] | None = None,
+        stdin: str | bytes = b"",
+        limits: SandboxLimits | None = None,
+    ) -> RunResult:
+        """Run command in a fresh work dir holding files; nothing survives the call."""
+        raise NotImplementedError
+
+
+def communicate_bounded(
+    process: subprocess.Popen, stdin: bytes, limits: SandboxLimits
+) -> tuple[bytes, bytes, bool, bool, float]:
+    """Feed stdin, collect at most output_bytes per stream, stop at the wall-time limit.
+
+    Returns (stdout, stderr, timed_out, output_exceeded, wall seconds). On a limit the whole
+    process group is killed; callers also clean up their cgroup."""
+    started = time.monotonic()
+    deadline = started + limits.wall_time_s
+    sel = selectors.DefaultSelector()
+    buffers = {process.stdout: bytearray(), process.stderr: bytearray()}
+    for stream in buffers:
+        os.set_blocking(stream.fileno(), False)
+        sel.register(stream, selectors.EVENT_READ)
+    pending = memoryview(stdin)
+    if pending:
+        os.set_blocking(process.stdin.fileno(), False)
+        sel.register(process.stdin, selectors.EVENT_WRITE)
+    else:
+        process.stdin.close()
+    timed_out = exceeded = False
+    while sel.get_map():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            timed_out = True
+            break
+        for key, _ in sel.select(min(remaining, 0.5)):
+            if key.fileobj is process.stdin:
+                try:
+                    written = os.write(process.stdin.fileno(), pending[:65536])
+                except BrokenPipeError:
+                    written = len(pending)
+                pending = pending[written:]
+                if not pending:
+                    sel.unregister(process.stdin)
+                    process.stdin.close()
+                continue
+            chunk = os.read(key.fileobj.fileno(), 65536)
+            if not chunk:
+                sel.unregister(key.fileobj)
+                continue
+            buffer = buffers[key.fileobj]
+            buffer += chunk
+            if len(buffer) > limits.output_bytes:
+                exceeded = True
+        if exceeded:
+            break
+    if timed_out or exceeded:
+        kill_group(process)
+    try:
+        process.wait(max(0.1, deadline - time.monotonic()) if not (timed_out or exceeded) else 5)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        kill_group(process)
+        process.wait(5)
+    sel.close()
+    for stream in (process.stdin, process.stdout, process.stderr):
+        if not stream.closed:
+            stream.close()
+    out, err = (bytes(buffers[s][: limits.output_bytes]) for s in (process.stdout, process.stderr))
+    return out, err, timed_out, exceeded, time.monotonic() - started
+
+
+def kill_group(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def decode(data: bytes) -> str:
+    return data.decode("utf-8", errors="replace")

@@ -1,0 +1,35 @@
+"""No isolation at all: a subprocess with rlimits in a temporary directory.
+
+Only for a user who opted in explicitly (ATROPOS_UNSAFE_SANDBOX=1) on a machine with no
+isolating backend. The program can read and write everything the user can."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+from atropos_envs.sandbox.base import RunResult, Sandbox, SandboxLimits, communicate_bounded, decode
+
+
+class UnsafeLocalSandbox(Sandbox):
+    name = "unsafe-local"
+
+    def run(self, command, files=None, stdin=b"", limits=None) -> RunResult:
+        limits = limits or SandboxLimits()
+        stdin = stdin.encode() if isinstance(stdin, str) else stdin
+        with tempfile.TemporaryDirectory() as work:
+            for name, content in (files or {}).items():
+                path = Path(work) / name
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(content.encode() if isinstance(content, str) else content)
+            rlimits = (f"ulimit -t {limits.cpu_time_s} && ulimit -f {limits.file_size_mb * 1024} && "
+                       f"ulimit -v {limits.memory_mb * 1024 + 256 * 1024} && ")  # fmt: skip
+            process = subprocess.Popen(["/bin/sh", "-c", rlimits + 'exec "$@"', "sandbox", *command], cwd=work,
+                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                       start_new_session=True, env={"PATH": os.environ.get("PATH", "/usr/bin")})  # fmt: skip
+            out, err, timed_out, exceeded, wall = communicate_bounded(process, stdin, limits)
+        code = process.returncode
+        status = "timeout" if timed_out else "output_limit" if exceeded else "ok" if code == 0 else "crash"
+        return RunResult(status, code, decode(out), decode(err), wall, "unisolated run")
