@@ -19,6 +19,7 @@ BUILTIN_ENVS = {
     "Format": "atropos_envs.envs.answer_format:FormatEnv",
     "JsonSchema": "atropos_envs.envs.json_schema:JsonSchemaEnv",
     "InstructionFollowing": "atropos_envs.envs.instruction_following:InstructionFollowingEnv",
+    "Code": "atropos_envs.envs.code:CodeEnv",
 }
 
 
