@@ -48,6 +48,7 @@ class Trajectory:
 
     task: dict[str, Any]
     messages: list[Message]
+    state: dict[str, Any] = field(default_factory=dict)  # what respond() recorded (e.g. tool-call outcomes)
 
     @property
     def completions(self) -> list[str]:
@@ -65,6 +66,7 @@ class Episode:
     def __init__(self, env: TextEnv, task: dict[str, Any]):
         self.env, self.task = env, task
         self.messages: list[Message] = env.prompt(task)
+        self.state: dict[str, Any] = env.initial_state(task)  # per-episode scratch (tool state, files)
         self.turns = 0
         self.done = False
         self.score: Score | None = None
@@ -75,7 +77,7 @@ class Episode:
 
     @property
     def trajectory(self) -> Trajectory:
-        return Trajectory(self.task, copy.deepcopy(self.messages))
+        return Trajectory(self.task, copy.deepcopy(self.messages), copy.deepcopy(self.state))
 
     def step(self, action: str) -> tuple[list[Message], float, bool, bool, dict[str, Any]]:
         if self.done:
@@ -86,7 +88,7 @@ class Episode:
             raise TypeError(f"the action is the assistant's text (str), got {type(action).__name__}")
         self.messages.append({"role": "assistant", "content": action})
         self.turns += 1
-        follow_up = self.env.respond(self.task, copy.deepcopy(self.messages))
+        follow_up = self.env.respond(self.task, copy.deepcopy(self.messages), self.state)
         terminated = follow_up is None
         truncated = not terminated and self.turns >= self.env.max_turns
         if follow_up:
@@ -152,7 +154,11 @@ class TextEnv(gym.Env):
     def score(self, trajectory: Trajectory) -> Score:
         raise NotImplementedError
 
-    def respond(self, task: dict[str, Any], messages: list[Message]) -> list[Message] | None:
+    def initial_state(self, task: dict[str, Any]) -> dict[str, Any]:
+        """Per-episode state for multi-turn envs (passed to respond, kept in the trajectory)."""
+        return {}
+
+    def respond(self, task: dict[str, Any], messages: list[Message], state: dict[str, Any]) -> list[Message] | None:
         """The env's reply to the assistant's last turn, or None when the episode is over."""
         return None
 

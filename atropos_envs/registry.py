@@ -20,6 +20,7 @@ BUILTIN_ENVS = {
     "JsonSchema": "atropos_envs.envs.json_schema:JsonSchemaEnv",
     "InstructionFollowing": "atropos_envs.envs.instruction_following:InstructionFollowingEnv",
     "Code": "atropos_envs.envs.code:CodeEnv",
+    "ToolUse": "atropos_envs.envs.tool_use:ToolUseEnv",
 }
 
 
