@@ -140,3 +140,22 @@ def test_evaluate_scores_every_sample_on_held_out_tasks(vllm_server, tmp_path):
     summary = json.loads(out.with_name("eval.jsonl.summary.json").read_text())
     assert summary["samples"] == 8 and "pass@2" in summary
     assert summary["mean_reward"] == pytest.approx(sum(r["metadata"]["reward"] for r in rows) / 8)
+
+
+@pytest.mark.parametrize("env_id,settings", [("atropos_envs/ToolUse-v0", {"max_turns": 3}), ("atropos_envs/Code-v0", {})])
+def test_sandboxed_and_multi_turn_envs_run_against_the_server(vllm_server, tmp_path, env_id, settings):
+    env = gym.make(env_id, **settings).unwrapped
+    job = SamplingJob(env_id=env_id, env_kwargs=settings, num_tasks=3, samples_per_task=2, keep_per_task=0,
+                      sampling=SamplingParams(max_tokens=96), model="smollm2")  # fmt: skip
+    out = tmp_path / "eval.jsonl"
+
+    async def go():
+        async with RolloutClient([vllm_server.url]) as client:
+            return await run_job(job, env, client, out)
+
+    summary = asyncio.run(go())
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert summary["samples"] == len(rows) == 6
+    for row in rows:
+        assert 0.0 <= row["metadata"]["reward"] <= 1.0 and row["metadata"]["reason"]
+        assert row["messages"][-1]["role"] in ("assistant", "tool")
