@@ -130,22 +130,24 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
     Console().print(table)
 
 
-def _sampling_options(
-    env: str, num_tasks: int | None, n: int, keep: int, threshold: float, max_tokens: int, temperature: float,
-    top_p: float, seed: int, assistant_prefix: str, env_arg: list[str], tasks: Path | None, model_name: str,
-    first_task: int = 0,
-):  # fmt: skip
+def _run_job_command(
+    title: str, env: str, env_arg: list[str], tasks: Path | None, server: list[str], model: str, out: Path,
+    overwrite: bool, server_timeout: float, sampling: dict[str, Any], **job_fields: Any,
+) -> dict[str, Any]:  # fmt: skip
+    """What sample and evaluate share: build the env and the job, get servers, run, summarise."""
     from trainers.client import SamplingParams
     from trainers.rejection_sampling import SamplingJob
 
-    env_id, kwargs, env_obj = make_env(env, env_arg, tasks)
-    job = SamplingJob(
-        env_id=env_id, env_kwargs=kwargs, num_tasks=num_tasks if (num_tasks or tasks is None) else None,
-        samples_per_task=n, keep_per_task=keep, threshold=threshold,
-        sampling=SamplingParams(max_tokens=max_tokens, temperature=temperature, top_p=top_p),
-        seed=seed, assistant_prefix=assistant_prefix, model=model_name, first_task=first_task,
-    )  # fmt: skip
-    return job, env_obj
+    with clear_errors():
+        env_id, kwargs, env_obj = make_env(env, env_arg, tasks)
+        if tasks is not None and not job_fields.get("num_tasks"):
+            job_fields["num_tasks"] = None  # every task of the file
+        job = SamplingJob(env_id=env_id, env_kwargs=kwargs, sampling=SamplingParams(**sampling), **job_fields)
+        with rollout_servers(server, model) as (urls, model_name):
+            job.model = model_name
+            summary = _run_sampling(job, env_obj, urls, out, overwrite, f"{title} {job.env_id}", server_timeout)
+    _print_summary(summary, out)
+    return summary
 
 
 @app.command("list")
@@ -214,13 +216,12 @@ def sample(
     server_timeout: GiveUpOpt = 120.0,
 ) -> None:
     """Rejection sampling: keep verified completions as an SFT dataset (resumable)."""
-    with clear_errors():
-        job, env_obj = _sampling_options(env, num_tasks or None, n, keep, threshold, max_tokens, temperature, top_p,
-                                         seed, assistant_prefix, env_arg, tasks, model)  # fmt: skip
-        with rollout_servers(server, model) as (urls, model_name):
-            job.model = model_name
-            summary = _run_sampling(job, env_obj, urls, out, overwrite, f"sampling {job.env_id}", server_timeout)
-    _print_summary(summary, out)
+    summary = _run_job_command(
+        "sampling", env, env_arg, tasks, server, model, out, overwrite, server_timeout,
+        sampling={"max_tokens": max_tokens, "temperature": temperature, "top_p": top_p},
+        num_tasks=num_tasks or None, samples_per_task=n, keep_per_task=keep, threshold=threshold, seed=seed,
+        assistant_prefix=assistant_prefix,
+    )  # fmt: skip
     console.print(f"wrote {summary['kept']} verified samples to {out}")
 
 
@@ -245,14 +246,12 @@ def evaluate(
     server_timeout: GiveUpOpt = 120.0,
 ) -> None:
     """Mean reward and pass@k of a model on an env."""
-    with clear_errors():
-        job, env_obj = _sampling_options(env, num_tasks or None, n, 0, threshold, max_tokens, temperature, top_p,
-                                         seed, assistant_prefix, env_arg, tasks, model,
-                                         first_task if tasks is None else 0)  # fmt: skip
-        with rollout_servers(server, model) as (urls, model_name):
-            job.model = model_name
-            summary = _run_sampling(job, env_obj, urls, out, overwrite, f"evaluating {job.env_id}", server_timeout)
-    _print_summary(summary, out)
+    _run_job_command(
+        "evaluating", env, env_arg, tasks, server, model, out, overwrite, server_timeout,
+        sampling={"max_tokens": max_tokens, "temperature": temperature, "top_p": top_p},
+        num_tasks=num_tasks or None, first_task=first_task if tasks is None else 0, samples_per_task=n,
+        keep_per_task=0, threshold=threshold, seed=seed, assistant_prefix=assistant_prefix,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ verdicts are printed on one line tagged with the nonce, which the candidate neve
 import ctypes
 import json
 import marshal
-import os
 import struct
 import subprocess
 import sys

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import atropos_envs  # noqa: F401
 from atropos_envs import TaskFileError
-from atropos_envs.envs.schema_tasks import corrupt, generate_schema_task
+from atropos_envs.envs.schema_tasks import generate_schema_task
 from rewards.json_schema import extract_json, json_closeness, nesting_depth, schema_errors
 
 SCHEMA = {
