@@ -159,3 +159,23 @@ def test_sandboxed_and_multi_turn_envs_run_against_the_server(vllm_server, tmp_p
     for row in rows:
         assert 0.0 <= row["metadata"]["reward"] <= 1.0 and row["metadata"]["reason"]
         assert row["messages"][-1]["role"] in ("assistant", "tool")
+
+
+def test_multi_turn_rollouts_flatten_to_one_masked_token_sequence(vllm_server):
+    from trainers.batch import token_sample
+    from trainers.rollout import run_episode
+
+    env = gym.make("atropos_envs/ToolUse-v0", max_turns=3).unwrapped
+
+    async def go():
+        async with RolloutClient([vllm_server.url]) as client:
+            return await asyncio.gather(*(run_episode(env, str(i), 0, client, SamplingParams(max_tokens=48), 0, "<tool_call>")
+                                          for i in range(4)))  # fmt: skip
+
+    multi_turn = [r for r in asyncio.run(go()) if len(r.turns) > 1]
+    assert multi_turn, "with a <tool_call> prefill SmolLM2's first reply is a (possibly malformed) call"
+    for rollout in multi_turn:
+        sample = token_sample(rollout, rollout.task_id)  # each turn's prompt extends the tokens before it
+        assert sample.generated_tokens == sum(len(t.token_ids) for t in rollout.turns)
+        assert 0 in sample.mask  # the tool responses and template glue are masked out
+        assert len(sample.completion_ids) == len(sample.mask) == len(sample.sampling_logprobs)

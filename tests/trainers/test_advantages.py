@@ -1,0 +1,75 @@
+"""Advantages, masks and losses against values computed by hand."""
+
+import math
+
+import pytest
+import torch
+
+from trainers.advantages import aggregate, clipped_policy_loss, clipped_value_loss, gae, group_advantages, informative_groups
+from trainers.batch import TokenMismatch, token_sample
+from trainers.rollout import Rollout, Turn
+
+
+def test_group_advantages():
+    rewards, groups = torch.tensor([1.0, 0.0, 0.0, 1.0, 0.5, 0.5]), torch.tensor([0, 0, 1, 1, 2, 2])
+    expected = 0.5 / (math.sqrt(0.5) + 1e-4)  # centred by the group mean, over the unbiased std
+    assert group_advantages(rewards, groups).tolist() == pytest.approx([expected, -expected, -expected, expected, 0, 0])
+    assert group_advantages(rewards, groups, "dr_grpo").tolist() == pytest.approx([0.5, -0.5, -0.5, 0.5, 0, 0])
+    assert informative_groups(rewards, groups).tolist() == [True, True, True, True, False, False]
+
+
+def test_aggregations():
+    per_token = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    mask = torch.tensor([[1, 1, 0], [1, 0, 0]])
+    assert aggregate(per_token, mask, "sequence_mean").item() == pytest.approx((1.5 + 4.0) / 2)
+    assert aggregate(per_token, mask, "token_mean").item() == pytest.approx(7 / 3)
+    assert aggregate(per_token, mask, "constant_length").item() == pytest.approx(7 / 6)
+
+
+def test_clipped_policy_loss():
+    ratios = torch.tensor([[1.5, 0.5], [1.5, 1.0]])
+    loss, stats = clipped_policy_loss(torch.log(ratios), torch.zeros(2, 2), torch.tensor([1.0, -1.0]), torch.ones(2, 2))
+    # sample 0 (A=+1): min(1.5, 1.2) = 1.2 and min(0.5, 0.8) = 0.5 -> losses -1.2, -0.5
+    # sample 1 (A=-1): min(-1.5, -1.2) = -1.5 and -1.0 -> losses 1.5, 1.0
+    assert loss.item() == pytest.approx(((-1.2 - 0.5) / 2 + (1.5 + 1.0) / 2) / 2)
+    assert stats["clip_fraction"] == pytest.approx(0.75)
+    higher, _ = clipped_policy_loss(torch.log(ratios), torch.zeros(2, 2), torch.tensor([1.0, -1.0]), torch.ones(2, 2), clip_high=0.6)
+    assert higher.item() == pytest.approx(((-1.5 - 0.5) / 2 + (1.5 + 1.0) / 2) / 2)  # clip-higher lets 1.5 through
+
+
+def test_masked_tokens_do_not_count_and_kl_is_zero_on_the_reference():
+    logprobs = torch.log(torch.tensor([[2.0, 1.0]]))
+    loss, stats = clipped_policy_loss(logprobs, torch.zeros(1, 2), torch.tensor([1.0]), torch.tensor([[0, 1]]),
+                                      ref_logprobs=logprobs.clone(), kl_coef=0.1)  # fmt: skip
+    assert loss.item() == pytest.approx(-1.0) and stats["kl"] == pytest.approx(0.0)
+
+
+def test_gae_skips_masked_tokens():
+    rewards = torch.tensor([[0.0, 0.0, 1.0]])
+    values = torch.tensor([[0.5, 9.0, 0.8]])
+    mask = torch.tensor([[1, 0, 1]])
+    advantages, returns = gae(rewards, values, mask, gamma=1.0, lam=1.0)
+    assert advantages.tolist()[0] == pytest.approx([0.5, 0.0, 0.2])  # 0.3 + 0.2, skip, 1 - 0.8
+    assert returns.tolist()[0] == pytest.approx([1.0, 0.0, 1.0])
+    advantages, _ = gae(rewards, values, mask, gamma=1.0, lam=0.5)
+    assert advantages.tolist()[0] == pytest.approx([0.3 + 0.5 * 0.2, 0.0, 0.2])
+
+
+def test_clipped_value_loss():
+    loss = clipped_value_loss(torch.tensor([[1.0]]), torch.tensor([[0.5]]), torch.tensor([[2.0]]), torch.ones(1, 1))
+    assert loss.item() == pytest.approx(0.5 * max((1.0 - 2.0) ** 2, (0.7 - 2.0) ** 2))
+
+
+def _rollout(turns):
+    return Rollout("t", 0, [], 1.0, {"x": 1.0}, "r", True, False, turns)
+
+
+def test_token_sample_masks_everything_the_model_did_not_generate():
+    sample = token_sample(_rollout([Turn([1, 2, 3], [4, 5], [-0.1, -0.2], "stop"), Turn([1, 2, 3, 4, 5, 6, 7], [8], [-0.3], "stop")]), "g")
+    assert sample.prompt_ids == [1, 2, 3]
+    assert sample.completion_ids == [4, 5, 6, 7, 8]
+    assert sample.mask == [1, 1, 0, 0, 1]
+    assert sample.sampling_logprobs == [-0.1, -0.2, 0.0, 0.0, -0.3]
+    assert sample.generated_tokens == 3 and sample.reward == 1.0
+    with pytest.raises(TokenMismatch):
+        token_sample(_rollout([Turn([1, 2], [3], [-0.1], "stop"), Turn([1, 9, 3, 4], [5], [-0.2], "stop")]), "g")

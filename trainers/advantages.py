@@ -1,0 +1,109 @@
+"""Advantages and policy/value losses for GRPO and PPO, over the shared token batch.
+
+Tensors are [batch, tokens] with a 0/1 ``mask`` of generated tokens. Readable top to
+bottom, with the variants researchers switch between:
+- group-relative advantages: GRPO (mean/std normalised), Dr.GRPO (mean-centred only);
+- loss aggregation: per-sequence mean then mean (GRPO), token mean over the batch (DAPO),
+  or sum over a constant length (Dr.GRPO);
+- clipped importance ratio against the sampling logprobs, asymmetric bounds allowed
+  (DAPO's clip-higher), an optional k3 KL estimate to a reference policy;
+- GAE over generated tokens for PPO, and the clipped value loss.
+"""
+
+from __future__ import annotations
+
+import torch
+
+AGGREGATIONS = ("sequence_mean", "token_mean", "constant_length")
+
+
+def group_advantages(rewards: torch.Tensor, groups: torch.Tensor, variant: str = "grpo", eps: float = 1e-4) -> torch.Tensor:
+    """Per-sample advantages: reward minus its group's mean (divided by the group's
+    standard deviation for "grpo"; not for "dr_grpo")."""
+    if variant not in ("grpo", "dr_grpo"):
+        raise ValueError("variant must be 'grpo' or 'dr_grpo'")
+    advantages = torch.empty_like(rewards)
+    for group in groups.unique():
+        members = groups == group
+        values = rewards[members]
+        centred = values - values.mean()
+        if variant == "grpo":
+            std = values.std(unbiased=True) if values.numel() > 1 else torch.zeros((), dtype=values.dtype)
+            centred = centred / (std + eps)
+        advantages[members] = centred
+    return advantages
+
+
+def informative_groups(rewards: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
+    """A boolean per sample: False for groups whose rewards are all equal (no GRPO signal)."""
+    keep = torch.ones_like(rewards, dtype=torch.bool)
+    for group in groups.unique():
+        members = groups == group
+        if rewards[members].max() == rewards[members].min():
+            keep[members] = False
+    return keep
+
+
+def aggregate(per_token: torch.Tensor, mask: torch.Tensor, how: str = "sequence_mean", constant_length: int | None = None) -> torch.Tensor:
+    mask = mask.to(per_token.dtype)
+    if how == "sequence_mean":
+        return ((per_token * mask).sum(-1) / mask.sum(-1).clamp(min=1)).mean()
+    if how == "token_mean":
+        return (per_token * mask).sum() / mask.sum().clamp(min=1)
+    if how == "constant_length":
+        length = constant_length or per_token.shape[-1]
+        return (per_token * mask).sum() / (per_token.shape[0] * length)
+    raise ValueError(f"aggregation must be one of {AGGREGATIONS}")
+
+
+def clipped_policy_loss(
+    logprobs: torch.Tensor,
+    sampling_logprobs: torch.Tensor,
+    advantages: torch.Tensor,
+    mask: torch.Tensor,
+    clip_low: float = 0.2,
+    clip_high: float = 0.2,
+    aggregation: str = "sequence_mean",
+    ref_logprobs: torch.Tensor | None = None,
+    kl_coef: float = 0.0,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """PPO-style clipped surrogate; advantages are per sample [B] or per token [B, T]."""
+    if advantages.dim() == 1:
+        advantages = advantages[:, None].expand_as(logprobs)
+    ratio = torch.exp(logprobs - sampling_logprobs)
+    unclipped = ratio * advantages
+    clipped = torch.clamp(ratio, 1 - clip_low, 1 + clip_high) * advantages
+    per_token = -torch.minimum(unclipped, clipped)
+    stats = {}
+    if ref_logprobs is not None and kl_coef:
+        log_ratio = ref_logprobs - logprobs
+        kl = torch.exp(log_ratio) - log_ratio - 1  # k3: unbiased, always >= 0
+        per_token = per_token + kl_coef * kl
+        stats["kl"] = float(aggregate(kl.detach(), mask, "token_mean"))
+    m = mask.bool()
+    stats["clip_fraction"] = float(((unclipped != clipped) & m).sum() / m.sum().clamp(min=1))
+    return aggregate(per_token, mask, aggregation), stats
+
+
+def gae(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: float = 1.0, lam: float = 0.95) -> tuple[torch.Tensor, torch.Tensor]:
+    """(advantages, returns) over generated tokens only: masked positions (tool output,
+    template glue) are skipped, so the recursion links each generated token to the next one."""
+    batch, length = rewards.shape
+    advantages = torch.zeros_like(rewards)
+    for b in range(batch):
+        next_value, running = 0.0, 0.0
+        for t in reversed(range(length)):
+            if not mask[b, t]:
+                continue
+            delta = rewards[b, t] + gamma * next_value - values[b, t]
+            running = delta + gamma * lam * running
+            advantages[b, t] = running
+            next_value = values[b, t]
+    returns = (advantages + values) * mask
+    return advantages * mask, returns
+
+
+def clipped_value_loss(values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor, clip: float = 0.2) -> torch.Tensor:
+    clipped = old_values + torch.clamp(values - old_values, -clip, clip)
+    per_token = 0.5 * torch.maximum((values - returns) ** 2, (clipped - returns) ** 2)
+    return aggregate(per_token, mask, "token_mean")

@@ -1,0 +1,63 @@
+"""The batch the trainers share: one token sequence per episode.
+
+Per sample: the first prompt's token ids, then every later token of the episode (all
+turns) with a mask that is 1 only where the model generated the token (tool results,
+chat-template glue and prefills are 0), the server's sampling logprobs for those tokens,
+the reward and its components, the group (task) and the policy version that sampled it.
+GRPO and PPO differ only in how they turn this into advantages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from trainers.rollout import Rollout
+
+
+@dataclass
+class TokenSample:
+    prompt_ids: list[int]
+    completion_ids: list[int]
+    mask: list[int]
+    sampling_logprobs: list[float]  # 0.0 where mask is 0
+    reward: float
+    group_id: str
+    policy_version: int = 0
+    components: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def generated_tokens(self) -> int:
+        return sum(self.mask)
+
+
+class TokenMismatch(ValueError):
+    """A later turn's prompt does not extend the tokens seen so far (re-tokenisation)."""
+
+
+def token_sample(rollout: Rollout, group_id: str, policy_version: int = 0) -> TokenSample:
+    """Flatten a (multi-turn) rollout; each turn's prompt must extend the sequence so far."""
+    if not rollout.turns:
+        raise ValueError("a rollout without turns has no tokens")
+    first = rollout.turns[0]
+    sequence = list(first.prompt_token_ids)
+    completion: list[int] = []
+    mask: list[int] = []
+    logprobs: list[float] = []
+    for index, turn in enumerate(rollout.turns):
+        if index > 0:
+            prompt = turn.prompt_token_ids
+            if prompt[: len(sequence)] != sequence:
+                raise TokenMismatch(f"turn {index}'s prompt does not extend the tokens of the turns before it")
+            inserted = prompt[len(sequence):]
+            completion += inserted
+            mask += [0] * len(inserted)
+            logprobs += [0.0] * len(inserted)
+            sequence = list(prompt)
+        if len(turn.logprobs) != len(turn.token_ids):
+            raise ValueError(f"turn {index}: {len(turn.token_ids)} tokens but {len(turn.logprobs)} logprobs")
+        completion += turn.token_ids
+        mask += [1] * len(turn.token_ids)
+        logprobs += turn.logprobs
+        sequence += turn.token_ids
+    return TokenSample(list(first.prompt_token_ids), completion, mask, logprobs, rollout.reward, group_id,
+                       policy_version, dict(rollout.components))  # fmt: skip
