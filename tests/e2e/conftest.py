@@ -6,8 +6,10 @@ from trainers.server import ServerConfig, VLLMServer
 
 @pytest.fixture(scope="session")
 def vllm_server(tmp_path_factory):
-    """One real vLLM server with the embedded SmolLM2 model for the whole session."""
+    """One real vLLM server with the embedded SmolLM2 model for the whole session (with
+    runtime LoRA loading, which the trainer tests use)."""
     model = ensure_default_model()
     log = tmp_path_factory.mktemp("vllm") / "server.log"
-    with VLLMServer(ServerConfig(model=model, served_name="smollm2", max_num_seqs=32), log_path=log) as server:
+    config = ServerConfig(model=model, served_name="smollm2", max_num_seqs=32, enable_lora=True, max_lora_rank=8)
+    with VLLMServer(config, log_path=log) as server:
         yield server
