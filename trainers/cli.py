@@ -34,13 +34,15 @@ def _fail(message: str) -> None:
 @contextlib.contextmanager
 def clear_errors():
     """Known failures end in one line naming the fix; ATROPOS_DEBUG=1 shows the traceback."""
+    from atropos_envs.sandbox import SandboxUnavailable
     from atropos_envs.tasks import TaskFileError
     from trainers.client import RequestRejected, ServerUnavailable
     from trainers.models import ModelError
     from trainers.server import ServerError
     from trainers.task_log import OutputMismatch
 
-    known = (TaskFileError, ServerUnavailable, RequestRejected, ModelError, ServerError, OutputMismatch, KeyError, ValueError)
+    known = (TaskFileError, ServerUnavailable, RequestRejected, ModelError, ServerError, OutputMismatch, SandboxUnavailable,
+             KeyError, ValueError)  # fmt: skip
     try:
         yield
     except known as exc:

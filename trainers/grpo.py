@@ -32,6 +32,7 @@ from trainers.advantages import clipped_policy_loss, group_advantages, informati
 from trainers.batch import TokenMismatch, TokenSample, token_sample
 from trainers.client import RolloutClient, SamplingParams
 from trainers.rollout import run_episode
+from trainers.server import ServerError
 
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
@@ -129,7 +130,7 @@ class GRPOTrainer:
         started = time.monotonic()
         response = httpx.post(f"{self.server_url}/v1/load_lora_adapter", json={"lora_name": name, "lora_path": str(adapter_dir)}, timeout=120)
         if response.status_code >= 400 and "already" not in response.text:
-            raise RuntimeError(f"the server refused the adapter: {response.text[:200]} (is it started with --enable-lora?)")
+            raise ServerError(f"the server refused the adapter: {response.text[:200]} (start it with --enable-lora)")
         previous, self.served = self.served, name
         if previous.startswith("policy-step") and previous != name:
             httpx.post(f"{self.server_url}/v1/unload_lora_adapter", json={"lora_name": previous}, timeout=60)

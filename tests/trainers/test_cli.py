@@ -40,6 +40,15 @@ def test_dead_server_stops_the_job_with_one_line(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_missing_sandbox_is_one_clear_line(tmp_path):
+    bin_dir = Path(sys.executable).parent  # python and the CLI, but no bwrap on PATH
+    env = {**{k: v for k, v in os.environ.items() if k != "ATROPOS_DEBUG"}, "PATH": str(bin_dir), "COLUMNS": "300"}
+    result = subprocess.run([sys.executable, "-m", "trainers.cli", "sample", "--env", "Code", "--server", "http://127.0.0.1:9",
+                             "--out", str(tmp_path / "o.jsonl")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 2
+    assert "no isolating sandbox: bubblewrap is not installed" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_list_shows_builtins():
     result = cli("list")
     assert result.returncode == 0 and "atropos_envs/Format-v0" in result.stdout
