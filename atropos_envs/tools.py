@@ -9,6 +9,7 @@ is filled in by the env and never shown to the model.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import re
@@ -72,9 +73,13 @@ class Tool:
         return {"type": "function", "function": {"name": self.name, "description": self.description,
                                                   "parameters": self.parameters}}  # fmt: skip
 
+    @functools.cached_property
+    def validator(self) -> jsonschema.Draft202012Validator:
+        return jsonschema.Draft202012Validator(self.parameters)
+
     def call(self, arguments: dict[str, Any], state: dict[str, Any]) -> tuple[bool, Any]:
         """(ok, result or error text): arguments are validated before anything runs."""
-        errors = sorted(jsonschema.Draft202012Validator(self.parameters).iter_errors(arguments), key=lambda e: e.path)
+        errors = sorted(self.validator.iter_errors(arguments), key=lambda e: e.path)
         if errors:
             return False, f"invalid arguments for {self.name}: {errors[0].message}"
         try:

@@ -16,6 +16,7 @@ Without ``tasks=``, a small set of problems written for this project is used.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import secrets
@@ -40,6 +41,11 @@ class CodeConfig:
     memory_mb: int = 256
     parallel_runs: int = 4
     sandbox: str = "auto"
+
+
+@functools.cache
+def harness_source() -> str:
+    return HARNESS.read_text()
 
 
 def extract_code(text: str) -> str | None:
@@ -133,7 +139,7 @@ class CodeEnv(TextEnv):
         request = {"tests": task["tests"], "names": task["names"], "entry_point": task["entry_point"], "nonce": nonce}
         limits = self._limits()
         limits = SandboxLimits(**{**limits.__dict__, "wall_time_s": limits.wall_time_s * min(4, len(task["tests"]))})
-        result = self.sandbox.run([PYTHON, "-I", "harness.py"], files={"harness.py": HARNESS.read_text(), "solution.py": task.get("header", "") + "\n" + code},
+        result = self.sandbox.run([PYTHON, "-I", "harness.py"], files={"harness.py": harness_source(), "solution.py": task.get("header", "") + "\n" + code},
                                   stdin=json.dumps(request), limits=limits)  # fmt: skip
         line = next((ln for ln in result.stdout.splitlines() if ln.startswith(nonce)), None)
         if line is None:
