@@ -9,17 +9,11 @@ from hypothesis import strategies as st
 import atropos_envs  # noqa: F401
 from atropos_envs import TaskFileError
 from atropos_envs.envs.if_constraints import conflicts, contradictory
+from tests.envs.helpers import reply
 
 
 def make(**kwargs):
     return gym.make("atropos_envs/InstructionFollowing-v0", **kwargs).unwrapped
-
-
-def reply(env, text, task_id="0"):
-    env.reset(options={"task_id": task_id})
-    _, reward, terminated, _, info = env.step(text)
-    assert terminated
-    return reward, info
 
 
 def test_loads_ifeval_files_as_they_are(tmp_path):

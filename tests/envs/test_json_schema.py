@@ -11,6 +11,7 @@ import atropos_envs  # noqa: F401
 from atropos_envs import TaskFileError
 from atropos_envs.envs.schema_tasks import generate_schema_task
 from rewards.json_schema import extract_json, json_closeness, nesting_depth, schema_errors
+from tests.envs.helpers import reply
 
 SCHEMA = {
     "type": "object",
@@ -24,13 +25,6 @@ GOOD = {"name": "Ada", "email": "ada@example.com", "age": 36}
 
 def make(**kwargs):
     return gym.make("atropos_envs/JsonSchema-v0", **kwargs).unwrapped
-
-
-def reply(env, text, task_id="0"):
-    env.reset(options={"task_id": task_id})
-    _, reward, terminated, _, info = env.step(text)
-    assert terminated
-    return reward, info
 
 
 @pytest.mark.parametrize("complexity", [1, 2, 3])
