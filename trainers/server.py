@@ -52,6 +52,7 @@ class ServerConfig:
     dtype: str = "bfloat16"
     enable_lora: bool = False
     max_lora_rank: int = 16
+    dev_mode: bool = False  # VLLM_SERVER_DEV_MODE=1: in-place weight reload for full-parameter training
     extra_args: list[str] = field(default_factory=list)
     startup_timeout_s: float = 300.0
 
@@ -112,6 +113,8 @@ class VLLMServer:
             env.setdefault("VLLM_CPU_KVCACHE_SPACE", str(self.config.kv_cache_gib))
         if self.config.enable_lora:
             env["VLLM_ALLOW_RUNTIME_LORA_UPDATING"] = "True"
+        if self.config.dev_mode:
+            env["VLLM_SERVER_DEV_MODE"] = "1"
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
@@ -157,6 +160,13 @@ class VLLMServer:
                 pass
         self.process.wait()
         self.process = None
+
+    def restart(self, model: Path | None = None) -> VLLMServer:
+        """Stop and start again on the same port, optionally on another model folder."""
+        self.stop()
+        if model is not None:
+            self.config.model = Path(model)
+        return self.start()
 
     def __enter__(self) -> VLLMServer:
         return self.start()
