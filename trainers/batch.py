@@ -24,10 +24,20 @@ class TokenSample:
     group_id: str
     policy_version: int = 0
     components: dict[str, float] = field(default_factory=dict)
+    turn_rewards: list[tuple[int, float]] = field(default_factory=list)  # (index of a turn's last token, its reward)
 
     @property
     def generated_tokens(self) -> int:
         return sum(self.mask)
+
+    def token_rewards(self) -> list[float]:
+        """Rewards per completion token: each turn's reward on its last generated token
+        (PPO's GAE input); the terminal reward when turns carry none."""
+        rewards = [0.0] * len(self.completion_ids)
+        generated = [i for i, m in enumerate(self.mask) if m]
+        for position, reward in self.turn_rewards or ([(generated[-1], self.reward)] if generated else []):
+            rewards[position] += reward
+        return rewards
 
 
 class TokenMismatch(ValueError):
@@ -43,6 +53,7 @@ def token_sample(rollout: Rollout, group_id: str, policy_version: int = 0) -> To
     completion: list[int] = []
     mask: list[int] = []
     logprobs: list[float] = []
+    turn_rewards: list[tuple[int, float]] = []
     for index, turn in enumerate(rollout.turns):
         if index > 0:
             prompt = turn.prompt_token_ids
@@ -59,5 +70,12 @@ def token_sample(rollout: Rollout, group_id: str, policy_version: int = 0) -> To
         mask += [1] * len(turn.token_ids)
         logprobs += turn.logprobs
         sequence += turn.token_ids
+        if turn.token_ids:
+            turn_rewards.append((len(completion) - 1, turn.reward))
+    if turn_rewards:  # the terminal reward is the episode's score, on the last generated token
+        if rollout.turns[-1].token_ids:
+            turn_rewards[-1] = (turn_rewards[-1][0], rollout.reward)
+        else:
+            turn_rewards.append((turn_rewards[-1][0], rollout.reward))
     return TokenSample(list(first.prompt_token_ids), completion, mask, logprobs, rollout.reward, group_id,
-                       policy_version, dict(rollout.components))  # fmt: skip
+                       policy_version, dict(rollout.components), turn_rewards)  # fmt: skip

@@ -260,55 +260,111 @@ train_app = typer.Typer(no_args_is_help=True, help="Train a policy against an en
 app.add_typer(train_app, name="train")
 
 
+TrainConfigOpt = Annotated[Path | None, typer.Option(help="YAML with the trainer's config fields; command-line options override it")]
+TrainOutOpt = Annotated[Path | None, typer.Option(help="run folder: metrics.jsonl, tensorboard/, checkpoint/, curves.png (resumed when re-run)")]
+TrainServerOpt = Annotated[list[str], typer.Option("--server", help="running vLLM server(s) (--enable-lora for LoRA, VLLM_SERVER_DEV_MODE=1 for full weights); default: start one")]
+
+
+def _train(algorithm: str, env: str, env_arg: list[str], out: Path | None, config: Path | None, server: list[str], model: str,
+           overrides: dict[str, Any]) -> None:  # fmt: skip
+    """What both train commands do: config from YAML + options, servers, the trainer, the loop."""
+    import yaml
+
+    from trainers.models import resolve_model
+    from trainers.server import ServerConfig, VLLMServer
+
+    if algorithm == "grpo":
+        from trainers.grpo import GRPOConfig as Config, GRPOTrainer as TrainerClass
+    else:
+        from trainers.ppo import PPOConfig as Config, PPOTrainer as TrainerClass
+    out = out or Path("runs") / algorithm
+    with clear_errors():
+        fields = yaml.safe_load(config.read_text()) if config else {}
+        if not isinstance(fields, dict):
+            raise ValueError(f"{config} must hold a mapping of {Config.__name__} fields")
+        fields.update({k: v for k, v in overrides.items() if v is not None})
+        env_id, kwargs, env_obj = make_env(env, env_arg, None)
+        try:
+            settings = Config(env_id=env_id, env_kwargs=kwargs, **fields)
+            settings.validate()
+        except TypeError as exc:
+            raise ValueError(f"bad {algorithm.upper()} setting: {exc}") from None
+        path = resolve_model(model or None)
+        with contextlib.ExitStack() as stack:
+            owned, urls = [], list(server)
+            if not urls:
+                lora = bool(settings.lora_rank)
+                with console.status("starting a vLLM server (~1-2 min on CPU)"):
+                    owned.append(stack.enter_context(VLLMServer(ServerConfig(
+                        model=path, served_name=path.name, enable_lora=lora, max_lora_rank=max(8, settings.lora_rank),
+                        dev_mode=not lora))))  # fmt: skip
+                urls = [owned[0].url]
+            trainer = TrainerClass(settings, env_obj, path, urls, out, owned)
+            with _progress() as progress:
+                bar = progress.add_task(f"{algorithm.upper()} on {env_id}", total=settings.steps, completed=trainer.step)
+
+                def report(m: dict[str, Any]) -> None:
+                    progress.update(bar, completed=m["step"])
+                    extra = f" value loss {m['value_loss']:.4f}" if "value_loss" in m else ""
+                    console.print(f"step {m['step']}: reward {m['mean_reward']:.3f} loss {m.get('loss', 0.0):.4f}{extra} "
+                                  f"gen {m['generation_s']} s (waited {m['wait_s']} s) train {m['train_s']} s sync {m['sync_s']} s")  # fmt: skip
+
+                trainer.train(on_step=report)
+    console.print(f"done: {out / 'metrics.jsonl'}, {out / 'curves.png'}, checkpoint in {out / 'checkpoint'}")
+
+
+def _train_options(steps, tasks_per_step, group_size, max_tokens, learning_rate, assistant_prefix, lora_rank, max_staleness) -> dict[str, Any]:
+    return {"steps": steps, "tasks_per_step": tasks_per_step, "group_size": group_size, "max_tokens": max_tokens,
+            "learning_rate": learning_rate, "assistant_prefix": assistant_prefix, "lora_rank": lora_rank,
+            "max_staleness": max_staleness}  # fmt: skip
+
+
+LoraOpt = Annotated[int | None, typer.Option(help="LoRA rank; 0 trains every weight (synced by in-place reload)")]
+StalenessOpt = Annotated[int | None, typer.Option(help="versions a batch may lag: 1 samples the next batch while this one trains")]
+
+
 @train_app.command("grpo")
 def train_grpo(
     env: Annotated[str, typer.Option(help="environment, e.g. Format")] = "Format",
-    out: Annotated[Path, typer.Option(help="run folder: metrics.jsonl, checkpoint/, adapters/, curves.png (resumed)")] = Path("runs/grpo"),
-    config: Annotated[Path | None, typer.Option(help="YAML with GRPOConfig fields; command-line options override it")] = None,
+    out: TrainOutOpt = None,
+    config: TrainConfigOpt = None,
     steps: Annotated[int | None, typer.Option(help="optimizer steps")] = None,
     tasks_per_step: int | None = None,
     group_size: int | None = None,
     max_tokens: int | None = None,
     learning_rate: float | None = None,
     assistant_prefix: str | None = None,
+    lora_rank: LoraOpt = None,
+    max_staleness: StalenessOpt = None,
     env_arg: EnvArgOpt = [],  # noqa: B006
-    server: Annotated[str, typer.Option(help="a running vLLM server started with --enable-lora; default: start one")] = "",
+    server: TrainServerOpt = [],  # noqa: B006
     model: ModelOpt = "",
 ) -> None:
-    """GRPO with LoRA: rollouts from vLLM, the adapter hot-loaded into it after each step."""
-    import yaml
+    """GRPO: group-relative advantages; rollouts from vLLM, new weights pushed to it after each step."""
+    _train("grpo", env, env_arg, out, config, server, model,
+           _train_options(steps, tasks_per_step, group_size, max_tokens, learning_rate, assistant_prefix, lora_rank, max_staleness))  # fmt: skip
 
-    from trainers.grpo import GRPOConfig, GRPOTrainer, plot_metrics
-    from trainers.models import resolve_model
-    from trainers.server import ServerConfig, VLLMServer
 
-    with clear_errors():
-        fields = yaml.safe_load(config.read_text()) if config else {}
-        if not isinstance(fields, dict):
-            raise ValueError(f"{config} must hold a mapping of GRPOConfig fields")
-        overrides = {"steps": steps, "tasks_per_step": tasks_per_step, "group_size": group_size, "max_tokens": max_tokens,
-                     "learning_rate": learning_rate, "assistant_prefix": assistant_prefix}  # fmt: skip
-        fields.update({k: v for k, v in overrides.items() if v is not None})
-        env_id, kwargs, env_obj = make_env(env, env_arg, None)
-        try:
-            grpo = GRPOConfig(env_id=env_id, env_kwargs=kwargs, **fields)
-        except TypeError as exc:
-            raise ValueError(f"bad GRPO setting: {exc}") from None
-        path = resolve_model(model or None)
-        with contextlib.ExitStack() as stack:
-            url = server
-            if not url:
-                with console.status("starting a vLLM server with runtime LoRA loading (~1-2 min on CPU)"):
-                    url = stack.enter_context(VLLMServer(ServerConfig(model=path, served_name=path.name, enable_lora=True,
-                                                                      max_lora_rank=grpo.lora_rank))).url  # fmt: skip
-            trainer = GRPOTrainer(grpo, env_obj, path, url, out)
-            with _progress() as progress:
-                bar = progress.add_task(f"GRPO on {env_id}", total=grpo.steps, completed=trainer.step)
-                trainer.train(on_step=lambda m: (progress.update(bar, completed=m["step"]),
-                                                 console.print(f"step {m['step']}: reward {m['mean_reward']:.3f} loss {m['loss']:.4f} "
-                                                               f"gen {m['generation_s']} s train {m['train_s']} s sync {m['sync_s']} s")))  # fmt: skip
-        plot_metrics(out / "metrics.jsonl", out / "curves.png")
-    console.print(f"done: {out / 'metrics.jsonl'}, {out / 'curves.png'}, checkpoint in {out / 'checkpoint'}")
+@train_app.command("ppo")
+def train_ppo(
+    env: Annotated[str, typer.Option(help="environment, e.g. Format")] = "Format",
+    out: TrainOutOpt = None,
+    config: TrainConfigOpt = None,
+    steps: Annotated[int | None, typer.Option(help="batches (each trained for ppo_epochs)")] = None,
+    tasks_per_step: int | None = None,
+    group_size: int | None = None,
+    max_tokens: int | None = None,
+    learning_rate: float | None = None,
+    assistant_prefix: str | None = None,
+    lora_rank: LoraOpt = None,
+    max_staleness: StalenessOpt = None,
+    env_arg: EnvArgOpt = [],  # noqa: B006
+    server: TrainServerOpt = [],  # noqa: B006
+    model: ModelOpt = "",
+) -> None:
+    """PPO: a value head, GAE over generated tokens, clipped policy and value losses."""
+    _train("ppo", env, env_arg, out, config, server, model,
+           _train_options(steps, tasks_per_step, group_size, max_tokens, learning_rate, assistant_prefix, lora_rank, max_staleness))  # fmt: skip
 
 
 if __name__ == "__main__":

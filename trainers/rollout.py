@@ -24,6 +24,7 @@ class Turn:
     token_ids: list[int]
     logprobs: list[float]
     finish_reason: str
+    reward: float = 0.0  # what env.step returned for this turn (the episode score on the last)
 
 
 @dataclass
@@ -72,7 +73,8 @@ async def run_episode(
         prefix = assistant_prefix if not turns else ""
         (completion,) = await client.chat(observation, sampling, n=1, seed=seed, assistant_prefix=prefix)
         turns.append(_turn(completion))
-        observation, _, terminated, truncated, info = await asyncio.to_thread(episode.step, prefix + completion.text)
+        observation, reward, terminated, truncated, info = await asyncio.to_thread(episode.step, prefix + completion.text)
+        turns[-1].reward = float(reward)
     return Rollout(
         task_id=task_id,
         sample_index=sample_index,

@@ -22,7 +22,7 @@ def _train(url, out, steps):
     # carry signal even with 32 tokens (on Format-v0 they would all score 0 and be dropped).
     cmd = [sys.executable, "-m", "trainers.cli", "train", "grpo", "--server", url, "--out", str(out), "--steps", str(steps),
            "--env", "InstructionFollowing", "--env-arg", "max_constraints=1", "--tasks-per-step", "2", "--group-size", "4",
-           "--max-tokens", "32", "--learning-rate", "0.001", "--config", str(out.parent / "grpo.yaml")]  # fmt: skip
+           "--max-tokens", "32", "--learning-rate", "0.001", "--max-staleness", "1", "--config", str(out.parent / "grpo.yaml")]  # fmt: skip
     return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
@@ -49,11 +49,47 @@ def test_grpo_kill_and_resume_reaches_the_same_step_and_data_position(vllm_serve
     assert resumed.returncode == 0, stderr
     assert _steps(out) == [1, 2, 3]  # every step once: nothing lost, nothing repeated
     final = torch.load(out / "checkpoint" / "state.pt", weights_only=False)
-    assert final["step"] == 3 and final["config"]["tasks_per_step"] * final["step"] == 6  # the data position
-    adapter = load_file(out / "checkpoint" / "adapter" / "adapter_model.safetensors")
+    assert final["step"] == 3 and final["data_position"] == 6  # 2 tasks a step
+    adapter = load_file(out / "checkpoint" / "weights" / "adapter_model.safetensors")
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["data_position"] for r in rows] == [2, 4, 6]
     assert any(r["groups_dropped"] < 2 for r in rows), rows  # some group carried signal
+    assert all(r["staleness"] <= 1 for r in rows)  # generation ran ahead by one version at most
     assert any(name.endswith("lora_B.weight") and tensor.abs().sum() > 0 for name, tensor in adapter.items())  # trained
     served = [m["id"] for m in __import__("httpx").get(f"{vllm_server.url}/v1/models").json()["data"]]
-    assert "policy-step3" in served
+    assert "policy-v3" in served
     assert (out / "curves.png").stat().st_size > 1000
+    assert any((out / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def _greedy(url, model):
+    import httpx
+
+    body = {"model": model, "messages": [{"role": "user", "content": "Name three colours."}], "max_tokens": 12, "temperature": 0}
+    return httpx.post(f"{url}/v1/chat/completions", json=body, timeout=120).json()["choices"][0]["message"]["content"]
+
+
+def test_ppo_full_parameter_update_reaches_the_server(vllm_server, tmp_path):
+    """PPO without LoRA: every weight trains and the server reloads them in place."""
+    import gymnasium as gym
+    import httpx
+
+    from trainers.models import ensure_default_model
+    from trainers.ppo import PPOConfig, PPOTrainer
+
+    env = gym.make("atropos_envs/InstructionFollowing-v0", max_constraints=1).unwrapped
+    config = PPOConfig(env_id="atropos_envs/InstructionFollowing-v0", env_kwargs={"max_constraints": 1}, steps=1,
+                       tasks_per_step=2, group_size=4, max_tokens=32, lora_rank=0, learning_rate=1e-3, micro_batch=4,
+                       ppo_epochs=1)  # fmt: skip
+    before = _greedy(vllm_server.url, "smollm2")
+    try:
+        trainer = PPOTrainer(config, env, ensure_default_model(), [vllm_server.url], tmp_path / "ppo")
+        (metrics,) = trainer.train()
+        assert trainer.sync.name == "reload" and metrics["sync_s"] > 0
+        assert metrics["value_loss"] > 0 and metrics["samples_trained"] == 8
+        assert _greedy(vllm_server.url, "smollm2") != before  # the server samples from the new weights
+        assert "value_head" in torch.load(tmp_path / "ppo" / "checkpoint" / "state.pt", weights_only=False)["extra"]
+    finally:  # give the shared server its original weights back
+        httpx.post(f"{vllm_server.url}/collective_rpc", timeout=300,
+                   json={"method": "reload_weights", "kwargs": {"weights_path": str(ensure_default_model())}})  # fmt: skip
+    assert _greedy(vllm_server.url, "smollm2") == before

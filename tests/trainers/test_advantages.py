@@ -73,3 +73,11 @@ def test_token_sample_masks_everything_the_model_did_not_generate():
     assert sample.generated_tokens == 3 and sample.reward == 1.0
     with pytest.raises(TokenMismatch):
         token_sample(_rollout([Turn([1, 2], [3], [-0.1], "stop"), Turn([1, 9, 3, 4], [5], [-0.2], "stop")]), "g")
+
+
+def test_turn_rewards_sit_on_each_turns_last_generated_token():
+    turns = [Turn([1, 2, 3], [4, 5], [-0.1, -0.2], "stop", reward=0.25), Turn([1, 2, 3, 4, 5, 6, 7], [8], [-0.3], "stop")]
+    sample = token_sample(_rollout(turns), "g")
+    assert sample.token_rewards() == [0.0, 0.25, 0.0, 0.0, 1.0]  # the last turn carries the episode's score
+    single = token_sample(_rollout([Turn([1], [2, 3, 4], [-0.1] * 3, "stop")]), "g")
+    assert single.token_rewards() == [0.0, 0.0, 1.0]
