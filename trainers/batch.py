@@ -41,35 +41,51 @@ class TokenSample:
 
 
 class TokenMismatch(ValueError):
-    """A later turn's prompt does not extend the tokens seen so far (re-tokenisation)."""
+    """A later turn's prompt cannot be lined up with the tokens of the turns before it."""
 
 
-def token_sample(rollout: Rollout, group_id: str, policy_version: int = 0) -> TokenSample:
-    """Flatten a (multi-turn) rollout; each turn's prompt must extend the sequence so far."""
+def inserted_tokens(previous: list[int], finished_with: int | None, prompt: list[int]) -> list[int]:
+    """The tokens a new turn's prompt adds after ``previous`` (the last prompt + what the
+    model generated): tool results and template glue.
+
+    The chat template re-renders the model's last reply from text, which may tokenize
+    differently from what the model generated (e.g. a forced prefix merging with the first
+    generated token). Then the added tokens start after the first end-of-turn token (the
+    reply's last generated token, or the template's EOS for a reply cut off by the token
+    limit) past the point where the two sequences diverge; the model's own tokens stay what
+    is trained on."""
+    if prompt[: len(previous)] == previous:
+        return prompt[len(previous):]
+    if finished_with is not None:
+        common = next((i for i, (a, b) in enumerate(zip(previous, prompt)) if a != b), min(len(previous), len(prompt)))
+        if finished_with in prompt[common:]:
+            return prompt[prompt.index(finished_with, common) + 1 :]
+    raise TokenMismatch("a turn's prompt does not extend the tokens of the turns before it")
+
+
+def token_sample(rollout: Rollout, group_id: str, policy_version: int = 0, end_of_turn: int | None = None) -> TokenSample:
+    """Flatten a (multi-turn) rollout into one sequence with a generated-token mask.
+    ``end_of_turn`` (the tokenizer's EOS) lines up turns cut off by the token limit."""
     if not rollout.turns:
         raise ValueError("a rollout without turns has no tokens")
     first = rollout.turns[0]
-    sequence = list(first.prompt_token_ids)
     completion: list[int] = []
     mask: list[int] = []
     logprobs: list[float] = []
     turn_rewards: list[tuple[int, float]] = []
     for index, turn in enumerate(rollout.turns):
         if index > 0:
-            prompt = turn.prompt_token_ids
-            if prompt[: len(sequence)] != sequence:
-                raise TokenMismatch(f"turn {index}'s prompt does not extend the tokens of the turns before it")
-            inserted = prompt[len(sequence):]
+            before = rollout.turns[index - 1]
+            finished_with = before.token_ids[-1] if before.finish_reason == "stop" and before.token_ids else end_of_turn
+            inserted = inserted_tokens(before.prompt_token_ids + before.token_ids, finished_with, turn.prompt_token_ids)
             completion += inserted
             mask += [0] * len(inserted)
             logprobs += [0.0] * len(inserted)
-            sequence = list(prompt)
         if len(turn.logprobs) != len(turn.token_ids):
             raise ValueError(f"turn {index}: {len(turn.token_ids)} tokens but {len(turn.logprobs)} logprobs")
         completion += turn.token_ids
         mask += [1] * len(turn.token_ids)
         logprobs += turn.logprobs
-        sequence += turn.token_ids
         if turn.token_ids:
             turn_rewards.append((len(completion) - 1, turn.reward))
     if turn_rewards:  # the terminal reward is the episode's score, on the last generated token

@@ -102,6 +102,12 @@ def load_policy(model_path: Path, config: TrainConfig):
     return get_peft_model(model, lora)
 
 
+def end_of_turn_id(model) -> int | None:
+    """The EOS token the chat template closes a turn with (first of several)."""
+    eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None) or model.config.eos_token_id
+    return eos[0] if isinstance(eos, list) else eos
+
+
 class Trainer:
     algorithm = "base"
 
@@ -112,6 +118,7 @@ class Trainer:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(config.seed)
         self.policy = load_policy(model_path, config)
+        self.end_of_turn = end_of_turn_id(self.policy)
         self.reference = copy.deepcopy(self.policy).eval() if config.kl_coef and not config.lora_rank else None
         self.optimizer = torch.optim.AdamW(self.trainable_parameters(), lr=config.learning_rate)
         self.step, self.data_position = 0, 0
@@ -204,7 +211,7 @@ class Trainer:
                     group = []
                     for rollout in rollouts[n * c.group_size : (n + 1) * c.group_size]:
                         try:
-                            group.append(token_sample(rollout, str(position + n), version))
+                            group.append(token_sample(rollout, str(position + n), version, self.end_of_turn))
                         except TokenMismatch:
                             lost += 1
                     uniform = len({s.reward for s in group}) <= 1

@@ -71,8 +71,20 @@ def test_token_sample_masks_everything_the_model_did_not_generate():
     assert sample.mask == [1, 1, 0, 0, 1]
     assert sample.sampling_logprobs == [-0.1, -0.2, 0.0, 0.0, -0.3]
     assert sample.generated_tokens == 3 and sample.reward == 1.0
-    with pytest.raises(TokenMismatch):
-        token_sample(_rollout([Turn([1, 2], [3], [-0.1], "stop"), Turn([1, 9, 3, 4], [5], [-0.2], "stop")]), "g")
+
+
+
+def test_a_re_tokenized_reply_keeps_the_models_own_tokens():
+    # turn 1 generated [7, 8, END]; the template re-renders that reply as [78, END]
+    END = 2
+    turns = [Turn([1, 5], [7, 8, END], [-0.1, -0.2, -0.3], "stop"), Turn([1, 5, 78, END, 40, 41], [9, END], [-0.4, -0.5], "stop")]
+    sample = token_sample(_rollout(turns), "g")
+    assert sample.completion_ids == [7, 8, END, 40, 41, 9, END]  # the tool output [40, 41] follows the model's tokens
+    assert sample.mask == [1, 1, 1, 0, 0, 1, 1]
+    cut = [Turn([1, 5], [7, 8], [-0.1, -0.2], "length"), Turn([1, 5, 78, END, 40], [9], [-0.4], "stop")]
+    assert token_sample(_rollout(cut), "g", end_of_turn=END).completion_ids == [7, 8, 40, 9]
+    with pytest.raises(TokenMismatch):  # cut off by the token limit, and no EOS given to line up on
+        token_sample(_rollout(cut), "g")
 
 
 def test_turn_rewards_sit_on_each_turns_last_generated_token():
