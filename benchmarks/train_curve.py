@@ -4,12 +4,16 @@
     python -m benchmarks.train_curve --name ppo_if [--steps 20] [--server URL] [--from-run DIR]
 
 Starts its own vLLM server unless --server is given; --from-run only writes the record of
-a run that already exists. Writes results/<name>.md and results/<name>.png.
+a run that already exists. Writes results/<name>.md and results/<name>.png. Full-parameter
+runs also evaluate 32 held-out tasks x 4 samples on the server before and after training
+(the server reloads the trained weights in place), a less noisy measure than per-step means.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import platform
 import shlex
 import shutil
@@ -27,14 +31,14 @@ IF_ONE = ["--env", "InstructionFollowing", "--env-arg", "max_constraints=1", "--
 RUNS = {
     "grpo_format": ("grpo", ["--env", "Format", "--tasks-per-step", "4", "--group-size", "8", "--max-tokens", "48",
                              "--assistant-prefix", "<think>"]),  # fmt: skip
-    "grpo_if": ("grpo", [*IF_ONE, "--lora-rank", "0", "--learning-rate", "2e-5"]),
-    "ppo_if": ("ppo", [*IF_ONE, "--lora-rank", "0", "--learning-rate", "2e-5"]),
+    "grpo_if": ("grpo", [*IF_ONE, "--lora-rank", "0", "--learning-rate", "1e-4"]),
+    "ppo_if": ("ppo", [*IF_ONE, "--lora-rank", "0", "--learning-rate", "5e-5"]),
 }
 COLUMNS = ["mean_reward", "mean_completion_tokens", "groups_dropped", "loss", "value_loss", "explained_variance",
            "staleness", "generation_s", "wait_s", "train_s", "sync_s"]  # fmt: skip
 
 
-def record(name: str, run: Path, wall_s: float | None, steps: int) -> None:
+def record(name: str, run: Path, wall_s: float | None, steps: int, held_out: tuple[dict, dict] | None = None) -> None:
     algorithm, args = RUNS[name]
     rows = read_metrics(run / "metrics.jsonl")
     columns = [c for c in COLUMNS if any(c in r for r in rows)]
@@ -54,6 +58,11 @@ def record(name: str, run: Path, wall_s: float | None, steps: int) -> None:
     mean = lambda rs, key="mean_reward": sum(r.get(key, 0.0) for r in rs) / len(rs)  # noqa: E731
     lines += ["", f"Mean reward over the first {quarter} steps: {mean(rows[:quarter]):.3f}; "
                   f"over the last {quarter}: {mean(rows[-quarter:]):.3f}."]  # fmt: skip
+    if held_out:
+        before, after = held_out
+        lines.append(f"Held-out tasks ({before['tasks']} x {before['samples'] // max(1, before['tasks'])} samples, never trained on): "
+                     f"mean reward {before['mean_reward']:.3f} before training, {after['mean_reward']:.3f} after; "
+                     f"pass@1 {before['pass@1']:.3f} -> {after['pass@1']:.3f}.")  # fmt: skip
     if "value_loss" in columns:
         lines.append(f"Value loss over the first {quarter} steps: {mean(rows[:quarter], 'value_loss'):.4f}; "
                      f"over the last {quarter}: {mean(rows[-quarter:], 'value_loss'):.4f}.")  # fmt: skip
@@ -77,11 +86,32 @@ def main() -> None:
         return
     algorithm, run_args = RUNS[args.name]
     out = args.out or Path("runs") / f"bench-{args.name}"
+    full = "--lora-rank" in run_args and run_args[run_args.index("--lora-rank") + 1] == "0"
     started = time.monotonic()
-    cmd = [sys.executable, "-m", "trainers.cli", "train", algorithm, *run_args, "--steps", str(args.steps), "--out", str(out)]
-    subprocess.run(cmd + (["--server", args.server] if args.server else []), check=True)
-    record(args.name, out, time.monotonic() - started, args.steps)
+    with contextlib.ExitStack() as stack:
+        server = args.server
+        if not server and full:
+            from trainers.models import resolve_model
+            from trainers.server import ServerConfig, VLLMServer
 
+            path = resolve_model(None)
+            server = stack.enter_context(VLLMServer(ServerConfig(model=path, served_name=path.name, dev_mode=True))).url
+        before = evaluate(run_args, server, out / "eval_before.jsonl") if full else None
+        cmd = [sys.executable, "-m", "trainers.cli", "train", algorithm, *run_args, "--steps", str(args.steps), "--out", str(out)]
+        subprocess.run(cmd + (["--server", server] if server else []), check=True)
+        after = evaluate(run_args, server, out / "eval_after.jsonl") if full else None
+    record(args.name, out, time.monotonic() - started, args.steps, (before, after) if full else None)
+
+
+def evaluate(run_args: list[str], server: str, out: Path) -> dict:
+    """Mean reward on held-out tasks, sampled by whatever weights the server has now."""
+    env_args = [a for i, a in enumerate(run_args) if i and run_args[i - 1] == "--env-arg"]
+    cmd = [sys.executable, "-m", "trainers.cli", "evaluate", "--env", run_args[run_args.index("--env") + 1], "--server", server,
+           "--num-tasks", "32", "--n", "4", "--max-tokens", run_args[run_args.index("--max-tokens") + 1], "--out", str(out)]
+    for arg in env_args:
+        cmd += ["--env-arg", arg]
+    subprocess.run(cmd, check=True)
+    return json.loads(out.with_name(out.name + ".summary.json").read_text())
 
 if __name__ == "__main__":
     main()
