@@ -29,10 +29,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import torch
 
 from trainers.batch import TokenMismatch, TokenSample, token_sample
-from trainers.client import RolloutClient, SamplingParams
+from trainers.client import RequestRejected, RolloutClient, SamplingParams, ServerUnavailable
 from trainers.metrics import MetricsLog, plot_metrics
 from trainers.rollout import run_episode
 from trainers.weight_sync import make_weight_sync
@@ -63,6 +64,7 @@ class TrainConfig:
     uniform_groups: str = "drop"  # keep, drop, refill
     max_staleness: int = 0  # weight versions a batch may lag behind the policy it trains
     weight_sync: str = "auto"  # auto, lora, reload, restart
+    server_timeout_s: float = 300.0  # how long a dead server is waited for (retrying) before the run stops
     checkpoint_every: int = 1
     report_to: list[str] = field(default_factory=lambda: ["tensorboard"])
     seed: int = 0
@@ -166,7 +168,7 @@ class Trainer:
         random.setstate(state["python_rng"])
         self.step, self.data_position = state["step"], state["data_position"]
         if self.sync is not None:
-            self.sync.publish(self.policy, self.step, self.model_path)
+            self._retrying(self.sync.publish, self.policy, self.step, self.model_path)
 
     def _checkpoint(self) -> None:
         staging = self.out_dir / "checkpoint.tmp"
@@ -200,7 +202,7 @@ class Trainer:
         samples: list[TokenSample] = []
         trained: list[bool] = []
         dropped = lost = groups_kept = 0
-        async with RolloutClient(self.urls, model=served) as client:
+        async with RolloutClient(self.urls, model=served, give_up_after_s=c.server_timeout_s) as client:
             while groups_kept < c.tasks_per_step:
                 want = c.tasks_per_step - groups_kept
                 task_ids = self._task_ids(want, position)
@@ -225,6 +227,30 @@ class Trainer:
                     break  # refill gives up after 4 batches' worth of tasks
         return Batch(step, version, first, position, samples, trained, dropped, lost, time.monotonic() - started)
 
+    def _collect_repairing(self, step: int, version: int, served: str, position: int) -> Batch:
+        """A restarted server has lost the pushed weights (its adapter is unknown, or it serves
+        the base weights again): push them again and sample the batch again, same seeds."""
+        for attempt in range(3):
+            self._retrying(self.sync.ensure)
+            try:
+                return asyncio.run(self._collect(step, version, served, position))
+            except RequestRejected:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _retrying(self, call, *args):
+        """Weight pushes wait for a server that is restarting, up to server_timeout_s."""
+        deadline = time.monotonic() + self.config.server_timeout_s
+        while True:
+            try:
+                return call(*args)
+            except httpx.TransportError as exc:
+                if time.monotonic() > deadline:
+                    raise ServerUnavailable(f"no vLLM server answered for {self.config.server_timeout_s:.0f} s while "
+                                            f"pushing weights ({', '.join(self.urls)}): {type(exc).__name__}") from None  # fmt: skip
+                time.sleep(2.0)
+
     def _producer(self, batches: queue.Queue, stop: threading.Event) -> None:
         """Background thread: batches in step order, at most max_staleness versions ahead."""
         step, position = self.step, self.data_position
@@ -236,7 +262,7 @@ class Trainer:
                     version, served = self.step, self.sync.served
                 if stop.is_set():
                     return
-                batch = asyncio.run(self._collect(step, version, served, position))
+                batch = self._collect_repairing(step, version, served, position)
                 position = batch.next_position
                 batches.put(batch)
                 step += 1
@@ -285,7 +311,7 @@ class Trainer:
             metrics.update(self.update(batch))
         trained = time.monotonic()
         with self._version_changed:
-            metrics["sync_s"] = round(self.sync.publish(self.policy, self.step + 1, self.model_path), 3)
+            metrics["sync_s"] = round(self._retrying(self.sync.publish, self.policy, self.step + 1, self.model_path), 3)
             self.step, self.data_position = self.step + 1, batch.next_position
             self._version_changed.notify_all()
         metrics["train_s"] = round(trained - started, 2)

@@ -18,6 +18,7 @@ Three mechanisms, fastest first; each returns the seconds a sync took (a metric)
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -58,17 +59,35 @@ class LoraSync:
         self.urls, self.work_dir, self.keep = urls, Path(work_dir), max(1, keep)
         self.served = served_base_name(urls[0])
         self.loaded: list[int] = []
+        self.lock = threading.Lock()
+
+    def _load(self, url: str, version: int) -> None:
+        body = {"lora_name": f"policy-v{version}", "lora_path": str(self.work_dir / f"v{version}")}
+        response = httpx.post(f"{url}/v1/load_lora_adapter", json=body, timeout=120)
+        if response.status_code >= 400 and "already" not in response.text:
+            raise ServerError(f"{url} refused the adapter: {response.text[:200]} (start it with --enable-lora)")
+
+    def ensure(self) -> bool:
+        """Reload the adapters a restarted server lost; True if it had to."""
+        with self.lock:
+            repaired = False
+            for url in self.urls:
+                if self.loaded and self.served not in [m["id"] for m in httpx.get(f"{url}/v1/models", timeout=30).json()["data"]]:
+                    for version in self.loaded:
+                        self._load(url, version)
+                    repaired = True
+            return repaired
 
     def publish(self, policy, version: int, tokenizer_dir: Path | None = None) -> float:
-        folder = self.work_dir / f"v{version}"
+        with self.lock:
+            return self._publish(policy, version)
+
+    def _publish(self, policy, version: int) -> float:
         started = time.monotonic()
-        policy.save_pretrained(folder)
-        name = f"policy-v{version}"
+        policy.save_pretrained(self.work_dir / f"v{version}")
         for url in self.urls:
-            response = httpx.post(f"{url}/v1/load_lora_adapter", json={"lora_name": name, "lora_path": str(folder)}, timeout=120)
-            if response.status_code >= 400 and "already" not in response.text:
-                raise ServerError(f"{url} refused the adapter: {response.text[:200]} (start it with --enable-lora)")
-        self.served = name
+            self._load(url, version)
+        self.served = f"policy-v{version}"
         self.loaded.append(version)
         while len(self.loaded) > self.keep + 1:
             old = self.loaded.pop(0)
@@ -99,21 +118,37 @@ class ReloadSync:
     def __init__(self, urls: list[str], work_dir: Path, keep: int = 1):
         self.urls, self.work_dir = urls, Path(work_dir)
         self.served = served_base_name(urls[0])
+        self.version: int | None = None  # also set as the servers' weight_version, to notice a restart
+        self.lock = threading.Lock()
         for url in urls:
             if not has_dev_endpoints(url):
                 raise ServerError(f"{url} has no weight-reload endpoint: start it with VLLM_SERVER_DEV_MODE=1, or train LoRA")
 
+    def _reload(self, url: str) -> None:
+        _post(url, "/pause", params={"mode": "keep"})
+        try:
+            _post(url, "/collective_rpc", json={"method": "reload_weights", "kwargs": {"weights_path": str(self.work_dir / "current")}})
+            _post(url, "/update_weight_version", json={"new_version": f"v{self.version}"})
+        finally:
+            _post(url, "/resume")
+
+    def ensure(self) -> bool:
+        """Reload the weights into a server that restarted with others; True if it had to."""
+        with self.lock:
+            stale = [u for u in self.urls if self.version is not None
+                     and httpx.get(f"{u}/weight_info", timeout=30).json().get("weight_version") != f"v{self.version}"]  # fmt: skip
+            for url in stale:
+                self._reload(url)
+            return bool(stale)
+
     def publish(self, model, version: int, tokenizer_dir: Path | None = None) -> float:
-        started = time.monotonic()
-        folder = self.work_dir / "current"
-        save_full_weights(model, folder, None)
-        for url in self.urls:
-            _post(url, "/pause", params={"mode": "keep"})
-            try:
-                _post(url, "/collective_rpc", json={"method": "reload_weights", "kwargs": {"weights_path": str(folder)}})
-            finally:
-                _post(url, "/resume")
-        return time.monotonic() - started
+        with self.lock:
+            started = time.monotonic()
+            save_full_weights(model, self.work_dir / "current", None)
+            self.version = version
+            for url in self.urls:
+                self._reload(url)
+            return time.monotonic() - started
 
 
 class RestartSync:
@@ -124,6 +159,13 @@ class RestartSync:
     def __init__(self, servers: list[VLLMServer], work_dir: Path, keep: int = 1):
         self.servers, self.work_dir = servers, Path(work_dir)
         self.served = servers[0].config.served_name
+
+    def ensure(self) -> bool:
+        """Start again the servers that died (on the last published weights)."""
+        dead = [server for server in self.servers if not server.alive()]
+        for server in dead:
+            server.start()
+        return bool(dead)
 
     def publish(self, model, version: int, tokenizer_dir: Path | None = None) -> float:
         started = time.monotonic()
