@@ -176,6 +176,9 @@ def math_equal(predicted: str, reference: str) -> tuple[bool, str]:
         return False, "empty answer"
     if pred == ref or pred.lower() == ref.lower():
         return True, "same answer"
+    if pred.endswith("%") != ref.endswith("%"):  # "9%" answers "9" (the MATH convention) and "0.09"
+        if math_equal(pred.removesuffix("%").strip(), ref.removesuffix("%").strip())[0]:
+            return True, "same number, one side as a percentage"
     pred_parts, ref_parts = _split_top_level(pred), _split_top_level(ref)
     if pred_parts is not None or ref_parts is not None:
         if pred_parts is None or ref_parts is None or len(pred_parts) != len(ref_parts):
