@@ -34,7 +34,7 @@ import torch
 
 from trainers.batch import TokenMismatch, TokenSample, token_sample
 from trainers.client import RequestRejected, RolloutClient, SamplingParams, ServerUnavailable
-from trainers.metrics import MetricsLog, plot_metrics
+from trainers.metrics import REPORTERS, MetricsLog, plot_metrics
 from trainers.rollout import run_episode
 from trainers.weight_sync import make_weight_sync
 
@@ -77,6 +77,9 @@ class TrainConfig:
                 raise ValueError(f"{name} must be at least 1")
         if self.max_staleness < 0 or self.lora_rank < 0:
             raise ValueError("max_staleness and lora_rank must be >= 0")
+        unknown = set(self.report_to) - set(REPORTERS)
+        if unknown:
+            raise ValueError(f"report_to takes {', '.join(REPORTERS)}; unknown: {', '.join(sorted(unknown))}")
 
 
 @dataclass

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import httpx
 
+from trainers.client import ServerUnavailable
 from trainers.server import ServerError, VLLMServer
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja",
@@ -46,7 +47,10 @@ def has_dev_endpoints(url: str) -> bool:
 
 
 def served_base_name(url: str) -> str:
-    return httpx.get(f"{url}/v1/models", timeout=30).json()["data"][0]["id"]
+    try:
+        return httpx.get(f"{url}/v1/models", timeout=30).json()["data"][0]["id"]
+    except httpx.TransportError as exc:
+        raise ServerUnavailable(f"no vLLM server answered at {url} ({type(exc).__name__}): start one, or fix --server") from None
 
 
 class LoraSync:

@@ -33,6 +33,30 @@ def test_bad_configuration_is_one_clear_line(args, message, tmp_path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    "config,args,message",
+    [
+        ("lerning_rate: 0.1\n", ["grpo"], "bad GRPO setting"),
+        ("uniform_groups: sometimes\n", ["ppo"], "uniform_groups must be one of"),
+        ("- a list\n", ["grpo"], "must hold a mapping"),
+        ("steps: 2\n", ["grpo", "--server", "http://127.0.0.1:9"], "no vLLM server answered at http://127.0.0.1:9"),
+        ("report_to: [mlflow]\n", ["ppo", "--server", "http://127.0.0.1:9"], "report_to takes tensorboard, wandb"),
+    ],
+)
+def test_bad_training_configuration_is_one_clear_line(config, args, message, tmp_path):
+    (tmp_path / "run.yaml").write_text(config)
+    result = cli("train", *args, "--config", str(tmp_path / "run.yaml"), "--out", str(tmp_path / "run"))
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_malformed_task_file_names_the_line(tmp_path):
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text('{"question": "1+1", "answer": "2"}\n{"question": \n')
+    result = cli("sample", "--tasks", str(tasks), "--server", "http://127.0.0.1:9", "--out", str(tmp_path / "o.jsonl"))
+    assert result.returncode == 2 and "line 2" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_dead_server_stops_the_job_with_one_line(tmp_path):
     result = cli("sample", "--server", "http://127.0.0.1:9", "--server-timeout", "3", "--out", str(tmp_path / "o.jsonl"))
     assert result.returncode == 2
