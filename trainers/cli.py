@@ -323,48 +323,34 @@ LoraOpt = Annotated[int | None, typer.Option(help="LoRA rank; 0 trains every wei
 StalenessOpt = Annotated[int | None, typer.Option(help="versions a batch may lag: 1 samples the next batch while this one trains")]
 
 
-@train_app.command("grpo")
-def train_grpo(
-    env: Annotated[str, typer.Option(help="environment, e.g. Format")] = "Format",
-    out: TrainOutOpt = None,
-    config: TrainConfigOpt = None,
-    steps: Annotated[int | None, typer.Option(help="optimizer steps")] = None,
-    tasks_per_step: int | None = None,
-    group_size: int | None = None,
-    max_tokens: int | None = None,
-    learning_rate: float | None = None,
-    assistant_prefix: str | None = None,
-    lora_rank: LoraOpt = None,
-    max_staleness: StalenessOpt = None,
-    env_arg: EnvArgOpt = [],  # noqa: B006
-    server: TrainServerOpt = [],  # noqa: B006
-    model: ModelOpt = "",
-) -> None:
-    """GRPO: group-relative advantages; rollouts from vLLM, new weights pushed to it after each step."""
-    _train("grpo", env, env_arg, out, config, server, model,
-           _train_options(steps, tasks_per_step, group_size, max_tokens, learning_rate, assistant_prefix, lora_rank, max_staleness))  # fmt: skip
+def _train_command(algorithm: str, summary: str):
+    """The same options for both algorithms; anything else comes from --config."""
+
+    def command(
+        env: Annotated[str, typer.Option(help="environment, e.g. Format")] = "Format",
+        out: TrainOutOpt = None,
+        config: TrainConfigOpt = None,
+        steps: Annotated[int | None, typer.Option(help="updates (one batch each)")] = None,
+        tasks_per_step: int | None = None,
+        group_size: int | None = None,
+        max_tokens: int | None = None,
+        learning_rate: float | None = None,
+        assistant_prefix: str | None = None,
+        lora_rank: LoraOpt = None,
+        max_staleness: StalenessOpt = None,
+        env_arg: EnvArgOpt = [],  # noqa: B006
+        server: TrainServerOpt = [],  # noqa: B006
+        model: ModelOpt = "",
+    ) -> None:
+        _train(algorithm, env, env_arg, out, config, server, model,
+               _train_options(steps, tasks_per_step, group_size, max_tokens, learning_rate, assistant_prefix, lora_rank, max_staleness))  # fmt: skip
+
+    command.__doc__ = summary
+    return command
 
 
-@train_app.command("ppo")
-def train_ppo(
-    env: Annotated[str, typer.Option(help="environment, e.g. Format")] = "Format",
-    out: TrainOutOpt = None,
-    config: TrainConfigOpt = None,
-    steps: Annotated[int | None, typer.Option(help="batches (each trained for ppo_epochs)")] = None,
-    tasks_per_step: int | None = None,
-    group_size: int | None = None,
-    max_tokens: int | None = None,
-    learning_rate: float | None = None,
-    assistant_prefix: str | None = None,
-    lora_rank: LoraOpt = None,
-    max_staleness: StalenessOpt = None,
-    env_arg: EnvArgOpt = [],  # noqa: B006
-    server: TrainServerOpt = [],  # noqa: B006
-    model: ModelOpt = "",
-) -> None:
-    """PPO: a value head, GAE over generated tokens, clipped policy and value losses."""
-    _train("ppo", env, env_arg, out, config, server, model,
-           _train_options(steps, tasks_per_step, group_size, max_tokens, learning_rate, assistant_prefix, lora_rank, max_staleness))  # fmt: skip
+train_app.command("grpo")(_train_command("grpo", "GRPO: group-relative advantages; rollouts from vLLM, new weights pushed to it after each step."))
+train_app.command("ppo")(_train_command("ppo", "PPO: a value head, GAE over generated tokens, clipped policy and value losses."))
 
 
 if __name__ == "__main__":
