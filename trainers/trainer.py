@@ -40,6 +40,7 @@ from trainers.weight_sync import make_weight_sync
 
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 UNIFORM_GROUPS = ("keep", "drop", "refill")
+LR_SCHEDULES = ("constant", "constant_with_warmup", "linear", "cosine")
 
 
 @dataclass
@@ -54,6 +55,8 @@ class TrainConfig:
     assistant_prefix: str = ""
     learning_rate: float = 2e-4
     max_grad_norm: float = 1.0
+    lr_schedule: str = "constant"  # constant, constant_with_warmup, linear, cosine (per update)
+    warmup_steps: int = 0
     lora_rank: int = 16  # 0: full-parameter training
     lora_alpha: int = 32
     clip_low: float = 0.2
@@ -77,6 +80,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be at least 1")
         if self.max_staleness < 0 or self.lora_rank < 0:
             raise ValueError("max_staleness and lora_rank must be >= 0")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, not {self.lr_schedule!r}")
         unknown = set(self.report_to) - set(REPORTERS)
         if unknown:
             raise ValueError(f"report_to takes {', '.join(REPORTERS)}; unknown: {', '.join(sorted(unknown))}")
@@ -126,6 +131,10 @@ class Trainer:
         self.end_of_turn = end_of_turn_id(self.policy)
         self.reference = copy.deepcopy(self.policy).eval() if config.kl_coef and not config.lora_rank else None
         self.optimizer = torch.optim.AdamW(self.trainable_parameters(), lr=config.learning_rate)
+        from transformers import get_scheduler
+
+        self.scheduler = get_scheduler(config.lr_schedule, self.optimizer, num_warmup_steps=config.warmup_steps,
+                                       num_training_steps=config.steps)  # fmt: skip
         self.step, self.data_position = 0, 0
         self.sync = None  # no servers: ``update`` on given batches only (tests, offline use)
         if self.urls:
@@ -166,6 +175,7 @@ class Trainer:
             if result.unexpected_keys or any("lm_head" not in key for key in result.missing_keys):  # tied lm_head only
                 raise ValueError(f"{checkpoint} does not hold this model's weights")
         self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
         self.load_extra_state(state["extra"])
         torch.set_rng_state(state["torch_rng"])
         random.setstate(state["python_rng"])
@@ -178,8 +188,9 @@ class Trainer:
         shutil.rmtree(staging, ignore_errors=True)
         self.policy.save_pretrained(staging / "weights")
         torch.save({"step": self.step, "data_position": self.data_position, "optimizer": self.optimizer.state_dict(),
-                    "torch_rng": torch.get_rng_state(), "python_rng": random.getstate(), "config": asdict(self.config),
-                    "algorithm": self.algorithm, "extra": self.extra_state()}, staging / "state.pt")  # fmt: skip
+                    "scheduler": self.scheduler.state_dict(), "torch_rng": torch.get_rng_state(),
+                    "python_rng": random.getstate(), "config": asdict(self.config), "algorithm": self.algorithm,
+                    "extra": self.extra_state()}, staging / "state.pt")  # fmt: skip
         final, old = self.out_dir / "checkpoint", self.out_dir / "checkpoint.old"
         shutil.rmtree(old, ignore_errors=True)
         if final.exists():
@@ -312,6 +323,8 @@ class Trainer:
         if any(batch.trained):
             self.policy.train()
             metrics.update(self.update(batch))
+        metrics["learning_rate"] = self.scheduler.get_last_lr()[0]
+        self.scheduler.step()  # once per update, whatever the number of optimizer steps in it
         trained = time.monotonic()
         with self._version_changed:
             metrics["sync_s"] = round(self._retrying(self.sync.publish, self.policy, self.step + 1, self.model_path), 3)

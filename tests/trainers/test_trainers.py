@@ -66,6 +66,18 @@ def test_ppo_critic_learns_and_its_state_is_checkpointed(model_path, tmp_path):
         GRPOTrainer(GRPOConfig(**SMALL), None, model_path, [], tmp_path)  # a PPO run folder is not a GRPO one
 
 
+def test_checkpoint_restores_the_schedule_and_the_data_position(model_path, tmp_path):
+    config = GRPOConfig(**SMALL, lr_schedule="linear", steps=4)
+    trainer = GRPOTrainer(config, None, model_path, [], tmp_path)
+    for _ in range(2):
+        trainer.scheduler.step()
+    trainer.step, trainer.data_position = 2, 8
+    trainer._checkpoint()
+    resumed = GRPOTrainer(GRPOConfig(**SMALL, lr_schedule="linear", steps=4), None, model_path, [], tmp_path)
+    assert resumed.scheduler.get_last_lr() == trainer.scheduler.get_last_lr() == [pytest.approx(5e-4)]  # halfway down
+    assert (resumed.step, resumed.data_position) == (2, 8)
+
+
 def test_whiten_uses_generated_tokens_only():
     values, mask = torch.tensor([[1.0, 3.0, 100.0]]), torch.tensor([[1.0, 1.0, 0.0]])
     out = whiten(values, mask)
@@ -84,7 +96,7 @@ def test_metrics_log_trims_to_the_checkpoint_and_writes_tensorboard(tmp_path):
 
 
 @pytest.mark.parametrize("change, message", [({"uniform_groups": "refil"}, "uniform_groups"), ({"group_size": 0}, "group_size"),
-                                             ({"max_staleness": -1}, "max_staleness")])  # fmt: skip
+                                             ({"max_staleness": -1}, "max_staleness"), ({"lr_schedule": "wsd"}, "lr_schedule")])  # fmt: skip
 def test_bad_settings_are_named(change, message):
     with pytest.raises(ValueError, match=message):
         TrainConfig(**change).validate()
