@@ -158,7 +158,9 @@ class Trainer:
 
     # ---- checkpoints ----------------------------------------------------------------------
     def _resume(self) -> None:
-        checkpoint = self.out_dir / "checkpoint"
+        checkpoint, previous = self.out_dir / "checkpoint", self.out_dir / "checkpoint.old"
+        if not checkpoint.exists() and (previous / "state.pt").is_file():
+            previous.rename(checkpoint)  # killed between the two renames of _checkpoint
         if not (checkpoint / "state.pt").is_file():
             return
         from safetensors.torch import load_file

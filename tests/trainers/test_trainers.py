@@ -76,6 +76,9 @@ def test_checkpoint_restores_the_schedule_and_the_data_position(model_path, tmp_
     resumed = GRPOTrainer(GRPOConfig(**SMALL, lr_schedule="linear", steps=4), None, model_path, [], tmp_path)
     assert resumed.scheduler.get_last_lr() == trainer.scheduler.get_last_lr() == [pytest.approx(5e-4)]  # halfway down
     assert (resumed.step, resumed.data_position) == (2, 8)
+    (tmp_path / "checkpoint").rename(tmp_path / "checkpoint.old")  # as if killed between _checkpoint's renames
+    again = GRPOTrainer(GRPOConfig(**SMALL, lr_schedule="linear", steps=4), None, model_path, [], tmp_path)
+    assert (again.step, again.data_position) == (2, 8)
 
 
 def test_whiten_uses_generated_tokens_only():
