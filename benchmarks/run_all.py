@@ -15,22 +15,14 @@ import subprocess
 import sys
 import time
 
-FULL = [
-    ["benchmarks.sandbox_overhead", "--runs", "200"],
-    ["benchmarks.ifeval_agreement", "--pairs", "3000"],
-    ["benchmarks.scoring_agreement", "--cases", "2000"],
-    ["benchmarks.rollout_throughput", "--reps", "3"],
-    ["benchmarks.trainer_vs_trl", "--steps", "5"],
-    ["benchmarks.train_curve", "--name", "grpo_format", "--steps", "20"],
-    ["benchmarks.train_curve", "--name", "grpo_if", "--steps", "20"],
-    ["benchmarks.train_curve", "--name", "ppo_if", "--steps", "20"],
-]
-QUICK = [
-    ["benchmarks.sandbox_overhead", "--runs", "50"],
-    ["benchmarks.ifeval_agreement", "--pairs", "300"],
-    ["benchmarks.scoring_agreement", "--cases", "300"],
-    ["benchmarks.rollout_throughput", "--reps", "1"],
-    ["benchmarks.trainer_vs_trl", "--steps", "3"],
+# (module, arguments for the full run, arguments for --quick or None to skip it there)
+BENCHMARKS = [
+    ("benchmarks.sandbox_overhead", ["--runs", "200"], ["--runs", "50"]),
+    ("benchmarks.ifeval_agreement", ["--pairs", "3000"], ["--pairs", "300"]),
+    ("benchmarks.scoring_agreement", ["--cases", "2000"], ["--cases", "300"]),
+    ("benchmarks.rollout_throughput", ["--reps", "3"], ["--reps", "1"]),
+    ("benchmarks.trainer_vs_trl", ["--steps", "5"], ["--steps", "3"]),
+    *(("benchmarks.train_curve", ["--name", name, "--steps", "20"], None) for name in ("grpo_format", "grpo_if", "ppo_if")),
 ]
 
 
@@ -39,7 +31,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     failed = []
-    for command in QUICK if args.quick else FULL:
+    commands = [[module, *(quick if args.quick else full)] for module, full, quick in BENCHMARKS if quick or not args.quick]
+    for command in commands:
         started = time.monotonic()
         print(f"\n=== python -m {' '.join(command)}", flush=True)
         if subprocess.run([sys.executable, "-m", *command], check=False).returncode:
