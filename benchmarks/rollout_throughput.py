@@ -32,7 +32,7 @@ import gymnasium as gym
 import httpx
 
 import atropos_envs  # noqa: F401  (registers the envs)
-from trainers.client import RolloutClient, SamplingParams
+from trainers.client import RolloutClient, SamplingParams, chat_body
 from trainers.rejection_sampling import SamplingJob, run_job
 from trainers.rollout import run_episode, sample_seed
 
@@ -45,16 +45,12 @@ def _requests(env, task_ids, n, seed, prefix):
 
 
 async def bare_client(url: str, model: str, requests, sampling: SamplingParams, prefix: str) -> tuple[float, int, list[str]]:
-    """Only saturates the server: the same bodies our client sends, nothing else."""
+    """Only saturates the server: the same request bodies our client sends, nothing else."""
     async with httpx.AsyncClient(timeout=600, limits=httpx.Limits(max_connections=72)) as http:
         slots = asyncio.Semaphore(64)
 
         async def one(messages, seed):
-            body = {"model": model, "messages": messages, "n": 1, **sampling.as_dict(), "logprobs": True, "top_logprobs": 0,
-                    "return_token_ids": True, "seed": seed}  # fmt: skip
-            if prefix:
-                body["messages"] = [*messages, {"role": "assistant", "content": prefix}]
-                body.update(add_generation_prompt=False, continue_final_message=True)
+            body = chat_body(model, messages, sampling, 1, seed, prefix)
             async with slots:
                 data = (await http.post(f"{url}/v1/chat/completions", json=body)).json()
             return data["usage"]["completion_tokens"], data["choices"][0]["message"]["content"] or ""

@@ -119,6 +119,7 @@ def compare_json(n: int, rng: random.Random) -> tuple[str, list[str]]:
     import jsonschema
 
     import atropos_envs  # noqa: F401
+    from atropos_envs.core import Trajectory
     from atropos_envs.envs.schema_tasks import corrupt, generate_schema_task
 
     env = gym.make("atropos_envs/JsonSchema-v0").unwrapped
@@ -132,8 +133,6 @@ def compare_json(n: int, rng: random.Random) -> tuple[str, list[str]]:
     started = time.perf_counter()
     ours = []
     for task, (_, text) in zip(tasks, cases):
-        from atropos_envs.core import Trajectory
-
         score = env.score(Trajectory(task, [{"role": "user", "content": "x"}, {"role": "assistant", "content": text}], {}))
         ours.append(score.components.get("valid", 0.0) == 1.0)
     seconds = time.perf_counter() - started

@@ -313,12 +313,6 @@ def _train(algorithm: str, env: str, env_arg: list[str], out: Path | None, confi
     console.print(f"done: {out / 'metrics.jsonl'}, {out / 'curves.png'}, checkpoint in {out / 'checkpoint'}")
 
 
-def _train_options(steps, tasks_per_step, group_size, max_tokens, learning_rate, assistant_prefix, lora_rank, max_staleness) -> dict[str, Any]:
-    return {"steps": steps, "tasks_per_step": tasks_per_step, "group_size": group_size, "max_tokens": max_tokens,
-            "learning_rate": learning_rate, "assistant_prefix": assistant_prefix, "lora_rank": lora_rank,
-            "max_staleness": max_staleness}  # fmt: skip
-
-
 LoraOpt = Annotated[int | None, typer.Option(help="LoRA rank; 0 trains every weight (synced by in-place reload)")]
 StalenessOpt = Annotated[int | None, typer.Option(help="versions a batch may lag: 1 samples the next batch while this one trains")]
 
@@ -342,8 +336,10 @@ def _train_command(algorithm: str, summary: str):
         server: TrainServerOpt = [],  # noqa: B006
         model: ModelOpt = "",
     ) -> None:
-        _train(algorithm, env, env_arg, out, config, server, model,
-               _train_options(steps, tasks_per_step, group_size, max_tokens, learning_rate, assistant_prefix, lora_rank, max_staleness))  # fmt: skip
+        overrides = {"steps": steps, "tasks_per_step": tasks_per_step, "group_size": group_size, "max_tokens": max_tokens,
+                     "learning_rate": learning_rate, "assistant_prefix": assistant_prefix, "lora_rank": lora_rank,
+                     "max_staleness": max_staleness}  # fmt: skip
+        _train(algorithm, env, env_arg, out, config, server, model, overrides)
 
     command.__doc__ = summary
     return command

@@ -57,6 +57,20 @@ class _Server:
     down_until: float = 0.0
 
 
+def chat_body(model: str | None, messages: list[dict[str, str]], sampling: SamplingParams, n: int = 1,
+              seed: int | None = None, assistant_prefix: str = "") -> dict[str, Any]:  # fmt: skip
+    """The /v1/chat/completions request the rollout client sends: sampling logprobs and
+    token ids on; with assistant_prefix the reply is forced to continue that text."""
+    body: dict[str, Any] = {"model": model, "messages": messages, "n": n, **sampling.as_dict(), "logprobs": True,
+                            "top_logprobs": 0, "return_token_ids": True}  # fmt: skip
+    if seed is not None:
+        body["seed"] = seed
+    if assistant_prefix:
+        body["messages"] = [*messages, {"role": "assistant", "content": assistant_prefix}]
+        body.update(add_generation_prompt=False, continue_final_message=True)
+    return body
+
+
 class RolloutClient:
     def __init__(
         self,
@@ -130,20 +144,7 @@ class RolloutClient:
     ) -> list[Completion]:
         """n completions of the conversation; with assistant_prefix the reply is forced to
         start with it (the returned text excludes the prefix)."""
-        body: dict[str, Any] = {
-            "model": self.model,
-            "messages": messages,
-            "n": n,
-            **sampling.as_dict(),
-            "logprobs": True,
-            "top_logprobs": 0,
-            "return_token_ids": True,
-        }
-        if seed is not None:
-            body["seed"] = seed
-        if assistant_prefix:
-            body["messages"] = [*messages, {"role": "assistant", "content": assistant_prefix}]
-            body.update(add_generation_prompt=False, continue_final_message=True)
+        body = chat_body(self.model, messages, sampling, n, seed, assistant_prefix)
         async with self._slots:
             data = await self._request("POST", "/v1/chat/completions", body)
         prompt_ids = data.get("prompt_token_ids") or []

@@ -28,11 +28,15 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def check_reporters(report_to: list[str]) -> None:
+    unknown = set(report_to) - set(REPORTERS)
+    if unknown:
+        raise ValueError(f"report_to takes {', '.join(REPORTERS)}; unknown: {', '.join(sorted(unknown))}")
+
+
 class MetricsLog:
     def __init__(self, out_dir: Path, report_to: list[str], config: dict[str, Any], resume_step: int):
-        unknown = set(report_to) - set(REPORTERS)
-        if unknown:
-            raise ValueError(f"report_to takes {', '.join(REPORTERS)}; unknown: {', '.join(sorted(unknown))}")
+        check_reporters(report_to)
         self.path = Path(out_dir) / "metrics.jsonl"
         self._trim(resume_step)
         self.tensorboard = self.wandb = None

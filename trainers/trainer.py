@@ -13,7 +13,7 @@
 - Metrics per step go to ``metrics.jsonl`` (+ TensorBoard, W&B); ``curves.png`` at the end.
 
 Subclasses implement ``update(batch) -> metrics`` (and, for extra trained state such as a
-value head, ``extra_state`` / ``load_extra_state`` / ``extra_parameters``).
+value head, ``trainable_parameters`` / ``extra_state`` / ``load_extra_state``).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import torch
 
 from trainers.batch import TokenMismatch, TokenSample, token_sample
 from trainers.client import RequestRejected, RolloutClient, SamplingParams, ServerUnavailable
-from trainers.metrics import REPORTERS, MetricsLog, plot_metrics
+from trainers.metrics import MetricsLog, check_reporters, plot_metrics
 from trainers.rollout import run_episode
 from trainers.weight_sync import make_weight_sync
 
@@ -82,17 +82,13 @@ class TrainConfig:
             raise ValueError("max_staleness and lora_rank must be >= 0")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, not {self.lr_schedule!r}")
-        unknown = set(self.report_to) - set(REPORTERS)
-        if unknown:
-            raise ValueError(f"report_to takes {', '.join(REPORTERS)}; unknown: {', '.join(sorted(unknown))}")
+        check_reporters(self.report_to)
 
 
 @dataclass
 class Batch:
-    step: int  # the update this batch is for (0-based)
     version: int  # the policy version that sampled it (updates done when sampling began)
-    position: int  # data position of its first task
-    next_position: int
+    next_position: int  # data position after its tasks
     samples: list[TokenSample]
     trained: list[bool]  # False for samples of dropped uniform groups
     groups_dropped: int
@@ -211,7 +207,7 @@ class Trainer:
             ids = [every[(position + i) % len(every)] for i in range(count)]
         return ids
 
-    async def _collect(self, step: int, version: int, served: str, position: int) -> Batch:
+    async def _collect(self, version: int, served: str, position: int) -> Batch:
         c = self.config
         started, first = time.monotonic(), position
         sampling = SamplingParams(max_tokens=c.max_tokens, temperature=c.temperature)
@@ -241,19 +237,18 @@ class Trainer:
                 position += len(task_ids)
                 if c.uniform_groups != "refill" or position - first >= 4 * c.tasks_per_step:
                     break  # refill gives up after 4 batches' worth of tasks
-        return Batch(step, version, first, position, samples, trained, dropped, lost, time.monotonic() - started)
+        return Batch(version, position, samples, trained, dropped, lost, time.monotonic() - started)
 
-    def _collect_repairing(self, step: int, version: int, served: str, position: int) -> Batch:
+    def _collect_repairing(self, version: int, served: str, position: int, attempts: int = 3) -> Batch:
         """A restarted server has lost the pushed weights (its adapter is unknown, or it serves
         the base weights again): push them again and sample the batch again, same seeds."""
-        for attempt in range(3):
+        for attempt in range(1, attempts + 1):
             self._retrying(self.sync.ensure)
             try:
-                return asyncio.run(self._collect(step, version, served, position))
+                return asyncio.run(self._collect(version, served, position))
             except RequestRejected:
-                if attempt == 2:
+                if attempt == attempts:
                     raise
-        raise AssertionError("unreachable")
 
     def _retrying(self, call, *args):
         """Weight pushes wait for a server that is restarting, up to server_timeout_s."""
@@ -278,7 +273,7 @@ class Trainer:
                     version, served = self.step, self.sync.served
                 if stop.is_set():
                     return
-                batch = self._collect_repairing(step, version, served, position)
+                batch = self._collect_repairing(version, served, position)
                 position = batch.next_position
                 batches.put(batch)
                 step += 1

@@ -84,21 +84,18 @@ class LoraSync:
 
     def publish(self, policy, version: int, tokenizer_dir: Path | None = None) -> float:
         with self.lock:
-            return self._publish(policy, version)
-
-    def _publish(self, policy, version: int) -> float:
-        started = time.monotonic()
-        policy.save_pretrained(self.work_dir / f"v{version}")
-        for url in self.urls:
-            self._load(url, version)
-        self.served = f"policy-v{version}"
-        self.loaded.append(version)
-        while len(self.loaded) > self.keep + 1:
-            old = self.loaded.pop(0)
+            started = time.monotonic()
+            policy.save_pretrained(self.work_dir / f"v{version}")
             for url in self.urls:
-                httpx.post(f"{url}/v1/unload_lora_adapter", json={"lora_name": f"policy-v{old}"}, timeout=60)
-            shutil.rmtree(self.work_dir / f"v{old}", ignore_errors=True)
-        return time.monotonic() - started
+                self._load(url, version)
+            self.served = f"policy-v{version}"
+            self.loaded.append(version)
+            while len(self.loaded) > self.keep + 1:
+                old = self.loaded.pop(0)
+                for url in self.urls:
+                    httpx.post(f"{url}/v1/unload_lora_adapter", json={"lora_name": f"policy-v{old}"}, timeout=60)
+                shutil.rmtree(self.work_dir / f"v{old}", ignore_errors=True)
+            return time.monotonic() - started
 
 
 def save_full_weights(model, folder: Path, tokenizer_dir: Path | None) -> None:

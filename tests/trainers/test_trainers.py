@@ -31,7 +31,7 @@ def _batch(model_path, rewards):
     for i, reward in enumerate(rewards):
         reply = tokenizer.encode(["Yes.", "No.", "Yes, surely.", "No, never."][i % 4])
         samples.append(TokenSample(prompt, reply, [1] * len(reply), [-1.0] * len(reply), reward, str(i // 4)))
-    return Batch(0, 0, 0, 1, samples, [True] * len(samples), 0, 0, 0.0)
+    return Batch(0, 1, samples, [True] * len(samples), 0, 0, 0.0)
 
 
 def _with_own_logprobs(trainer, batch):
