@@ -11,6 +11,7 @@ concurrently while ``reset``/``step`` drive a single current episode, gym-style.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import random
 from dataclasses import dataclass, field
@@ -26,20 +27,31 @@ from atropos_envs.tasks import FileTasks, GeneratedTasks, TaskSource
 Message = dict[str, str]
 
 
+#: How an episode ended. ``ok``: the reply was judged on its merits (right or wrong);
+#: ``invalid``: malformed output (no answer found, unparseable); ``timeout``: a time budget
+#: ran out; ``truncated``: the turn or token limit ended the episode; ``error``: the env
+#: itself failed on this reply (reported, scored 0, never silently folded into zeros).
+OUTCOMES = ("ok", "invalid", "timeout", "truncated", "error")
+
+
 @dataclass(frozen=True)
 class Score:
-    """A reward in the env's documented range, its named components, and why."""
+    """A reward in the env's documented range, its named components, why, and the outcome."""
 
     reward: float
     components: dict[str, float] = field(default_factory=dict)
     reason: str = ""
+    outcome: str = "ok"
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.reward):
             raise ValueError(f"reward must be finite, got {self.reward}")
+        if self.outcome not in OUTCOMES:
+            raise ValueError(f"outcome must be one of {OUTCOMES}, got {self.outcome!r}")
 
     def as_info(self) -> dict[str, Any]:
-        return {"reward": self.reward, "components": dict(self.components), "reason": self.reason}
+        return {"reward": self.reward, "components": dict(self.components), "reason": self.reason,
+                "outcome": self.outcome}  # fmt: skip
 
 
 @dataclass
@@ -98,10 +110,12 @@ class Episode:
         if terminated or truncated:
             self.done = True
             self.score = self.env.score(self.trajectory)
+            if truncated and self.score.outcome == "ok":
+                self.score = dataclasses.replace(self.score, outcome="truncated")
             reward = self.score.reward
             info.update(self.score.as_info())
         else:
-            info.update({"components": {}, "reason": "episode continues"})
+            info.update({"components": {}, "reason": "episode continues", "outcome": "continues"})
         return self.observation, reward, terminated, truncated, info
 
 
@@ -109,22 +123,30 @@ class TextEnv(gym.Env):
     """Base class of every atropos-envs environment.
 
     Constructor keywords: ``tasks`` (path of a JSONL/JSON/parquet task file, or a list of
-    task dicts; default: the seeded generator), ``max_turns``, ``render_mode``; subclasses
-    add their generator settings."""
+    task dicts; default: the seeded generator), ``max_turns``, ``render_mode``; every other
+    keyword is a setting of the env's ``Config`` (a dataclass, optionally with
+    ``validate()``), built and checked here into ``self.config``."""
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 1}
     reward_range: ClassVar[tuple[float, float]] = (0.0, 1.0)
     default_max_turns: ClassVar[int] = 1
     #: Documents the task fields the env reads (field -> description).
     task_schema: ClassVar[dict[str, str]] = {}
+    #: The env's settings: a dataclass whose fields are the constructor's extra keywords.
+    Config: ClassVar[type | None] = None
+    #: Tasks used when the caller passes none and the env has no generator (a shipped file).
+    default_tasks: ClassVar[str | Path | None] = None
 
     def __init__(
         self,
         tasks: str | Path | list[dict[str, Any]] | None = None,
         max_turns: int | None = None,
         render_mode: str | None = None,
+        **settings: Any,
     ):
         super().__init__()
+        self.config = self._build_config(settings)
+        tasks = tasks if tasks is not None else self.default_tasks
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
         self.render_mode = render_mode
@@ -138,6 +160,23 @@ class TextEnv(gym.Env):
         else:
             self.tasks = FileTasks(tasks, self.task_from_record)
         self._episode: Episode | None = None
+
+    @classmethod
+    def _build_config(cls, settings: dict[str, Any]) -> Any:
+        name = cls.__name__
+        if cls.Config is None:
+            if settings:
+                raise TypeError(f"{name} takes no settings, got {sorted(settings)}")
+            return None
+        valid = [f.name for f in dataclasses.fields(cls.Config)]
+        unknown = sorted(set(settings) - set(valid))
+        if unknown:
+            raise TypeError(f"{name} has no setting {', '.join(map(repr, unknown))}; valid: {', '.join(valid)}")
+        config = cls.Config(**settings)
+        validate = getattr(config, "validate", None)
+        if validate is not None:
+            validate()
+        return config
 
     # ---- what a subclass writes -------------------------------------------------------
     def generate_task(self, rng: random.Random) -> dict[str, Any]:
@@ -160,6 +199,18 @@ class TextEnv(gym.Env):
 
     def respond(self, task: dict[str, Any], messages: list[Message], state: dict[str, Any]) -> list[Message] | None:
         """The env's reply to the assistant's last turn, or None when the episode is over."""
+        return None
+
+    # ---- for the exploit probes (``atropos-envs probe``) ------------------------------
+    def probes(self, task: dict[str, Any]) -> dict[str, list[str]]:
+        """Env-specific adversarial policies for one task: probe name -> the assistant turns
+        it plays (one string per turn; the last one repeats if the episode goes on). Each
+        should try to get paid without doing the task; none may reach the pass bar."""
+        return {}
+
+    def reference_answer(self, task: dict[str, Any]) -> list[str] | None:
+        """An honest reply (assistant turns) that does the task, when the env can write one;
+        the probe report shows its reward beside the probes'."""
         return None
 
     # ---- for drivers ------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """Every environment is registered with gymnasium as ``atropos_envs/<Name>-v0``.
 
-Built-ins are listed here; third-party packages add theirs through the entry-point group
-``atropos_envs.envs`` (name = "MyEnv" or "MyEnv-v1", value = "package.module:EnvClass"),
-and appear in ``atropos-envs list`` and the contract tests without code changes here.
+Every env, built-in or plugin, is declared in one place: the entry-point group
+``atropos_envs.envs`` of the package that provides it (name = "MyEnv" or "MyEnv-v1",
+value = "package.module:EnvClass"). Ours are in this project's ``pyproject.toml``; a
+plugin's appear in ``atropos-envs list`` and the contract tests without code changes here.
 """
 
 from __future__ import annotations
@@ -15,13 +16,7 @@ import gymnasium as gym
 NAMESPACE = "atropos_envs"
 ENTRY_POINT_GROUP = "atropos_envs.envs"
 
-BUILTIN_ENVS = {
-    "Format": "atropos_envs.envs.answer_format:FormatEnv",
-    "JsonSchema": "atropos_envs.envs.json_schema:JsonSchemaEnv",
-    "InstructionFollowing": "atropos_envs.envs.instruction_following:InstructionFollowingEnv",
-    "Code": "atropos_envs.envs.code:CodeEnv",
-    "ToolUse": "atropos_envs.envs.tool_use:ToolUseEnv",
-}
+DISTRIBUTION = "atropos-envs"
 
 
 @dataclass(frozen=True)
@@ -37,11 +32,21 @@ def env_id(name: str) -> str:
 
 
 def discover() -> list[EnvEntry]:
-    entries = [EnvEntry(env_id(name), target, "built-in") for name, target in BUILTIN_ENVS.items()]
+    entries = []
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         dist = ep.dist.name if ep.dist is not None else "unknown package"
-        entries.append(EnvEntry(env_id(ep.name), ep.value, dist))
+        entries.append(EnvEntry(env_id(ep.name), ep.value, "built-in" if dist == DISTRIBUTION else dist))
+    if not any(entry.source == "built-in" for entry in entries):
+        raise RuntimeError(
+            f"the {DISTRIBUTION} package is not installed, so its environments are not registered: "
+            "run `bash scripts/setup` (or `pip install -e .`)"
+        )
     return entries
+
+
+def builtin_env_ids() -> list[str]:
+    """The ids of the envs this project ships (declared in its pyproject.toml)."""
+    return sorted(entry.env_id for entry in discover() if entry.source == "built-in")
 
 
 def register_all() -> list[EnvEntry]:

@@ -32,6 +32,12 @@ class FormatConfig:
     format_weight: float = 0.2  # share of the reward for the format alone
     score_timeout_s: float = 5.0
 
+    def validate(self) -> None:
+        if self.answer_format not in (*ANSWER_FORMATS, "mixed"):
+            raise ValueError(f"answer_format must be one of {ANSWER_FORMATS} or 'mixed'")
+        if not 0.0 <= self.format_weight <= 1.0:
+            raise ValueError("format_weight must be between 0 and 1")
+
 
 class FormatEnv(TextEnv):
     """Reward in [0, 1]: ``format_weight`` * format + (1 - format_weight) * correct."""
@@ -42,13 +48,8 @@ class FormatEnv(TextEnv):
         "answer_format": f"one of {ANSWER_FORMATS}",
     }
 
-    def __init__(self, tasks=None, max_turns=None, render_mode=None, **settings: Any):
-        self.config = FormatConfig(**settings)
-        if self.config.answer_format not in (*ANSWER_FORMATS, "mixed"):
-            raise ValueError(f"answer_format must be one of {ANSWER_FORMATS} or 'mixed'")
-        if not 0.0 <= self.config.format_weight <= 1.0:
-            raise ValueError("format_weight must be between 0 and 1")
-        super().__init__(tasks=tasks, max_turns=max_turns, render_mode=render_mode)
+    Config = FormatConfig
+    config: FormatConfig
 
     def _pick_format(self, rng: random.Random) -> str:
         fmt = self.config.answer_format

@@ -42,6 +42,10 @@ class CodeConfig:
     parallel_runs: int = 4
     sandbox: str = "auto"
 
+    def validate(self) -> None:
+        if self.reward not in ("fraction", "all"):
+            raise ValueError("reward must be 'fraction' or 'all'")
+
 
 @functools.cache
 def harness_source() -> str:
@@ -82,12 +86,13 @@ class CodeEnv(TextEnv):
         "prompt / test / entry_point": "HumanEval-style function tasks (or MBPP text + test_list)",
     }
 
+    Config = CodeConfig
+    config: CodeConfig
+    default_tasks = str(BUILTIN_PROBLEMS)
+
     def __init__(self, tasks=None, max_turns=None, render_mode=None, **settings: Any):
-        self.config = CodeConfig(**settings)
-        if self.config.reward not in ("fraction", "all"):
-            raise ValueError("reward must be 'fraction' or 'all'")
+        super().__init__(tasks=tasks, max_turns=max_turns, render_mode=render_mode, **settings)
         self.sandbox = get_sandbox(self.config.sandbox)
-        super().__init__(tasks=tasks or str(BUILTIN_PROBLEMS), max_turns=max_turns, render_mode=render_mode)
 
     def task_from_record(self, record: dict[str, Any]) -> dict[str, Any]:
         tests = _io_tests(record)

@@ -33,6 +33,12 @@ class InstructionFollowingConfig:
     reward: str = "strict_fraction"
     score_timeout_s: float = 10.0
 
+    def validate(self) -> None:
+        if self.reward not in REWARDS:
+            raise ValueError(f"reward must be one of {REWARDS}")
+        if not 1 <= self.min_constraints <= self.max_constraints <= 6:
+            raise ValueError("need 1 <= min_constraints <= max_constraints <= 6")
+
 
 def _validated_kwargs(instruction_id: str, kwargs: Any) -> dict[str, Any]:
     if instruction_id not in CHECKS:
@@ -52,13 +58,8 @@ class InstructionFollowingEnv(TextEnv):
         "kwargs": "one dict of keyword arguments per instruction",
     }
 
-    def __init__(self, tasks=None, max_turns=None, render_mode=None, **settings: Any):
-        self.config = InstructionFollowingConfig(**settings)
-        if self.config.reward not in REWARDS:
-            raise ValueError(f"reward must be one of {REWARDS}")
-        if not 1 <= self.config.min_constraints <= self.config.max_constraints <= 6:
-            raise ValueError("need 1 <= min_constraints <= max_constraints <= 6")
-        super().__init__(tasks=tasks, max_turns=max_turns, render_mode=render_mode)
+    Config = InstructionFollowingConfig
+    config: InstructionFollowingConfig
 
     def generate_task(self, rng: random.Random) -> dict[str, Any]:
         base = rng.choice(BASE_PROMPTS)

@@ -34,6 +34,12 @@ class JsonSchemaConfig:
     allow_wrapped: bool = False
     score_timeout_s: float = 5.0
 
+    def validate(self) -> None:
+        if self.mode not in (*MODES, "mixed"):
+            raise ValueError(f"mode must be one of {MODES} or 'mixed'")
+        if self.complexity not in (1, 2, 3):
+            raise ValueError("complexity must be 1, 2 or 3")
+
 
 class JsonSchemaEnv(TextEnv):
     task_schema = {
@@ -44,13 +50,8 @@ class JsonSchemaEnv(TextEnv):
         "allow_wrapped": "accept a fenced block or prose around the JSON (default false)",
     }
 
-    def __init__(self, tasks=None, max_turns=None, render_mode=None, **settings: Any):
-        self.config = JsonSchemaConfig(**settings)
-        if self.config.mode not in (*MODES, "mixed"):
-            raise ValueError(f"mode must be one of {MODES} or 'mixed'")
-        if self.config.complexity not in (1, 2, 3):
-            raise ValueError("complexity must be 1, 2 or 3")
-        super().__init__(tasks=tasks, max_turns=max_turns, render_mode=render_mode)
+    Config = JsonSchemaConfig
+    config: JsonSchemaConfig
 
     def generate_task(self, rng: random.Random) -> dict[str, Any]:
         entity, schema, value = generate_schema_task(rng, self.config.complexity)

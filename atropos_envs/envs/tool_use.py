@@ -39,7 +39,11 @@ _BFCL_TYPES = {"dict": "object", "float": "number", "tuple": "array", "any": Non
 @dataclass
 class ToolUseConfig:
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
-    max_turns: int = 6
+
+    def validate(self) -> None:
+        unknown = set(self.weights) - set(DEFAULT_WEIGHTS)
+        if unknown:
+            raise ValueError(f"unknown reward components {sorted(unknown)}; use {sorted(DEFAULT_WEIGHTS)}")
 
 
 def _json_schema(bfcl: Any) -> Any:
@@ -77,13 +81,13 @@ class ToolUseEnv(TextEnv):
         "function": "BFCL function specs (file tasks); built-in tools otherwise",
     }
 
+    Config = ToolUseConfig
+    config: ToolUseConfig
+    default_max_turns = 6
+
     def __init__(self, tasks=None, max_turns=None, render_mode=None, tools: list | None = None, **settings: Any):
-        self.config = ToolUseConfig(**settings)
-        unknown = set(self.config.weights) - set(DEFAULT_WEIGHTS)
-        if unknown:
-            raise ValueError(f"unknown reward components {sorted(unknown)}; use {sorted(DEFAULT_WEIGHTS)}")
         self.tools = {t.name: t for t in (Tool.from_function(fn) for fn in (tools or BUILTIN_TOOLS))}
-        super().__init__(tasks=tasks, max_turns=max_turns or self.config.max_turns, render_mode=render_mode)
+        super().__init__(tasks=tasks, max_turns=max_turns, render_mode=render_mode, **settings)
 
     def generate_task(self, rng) -> dict[str, Any]:
         return {"bfcl": False, **generate_tool_task(rng)}

@@ -52,7 +52,8 @@ def test_generator_uses_refs_and_combinators():
 def test_generate_task_scoring():
     env = make(tasks=[{"schema": SCHEMA, "entity": "person"}])
     assert reply(env, json.dumps(GOOD)) == (1.0, {"task_id": "0", "turn": 1, "reward": 1.0,
-                                                  "components": {"parseable": 1.0, "valid": 1.0}, "reason": "valid"})  # fmt: skip
+                                                  "components": {"parseable": 1.0, "valid": 1.0}, "reason": "valid",
+                                                  "outcome": "ok"})  # fmt: skip
     reward, info = reply(env, json.dumps({**GOOD, "email": "not an email"}))
     assert reward == 0.1 and "email: 'not an email' is not a 'email'" in info["reason"]
     reward, info = reply(env, json.dumps({**GOOD, "extra": 1}))

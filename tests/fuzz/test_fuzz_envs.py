@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import atropos_envs  # noqa: F401  (registers the envs)
-from atropos_envs.registry import BUILTIN_ENVS
+from atropos_envs.registry import builtin_env_ids
 
 SECONDS_PER_ACTION = 30.0  # the envs' own bounds are a few seconds; this catches hangs
 SETTINGS = {"Code": {"time_limit_s": 0.5}, "ToolUse": {"max_turns": 4}}
@@ -70,9 +70,10 @@ def _budget(config) -> int:
     return config.getoption("--fuzz-examples") or int(os.environ.get("ATROPOS_FUZZ_EXAMPLES", "300"))
 
 
-@pytest.mark.parametrize("name", sorted(BUILTIN_ENVS))
-def test_hostile_actions_score_in_range_with_a_reason(name, pytestconfig):
-    env = gym.make(f"atropos_envs/{name}-v0", **SETTINGS.get(name, {})).unwrapped
+@pytest.mark.parametrize("env_id", builtin_env_ids())
+def test_hostile_actions_score_in_range_with_a_reason(env_id, pytestconfig):
+    name = env_id.split("/")[1].removesuffix("-v0")
+    env = gym.make(env_id, **SETTINGS.get(name, {})).unwrapped
     task_ids = env.task_ids(40)
     low, high = env.reward_range
     counted = {"actions": 0}
