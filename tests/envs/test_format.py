@@ -93,8 +93,8 @@ def test_loads_common_math_dataset_shapes(tmp_path):
 @pytest.mark.parametrize(
     "content,message",
     [
-        ('{"question": "q"}\n', "record 0: needs an 'answer'"),
-        ('{"answer": "1"}\n', "record 0: needs a 'question'"),
+        ('{"question": "q"}\n', "line 1: needs an 'answer'"),
+        ('{"answer": "1"}\n', "line 1: needs a 'question'"),
         ('{"question": "q", "answer": "1"}\nnot json\n', "line 2: not valid JSON"),
         ("", "no tasks"),
         ('{"id": 1, "question": "q", "answer": "1"}\n{"id": 1, "question": "q", "answer": "2"}\n', "duplicate task id"),
