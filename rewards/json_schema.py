@@ -1,7 +1,13 @@
-"""JSON extraction, JSON-Schema validation and closeness of two JSON values.
+"""Strict JSON parsing and extraction, JSON-Schema checks and validation, closeness of two
+JSON values.
 
 Pure functions. Inputs are size- and depth-checked before parsing (linear scans), so a
 huge or deeply nested reply is rejected with a reason instead of exhausting the stack.
+Replies are parsed as strict JSON (RFC 8259): ``NaN``, ``Infinity``, numbers that overflow
+to infinity and duplicate object keys are refused (Python's ``json`` accepts them all).
+Schemas are self-contained: ``$ref`` may only point inside the schema (``#...``), and
+validation runs with a ``referencing`` registry that cannot retrieve anything, so a
+schema never reaches the network or the file system.
 """
 
 from __future__ import annotations
@@ -12,6 +18,9 @@ from typing import Any
 
 import jsonschema
 from jsonschema.exceptions import SchemaError
+from referencing import Registry
+from referencing.exceptions import Unresolvable
+from referencing.jsonschema import DRAFT202012, specification_with
 
 MAX_CHARS = 200_000
 MAX_DEPTH = 64
@@ -58,6 +67,36 @@ def _outermost_object(text: str) -> str | None:
     return text[start:end + 1] if 0 <= start < end else None
 
 
+class NotStrictJSON(ValueError):
+    """Text that Python's json reads but JSON does not allow (NaN, Infinity, duplicate keys)."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise NotStrictJSON(f"{name} is not a JSON value")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise NotStrictJSON(f"number {text[:20]} overflows to infinity")
+    return value
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise NotStrictJSON(f"duplicate key {key[:40]!r} (which one counts is undefined)")
+        out[key] = value
+    return out
+
+
+def strict_loads(text: str) -> Any:
+    """json.loads that refuses what JSON does not allow; raises ValueError (NotStrictJSON for
+    NaN/Infinity/overflow/duplicate keys, json.JSONDecodeError for syntax)."""
+    return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float, object_pairs_hook=_unique_keys)
+
+
 def extract_json(text: str, allow_wrapped: bool = False) -> tuple[Any, str]:
     """The JSON value the reply gives, and why not when there is none.
 
@@ -69,16 +108,63 @@ def extract_json(text: str, allow_wrapped: bool = False) -> tuple[Any, str]:
     candidates = [text.strip()]
     if allow_wrapped:
         candidates += [c.strip() for c in (_last_fenced_block(text), _outermost_object(text)) if c]
+    refused = None
     for candidate in candidates:
         if nesting_depth(candidate) > MAX_DEPTH:
             return None, f"JSON nested deeper than {MAX_DEPTH}"
         try:
-            return json.loads(candidate), "ok"
+            return strict_loads(candidate), "ok"
+        except NotStrictJSON as exc:
+            refused = refused or f"not strict JSON: {exc}"
         except (ValueError, RecursionError):
             continue
+    if refused:
+        return None, refused
     if not allow_wrapped and (_last_fenced_block(text) or text.strip().startswith(("Here", "Sure"))):
         return None, "reply must be the JSON value alone (no code fence or prose)"
     return None, "reply is not valid JSON"
+
+
+_REF_KEYS = ("$ref", "$dynamicRef", "$recursiveRef")
+
+
+def schema_refs(schema: Any) -> list[str]:
+    """Every reference string in a schema (iterative: a deep schema cannot exhaust the stack)."""
+    refs, stack = [], [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            refs += [node[k] for k in _REF_KEYS if isinstance(node.get(k), str)]
+            stack += node.values()
+        elif isinstance(node, list):
+            stack += node
+    return refs
+
+
+def _local_registry(schema: dict[str, Any]) -> tuple[Registry, str]:
+    spec = specification_with(str(schema.get("$schema", "")), default=DRAFT202012)
+    resource = spec.create_resource(schema)
+    uri = resource.id() or "urn:atropos-envs:task-schema"
+    return Registry().with_resource(uri, resource).crawl(), uri  # Registry(): retrieval impossible
+
+
+def check_refs(schema: dict[str, Any]) -> None:
+    """Raise ValueError (one line) for a reference that leaves the schema or points nowhere.
+
+    Only references inside the schema (``#``, ``#/$defs/...``, ``#anchor``) are allowed:
+    ``http://...`` would make a network request and ``file:///...`` read a local file."""
+    refs = schema_refs(schema)
+    if not refs:
+        return
+    registry, uri = _local_registry(schema)
+    resolver = registry.resolver(base_uri=uri)
+    for ref in refs:
+        if not ref.startswith("#"):
+            raise ValueError(f"$ref {ref[:80]!r} points outside the schema; only local references (#/...) are allowed")
+        try:
+            resolver.lookup(ref)
+        except Unresolvable:
+            raise ValueError(f"$ref {ref[:80]!r} points to nothing in the schema") from None
 
 
 @functools.lru_cache(maxsize=256)
@@ -90,21 +176,70 @@ def _validator(schema_text: str):
     try:
         cls.check_schema(schema)
     except SchemaError as exc:
-        raise ValueError(f"invalid schema: {exc.message}") from None
-    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+        raise ValueError(f"invalid schema: {exc.message[:200]}") from None
+    if isinstance(schema, dict):
+        check_refs(schema)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER, registry=Registry())
 
 
 def schema_errors(instance: Any, schema: dict[str, Any]) -> list[str]:
     """Validation errors (at most MAX_ERRORS, readable), under the schema's declared draft
-    (2020-12 when it declares none) with format checking on."""
+    (2020-12 when it declares none) with format checking on, after the root type the
+    schema implies (implied_root_types). Raises ValueError for a schema that is invalid
+    or refers outside itself."""
     validator = _validator(json.dumps(schema, sort_keys=True))
-    errors = []
+    root = root_type_error(instance, schema)
+    errors = [root] if root else []
     for error in validator.iter_errors(instance):
         where = "/".join(str(p) for p in error.absolute_path) or "(root)"
         errors.append(f"{where}: {error.message[:160]}")
         if len(errors) == MAX_ERRORS:
             break
     return errors
+
+
+_OBJECT_KEYWORDS = {"properties", "required", "additionalProperties", "patternProperties", "minProperties",
+                    "maxProperties", "propertyNames", "dependentRequired", "dependentSchemas", "dependencies",
+                    "unevaluatedProperties"}  # fmt: skip
+_ARRAY_KEYWORDS = {"items", "prefixItems", "additionalItems", "minItems", "maxItems", "uniqueItems", "contains",
+                   "minContains", "maxContains", "unevaluatedItems"}  # fmt: skip
+_NUMBER_KEYWORDS = {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"}
+_STRING_KEYWORDS = {"minLength", "maxLength", "pattern", "format"}
+_KIND_OF = {"object": dict, "array": list, "string": str}
+_JSON_TYPE_NAMES = {dict: "an object", list: "an array", str: "a string", int: "a number", float: "a number",
+                    bool: "a boolean", type(None): "null"}  # fmt: skip
+
+
+def implied_root_types(schema: Any) -> tuple[str, ...] | None:
+    """The JSON types a reply's root may have when the schema states no root ``type``.
+
+    JSON Schema lets a root without ``type`` accept any value, so ``null`` or ``0`` would be
+    valid against ``{"properties": {...}, "required": [...]}``; a task means an object
+    there. The root's own keywords imply the type (``properties``/``required``: object,
+    ``items``: array, ``minimum``: number, ``pattern``: string); when none does, the reply
+    must be an object or an array, as task schemas describe. None: no added requirement
+    (the schema declares ``type``, or pins the value with ``enum``/``const``)."""
+    if not isinstance(schema, dict) or "type" in schema or "enum" in schema or "const" in schema:
+        return None
+    keys = set(schema)
+    kinds = tuple(kind for kind, words in (("object", _OBJECT_KEYWORDS), ("array", _ARRAY_KEYWORDS),
+                                           ("number", _NUMBER_KEYWORDS), ("string", _STRING_KEYWORDS))
+                  if keys & words)  # fmt: skip
+    return kinds or ("object", "array")
+
+
+def root_type_error(instance: Any, schema: Any) -> str | None:
+    """Why the instance's root type is not one the schema implies (see implied_root_types)."""
+    got = _JSON_TYPE_NAMES.get(type(instance), type(instance).__name__)
+    kinds = implied_root_types(schema)
+    if kinds is None:
+        return None
+    for kind in kinds:
+        if kind == "number" and isinstance(instance, (int, float)) and not isinstance(instance, bool):
+            return None
+        if kind in _KIND_OF and isinstance(instance, _KIND_OF[kind]):
+            return None
+    return f"(root): expected {' or '.join('an ' + k if k[0] in 'ao' else 'a ' + k for k in kinds)}, got {got}"
 
 
 def _leaves(value: Any, path: str = "") -> dict[str, str]:

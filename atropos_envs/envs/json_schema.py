@@ -5,11 +5,21 @@ Nothing from the task or the reply is ever executed: the reply is parsed as JSON
 validated with ``jsonschema`` (the schema's declared draft, format checking on) in a
 time-bounded worker, since user schemas may hold patterns that backtrack badly.
 
-Task schema: ``mode`` (``generate`` | ``repair``), ``schema`` (a JSON Schema object),
-``entity`` (what the object describes), ``invalid`` (repair: the object to fix),
-``allow_wrapped`` (accept a fenced block or surrounding prose; default false).
+Task schema: ``mode`` (``generate`` | ``repair``), ``schema`` (a JSON Schema object, or a
+JSON string of one), ``entity`` (what the object describes), ``invalid`` (repair: the
+object to fix), ``allow_wrapped`` (JSON true/false: accept a fenced block or surrounding
+prose; default false). A schema may only refer inside itself (``#/$defs/...``); any
+other ``$ref`` is refused at load, so a task never reaches the network or the disk.
+
+Replies are strict JSON (no ``NaN``/``Infinity``, no duplicate keys). When the schema
+has no root ``type``, the root type is implied by its keywords (``properties`` or
+``required``: an object; see ``rewards.json_schema.implied_root_types``), else the reply
+must be an object or an array: ``null``, ``0`` or ``"x"`` never pass an object schema.
+
 Reward in [0, 1]. generate: 0.1 x parseable + 0.9 x valid. repair: valid x (0.5 + 0.5 x
-closeness to the original), or 0.1 when it parses but is still invalid.
+closeness to the original), or 0.1 when it parses but is still invalid. Outcome
+``invalid`` when the reply holds no strict JSON, ``timeout`` when validation ran out of
+time, ``error`` when the validator failed.
 """
 
 from __future__ import annotations
@@ -22,7 +32,8 @@ from typing import Any
 from atropos_envs.bounded import BoundedTimeout, shared_pool
 from atropos_envs.core import Score, TextEnv, Trajectory
 from atropos_envs.envs.schema_tasks import corrupt, generate_schema_task
-from rewards.json_schema import extract_json, json_closeness, schema_errors
+from atropos_envs.tasks import TaskFieldError, optional_bool, optional_str, require_choice
+from rewards.json_schema import extract_json, json_closeness, schema_errors, strict_loads
 
 MODES = ("generate", "repair")
 
@@ -41,6 +52,24 @@ class JsonSchemaConfig:
             raise ValueError("complexity must be 1, 2 or 3")
 
 
+def _read_schema(record: dict[str, Any]) -> dict[str, Any]:
+    schema = record.get("schema")
+    if isinstance(schema, str):
+        try:
+            schema = strict_loads(schema)
+        except (ValueError, RecursionError) as exc:
+            raise TaskFieldError("schema", f"the string is not JSON ({str(exc)[:80]})") from None
+    if not isinstance(schema, dict):
+        raise TaskFieldError("schema", "expected a JSON Schema object (or a JSON string of one)")
+    try:
+        schema_errors({}, schema)  # checks the schema and its references
+    except ValueError as exc:
+        raise TaskFieldError("schema", str(exc)) from None
+    except RecursionError:
+        raise TaskFieldError("schema", "its references loop without end") from None
+    return schema
+
+
 class JsonSchemaEnv(TextEnv):
     task_schema = {
         "mode": "generate | repair",
@@ -56,7 +85,8 @@ class JsonSchemaEnv(TextEnv):
     def generate_task(self, rng: random.Random) -> dict[str, Any]:
         entity, schema, value = generate_schema_task(rng, self.config.complexity)
         mode = rng.choice(MODES) if self.config.mode == "mixed" else self.config.mode
-        task = {"mode": mode, "entity": entity, "schema": schema, "allow_wrapped": self.config.allow_wrapped}
+        task = {"mode": mode, "entity": entity, "schema": schema, "allow_wrapped": self.config.allow_wrapped,
+                "reference": value}  # fmt: skip
         if mode == "repair":
             for _ in range(10):  # a corruption can happen to stay valid; draw again
                 invalid = corrupt(rng, schema, value, edits=rng.randint(1, 3))
@@ -66,19 +96,12 @@ class JsonSchemaEnv(TextEnv):
         return task
 
     def task_from_record(self, record: dict[str, Any]) -> dict[str, Any]:
-        schema = record.get("schema")
-        if isinstance(schema, str):
-            schema = json.loads(schema)
-        if not isinstance(schema, dict):
-            raise ValueError("needs a 'schema' object (or a JSON string of one)")
-        schema_errors({}, schema)  # raises ValueError on an invalid schema
-        mode = record.get("mode") or ("repair" if "invalid" in record else "generate")
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}")
-        if mode == "repair" and "invalid" not in record:
-            raise ValueError("a repair task needs an 'invalid' object")
-        task = {"mode": mode, "schema": schema, "entity": str(record.get("entity", "object")),
-                "allow_wrapped": bool(record.get("allow_wrapped", False))}  # fmt: skip
+        schema = _read_schema(record)
+        mode = require_choice(record, "mode", MODES, default="repair" if record.get("invalid") is not None else "generate")
+        if mode == "repair" and record.get("invalid") is None:
+            raise TaskFieldError("invalid", "a repair task needs an 'invalid' object")
+        task = {"mode": mode, "schema": schema, "entity": optional_str(record, "entity", "object"),
+                "allow_wrapped": optional_bool(record, "allow_wrapped", False)}  # fmt: skip
         if mode == "repair":
             task["invalid"] = record["invalid"]
         return task
@@ -103,13 +126,13 @@ class JsonSchemaEnv(TextEnv):
         value, why = extract_json(trajectory.last_completion, bool(task.get("allow_wrapped")))
         zero = {"parseable": 0.0, "valid": 0.0, **({"closeness": 0.0} if task["mode"] == "repair" else {})}
         if value is None and why != "ok":
-            return Score(0.0, zero, why)
+            return Score(0.0, zero, why, outcome="invalid")
         try:
             errors = shared_pool().call(schema_errors, value, task["schema"], timeout=self.config.score_timeout_s)
         except BoundedTimeout as exc:
-            return Score(0.0, zero, f"validation {exc}")
+            return Score(0.0, zero, f"validation {exc}", outcome="timeout")
         except RuntimeError as exc:
-            return Score(0.0, zero, f"validation failed: {exc}")
+            return Score(0.0, zero, f"validation failed: {exc}", outcome="error")
         components = {"parseable": 1.0, "valid": float(not errors)}
         if task["mode"] == "repair":
             components["closeness"] = json_closeness(task["invalid"], value)
@@ -119,3 +142,21 @@ class JsonSchemaEnv(TextEnv):
             return Score(0.5 + 0.5 * components["closeness"], components,
                          f"valid; {components['closeness']:.2f} of the original kept")  # fmt: skip
         return Score(1.0, components, "valid")
+
+    # ---- probe hooks --------------------------------------------------------------------
+    def probes(self, task: dict[str, Any]) -> dict[str, list[str]]:
+        """Cheap replies that must not pass: empty or bare values, non-JSON numbers, the
+        schema itself, the repair task's object unchanged, a fence where none is allowed."""
+        out = {"empty object": ["{}"], "empty array": ["[]"], "null": ["null"], "zero": ["0"], "string": ['"x"'],
+               "NaN": ["NaN"], "Infinity": ['{"value": Infinity}'], "schema itself": [json.dumps(task["schema"])]}
+        if task["mode"] == "repair":
+            out["invalid unchanged"] = [json.dumps(task["invalid"])]
+        if not task.get("allow_wrapped"):
+            body = self.reference_answer(task)
+            out["fenced"] = ["```json\n" + (body[0] if body else "{}") + "\n```"]
+        return out
+
+    def reference_answer(self, task: dict[str, Any]) -> list[str] | None:
+        """The generator's valid instance (generated tasks; for a repair task it scores
+        0.5 + 0.5 x closeness, below 1 since the corruption must be undone); None for file tasks."""
+        return [json.dumps(task["reference"])] if "reference" in task else None

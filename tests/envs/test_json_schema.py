@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 import atropos_envs  # noqa: F401
 from atropos_envs import TaskFileError
 from atropos_envs.envs.schema_tasks import generate_schema_task
-from rewards.json_schema import extract_json, json_closeness, nesting_depth, schema_errors
+from rewards.json_schema import schema_errors
 from tests.envs.helpers import reply
 
 SCHEMA = {
@@ -59,7 +59,7 @@ def test_generate_task_scoring():
     reward, info = reply(env, json.dumps({**GOOD, "extra": 1}))
     assert reward == 0.1 and "Additional properties" in info["reason"]
     reward, info = reply(env, "Here it is:\n```json\n" + json.dumps(GOOD) + "\n```")
-    assert reward == 0.0 and "alone" in info["reason"]
+    assert reward == 0.0 and "alone" in info["reason"] and info["outcome"] == "invalid"
 
 
 def test_wrapped_json_is_accepted_only_where_the_task_allows():
@@ -100,7 +100,7 @@ def test_backtracking_user_pattern_is_cut_off():
     env = make(tasks=[{"schema": schema}], score_timeout_s=1.0)
     started = time.monotonic()
     reward, info = reply(env, json.dumps({"s": "a" * 40 + "!"}))
-    assert reward == 0.0 and "longer than 1 s" in info["reason"]
+    assert reward == 0.0 and "longer than 1 s" in info["reason"] and info["outcome"] == "timeout"
     assert time.monotonic() - started < 5
 
 
@@ -116,11 +116,81 @@ def test_task_files(tmp_path):
         make(tasks=str(path))
 
 
-def test_pure_helpers():
-    assert nesting_depth('{"a": "[[[[", "b": [[1]]}') == 3
-    assert extract_json(" [1, 2] ") == ([1, 2], "ok")
-    assert json_closeness({"a": 1, "b": {"c": 2}}, {"a": 1, "b": {"c": 3}}) == 0.5
-    assert json_closeness({}, {}) == 1.0
+def test_non_json_numbers_and_duplicate_keys_are_refused():
+    schema = {"type": "object", "properties": {"x": {"type": "number", "minimum": 0, "maximum": 10}}, "required": ["x"]}
+    env = make(tasks=[{"schema": schema}])
+    assert reply(env, '{"x": 5}')[0] == 1.0
+    for text in ['{"x": NaN}', '{"x": Infinity}', '{"x": -Infinity}', '{"x": 1e999}', "NaN", '{"x": 5, "x": 50}']:
+        reward, info = reply(env, text)
+        assert (reward, info["outcome"]) == (0.0, "invalid") and "not strict JSON" in info["reason"], text
+
+
+def test_a_schema_without_root_type_still_wants_its_kind_of_value():
+    props = {"properties": {"a": {"type": "integer"}}}
+    env = make(tasks=[{"schema": props}, {"schema": {"items": {"type": "integer"}}, "id": "arr"},
+                      {"schema": {"anyOf": [{"required": ["a"]}, {"required": ["b"]}]}, "id": "any"}])  # fmt: skip
+    for text in ["null", "0", "[]", '"x"', "true"]:
+        reward, info = reply(env, text)
+        assert reward == 0.1 and "(root): expected an object" in info["reason"], text
+    assert reply(env, '{"a": 1}')[0] == 1.0
+    assert reply(env, "{}", "arr")[0] == 0.1 and reply(env, "[1, 2]", "arr")[0] == 1.0
+    assert reply(env, '{"b": 1}', "any")[0] == 1.0 and reply(env, "null", "any")[0] == 0.1
+
+
+@pytest.mark.parametrize(
+    "schema,message",
+    [
+        ({"$ref": "http://127.0.0.1:9/schema.json"}, "points outside the schema"),
+        ({"properties": {"a": {"$ref": "file:///etc/passwd"}}}, "points outside the schema"),
+        ({"properties": {"a": {"$ref": "other.json#/x"}}}, "points outside the schema"),
+        ({"properties": {"a": {"$ref": "#/$defs/missing"}}}, "points to nothing in the schema"),
+        ({"type": "nonsense"}, "invalid schema"),
+    ],
+)
+def test_schemas_may_only_refer_inside_themselves(tmp_path, schema, message):
+    path = tmp_path / "schemas.jsonl"
+    path.write_text(json.dumps({"schema": schema}) + "\n")
+    with pytest.raises(TaskFileError, match=f"line 1, field 'schema': .*{message}") as err:
+        make(tasks=str(path))
+    assert "\n" not in str(err.value) and "root:" not in str(err.value)
+
+
+def test_local_refs_and_anchors_still_work():
+    schema = {"$defs": {"n": {"$anchor": "num", "type": "integer"}},
+              "properties": {"a": {"$ref": "#/$defs/n"}, "b": {"$ref": "#num"}, "c": {"$ref": "#"}}}  # fmt: skip
+    env = make(tasks=[{"schema": schema}])
+    assert reply(env, '{"a": 1, "b": 2, "c": {"a": 3}}')[0] == 1.0
+    assert reply(env, '{"a": 1, "c": {"a": "x"}}')[0] == 0.1
+
+
+@pytest.mark.parametrize(
+    "row,message",
+    [
+        ({"schema": SCHEMA, "allow_wrapped": "false"}, "field 'allow_wrapped': expected true or false"),
+        ({"schema": SCHEMA, "mode": "fix"}, "field 'mode': expected one of 'generate', 'repair'"),
+        ({"schema": SCHEMA, "entity": 3}, "field 'entity': expected a string"),
+        ({"schema": "{not json"}, "field 'schema': the string is not JSON"),
+        ({"schema": ["type", "object"]}, "field 'schema': expected a JSON Schema object"),
+        ({"schema": SCHEMA, "mode": "repair"}, "field 'invalid': a repair task needs"),
+    ],
+)
+def test_task_fields_are_checked_at_load(tmp_path, row, message):
+    path = tmp_path / "schemas.jsonl"
+    path.write_text(json.dumps({"schema": SCHEMA}) + "\n" + json.dumps(row) + "\n")
+    with pytest.raises(TaskFileError, match=f"line 2, {message}"):
+        make(tasks=str(path))
+
+
+def test_probes_fail_and_the_reference_passes_on_generated_tasks():
+    for mode in ("generate", "repair"):
+        env = make(mode=mode)
+        for i in range(25):
+            task = env.get_task(i)
+            for name, turns in env.probes(task).items():
+                assert reply(env, turns[0], str(i))[0] < 0.5, (name, i)
+            reward = reply(env, env.reference_answer(task)[0], str(i))[0]
+            assert reward == 1.0 if mode == "generate" else 0.5 <= reward < 1.0
+    assert make(tasks=[{"schema": SCHEMA}]).reference_answer(make(tasks=[{"schema": SCHEMA}]).get_task("0")) is None
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -1,0 +1,109 @@
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rewards.json_schema import (
+    NotStrictJSON,
+    check_refs,
+    extract_json,
+    implied_root_types,
+    json_closeness,
+    nesting_depth,
+    root_type_error,
+    schema_errors,
+    schema_refs,
+    strict_loads,
+)
+
+
+def test_nesting_and_closeness():
+    assert nesting_depth('{"a": "[[[[", "b": [[1]]}') == 3
+    assert nesting_depth('"\\"[" [1]') == 1
+    assert json_closeness({"a": 1, "b": {"c": 2}}, {"a": 1, "b": {"c": 3}}) == 0.5
+    assert json_closeness({}, {}) == 1.0
+    assert json_closeness({"a": 1}, {"a": 1, "b": 2}) == 0.5
+
+
+@pytest.mark.parametrize("text", ["NaN", "[Infinity]", '{"a": -Infinity}', "1e400", "-1e400", '{"a": 1, "a": 2}',
+                                  '[{"k": {"x": 1, "x": 1}}]'])  # fmt: skip
+def test_strict_loads_refuses_what_json_does_not_allow(text):
+    json.loads(text)  # Python's json accepts every one of these
+    with pytest.raises(NotStrictJSON):
+        strict_loads(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+                    | st.text(max_size=10),
+                    lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=5), c, max_size=4),
+                    max_leaves=20))  # fmt: skip
+def test_strict_loads_agrees_with_json_on_json(value):
+    text = json.dumps(value)
+    assert strict_loads(text) == json.loads(text)
+
+
+def test_extract_json_reasons():
+    assert extract_json(" [1, 2] ") == ([1, 2], "ok")
+    assert extract_json("NaN") == (None, "not strict JSON: NaN is not a JSON value")
+    assert extract_json('{"a": 1, "a": 2}')[1].startswith("not strict JSON: duplicate key 'a'")
+    assert extract_json("```json\n{}\n```") == (None, "reply must be the JSON value alone (no code fence or prose)")
+    assert extract_json("```json\n{}\n```", allow_wrapped=True) == ({}, "ok")
+    assert extract_json("```\n{\"v\": NaN}\n```", allow_wrapped=True)[1].startswith("not strict JSON")
+    assert extract_json("[" * 100 + "]" * 100) == (None, "JSON nested deeper than 64")
+
+
+def test_implied_root_types():
+    assert implied_root_types({"type": "object"}) is None
+    assert implied_root_types({"enum": [None, 1]}) is None
+    assert implied_root_types({"properties": {}}) == ("object",)
+    assert implied_root_types({"required": ["a"], "$defs": {}}) == ("object",)
+    assert implied_root_types({"items": {}, "minItems": 1}) == ("array",)
+    assert implied_root_types({"minimum": 1}) == ("number",)
+    assert implied_root_types({"pattern": "^a"}) == ("string",)
+    assert implied_root_types({"oneOf": [{"required": ["a"]}]}) == ("object", "array")
+    assert implied_root_types({}) == ("object", "array")
+    assert root_type_error({}, {"properties": {}}) is None
+    assert root_type_error(True, {"minimum": 0}) == "(root): expected a number, got a boolean"
+    assert root_type_error(None, {}) == "(root): expected an object or an array, got null"
+
+
+def test_schema_errors_include_the_implied_root_type():
+    schema = {"properties": {"a": {"type": "integer"}}}
+    assert schema_errors({"a": 1}, schema) == []
+    assert schema_errors(None, schema) == ["(root): expected an object, got null"]
+    assert schema_errors("x", {"required": ["a"]}) == ["(root): expected an object, got a string"]
+
+
+def test_refs_must_stay_inside_the_schema():
+    schema = {"$defs": {"a": {"$anchor": "A", "type": "string"}, "b": {"$ref": "#/$defs/a"}},
+              "properties": {"x": {"$ref": "#A"}, "y": {"$ref": "#"}, "$ref": {"type": "string"}}}  # fmt: skip
+    assert sorted(schema_refs(schema)) == ["#", "#/$defs/a", "#A"]
+    check_refs(schema)
+    with_id = {"$id": "https://example.com/s.json", "$defs": {"a": {}}, "properties": {"x": {"$ref": "#/$defs/a"}}}
+    check_refs(with_id)
+    for ref in ("http://example.com/s.json", "file:///etc/passwd", "s.json", "//host/x", "urn:x"):
+        with pytest.raises(ValueError, match="points outside the schema"):
+            check_refs({"properties": {"x": {"$ref": ref}}})
+    with pytest.raises(ValueError, match="points outside the schema"):
+        check_refs({"$dynamicRef": "https://example.com/meta"})
+    with pytest.raises(ValueError, match="points to nothing"):
+        check_refs({"properties": {"x": {"$ref": "#/$defs/none"}}})
+    deep = {"x": 1}
+    for _ in range(5000):
+        deep = {"not": deep}
+    assert schema_refs(deep) == []
+
+
+def test_validation_never_retrieves(monkeypatch):
+    import urllib.request
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the validator tried to fetch a URL")
+
+    monkeypatch.setattr(urllib.request, "urlopen", refuse)
+    with pytest.raises(ValueError, match="points outside the schema"):
+        schema_errors({}, {"$ref": "http://127.0.0.1:9/x.json"})
+    with pytest.raises(ValueError, match="points outside the schema"):
+        schema_errors({}, {"properties": {"a": {"$ref": "file:///etc/hostname"}}})
