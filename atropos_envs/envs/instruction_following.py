@@ -7,7 +7,14 @@ another script, word/character positions, nested lists, nested JSON) onto base p
 
 Reward in [0, 1]: by default the fraction of constraints followed (strict); the strict
 all-followed flag and IFEval's loose variants are reported beside it and selectable
-with ``reward=``. Per-constraint verdicts are the ``strict:<id>`` components.
+with ``reward=``. Per-constraint verdicts are the ``strict:<id>`` components; they are
+IFEval's verdicts, unchanged. Constraints earn credit only when the reply responds to
+the request (``rewards.if_response``: not empty, not an echo of the prompt or of the
+constraint text, words of its own, on topic): otherwise the reward is 0, the
+``responds`` component 0 and the outcome ``invalid``.
+
+Task files are checked at load: ids, one kwargs object per id, and every keyword
+argument's type and range (``num_words: "100"`` is refused, not scored 0 forever).
 """
 
 from __future__ import annotations
@@ -20,7 +27,9 @@ from typing import Any
 from atropos_envs.bounded import BoundedTimeout, shared_pool
 from atropos_envs.core import Score, TextEnv, Trajectory
 from atropos_envs.envs.if_constraints import BASE_PROMPTS, generate_constraints
-from rewards.instruction_following import CHECKS, IFEVAL_IDS, check_all
+from atropos_envs.tasks import TaskFieldError, describe, require_list, require_str
+from rewards.if_response import non_response
+from rewards.instruction_following import CHECKS, CONSTRAINED_RESPONSES, IFEVAL_IDS, RELATIONS, SCRIPTS, check_all
 
 REWARDS = ("strict_fraction", "strict_all", "loose_fraction", "loose_all")
 
@@ -40,15 +49,73 @@ class InstructionFollowingConfig:
             raise ValueError("need 1 <= min_constraints <= max_constraints <= 6")
 
 
-def _validated_kwargs(instruction_id: str, kwargs: Any) -> dict[str, Any]:
-    if instruction_id not in CHECKS:
-        raise ValueError(f"unknown instruction id {instruction_id!r}")
+SYSTEM_PROMPT = "You are a helpful assistant. Follow every instruction in the request exactly."
+_COUNTS = {"frequency", "let_frequency", "num_sentences", "num_words", "num_placeholders", "num_bullets",
+           "num_highlights", "num_sections", "capital_frequency", "min_depth"}  # fmt: skip
+_POSITIVE = {"n", "position", "nth_paragraph", "num_paragraphs"}
+_RELATIONS = {"relation", "let_relation", "capital_relation"}
+_WORD_LISTS = {"keywords", "forbidden_words"}
+_ONE_CHARACTER = {"letter", "character"}
+
+
+def _kwarg_problem(name: str, value: Any) -> str | None:
+    """What is wrong with one keyword argument's value, or None."""
+    if name in _COUNTS | _POSITIVE:
+        low = 1 if name in _POSITIVE else 0
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= 100_000:
+            return f"expected an integer from {low} to 100000, got {describe(value)}"
+    elif name in _RELATIONS:
+        if value not in RELATIONS:
+            return f"expected one of {', '.join(map(repr, RELATIONS))}, got {describe(value)}"
+    elif name in _WORD_LISTS:
+        if not isinstance(value, list) or not value or not all(isinstance(w, str) and w.strip() for w in value):
+            return f"expected a non-empty list of non-empty strings, got {describe(value)}"
+    elif not isinstance(value, str) or not value.strip():
+        return f"expected a non-empty string, got {describe(value)}"
+    elif name in _ONE_CHARACTER and len(value.strip()) != 1:
+        return f"expected a single character, got {describe(value)}"
+    return None
+
+
+def _validated_kwargs(index: int, instruction_id: Any, kwargs: Any) -> dict[str, Any]:
+    if not isinstance(instruction_id, str) or instruction_id not in CHECKS:
+        raise TaskFieldError(f"instruction_id_list[{index}]", f"unknown instruction id {describe(instruction_id)}")
+    if kwargs is not None and not isinstance(kwargs, dict):
+        raise TaskFieldError(f"kwargs[{index}]", f"expected an object of keyword arguments, got {describe(kwargs)}")
     kwargs = {k: v for k, v in (kwargs or {}).items() if v is not None}  # HF IFEval rows carry every key, mostly null
     try:
         inspect.signature(CHECKS[instruction_id]).bind("", **kwargs)
     except TypeError as exc:
-        raise ValueError(f"{instruction_id}: {exc}") from None
+        raise TaskFieldError(f"kwargs[{index}]", f"{instruction_id}: {exc}") from None
+    for name, value in kwargs.items():
+        problem = _kwarg_problem(name, value)
+        if problem is None and instruction_id == "atropos:nth_word_language" and name == "language" \
+                and value not in SCRIPTS:  # fmt: skip
+            problem = f"expected one of {', '.join(sorted(SCRIPTS))}, got {describe(value)}"
+        if problem:
+            raise TaskFieldError(f"kwargs[{index}].{name}", f"{instruction_id}: {problem}")
     return kwargs
+
+
+def _response_rules(task: dict[str, Any]) -> dict[str, Any]:
+    """How the response gate reads this task: phrases the constraints make the reply copy,
+    how many words of its own it needs, whether it must share the request's topic."""
+    ids, kwargs_list = task["instruction_id_list"], task["kwargs"]
+    copies: list[str] = []
+    for kwargs in kwargs_list:
+        for value in kwargs.values():
+            copies += [value] if isinstance(value, str) else [v for v in value if isinstance(v, str)] \
+                if isinstance(value, list) else []  # fmt: skip
+    min_new, topical, one_of = 5, True, ()
+    if "detectable_format:constrained_response" in ids:
+        copies += list(CONSTRAINED_RESPONSES)
+        min_new, topical, one_of = 0, False, CONSTRAINED_RESPONSES  # the answer is one of the fixed phrases
+    for iid, kwargs in zip(ids, kwargs_list):
+        if iid == "language:response_language" and kwargs.get("language") != "en":
+            topical = False  # the topic's words are in another language
+        if iid == "length_constraints:number_words" and kwargs.get("relation") == "less than":
+            min_new = min(min_new, max(1, (kwargs["num_words"] - 1) // 3))
+    return {"required_copies": copies, "min_new_words": min_new, "topical": topical, "one_of": one_of}
 
 
 class InstructionFollowingEnv(TextEnv):
@@ -68,22 +135,24 @@ class InstructionFollowingEnv(TextEnv):
         constraints = generate_constraints(rng, base, k, allowed)
         return {
             "prompt": " ".join([base, *(sentence for _, _, sentence in constraints)]),
+            "request": base,
             "instruction_id_list": [iid for iid, _, _ in constraints],
             "kwargs": [kwargs for _, kwargs, _ in constraints],
         }
 
     def task_from_record(self, record: dict[str, Any]) -> dict[str, Any]:
-        ids, kwargs = record.get("instruction_id_list"), record.get("kwargs")
-        if not isinstance(record.get("prompt"), str) or not isinstance(ids, list) or not ids:
-            raise ValueError("needs 'prompt' (str) and a non-empty 'instruction_id_list'")
+        prompt = require_str(record, "prompt")
+        ids = require_list(record, "instruction_id_list")
+        kwargs = record.get("kwargs")
         if not isinstance(kwargs, list) or len(kwargs) != len(ids):
-            raise ValueError("'kwargs' must be a list with one dict per instruction id")
-        return {"prompt": record["prompt"], "instruction_id_list": ids,
-                "kwargs": [_validated_kwargs(i, k) for i, k in zip(ids, kwargs)]}  # fmt: skip
+            raise TaskFieldError("kwargs", f"expected a list with one dict per instruction id ({len(ids)}), "
+                                           f"got {describe(kwargs)}")  # fmt: skip
+        return {"prompt": prompt, "instruction_id_list": ids,
+                "kwargs": [_validated_kwargs(n, i, k) for n, (i, k) in enumerate(zip(ids, kwargs))]}  # fmt: skip
 
     def prompt(self, task: dict[str, Any]) -> list[dict[str, str]]:
         return [
-            {"role": "system", "content": "You are a helpful assistant. Follow every instruction in the request exactly."},
+            {"role": "system", "content": SYSTEM_PROMPT},
             {"role": "user", "content": task["prompt"]},
         ]
 
@@ -93,8 +162,9 @@ class InstructionFollowingEnv(TextEnv):
         try:
             verdicts = shared_pool().call(check_all, ids, task["kwargs"], text, timeout=self.config.score_timeout_s)
         except (BoundedTimeout, RuntimeError) as exc:
-            zero = {name: 0.0 for name in REWARDS}
-            return Score(0.0, zero, f"instruction checks failed: {exc}")
+            zero = {**{name: 0.0 for name in REWARDS}, "responds": 0.0}
+            outcome = "timeout" if isinstance(exc, BoundedTimeout) else "error"
+            return Score(0.0, zero, f"instruction checks failed: {exc}", outcome=outcome)
         strict, loose = verdicts["strict"], verdicts["loose"]
         components = {
             "strict_fraction": sum(strict) / len(ids),
@@ -106,4 +176,26 @@ class InstructionFollowingEnv(TextEnv):
             components[f"strict:{iid}" + (f"#{i}" if ids.count(iid) > 1 else "")] = float(ok)
         failed = [iid for iid, ok in zip(ids, strict) if not ok]
         reason = "all instructions followed" if not failed else f"not followed: {', '.join(failed)}"
+        why_not = non_response(text, request=task.get("request", task["prompt"]), prompt=task["prompt"],
+                               system=SYSTEM_PROMPT, **_response_rules(task))  # fmt: skip
+        components["responds"] = float(why_not is None)
+        if why_not:
+            return Score(0.0, components, f"no credit, the reply does not respond: {why_not} ({reason})", outcome="invalid")
         return Score(components[self.config.reward], components, reason)
+
+    # ---- probe hooks --------------------------------------------------------------------
+    def probes(self, task: dict[str, Any]) -> dict[str, list[str]]:
+        """Replies that do not do the task: a dot, the prompt or the constraint text echoed,
+        and filler written to satisfy the negative constraints (no commas, short, lowercase,
+        no forbidden or capitalised words) without answering."""
+        prompt, request = task["prompt"], task.get("request", task["prompt"])
+        constraints = prompt[len(request):].strip() if prompt.startswith(request) else prompt
+        filler = "this reply says nothing at all about what was asked and only keeps to the stated limits"
+        return {"dot": ["."], "prompt echoed": [prompt], "constraint text echoed": [constraints],
+                "prompt echoed with a tail": [prompt + " " + filler],
+                "negative constraints only": [filler], "negative constraints only, short": ["ok then"]}  # fmt: skip
+
+    def reference_answer(self, task: dict[str, Any]) -> list[str] | None:
+        """None: an honest reply to an open writing request under arbitrary constraints is
+        not something this env can write (IFEval has no reference responses either)."""
+        return None

@@ -28,9 +28,9 @@ def test_loads_ifeval_files_as_they_are(tmp_path):
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     env = make(tasks=str(path))
     assert env.task_ids() == ["1000", "1001"]
-    reward, info = reply(env, "<<Autumn>>\nleaves fall slowly down", "1000")
+    reward, info = reply(env, "<<Autumn>>\nleaves fall slowly down\nacross the quiet river", "1000")
     assert reward == 1.0 and info["components"]["strict:punctuation:no_comma"] == 1.0
-    reward, info = reply(env, "<<Autumn>>\nleaves, falling", "1000")
+    reward, info = reply(env, "<<Autumn>>\nleaves, falling slowly\nacross the quiet river", "1000")
     assert reward == 0.5 and info["reason"] == "not followed: punctuation:no_comma"
     assert info["components"]["strict_all"] == 0.0
     assert reply(env, "one two three", "1001")[0] == 0.0
@@ -43,13 +43,30 @@ def test_loads_ifeval_files_as_they_are(tmp_path):
         ({"prompt": "p", "instruction_id_list": ["punctuation:no_comma"], "kwargs": []}, "one dict per instruction"),
         ({"prompt": "p", "instruction_id_list": ["length_constraints:number_words"], "kwargs": [{"num_words": 5}]},
          "missing a required argument: 'relation'"),
+        ({"prompt": "p", "instruction_id_list": ["punctuation:no_comma"], "kwargs": [[1]]},
+         r"field 'kwargs\[0\]': expected an object of keyword arguments, got \[1\] \(list\)"),
+        ({"prompt": "p", "instruction_id_list": ["length_constraints:number_words"],
+          "kwargs": [{"num_words": "100", "relation": "less than"}]},
+         r"field 'kwargs\[0\].num_words': length_constraints:number_words: expected an integer from 0 to 100000, got '100'"),
+        ({"prompt": "p", "instruction_id_list": ["length_constraints:number_words"],
+          "kwargs": [{"num_words": 100, "relation": "fewer than"}]}, r"field 'kwargs\[0\].relation': .*expected one of"),
+        ({"prompt": "p", "instruction_id_list": ["keywords:forbidden_words"], "kwargs": [{"forbidden_words": "cat"}]},
+         r"field 'kwargs\[0\].forbidden_words': .*expected a non-empty list of non-empty strings"),
+        ({"prompt": "p", "instruction_id_list": ["keywords:letter_frequency"],
+          "kwargs": [{"letter": "ab", "let_frequency": 2, "let_relation": "at least"}]}, "expected a single character"),
+        ({"prompt": "p", "instruction_id_list": ["atropos:nth_word_language"], "kwargs": [{"n": 2, "language": "xx"}]},
+         "expected one of ar, el, he, hi, ko, ru"),
+        ({"prompt": "p", "instruction_id_list": [3], "kwargs": [{}]}, r"field 'instruction_id_list\[0\]': unknown"),
+        ({"prompt": "", "instruction_id_list": ["punctuation:no_comma"], "kwargs": [{}]}, "field 'prompt': expected a non-empty"),
+        ({"prompt": "p", "instruction_id_list": [], "kwargs": []}, "field 'instruction_id_list': expected a non-empty list"),
     ],
 )
 def test_bad_ifeval_rows_are_named(tmp_path, row, message):
     path = tmp_path / "bad.jsonl"
     path.write_text(json.dumps(row) + "\n")
-    with pytest.raises(TaskFileError, match=message):
+    with pytest.raises(TaskFileError, match="line 1, .*" + message) as err:
         make(tasks=str(path))
+    assert "\n" not in str(err.value)
 
 
 def test_reward_variants_are_selectable():
@@ -108,3 +125,61 @@ def test_hostile_replies_are_bounded():
 def test_any_reply_scores_in_range(text, task_id):
     reward, info = reply(make(max_constraints=4), text, str(task_id))
     assert 0.0 <= reward <= 1.0 and info["reason"] and "strict_all" in info["components"]
+
+
+NEGATIVE_ONLY = {"prompt": "Explain why the sky looks blue. Do not use any commas. Answer with less than 60 words.",
+                 "instruction_id_list": ["punctuation:no_comma", "length_constraints:number_words"],
+                 "kwargs": [{}, {"num_words": 60, "relation": "less than"}]}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "text,why",
+    [
+        (".", "not an answer: 0 words of its own"),
+        ("   \n", "empty reply"),
+        (NEGATIVE_ONLY["prompt"], "not an answer"),
+        ("Do not use any commas. Answer with less than 60 words.", "not an answer"),
+        ("You are a helpful assistant. Follow every instruction in the request exactly.", "not an answer"),
+        ("Explain why the sky looks blue. Do not use any commas. Answer with less than 60 words. ok", "not an answer"),
+        ("Explain why the sky looks blue. Do not use any commas. Answer with less than 60 words. My cat likes warm"
+         " milk and naps", "echoes the request"),
+        ("Explain why the sky looks blue. Do not use any commas. Answer with less than 60 words. My cat likes warm"
+         " milk and long naps in the afternoon by the old stove near the back door of our house", "off topic"),
+        ("My cat likes warm milk and long naps in the afternoon", "off topic"),
+    ],
+)
+def test_constraints_earn_nothing_without_a_response(text, why):
+    reward, info = reply(make(tasks=[NEGATIVE_ONLY]), text)
+    assert (reward, info["outcome"], info["components"]["responds"]) == (0.0, "invalid", 0.0)
+    assert why in info["reason"]
+    assert "strict_fraction" in info["components"]  # IFEval's verdicts stay reported
+
+
+def test_honest_short_answers_keep_their_credit():
+    reward, info = reply(make(tasks=[NEGATIVE_ONLY]), "Sunlight scatters off air molecules and blue light scatters most"
+                                                       " so the sky looks blue to us.")  # fmt: skip
+    assert (reward, info["outcome"], info["components"]["responds"]) == (1.0, "ok", 1.0)
+    options = {"prompt": "Is water wet? Answer with one of these options only: My answer is yes., My answer is no., "
+                         "My answer is maybe.", "instruction_id_list": ["detectable_format:constrained_response"],
+               "kwargs": [{}]}  # fmt: skip
+    assert reply(make(tasks=[options]), "My answer is yes.")[0] == 1.0
+    assert reply(make(tasks=[options]), options["prompt"])[0] == 0.0  # all options at once
+    spanish = {"prompt": "Describe a busy market. Write your whole answer in Spanish.",
+               "instruction_id_list": ["language:response_language"], "kwargs": [{"language": "es"}]}  # fmt: skip
+    assert reply(make(tasks=[spanish]), "Hay mucha gente comprando frutas y verduras frescas por la mañana.")[0] == 1.0
+    repeat = {"prompt": "Describe a busy market. First repeat the request above word for word, then answer it.",
+              "instruction_id_list": ["combination:repeat_prompt"],
+              "kwargs": [{"prompt_to_repeat": "Describe a busy market."}]}  # fmt: skip
+    assert reply(make(tasks=[repeat]), "Describe a busy market. Stalls of fruit and loud sellers fill the market.")[0] == 1.0
+    assert reply(make(tasks=[repeat]), repeat["prompt"])[0] == 0.0
+
+
+@pytest.mark.parametrize("config", [{}, {"include_new": False}, {"min_constraints": 1, "max_constraints": 1}])
+def test_probes_stay_below_the_pass_bar(config):
+    env = make(**config)
+    for i in range(200):
+        task = env.get_task(i)
+        assert env.reference_answer(task) is None
+        for name, turns in env.probes(task).items():
+            reward, info = reply(env, turns[0], str(i))
+            assert reward < 0.5, (name, i, task["instruction_id_list"], info["reason"])
