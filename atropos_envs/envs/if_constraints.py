@@ -21,8 +21,9 @@ WORDS = ["river", "lantern", "orbit", "garden", "signal", "harbor", "velvet", "c
          "thunder", "ribbon", "canyon", "ember", "falcon", "glacier"]  # fmt: skip
 ENDINGS = ["Is there anything else I can help with?", "That is all for today.", "Thanks for reading."]
 LANGUAGE_NAMES = {"es": "Spanish", "fr": "French", "de": "German", "it": "Italian", "pt": "Portuguese"}
-SCRIPT_NAMES = {"ru": "Russian (Cyrillic script)", "el": "Greek (Greek script)", "ar": "Arabic (Arabic script)",
-                "hi": "Hindi (Devanagari script)", "ko": "Korean (Hangul)", "he": "Hebrew (Hebrew script)"}  # fmt: skip
+SCRIPT_NAMES = {"ru": "Russian (Cyrillic script)", "el": "Greek (Greek script)",
+                "ar": "Arabic (Arabic script)", "hi": "Hindi (Devanagari script)", "ko": "Korean (Hangul)",
+                "he": "Hebrew (Hebrew script)"}  # fmt: skip
 
 BASE_PROMPTS = [
     "Write a short note to a neighbour about a lost cat.",
@@ -45,7 +46,7 @@ BASE_PROMPTS = [
 
 
 def _ordinal(n: int) -> str:
-    return f"{n}{'tsnrhtdd'[(n // 10 % 10 != 1) * (n % 10 < 4) * n % 10::4]}"
+    return f"{n}{'tsnrhtdd'[(n // 10 % 10 != 1) * (n % 10 < 4) * n % 10 :: 4]}"
 
 
 def _relation(rng: random.Random) -> str:
@@ -61,7 +62,9 @@ def _make(rng: random.Random, base_prompt: str) -> dict[str, Callable[[], tuple[
             if not relation:
                 return {name: n}, text.format(n=n)
             rel = _relation(rng)
-            rel_key = {"let_frequency": "let_relation", "capital_frequency": "capital_relation"}.get(name, "relation")
+            rel_key = {"let_frequency": "let_relation", "capital_frequency": "capital_relation"}.get(
+                name, "relation"
+            )
             return {name: n, rel_key: rel}, text.format(n=n, rel=rel)
 
         return draw
@@ -72,13 +75,18 @@ def _make(rng: random.Random, base_prompt: str) -> dict[str, Callable[[], tuple[
 
     def letter_frequency():
         letter, n, rel = rng.choice("abcdefghijklmnopqrstuvwxyz"), rng.randint(1, 10), _relation(rng)
-        return {"letter": letter, "let_frequency": n, "let_relation": rel}, f"Use the letter '{letter}' {rel} {n} times."
+        return {
+            "letter": letter,
+            "let_frequency": n,
+            "let_relation": rel,
+        }, f"Use the letter '{letter}' {rel} {n} times."
 
     def nth_paragraph():
         total = rng.randint(2, 4)
         nth, word = rng.randint(1, total), rng.choice(WORDS)
         return {"num_paragraphs": total, "nth_paragraph": nth, "first_word": word}, (
-            f"Write exactly {total} paragraphs separated by blank lines; paragraph {nth} must start with the word '{word}'."
+            f"Write exactly {total} paragraphs separated by blank lines; "
+            f"paragraph {nth} must start with the word '{word}'."
         )
 
     def two_words(key: str, text: str):
@@ -96,55 +104,148 @@ def _make(rng: random.Random, base_prompt: str) -> dict[str, Callable[[], tuple[
         return draw
 
     def fixed(text: str):
-        return lambda: ({}, text)
+        def draw():
+            return {}, text
 
+        return draw
+
+    def response_language():
+        code = rng.choice(sorted(LANGUAGE_NAMES))
+        return {"language": code}, f"Write your whole answer in {LANGUAGE_NAMES[code]}."
+
+    def multiple_sections():
+        splitter, n = rng.choice(["Section", "SECTION"]), rng.randint(2, 4)
+        return {"section_spliter": splitter, "num_sections": n}, (
+            f"Split your answer into {n} sections, each starting with '{splitter} X' where X is its number."
+        )
+
+    def repeat_prompt():
+        return {"prompt_to_repeat": base_prompt}, (
+            "First repeat the request above word for word (not this sentence), then answer it."
+        )
+
+    def nth_word_language():
+        n, language = rng.randint(3, 5), rng.choice(sorted(SCRIPTS))
+        return {"n": n, "language": language}, (
+            f"Write every {_ordinal(n)} word in {SCRIPT_NAMES[language]} and all other words in English."
+        )
+
+    def word_at_position():
+        position, word = rng.randint(1, 5), rng.choice(WORDS)
+        return {
+            "position": position,
+            "word": word,
+        }, f"Word number {position} of your answer must be '{word}'."
+
+    def character_at_position():
+        position, character = rng.randint(1, 3), rng.choice("ABCDEFGHIJKLMNOPRSTW")
+        return {"position": position, "character": character}, (
+            f"Character number {position} of your answer must be '{character}'."
+        )
+
+    options = ", ".join(CONSTRAINED_RESPONSES)
     return {
         "keywords:existence": two_words("keywords", "Include the words '{a}' and '{b}'."),
         "keywords:frequency": keyword_frequency,
         "keywords:forbidden_words": two_words("forbidden_words", "Do not use the words '{a}' or '{b}'."),
         "keywords:letter_frequency": letter_frequency,
-        "language:response_language": lambda: (lambda c: ({"language": c}, f"Write your whole answer in {LANGUAGE_NAMES[c]}."))(rng.choice(sorted(LANGUAGE_NAMES))),  # noqa: E501
+        "language:response_language": response_language,
         "length_constraints:number_sentences": count("num_sentences", 2, 10, "Write {rel} {n} sentences."),
-        "length_constraints:number_paragraphs": count("num_paragraphs", 2, 4, "Write exactly {n} paragraphs, separated by the markdown divider ***.", relation=False),  # noqa: E501
+        "length_constraints:number_paragraphs": count(
+            "num_paragraphs",
+            2,
+            4,
+            "Write exactly {n} paragraphs, separated by the markdown divider ***.",
+            relation=False,
+        ),
         "length_constraints:number_words": count("num_words", 20, 200, "Answer with {rel} {n} words."),
         "length_constraints:nth_paragraph_first_word": nth_paragraph,
-        "detectable_content:number_placeholders": count("num_placeholders", 1, 3, "Include at least {n} placeholders in square brackets, such as [name].", relation=False),  # noqa: E501
-        "detectable_content:postscript": choice("postscript_marker", ["P.S.", "P.P.S"], "End with a postscript starting with {v}"),
-        "detectable_format:number_bullet_lists": count("num_bullets", 2, 5, "Use exactly {n} markdown bullet points (lines starting with '* ').", relation=False),  # noqa: E501
-        "detectable_format:constrained_response": fixed(f"Answer with one of these options only: {', '.join(CONSTRAINED_RESPONSES)}"),
-        "detectable_format:number_highlighted_sections": count("num_highlights", 1, 3, "Highlight at least {n} parts with markdown, like *this part*.", relation=False),  # noqa: E501
-        "detectable_format:multiple_sections": lambda: (lambda s, n: ({"section_spliter": s, "num_sections": n}, f"Split your answer into {n} sections, each starting with '{s} X' where X is its number."))(rng.choice(["Section", "SECTION"]), rng.randint(2, 4)),  # noqa: E501
+        "detectable_content:number_placeholders": count(
+            "num_placeholders",
+            1,
+            3,
+            "Include at least {n} placeholders in square brackets, such as [name].",
+            relation=False,
+        ),
+        "detectable_content:postscript": choice(
+            "postscript_marker", ["P.S.", "P.P.S"], "End with a postscript starting with {v}"
+        ),
+        "detectable_format:number_bullet_lists": count(
+            "num_bullets",
+            2,
+            5,
+            "Use exactly {n} markdown bullet points (lines starting with '* ').",
+            relation=False,
+        ),
+        "detectable_format:constrained_response": fixed(f"Answer with one of these options only: {options}"),
+        "detectable_format:number_highlighted_sections": count(
+            "num_highlights",
+            1,
+            3,
+            "Highlight at least {n} parts with markdown, like *this part*.",
+            relation=False,
+        ),
+        "detectable_format:multiple_sections": multiple_sections,
         "detectable_format:json_format": fixed("Format your whole answer as JSON."),
-        "detectable_format:title": fixed("Give your answer a title wrapped in double angle brackets, like <<my title>>."),
+        "detectable_format:title": fixed(
+            "Give your answer a title wrapped in double angle brackets, like <<my title>>."
+        ),
         "combination:two_responses": fixed("Give two different answers separated by six asterisks: ******"),
-        "combination:repeat_prompt": lambda: ({"prompt_to_repeat": base_prompt}, "First repeat the request above word for word (not this sentence), then answer it."),  # noqa: E501
-        "startend:end_checker": choice("end_phrase", ENDINGS, "Finish with the exact phrase '{v}' and nothing after it."),
-        "change_case:capital_word_frequency": count("capital_frequency", 1, 10, "Use words in ALL CAPITALS {rel} {n} times."),
+        "combination:repeat_prompt": repeat_prompt,
+        "startend:end_checker": choice(
+            "end_phrase", ENDINGS, "Finish with the exact phrase '{v}' and nothing after it."
+        ),
+        "change_case:capital_word_frequency": count(
+            "capital_frequency", 1, 10, "Use words in ALL CAPITALS {rel} {n} times."
+        ),
         "change_case:english_capital": fixed("Write your whole answer in English, in capital letters only."),
-        "change_case:english_lowercase": fixed("Write your whole answer in English, in lowercase letters only."),
+        "change_case:english_lowercase": fixed(
+            "Write your whole answer in English, in lowercase letters only."
+        ),
         "punctuation:no_comma": fixed("Do not use any commas."),
         "startend:quotation": fixed("Wrap your whole answer in double quotation marks."),
-        "atropos:nth_word_language": lambda: (lambda n, lang: ({"n": n, "language": lang}, f"Write every {_ordinal(n)} word in {SCRIPT_NAMES[lang]} and all other words in English."))(rng.randint(3, 5), rng.choice(sorted(SCRIPTS))),  # noqa: E501
-        "atropos:word_at_position": lambda: (lambda p, w: ({"position": p, "word": w}, f"Word number {p} of your answer must be '{w}'."))(rng.randint(1, 5), rng.choice(WORDS)),  # noqa: E501
-        "atropos:character_at_position": lambda: (lambda p, c: ({"position": p, "character": c}, f"Character number {p} of your answer must be '{c}'."))(rng.randint(1, 3), rng.choice("ABCDEFGHIJKLMNOPRSTW")),  # noqa: E501
-        "atropos:nested_bullets": count("min_depth", 2, 3, "Include a markdown bullet list nested at least {n} levels deep (indent sub-items).", relation=False),  # noqa: E501
-        "atropos:json_depth": count("min_depth", 2, 3, "Answer with a JSON object whose objects nest at least {n} levels deep.", relation=False),  # noqa: E501
+        "atropos:nth_word_language": nth_word_language,
+        "atropos:word_at_position": word_at_position,
+        "atropos:character_at_position": character_at_position,
+        "atropos:nested_bullets": count(
+            "min_depth",
+            2,
+            3,
+            "Include a markdown bullet list nested at least {n} levels deep (indent sub-items).",
+            relation=False,
+        ),
+        "atropos:json_depth": count(
+            "min_depth",
+            2,
+            3,
+            "Answer with a JSON object whose objects nest at least {n} levels deep.",
+            relation=False,
+        ),
     }
 
 
-_WHOLE_TEXT = {"detectable_format:constrained_response", "detectable_format:json_format", "atropos:json_depth",
-               "combination:two_responses", "combination:repeat_prompt", "startend:quotation"}  # fmt: skip
+_WHOLE_TEXT = {"detectable_format:constrained_response", "detectable_format:json_format",
+               "atropos:json_depth", "combination:two_responses", "combination:repeat_prompt",
+               "startend:quotation"}  # fmt: skip
 _CASE = {"change_case:english_capital", "change_case:english_lowercase", "change_case:capital_word_frequency"}
 _LANGUAGE = {"language:response_language", "atropos:nth_word_language"}
 _PARAGRAPHS = {"length_constraints:number_paragraphs", "length_constraints:nth_paragraph_first_word"}
 _POSITION = {"atropos:word_at_position", "atropos:character_at_position"}
-_CONFLICT_GROUPS = [_WHOLE_TEXT, _CASE, _LANGUAGE | _CASE | {"keywords:existence", "keywords:frequency", "startend:end_checker",
-                    "keywords:forbidden_words", "detectable_format:multiple_sections", "atropos:word_at_position"},
-                    _PARAGRAPHS, _POSITION | _WHOLE_TEXT | {"detectable_format:title", "detectable_format:multiple_sections",
-                    "detectable_format:number_bullet_lists", "atropos:nested_bullets"},
-                    {"detectable_format:multiple_sections", "detectable_format:number_highlighted_sections"},
-                    {"detectable_format:number_bullet_lists", "atropos:nested_bullets"},
-                    {"startend:quotation", "detectable_format:title"}, {"punctuation:no_comma"} | _WHOLE_TEXT - {"startend:quotation"}]  # fmt: skip
+_WORDING = {"keywords:existence", "keywords:frequency", "startend:end_checker", "keywords:forbidden_words",
+            "detectable_format:multiple_sections", "atropos:word_at_position"}  # fmt: skip
+_LAYOUT = {"detectable_format:title", "detectable_format:multiple_sections",
+           "detectable_format:number_bullet_lists", "atropos:nested_bullets"}  # fmt: skip
+_CONFLICT_GROUPS = [
+    _WHOLE_TEXT,
+    _CASE,
+    _LANGUAGE | _CASE | _WORDING,
+    _PARAGRAPHS,
+    _POSITION | _WHOLE_TEXT | _LAYOUT,
+    {"detectable_format:multiple_sections", "detectable_format:number_highlighted_sections"},
+    {"detectable_format:number_bullet_lists", "atropos:nested_bullets"},
+    {"startend:quotation", "detectable_format:title"},
+    {"punctuation:no_comma"} | _WHOLE_TEXT - {"startend:quotation"},
+]
 
 
 def conflicts(a: str, b: str) -> bool:
@@ -179,14 +280,24 @@ def contradictory(constraints: list[Constraint]) -> bool:
                 return True
         if iid == "keywords:forbidden_words" and any(w in required.split() for w in kw["forbidden_words"]):
             return True
-        if iid == "keywords:frequency" and kw["relation"] == "less than" and required.count(kw["keyword"]) >= kw["frequency"]:
+        if (
+            iid == "keywords:frequency"
+            and kw["relation"] == "less than"
+            and required.count(kw["keyword"]) >= kw["frequency"]
+        ):
             return True
-        if iid == "length_constraints:number_words" and kw["relation"] == "less than" and kw["num_words"] < 15 * len(constraints):
+        if (
+            iid == "length_constraints:number_words"
+            and kw["relation"] == "less than"
+            and kw["num_words"] < 15 * len(constraints)
+        ):
             return True  # too short to fit the other requirements
     return False
 
 
-def generate_constraints(rng: random.Random, base_prompt: str, k: int, allowed: list[str]) -> list[Constraint]:
+def generate_constraints(
+    rng: random.Random, base_prompt: str, k: int, allowed: list[str]
+) -> list[Constraint]:
     """k mutually satisfiable constraints drawn from the allowed instruction ids."""
     makers = _make(rng, base_prompt)
     for _ in range(100):
