@@ -74,13 +74,18 @@ def optional_str(record: dict[str, Any], key: str, default: str) -> str:
     return default if _get(record, key, required=False) is _MISSING else require_str(record, key)
 
 
-def require_int(record: dict[str, Any], key: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
+def require_int(
+    record: dict[str, Any], key: str, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
     value = _get(record, key, required=True)
     if isinstance(value, bool) or not isinstance(value, int):
         raise TaskFieldError(key, f"expected an integer, got {describe(value)}")
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-        bounds = f"between {minimum} and {maximum}" if minimum is not None and maximum is not None else (
-            f">= {minimum}" if minimum is not None else f"<= {maximum}")
+        bounds = (
+            f"between {minimum} and {maximum}"
+            if minimum is not None and maximum is not None
+            else (f">= {minimum}" if minimum is not None else f"<= {maximum}")
+        )
         raise TaskFieldError(key, f"expected an integer {bounds}, got {value}")
     return value
 
@@ -104,7 +109,9 @@ def require_list(record: dict[str, Any], key: str, *, item_type: type | tuple[ty
         raise TaskFieldError(key, "expected a non-empty list")
     if item_type is not None:
         for i, item in enumerate(value):
-            if not isinstance(item, item_type) or (isinstance(item, bool) and bool not in _as_tuple(item_type)):
+            if not isinstance(item, item_type) or (
+                isinstance(item, bool) and bool not in _as_tuple(item_type)
+            ):
                 names = " or ".join(t.__name__ for t in _as_tuple(item_type))
                 raise TaskFieldError(f"{key}[{i}]", f"expected {names}, got {describe(item)}")
     return value
@@ -117,7 +124,9 @@ def require_dict(record: dict[str, Any], key: str) -> dict[str, Any]:
     return value
 
 
-def require_choice(record: dict[str, Any], key: str, choices: Sequence[str], default: str | None = None) -> str:
+def require_choice(
+    record: dict[str, Any], key: str, choices: Sequence[str], default: str | None = None
+) -> str:
     value = _get(record, key, required=default is None)
     if value is _MISSING:
         return default  # type: ignore[return-value]
@@ -136,8 +145,14 @@ def record_task_id(record: dict[str, Any], default: str) -> str:
         value = record.get(key)
         if value is None:
             continue
-        if isinstance(value, bool) or not isinstance(value, (str, int)) or (isinstance(value, str) and not value.strip()):
-            raise TaskFieldError(key, f"a task id must be a non-empty string or an integer, got {describe(value)}")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (str, int))
+            or (isinstance(value, str) and not value.strip())
+        ):
+            raise TaskFieldError(
+                key, f"a task id must be a non-empty string or an integer, got {describe(value)}"
+            )
         return str(value)
     return default
 
@@ -202,8 +217,10 @@ def _read_parquet(path: Path) -> list[tuple[str, Any]]:
 
     try:
         rows = pq.read_table(path).to_pylist()
-    except Exception as exc:  # pyarrow raises several types for unreadable files
-        raise TaskFileError(f"{path}: not a readable parquet file ({str(exc).splitlines()[0][:160]})") from None
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for unreadable files
+        raise TaskFileError(
+            f"{path}: not a readable parquet file ({str(exc).splitlines()[0][:160]})"
+        ) from None
     return [(f"{path} row {i} (0-based)", row) for i, row in enumerate(rows)]
 
 
@@ -219,13 +236,15 @@ def read_records(path: Path) -> list[tuple[str, dict[str, Any]]]:
         try:
             text = path.read_bytes().decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            raise TaskFileError(f"{path}: not UTF-8 text (bad byte at offset {exc.start}); re-save it as UTF-8") from None
+            raise TaskFileError(
+                f"{path}: not UTF-8 text (bad byte at offset {exc.start}); re-save it as UTF-8"
+            ) from None
         if suffix == ".json":
             data = _parse(text, str(path))
             if isinstance(data, dict) and isinstance(data.get("data"), list):
                 data = data["data"]
             if not isinstance(data, list):
-                raise TaskFileError(f"{path}: expected a JSON list of task objects (or {{\"data\": [...]}})")
+                raise TaskFileError(f'{path}: expected a JSON list of task objects (or {{"data": [...]}})')
             located = [(f"{path} list index {i}", record) for i, record in enumerate(data)]
         else:
             # Lines end at "\n" only: U+2028 and friends are legal inside JSON strings (str.splitlines
@@ -280,7 +299,7 @@ class FileTasks(TaskSource):
         return len(self._order)
 
     def ids(self, limit: int | None = None, start: int = 0) -> list[str]:
-        return self._order[start:start + limit] if limit is not None else self._order[start:]
+        return self._order[start : start + limit] if limit is not None else self._order[start:]
 
     def get(self, task_id: str | int) -> Task:
         try:

@@ -11,6 +11,7 @@ every verdict are exercised. Prints a table and appends a row to results/ifeval_
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import random
 import time
@@ -33,6 +34,22 @@ def random_response(rng: random.Random, prompt: str) -> str:
     parts += [rng.choice(FRAGMENTS) for _ in range(rng.randint(0, 12))]
     text = " ".join(parts) if rng.random() < 0.5 else "\n".join(parts)
     return text.upper() if rng.random() < 0.08 else text.lower() if rng.random() < 0.08 else text
+
+
+def cpu_description() -> str:
+    """The CPU model and its avx512/amx support, from /proc/cpuinfo (where there is one)."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or platform.machine()
+    model = next(
+        (line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?"
+    )
+    flags = next(
+        (line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), []
+    )
+    extras = sorted({f for f in flags if f.startswith(("avx512f", "amx"))})
+    return f"{model}, {','.join(extras) or 'no avx512/amx'}"
 
 
 def main() -> None:
@@ -76,10 +93,15 @@ def main() -> None:
         print("DISAGREE", row)
     results = Path(__file__).resolve().parent / "results" / "ifeval_agreement.md"
     if not results.exists():
-        results.write_text("| date | machine | pairs | strict agree | loose agree | ids | time ours/ref |\n|---|---|---|---|---|---|---|\n")
+        results.write_text(
+            "| date | machine | pairs | strict agree | loose agree | ids | time ours/ref |\n"
+            "|---|---|---|---|---|---|---|\n"
+        )
     with results.open("a") as f:
-        f.write(f"| {datetime.now(timezone.utc):%Y-%m-%d} | {platform.machine()} {platform.python_version()} | {args.pairs} | "
-                f"{strict:.4%} | {loose:.4%} | {len(per_id)} | {ours_s / ref_s:.2f} |\n")  # fmt: skip
+        f.write(f"| {datetime.now(timezone.utc):%Y-%m-%d} | {cpu_description()}, {os.cpu_count()} cores, "
+                f"Python {platform.python_version()} | {args.pairs} | {strict:.4%} | {loose:.4%} | "
+                f"{len(per_id)} | "
+                f"{ours_s / ref_s:.2f} |\n")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -23,26 +23,28 @@ from __future__ import annotations
 import re
 
 _TOKEN = re.compile(r"[^\W_]+")
-STOPWORDS = frozenset("""
-a an the and or but if of to in on at by for with from as is are was were be been being it its this that these those
-i you he she we they me my your our their his her them us do does did done not no yes so than then there here what
-which who whom whose why how when where all any each every some such only own same too very can will just should
-would could may might must shall about above after again against before below between into through during out over
-under up down off once more most other few nor also get got has have had one two three four five six seven eight
-nine ten first second third
-""".split())
+_STOPWORDS_TEXT = """
+a an the and or but if of to in on at by for with from as is are was were be been being it its this that
+these those i you he she we they me my your our their his her them us do does did done not no yes so
+than then there here what which who whom whose why how when where all any each every some such only own
+same too very can will just should would could may might must shall about above after again against
+before below between into through during out over under up down off once more most other few nor also
+get got has have had one two three four five six seven eight nine ten first second third
+"""
+_INSTRUCTION_TEXT = """
+write answer response respond reply words word sentences sentence paragraphs paragraph letter letters
+use using used include including make sure whole entire less least exactly times capital capitals
+lowercase uppercase english format formatted highlight highlighted markdown section sections bullet
+bullets points point title wrapped double angle brackets quotation marks comma commas end finish phrase
+postscript starting start json placeholders square give separated asterisks divider following options
+option character characters number script language nothing after repeat request above before then
+like such part parts item items list nested deep levels level indent sub long short keep
+total haiku poem poems story stories note essay review description summary song rap limerick blog post
+email speech tweet riddle joke article advice announcement plan rules ideal imaginary
+"""
+STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 #: Words that describe the constraints rather than the topic.
-INSTRUCTION_WORDS = frozenset("""
-write answer response respond reply words word sentences sentence paragraphs paragraph letter letters use using used
-include including make sure whole entire less least exactly times capital capitals lowercase uppercase english format
-formatted highlight highlighted markdown section sections bullet bullets points point title wrapped double angle
-brackets quotation marks comma commas end finish phrase postscript starting start json placeholders square give
-separated asterisks divider following options option character characters number script language nothing after
-repeat request above before then word-for-word like such part parts item items list nested deep levels level indent
-sub-items long short keep total
-haiku poem poems story stories note essay review description summary song rap limerick blog post email speech
-tweet riddle joke article advice announcement plan rules ideal imaginary
-""".split())
+INSTRUCTION_WORDS = frozenset(_INSTRUCTION_TEXT.split())
 NGRAM = 3
 
 
@@ -60,11 +62,11 @@ def _remove_required_copies(text: str, copies: list[str]) -> str:
 
 def copied_mask(reply: list[str], sources: list[list[str]], n: int = NGRAM) -> list[bool]:
     """For each reply token, whether it lies in a run of n tokens that also occurs in a source."""
-    grams = {tuple(src[i:i + n]) for src in sources for i in range(len(src) - n + 1)}
+    grams = {tuple(src[i : i + n]) for src in sources for i in range(len(src) - n + 1)}
     covered = [False] * len(reply)
     for i in range(len(reply) - n + 1):
-        if tuple(reply[i:i + n]) in grams:
-            covered[i:i + n] = [True] * n
+        if tuple(reply[i : i + n]) in grams:
+            covered[i : i + n] = [True] * n
     return covered
 
 
@@ -75,7 +77,8 @@ def content_stems(text: str) -> set[str]:
 
 
 def non_response(text: str, *, request: str, prompt: str, system: str = "", required_copies: list[str] = (),
-                 min_new_words: int = 5, topical: bool = True, one_of: tuple[str, ...] = ()) -> str | None:  # fmt: skip
+                 min_new_words: int = 5, topical: bool = True,
+                 one_of: tuple[str, ...] = ()) -> str | None:  # fmt: skip
     """Why the reply does not respond to the request, or None when it does.
 
     request: the task itself (for the topic); prompt: the whole user message (what an
@@ -87,7 +90,9 @@ def non_response(text: str, *, request: str, prompt: str, system: str = "", requ
         return "empty reply"
     given = sum(option in text for option in one_of)
     if one_of and given != 1:
-        return "not an answer: " + ("none of the offered answers" if not given else f"{given} of the offered answers at once")
+        return "not an answer: " + (
+            "none of the offered answers" if not given else f"{given} of the offered answers at once"
+        )
     rest = tokens(_remove_required_copies(text, list(required_copies)))
     prompt_tokens, system_tokens = tokens(prompt), tokens(system)
     copied = copied_mask(rest, [prompt_tokens, system_tokens])

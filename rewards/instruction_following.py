@@ -88,7 +88,9 @@ def keywords_frequency(text: str, keyword: str, frequency: int, relation: str) -
 
 
 def forbidden_words(text: str, forbidden_words: list[str]) -> bool:
-    return not any(re.search(r"\b" + _regex_or_literal(w) + r"\b", text, flags=re.IGNORECASE) for w in forbidden_words)
+    return not any(
+        re.search(r"\b" + _regex_or_literal(w) + r"\b", text, flags=re.IGNORECASE) for w in forbidden_words
+    )
 
 
 def letter_frequency(text: str, letter: str, let_frequency: int, let_relation: str) -> bool:
@@ -200,7 +202,9 @@ def constrained_response(text: str) -> bool:
 
 def number_highlighted_sections(text: str, num_highlights: int) -> bool:
     single = [h for h in re.findall(r"\*[^\n\*]*\*", text) if h.strip("*").strip()]
-    double = [h for h in re.findall(r"\*\*[^\n\*]*\*\*", text) if h.removeprefix("**").removesuffix("**").strip()]
+    double = [
+        h for h in re.findall(r"\*\*[^\n\*]*\*\*", text) if h.removeprefix("**").removesuffix("**").strip()
+    ]
     return len(single) + len(double) >= num_highlights
 
 
@@ -213,7 +217,7 @@ def json_format(text: str) -> bool:
     body = text.strip()
     for fence in ("```json", "```Json", "```JSON", "```"):
         if body.startswith(fence):
-            body = body[len(fence):]
+            body = body[len(fence) :]
             break
     body = body.removesuffix("```").strip()
     try:
@@ -228,7 +232,7 @@ def title(text: str) -> bool:
     # least one character later; found directly here (the regex is quadratic on "<<<<...").
     for line in text.split("\n"):
         start, end = line.find("<<"), line.rfind(">>")
-        if start >= 0 and end >= start + 3 and line[start:end + 2].lstrip("<").rstrip(">").strip():
+        if start >= 0 and end >= start + 3 and line[start : end + 2].lstrip("<").rstrip(">").strip():
             return True
     return False
 
@@ -274,7 +278,14 @@ def quotation(text: str) -> bool:
 
 
 # ---- beyond IFEval ----------------------------------------------------------------------
-SCRIPTS = {"ru": "CYRILLIC", "el": "GREEK", "ar": "ARABIC", "hi": "DEVANAGARI", "ko": "HANGUL", "he": "HEBREW"}
+SCRIPTS = {
+    "ru": "CYRILLIC",
+    "el": "GREEK",
+    "ar": "ARABIC",
+    "hi": "DEVANAGARI",
+    "ko": "HANGUL",
+    "he": "HEBREW",
+}
 
 
 def _script_of(word: str) -> str | None:
@@ -396,7 +407,9 @@ def check(instruction_id: str, text: str, kwargs: dict[str, Any], loose: bool = 
     return any(c.strip() and fn(c, **kwargs) for c in candidates)
 
 
-def check_all(instruction_ids: list[str], kwargs_list: list[dict[str, Any]], text: str) -> dict[str, list[bool]]:
+def check_all(
+    instruction_ids: list[str], kwargs_list: list[dict[str, Any]], text: str
+) -> dict[str, list[bool]]:
     """Strict and loose verdicts for every instruction of a task."""
     return {
         "strict": [check(i, text, k) for i, k in zip(instruction_ids, kwargs_list)],

@@ -58,13 +58,13 @@ def _last_fenced_block(text: str) -> str | None:
         close_at = text.find("```", line_end + 1) if line_end >= 0 else -1
         if close_at < 0:
             break
-        body, start = text[line_end + 1:close_at], close_at + 3
+        body, start = text[line_end + 1 : close_at], close_at + 3
     return body
 
 
 def _outermost_object(text: str) -> str | None:
     start, end = text.find("{"), text.rfind("}")
-    return text[start:end + 1] if 0 <= start < end else None
+    return text[start : end + 1] if 0 <= start < end else None
 
 
 class NotStrictJSON(ValueError):
@@ -94,7 +94,9 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def strict_loads(text: str) -> Any:
     """json.loads that refuses what JSON does not allow; raises ValueError (NotStrictJSON for
     NaN/Infinity/overflow/duplicate keys, json.JSONDecodeError for syntax)."""
-    return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float, object_pairs_hook=_unique_keys)
+    return json.loads(
+        text, parse_constant=_refuse_constant, parse_float=_finite_float, object_pairs_hook=_unique_keys
+    )
 
 
 def extract_json(text: str, allow_wrapped: bool = False) -> tuple[Any, str]:
@@ -160,7 +162,9 @@ def check_refs(schema: dict[str, Any]) -> None:
     resolver = registry.resolver(base_uri=uri)
     for ref in refs:
         if not ref.startswith("#"):
-            raise ValueError(f"$ref {ref[:80]!r} points outside the schema; only local references (#/...) are allowed")
+            raise ValueError(
+                f"$ref {ref[:80]!r} points outside the schema; only local references (#/...) are allowed"
+            )
         try:
             resolver.lookup(ref)
         except Unresolvable:
@@ -201,7 +205,8 @@ def schema_errors(instance: Any, schema: dict[str, Any]) -> list[str]:
 _OBJECT_KEYWORDS = {"properties", "required", "additionalProperties", "patternProperties", "minProperties",
                     "maxProperties", "propertyNames", "dependentRequired", "dependentSchemas", "dependencies",
                     "unevaluatedProperties"}  # fmt: skip
-_ARRAY_KEYWORDS = {"items", "prefixItems", "additionalItems", "minItems", "maxItems", "uniqueItems", "contains",
+_ARRAY_KEYWORDS = {"items", "prefixItems", "additionalItems", "minItems", "maxItems", "uniqueItems",
+                   "contains",
                    "minContains", "maxContains", "unevaluatedItems"}  # fmt: skip
 _NUMBER_KEYWORDS = {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"}
 _STRING_KEYWORDS = {"minLength", "maxLength", "pattern", "format"}
@@ -239,7 +244,9 @@ def root_type_error(instance: Any, schema: Any) -> str | None:
             return None
         if kind in _KIND_OF and isinstance(instance, _KIND_OF[kind]):
             return None
-    return f"(root): expected {' or '.join('an ' + k if k[0] in 'ao' else 'a ' + k for k in kinds)}, got {got}"
+    return (
+        f"(root): expected {' or '.join('an ' + k if k[0] in 'ao' else 'a ' + k for k in kinds)}, got {got}"
+    )
 
 
 def _leaves(value: Any, path: str = "") -> dict[str, str]:

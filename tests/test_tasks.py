@@ -43,9 +43,15 @@ def test_errors_name_the_1_based_line_and_the_field(tmp_path):
         ({"prompt": 3, "n": 1}, "field 'prompt': expected a string, got 3 (int)"),
         ({"prompt": "p", "n": 11}, "field 'n': expected an integer between 1 and 10, got 11"),
         ({"prompt": "p", "n": True}, "field 'n': expected an integer, got True (bool)"),
-        ({"prompt": "p", "n": 2, "flag": "false"}, "field 'flag': expected true or false (JSON booleans), got 'false'"),
+        (
+            {"prompt": "p", "n": 2, "flag": "false"},
+            "field 'flag': expected true or false (JSON booleans), got 'false'",
+        ),
         ({"prompt": "p", "n": 2, "flag": 0}, "field 'flag': expected true or false"),
-        ({"id": [1], "prompt": "p", "n": 2}, "field 'id': a task id must be a non-empty string or an integer"),
+        (
+            {"id": [1], "prompt": "p", "n": 2},
+            "field 'id': a task id must be a non-empty string or an integer",
+        ),
     ],
 )
 def test_typed_readers_refuse_wrong_values(tmp_path, row, message):
@@ -85,7 +91,9 @@ def test_common_id_fields_are_task_ids(tmp_path):
 
 
 def test_duplicate_ids_name_both_lines(tmp_path):
-    path = write_jsonl(tmp_path / "t.jsonl", [{"id": "a", "prompt": "p", "n": 1}, {"id": "a", "prompt": "q", "n": 1}])
+    path = write_jsonl(
+        tmp_path / "t.jsonl", [{"id": "a", "prompt": "p", "n": 1}, {"id": "a", "prompt": "q", "n": 1}]
+    )
     with pytest.raises(TaskFileError, match=r"line 2: duplicate task id 'a' \(also at .* line 1\)"):
         FileTasks(path, strict_loader)
 
@@ -110,7 +118,9 @@ def test_hostile_lines_are_one_line_errors(tmp_path, content, message):
 def test_json_and_parquet_files(tmp_path):
     path = tmp_path / "t.json"
     path.write_text(json.dumps({"data": [{"prompt": "a", "n": 1}, {"prompt": "b", "n": 0}]}))
-    with pytest.raises(TaskFileError, match=r"t.json list index 1, field 'n': expected an integer between 1 and 10"):
+    with pytest.raises(
+        TaskFileError, match=r"t.json list index 1, field 'n': expected an integer between 1 and 10"
+    ):
         FileTasks(str(path), strict_loader)
     path.write_text("[" * 3000 + "]" * 3000)
     with pytest.raises(TaskFileError, match="nested deeper"):

@@ -29,7 +29,14 @@ from atropos_envs.core import Score, TextEnv, Trajectory
 from atropos_envs.envs.if_constraints import BASE_PROMPTS, generate_constraints
 from atropos_envs.tasks import TaskFieldError, describe, require_list, require_str
 from rewards.if_response import non_response
-from rewards.instruction_following import CHECKS, CONSTRAINED_RESPONSES, IFEVAL_IDS, RELATIONS, SCRIPTS, check_all
+from rewards.instruction_following import (
+    CHECKS,
+    CONSTRAINED_RESPONSES,
+    IFEVAL_IDS,
+    RELATIONS,
+    SCRIPTS,
+    check_all,
+)
 
 REWARDS = ("strict_fraction", "strict_all", "loose_fraction", "loose_all")
 
@@ -68,7 +75,11 @@ def _kwarg_problem(name: str, value: Any) -> str | None:
         if value not in RELATIONS:
             return f"expected one of {', '.join(map(repr, RELATIONS))}, got {describe(value)}"
     elif name in _WORD_LISTS:
-        if not isinstance(value, list) or not value or not all(isinstance(w, str) and w.strip() for w in value):
+        if (
+            not isinstance(value, list)
+            or not value
+            or not all(isinstance(w, str) and w.strip() for w in value)
+        ):
             return f"expected a non-empty list of non-empty strings, got {describe(value)}"
     elif not isinstance(value, str) or not value.strip():
         return f"expected a non-empty string, got {describe(value)}"
@@ -79,10 +90,16 @@ def _kwarg_problem(name: str, value: Any) -> str | None:
 
 def _validated_kwargs(index: int, instruction_id: Any, kwargs: Any) -> dict[str, Any]:
     if not isinstance(instruction_id, str) or instruction_id not in CHECKS:
-        raise TaskFieldError(f"instruction_id_list[{index}]", f"unknown instruction id {describe(instruction_id)}")
+        raise TaskFieldError(
+            f"instruction_id_list[{index}]", f"unknown instruction id {describe(instruction_id)}"
+        )
     if kwargs is not None and not isinstance(kwargs, dict):
-        raise TaskFieldError(f"kwargs[{index}]", f"expected an object of keyword arguments, got {describe(kwargs)}")
-    kwargs = {k: v for k, v in (kwargs or {}).items() if v is not None}  # HF IFEval rows carry every key, mostly null
+        raise TaskFieldError(
+            f"kwargs[{index}]", f"expected an object of keyword arguments, got {describe(kwargs)}"
+        )
+    kwargs = {
+        k: v for k, v in (kwargs or {}).items() if v is not None
+    }  # HF IFEval rows carry every key, mostly null
     try:
         inspect.signature(CHECKS[instruction_id]).bind("", **kwargs)
     except TypeError as exc:
@@ -147,8 +164,8 @@ class InstructionFollowingEnv(TextEnv):
         if not isinstance(kwargs, list) or len(kwargs) != len(ids):
             raise TaskFieldError("kwargs", f"expected a list with one dict per instruction id ({len(ids)}), "
                                            f"got {describe(kwargs)}")  # fmt: skip
-        return {"prompt": prompt, "instruction_id_list": ids,
-                "kwargs": [_validated_kwargs(n, i, k) for n, (i, k) in enumerate(zip(ids, kwargs))]}  # fmt: skip
+        checked = [_validated_kwargs(n, iid, kw) for n, (iid, kw) in enumerate(zip(ids, kwargs))]
+        return {"prompt": prompt, "instruction_id_list": ids, "kwargs": checked}
 
     def prompt(self, task: dict[str, Any]) -> list[dict[str, str]]:
         return [
@@ -160,7 +177,9 @@ class InstructionFollowingEnv(TextEnv):
         task, text = trajectory.task, trajectory.last_completion
         ids = task["instruction_id_list"]
         try:
-            verdicts = shared_pool().call(check_all, ids, task["kwargs"], text, timeout=self.config.score_timeout_s)
+            verdicts = shared_pool().call(
+                check_all, ids, task["kwargs"], text, timeout=self.config.score_timeout_s
+            )
         except (BoundedTimeout, RuntimeError) as exc:
             zero = {**{name: 0.0 for name in REWARDS}, "responds": 0.0}
             outcome = "timeout" if isinstance(exc, BoundedTimeout) else "error"
@@ -180,7 +199,12 @@ class InstructionFollowingEnv(TextEnv):
                                system=SYSTEM_PROMPT, **_response_rules(task))  # fmt: skip
         components["responds"] = float(why_not is None)
         if why_not:
-            return Score(0.0, components, f"no credit, the reply does not respond: {why_not} ({reason})", outcome="invalid")
+            return Score(
+                0.0,
+                components,
+                f"no credit, the reply does not respond: {why_not} ({reason})",
+                outcome="invalid",
+            )
         return Score(components[self.config.reward], components, reason)
 
     # ---- probe hooks --------------------------------------------------------------------
@@ -189,11 +213,12 @@ class InstructionFollowingEnv(TextEnv):
         and filler written to satisfy the negative constraints (no commas, short, lowercase,
         no forbidden or capitalised words) without answering."""
         prompt, request = task["prompt"], task.get("request", task["prompt"])
-        constraints = prompt[len(request):].strip() if prompt.startswith(request) else prompt
+        constraints = prompt[len(request) :].strip() if prompt.startswith(request) else prompt
         filler = "this reply says nothing at all about what was asked and only keeps to the stated limits"
         return {"dot": ["."], "prompt echoed": [prompt], "constraint text echoed": [constraints],
                 "prompt echoed with a tail": [prompt + " " + filler],
-                "negative constraints only": [filler], "negative constraints only, short": ["ok then"]}  # fmt: skip
+                "negative constraints only": [filler],
+                "negative constraints only, short": ["ok then"]}  # fmt: skip
 
     def reference_answer(self, task: dict[str, Any]) -> list[str] | None:
         """None: an honest reply to an open writing request under arbitrary constraints is

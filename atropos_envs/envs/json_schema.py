@@ -32,8 +32,18 @@ from typing import Any
 from atropos_envs.bounded import BoundedTimeout, shared_pool
 from atropos_envs.core import Score, TextEnv, Trajectory
 from atropos_envs.envs.schema_tasks import corrupt, generate_schema_task
-from atropos_envs.tasks import TaskFieldError, optional_bool, optional_str, require_choice
-from rewards.json_schema import extract_json, json_closeness, schema_errors, strict_loads
+from atropos_envs.tasks import (
+    TaskFieldError,
+    optional_bool,
+    optional_str,
+    require_choice,
+)
+from rewards.json_schema import (
+    extract_json,
+    json_closeness,
+    schema_errors,
+    strict_loads,
+)
 
 MODES = ("generate", "repair")
 
@@ -97,7 +107,9 @@ class JsonSchemaEnv(TextEnv):
 
     def task_from_record(self, record: dict[str, Any]) -> dict[str, Any]:
         schema = _read_schema(record)
-        mode = require_choice(record, "mode", MODES, default="repair" if record.get("invalid") is not None else "generate")
+        mode = require_choice(
+            record, "mode", MODES, default="repair" if record.get("invalid") is not None else "generate"
+        )
         if mode == "repair" and record.get("invalid") is None:
             raise TaskFieldError("invalid", "a repair task needs an 'invalid' object")
         task = {"mode": mode, "schema": schema, "entity": optional_str(record, "entity", "object"),
@@ -108,16 +120,20 @@ class JsonSchemaEnv(TextEnv):
 
     def prompt(self, task: dict[str, Any]) -> list[dict[str, str]]:
         reply_rule = (
-            "Reply with the JSON object only." if not task.get("allow_wrapped") else "Put the JSON object in a code block."
+            "Reply with the JSON object only."
+            if not task.get("allow_wrapped")
+            else "Put the JSON object in a code block."
         )
         system = f"You write JSON that conforms exactly to a given JSON Schema. {reply_rule}"
         schema_text = json.dumps(task["schema"], indent=1)
         if task["mode"] == "generate":
-            user = f"Write a JSON object describing a {task['entity']} that is valid against this schema:\n{schema_text}"
+            user = (f"Write a JSON object describing a {task['entity']} that is valid against this schema:\n"
+                    f"{schema_text}")
         else:
             user = (
-                f"This JSON object is not valid against the schema below. Fix it with as few changes as possible "
-                f"and reply with the corrected object.\nObject:\n{json.dumps(task['invalid'])}\nSchema:\n{schema_text}"
+                "This JSON object is not valid against the schema below. Fix it with as few changes as "
+                "possible and reply with the corrected object.\n"
+                f"Object:\n{json.dumps(task['invalid'])}\nSchema:\n{schema_text}"
             )
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
@@ -128,7 +144,9 @@ class JsonSchemaEnv(TextEnv):
         if value is None and why != "ok":
             return Score(0.0, zero, why, outcome="invalid")
         try:
-            errors = shared_pool().call(schema_errors, value, task["schema"], timeout=self.config.score_timeout_s)
+            errors = shared_pool().call(
+                schema_errors, value, task["schema"], timeout=self.config.score_timeout_s
+            )
         except BoundedTimeout as exc:
             return Score(0.0, zero, f"validation {exc}", outcome="timeout")
         except RuntimeError as exc:
@@ -147,8 +165,16 @@ class JsonSchemaEnv(TextEnv):
     def probes(self, task: dict[str, Any]) -> dict[str, list[str]]:
         """Cheap replies that must not pass: empty or bare values, non-JSON numbers, the
         schema itself, the repair task's object unchanged, a fence where none is allowed."""
-        out = {"empty object": ["{}"], "empty array": ["[]"], "null": ["null"], "zero": ["0"], "string": ['"x"'],
-               "NaN": ["NaN"], "Infinity": ['{"value": Infinity}'], "schema itself": [json.dumps(task["schema"])]}
+        out = {
+            "empty object": ["{}"],
+            "empty array": ["[]"],
+            "null": ["null"],
+            "zero": ["0"],
+            "string": ['"x"'],
+            "NaN": ["NaN"],
+            "Infinity": ['{"value": Infinity}'],
+            "schema itself": [json.dumps(task["schema"])],
+        }
         if task["mode"] == "repair":
             out["invalid unchanged"] = [json.dumps(task["invalid"])]
         if not task.get("allow_wrapped"):

@@ -40,25 +40,74 @@ def test_loads_ifeval_files_as_they_are(tmp_path):
     "row,message",
     [
         ({"prompt": "p", "instruction_id_list": ["nope:nope"], "kwargs": [{}]}, "unknown instruction id"),
-        ({"prompt": "p", "instruction_id_list": ["punctuation:no_comma"], "kwargs": []}, "one dict per instruction"),
-        ({"prompt": "p", "instruction_id_list": ["length_constraints:number_words"], "kwargs": [{"num_words": 5}]},
-         "missing a required argument: 'relation'"),
-        ({"prompt": "p", "instruction_id_list": ["punctuation:no_comma"], "kwargs": [[1]]},
-         r"field 'kwargs\[0\]': expected an object of keyword arguments, got \[1\] \(list\)"),
-        ({"prompt": "p", "instruction_id_list": ["length_constraints:number_words"],
-          "kwargs": [{"num_words": "100", "relation": "less than"}]},
-         r"field 'kwargs\[0\].num_words': length_constraints:number_words: expected an integer from 0 to 100000, got '100'"),
-        ({"prompt": "p", "instruction_id_list": ["length_constraints:number_words"],
-          "kwargs": [{"num_words": 100, "relation": "fewer than"}]}, r"field 'kwargs\[0\].relation': .*expected one of"),
-        ({"prompt": "p", "instruction_id_list": ["keywords:forbidden_words"], "kwargs": [{"forbidden_words": "cat"}]},
-         r"field 'kwargs\[0\].forbidden_words': .*expected a non-empty list of non-empty strings"),
-        ({"prompt": "p", "instruction_id_list": ["keywords:letter_frequency"],
-          "kwargs": [{"letter": "ab", "let_frequency": 2, "let_relation": "at least"}]}, "expected a single character"),
-        ({"prompt": "p", "instruction_id_list": ["atropos:nth_word_language"], "kwargs": [{"n": 2, "language": "xx"}]},
-         "expected one of ar, el, he, hi, ko, ru"),
-        ({"prompt": "p", "instruction_id_list": [3], "kwargs": [{}]}, r"field 'instruction_id_list\[0\]': unknown"),
-        ({"prompt": "", "instruction_id_list": ["punctuation:no_comma"], "kwargs": [{}]}, "field 'prompt': expected a non-empty"),
-        ({"prompt": "p", "instruction_id_list": [], "kwargs": []}, "field 'instruction_id_list': expected a non-empty list"),
+        (
+            {"prompt": "p", "instruction_id_list": ["punctuation:no_comma"], "kwargs": []},
+            "one dict per instruction",
+        ),
+        (
+            {
+                "prompt": "p",
+                "instruction_id_list": ["length_constraints:number_words"],
+                "kwargs": [{"num_words": 5}],
+            },
+            "missing a required argument: 'relation'",
+        ),
+        (
+            {"prompt": "p", "instruction_id_list": ["punctuation:no_comma"], "kwargs": [[1]]},
+            r"field 'kwargs\[0\]': expected an object of keyword arguments, got \[1\] \(list\)",
+        ),
+        (
+            {
+                "prompt": "p",
+                "instruction_id_list": ["length_constraints:number_words"],
+                "kwargs": [{"num_words": "100", "relation": "less than"}],
+            },
+            r"field 'kwargs\[0\].num_words': length_constraints:number_words: expected an integer from 0 to 100000, got '100'",
+        ),
+        (
+            {
+                "prompt": "p",
+                "instruction_id_list": ["length_constraints:number_words"],
+                "kwargs": [{"num_words": 100, "relation": "fewer than"}],
+            },
+            r"field 'kwargs\[0\].relation': .*expected one of",
+        ),
+        (
+            {
+                "prompt": "p",
+                "instruction_id_list": ["keywords:forbidden_words"],
+                "kwargs": [{"forbidden_words": "cat"}],
+            },
+            r"field 'kwargs\[0\].forbidden_words': .*expected a non-empty list of non-empty strings",
+        ),
+        (
+            {
+                "prompt": "p",
+                "instruction_id_list": ["keywords:letter_frequency"],
+                "kwargs": [{"letter": "ab", "let_frequency": 2, "let_relation": "at least"}],
+            },
+            "expected a single character",
+        ),
+        (
+            {
+                "prompt": "p",
+                "instruction_id_list": ["atropos:nth_word_language"],
+                "kwargs": [{"n": 2, "language": "xx"}],
+            },
+            "expected one of ar, el, he, hi, ko, ru",
+        ),
+        (
+            {"prompt": "p", "instruction_id_list": [3], "kwargs": [{}]},
+            r"field 'instruction_id_list\[0\]': unknown",
+        ),
+        (
+            {"prompt": "", "instruction_id_list": ["punctuation:no_comma"], "kwargs": [{}]},
+            "field 'prompt': expected a non-empty",
+        ),
+        (
+            {"prompt": "p", "instruction_id_list": [], "kwargs": []},
+            "field 'instruction_id_list': expected a non-empty list",
+        ),
     ],
 )
 def test_bad_ifeval_rows_are_named(tmp_path, row, message):
@@ -70,7 +119,11 @@ def test_bad_ifeval_rows_are_named(tmp_path, row, message):
 
 
 def test_reward_variants_are_selectable():
-    task = {"prompt": "p", "instruction_id_list": ["punctuation:no_comma", "startend:quotation"], "kwargs": [{}, {}]}
+    task = {
+        "prompt": "p",
+        "instruction_id_list": ["punctuation:no_comma", "startend:quotation"],
+        "kwargs": [{}, {}],
+    }
     text = 'Here you go, friend:\n"no commas here"'
     _, info = reply(make(tasks=[task]), text)
     assert info["components"]["strict_fraction"] == 0.0 and info["components"]["loose_all"] == 1.0
@@ -84,7 +137,7 @@ def test_generated_tasks_are_deterministic_and_never_contradictory():
         assert task == b.get_task(i)
         ids = task["instruction_id_list"]
         assert 1 <= len(ids) <= 4
-        assert not any(conflicts(x, y) for n, x in enumerate(ids) for y in ids[n + 1:]), ids
+        assert not any(conflicts(x, y) for n, x in enumerate(ids) for y in ids[n + 1 :]), ids
         assert all(sentence_part in task["prompt"] for sentence_part in ["."])
 
 
@@ -93,11 +146,19 @@ def test_generator_covers_every_kind_including_new_ones():
     seen = {iid for i in range(600) for iid in env.get_task(i)["instruction_id_list"]}
     assert {"atropos:nth_word_language", "atropos:word_at_position", "atropos:nested_bullets"} <= seen
     assert len(seen) == 30
-    assert not any(i.startswith("atropos:") for n in range(200) for i in make(include_new=False).get_task(n)["instruction_id_list"])
+    assert not any(
+        i.startswith("atropos:")
+        for n in range(200)
+        for i in make(include_new=False).get_task(n)["instruction_id_list"]
+    )
 
 
 def test_value_level_contradictions_are_rejected():
-    letter = ("keywords:letter_frequency", {"letter": "r", "let_frequency": 2, "let_relation": "less than"}, "")
+    letter = (
+        "keywords:letter_frequency",
+        {"letter": "r", "let_frequency": 2, "let_relation": "less than"},
+        "",
+    )
     keyword = ("keywords:existence", {"keywords": ["river", "orbit"]}, "")
     assert contradictory([letter, keyword])
     forbidden = ("keywords:forbidden_words", {"forbidden_words": ["river", "x"]}, "")
@@ -140,11 +201,20 @@ NEGATIVE_ONLY = {"prompt": "Explain why the sky looks blue. Do not use any comma
         (NEGATIVE_ONLY["prompt"], "not an answer"),
         ("Do not use any commas. Answer with less than 60 words.", "not an answer"),
         ("You are a helpful assistant. Follow every instruction in the request exactly.", "not an answer"),
-        ("Explain why the sky looks blue. Do not use any commas. Answer with less than 60 words. ok", "not an answer"),
-        ("Explain why the sky looks blue. Do not use any commas. Answer with less than 60 words. My cat likes warm"
-         " milk and naps", "echoes the request"),
-        ("Explain why the sky looks blue. Do not use any commas. Answer with less than 60 words. My cat likes warm"
-         " milk and long naps in the afternoon by the old stove near the back door of our house", "off topic"),
+        (
+            "Explain why the sky looks blue. Do not use any commas. Answer with less than 60 words. ok",
+            "not an answer",
+        ),
+        (
+            "Explain why the sky looks blue. Do not use any commas. Answer with less than 60 words. My cat likes warm"
+            " milk and naps",
+            "echoes the request",
+        ),
+        (
+            "Explain why the sky looks blue. Do not use any commas. Answer with less than 60 words. My cat likes warm"
+            " milk and long naps in the afternoon by the old stove near the back door of our house",
+            "off topic",
+        ),
         ("My cat likes warm milk and long naps in the afternoon", "off topic"),
     ],
 )
@@ -166,11 +236,19 @@ def test_honest_short_answers_keep_their_credit():
     assert reply(make(tasks=[options]), options["prompt"])[0] == 0.0  # all options at once
     spanish = {"prompt": "Describe a busy market. Write your whole answer in Spanish.",
                "instruction_id_list": ["language:response_language"], "kwargs": [{"language": "es"}]}  # fmt: skip
-    assert reply(make(tasks=[spanish]), "Hay mucha gente comprando frutas y verduras frescas por la mañana.")[0] == 1.0
+    assert (
+        reply(make(tasks=[spanish]), "Hay mucha gente comprando frutas y verduras frescas por la mañana.")[0]
+        == 1.0
+    )
     repeat = {"prompt": "Describe a busy market. First repeat the request above word for word, then answer it.",
               "instruction_id_list": ["combination:repeat_prompt"],
               "kwargs": [{"prompt_to_repeat": "Describe a busy market."}]}  # fmt: skip
-    assert reply(make(tasks=[repeat]), "Describe a busy market. Stalls of fruit and loud sellers fill the market.")[0] == 1.0
+    assert (
+        reply(
+            make(tasks=[repeat]), "Describe a busy market. Stalls of fruit and loud sellers fill the market."
+        )[0]
+        == 1.0
+    )
     assert reply(make(tasks=[repeat]), repeat["prompt"])[0] == 0.0
 
 

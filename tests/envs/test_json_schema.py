@@ -45,7 +45,11 @@ def test_generator_uses_refs_and_combinators():
     assert "$defs" in schema and "$ref" in text and "items" in schema["properties"]
     kinds = set()
     for seed in range(50):
-        kinds |= {k for k in ("oneOf", "anyOf", "pattern", "enum", "format", "uniqueItems") if k in json.dumps(generate_schema_task(random.Random(seed))[1])}
+        kinds |= {
+            k
+            for k in ("oneOf", "anyOf", "pattern", "enum", "format", "uniqueItems")
+            if k in json.dumps(generate_schema_task(random.Random(seed))[1])
+        }
     assert kinds == {"oneOf", "anyOf", "pattern", "enum", "format", "uniqueItems"}
 
 
@@ -66,7 +70,7 @@ def test_wrapped_json_is_accepted_only_where_the_task_allows():
     env = make(tasks=[{"schema": SCHEMA, "allow_wrapped": True}])
     assert reply(env, "Sure:\n```json\n" + json.dumps(GOOD) + "\n```\nDone.")[0] == 1.0
     assert reply(env, "The object is " + json.dumps(GOOD) + " as asked.")[0] == 1.0
-    draft_then_fix = "Draft:\n```json\n{\"name\": 1}\n```\nFixed:\n```json\n" + json.dumps(GOOD) + "\n```"
+    draft_then_fix = 'Draft:\n```json\n{"name": 1}\n```\nFixed:\n```json\n' + json.dumps(GOOD) + "\n```"
     assert reply(env, draft_then_fix)[0] == 1.0
 
 
@@ -82,14 +86,26 @@ def test_repair_rewards_minimal_changes():
 
 
 def test_declared_draft_is_honoured():
-    draft4 = {"$schema": "http://json-schema.org/draft-04/schema#", "type": "number", "maximum": 5, "exclusiveMaximum": True}
+    draft4 = {
+        "$schema": "http://json-schema.org/draft-04/schema#",
+        "type": "number",
+        "maximum": 5,
+        "exclusiveMaximum": True,
+    }
     assert schema_errors(5, draft4) and not schema_errors(4.9, draft4)
 
 
 def test_hostile_replies_are_bounded():
     env = make(tasks=[{"schema": SCHEMA}])
     started = time.monotonic()
-    for text in ["[" * 100_000 + "]" * 100_000, '{"a":' * 50_000, "x" * 300_000, "null", "1e999999", '"\\ud800"']:
+    for text in [
+        "[" * 100_000 + "]" * 100_000,
+        '{"a":' * 50_000,
+        "x" * 300_000,
+        "null",
+        "1e999999",
+        '"\\ud800"',
+    ]:
         reward, info = reply(env, text)
         assert reward in (0.0, 0.1) and info["reason"]
     assert time.monotonic() - started < 10
@@ -117,10 +133,21 @@ def test_task_files(tmp_path):
 
 
 def test_non_json_numbers_and_duplicate_keys_are_refused():
-    schema = {"type": "object", "properties": {"x": {"type": "number", "minimum": 0, "maximum": 10}}, "required": ["x"]}
+    schema = {
+        "type": "object",
+        "properties": {"x": {"type": "number", "minimum": 0, "maximum": 10}},
+        "required": ["x"],
+    }
     env = make(tasks=[{"schema": schema}])
     assert reply(env, '{"x": 5}')[0] == 1.0
-    for text in ['{"x": NaN}', '{"x": Infinity}', '{"x": -Infinity}', '{"x": 1e999}', "NaN", '{"x": 5, "x": 50}']:
+    for text in [
+        '{"x": NaN}',
+        '{"x": Infinity}',
+        '{"x": -Infinity}',
+        '{"x": 1e999}',
+        "NaN",
+        '{"x": 5, "x": 50}',
+    ]:
         reward, info = reply(env, text)
         assert (reward, info["outcome"]) == (0.0, "invalid") and "not strict JSON" in info["reason"], text
 
@@ -190,7 +217,10 @@ def test_probes_fail_and_the_reference_passes_on_generated_tasks():
                 assert reply(env, turns[0], str(i))[0] < 0.5, (name, i)
             reward = reply(env, env.reference_answer(task)[0], str(i))[0]
             assert reward == 1.0 if mode == "generate" else 0.5 <= reward < 1.0
-    assert make(tasks=[{"schema": SCHEMA}]).reference_answer(make(tasks=[{"schema": SCHEMA}]).get_task("0")) is None
+    assert (
+        make(tasks=[{"schema": SCHEMA}]).reference_answer(make(tasks=[{"schema": SCHEMA}]).get_task("0"))
+        is None
+    )
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -84,7 +84,9 @@ def check_loaded(name: str, env, task: dict) -> None:
     messages = env.prompt(task)
     assert all(isinstance(m["content"], str) for m in messages)
     if name == "Format-v0":
-        assert isinstance(task["question"], str) and isinstance(task["answer"], str) and task["question"].strip()
+        assert (
+            isinstance(task["question"], str) and isinstance(task["answer"], str) and task["question"].strip()
+        )
     elif name == "InstructionFollowing-v0":
         assert all(isinstance(k, dict) for k in task["kwargs"])
     elif name == "JsonSchema-v0":
@@ -131,7 +133,9 @@ def run_case(name: str, case) -> None:
         assert any(g in message for g in generic) or named, f"no field named: {message}"
         return
     except Exception as exc:  # noqa: BLE001 - exactly what the fuzz test is looking for
-        pytest.fail(f"{name}: {type(exc).__name__} instead of TaskFileError for {path} {action} {value!r:.80}: {exc}")
+        pytest.fail(
+            f"{name}: {type(exc).__name__} instead of TaskFileError for {path} {action} {value!r:.80}: {exc}"
+        )
     task = env.get_task(env.task_ids()[-1])
     check_loaded(name, env, task)
 

@@ -48,9 +48,12 @@ def test_extract_json_reasons():
     assert extract_json(" [1, 2] ") == ([1, 2], "ok")
     assert extract_json("NaN") == (None, "not strict JSON: NaN is not a JSON value")
     assert extract_json('{"a": 1, "a": 2}')[1].startswith("not strict JSON: duplicate key 'a'")
-    assert extract_json("```json\n{}\n```") == (None, "reply must be the JSON value alone (no code fence or prose)")
+    assert extract_json("```json\n{}\n```") == (
+        None,
+        "reply must be the JSON value alone (no code fence or prose)",
+    )
     assert extract_json("```json\n{}\n```", allow_wrapped=True) == ({}, "ok")
-    assert extract_json("```\n{\"v\": NaN}\n```", allow_wrapped=True)[1].startswith("not strict JSON")
+    assert extract_json('```\n{"v": NaN}\n```', allow_wrapped=True)[1].startswith("not strict JSON")
     assert extract_json("[" * 100 + "]" * 100) == (None, "JSON nested deeper than 64")
 
 
@@ -81,7 +84,11 @@ def test_refs_must_stay_inside_the_schema():
               "properties": {"x": {"$ref": "#A"}, "y": {"$ref": "#"}, "$ref": {"type": "string"}}}  # fmt: skip
     assert sorted(schema_refs(schema)) == ["#", "#/$defs/a", "#A"]
     check_refs(schema)
-    with_id = {"$id": "https://example.com/s.json", "$defs": {"a": {}}, "properties": {"x": {"$ref": "#/$defs/a"}}}
+    with_id = {
+        "$id": "https://example.com/s.json",
+        "$defs": {"a": {}},
+        "properties": {"x": {"$ref": "#/$defs/a"}},
+    }
     check_refs(with_id)
     for ref in ("http://example.com/s.json", "file:///etc/passwd", "s.json", "//host/x", "urn:x"):
         with pytest.raises(ValueError, match="points outside the schema"):
