@@ -46,6 +46,8 @@ STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 #: Words that describe the constraints rather than the topic.
 INSTRUCTION_WORDS = frozenset(_INSTRUCTION_TEXT.split())
 NGRAM = 3
+#: An echo copies at least this many tokens (a picked option or a quoted name copies fewer).
+ECHO_MIN_TOKENS = 8
 
 
 def tokens(text: str) -> list[str]:
@@ -78,14 +80,16 @@ def content_stems(text: str) -> set[str]:
 
 def non_response(text: str, *, request: str, prompt: str, system: str = "", required_copies: list[str] = (),
                  min_new_words: int = 5, topical: bool = True,
-                 one_of: tuple[str, ...] = ()) -> str | None:  # fmt: skip
+                 one_of: tuple[str, ...] = (), whole_echo_only: bool = False) -> str | None:  # fmt: skip
     """Why the reply does not respond to the request, or None when it does.
 
     request: the task itself (for the topic); prompt: the whole user message (what an
     echo copies); system: the system prompt; required_copies: phrases the constraints
     make the reply contain; min_new_words: distinct words of its own it needs; topical:
     whether it must share a content word with the request; one_of: when the request
-    offers fixed answers, the reply must give exactly one of them."""
+    offers fixed answers, the reply must give exactly one of them; whole_echo_only: count
+    as an echo only a reply that copies (nearly) the whole prompt, for requests that may ask
+    to edit or repeat text they quote."""
     if not text.strip():
         return "empty reply"
     given = sum(option in text for option in one_of)
@@ -93,16 +97,21 @@ def non_response(text: str, *, request: str, prompt: str, system: str = "", requ
         return "not an answer: " + (
             "none of the offered answers" if not given else f"{given} of the offered answers at once"
         )
-    rest = tokens(_remove_required_copies(text, list(required_copies)))
-    prompt_tokens, system_tokens = tokens(prompt), tokens(system)
+    if not tokens(text):
+        return "not an answer: no words"
+    copies = list(required_copies)
+    rest = tokens(_remove_required_copies(text, copies))
+    prompt_tokens, system_tokens = tokens(_remove_required_copies(prompt, copies)), tokens(system)
     copied = copied_mask(rest, [prompt_tokens, system_tokens])
     own = [t for t, c in zip(rest, copied) if not c]  # the words not copied in runs
     seen = set(prompt_tokens) | set(system_tokens)
     new = {t for t in own if t not in seen}
     if len(new) < min_new_words:
         return f"not an answer: {len(new)} words of its own beside the request's (needs {min_new_words})"
-    if rest and sum(copied) > len(rest) / 2:
-        return f"echoes the request: {sum(copied) / len(rest):.0%} of its words copied from it"
+    if sum(copied) >= ECHO_MIN_TOKENS and sum(copied) > len(rest) / 2:
+        whole = max(sum(copied_mask(src, [rest])) / len(src) for src in (prompt_tokens, system_tokens) if src)
+        if not whole_echo_only or whole >= 0.9:
+            return f"echoes the request: {sum(copied) / len(rest):.0%} of its words copied from it"
     stems = content_stems(request)
     if topical and stems and not any(t[:5] in stems for t in own if len(t) >= 3):
         return "off topic: its own words share no content word with the request"

