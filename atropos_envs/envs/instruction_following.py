@@ -26,7 +26,11 @@ from typing import Any
 
 from atropos_envs.bounded import BoundedTimeout, shared_pool
 from atropos_envs.core import Score, TextEnv, Trajectory
-from atropos_envs.envs.if_constraints import BASE_PROMPTS, TOPIC_WORDS, generate_constraints
+from atropos_envs.envs.if_constraints import (
+    BASE_PROMPTS,
+    TOPIC_WORDS,
+    generate_constraints,
+)
 from atropos_envs.tasks import TaskFieldError, describe, require_list, require_str
 from rewards.if_response import non_response
 from rewards.instruction_following import (
@@ -204,8 +208,9 @@ class InstructionFollowingEnv(TextEnv):
         failed = [iid for iid, ok in zip(ids, strict) if not ok]
         reason = "all instructions followed" if not failed else f"not followed: {', '.join(failed)}"
         request = task.get("request", task["prompt"])
-        why_not = non_response(text, request=f"{request} {TOPIC_WORDS.get(request, '')}", prompt=task["prompt"],
-                               system=SYSTEM_PROMPT, **_response_rules(task))  # fmt: skip
+        topic = f"{request} {TOPIC_WORDS.get(request, '')}"
+        rules = _response_rules(task)
+        why_not = non_response(text, request=topic, prompt=task["prompt"], system=SYSTEM_PROMPT, **rules)
         components["responds"] = float(why_not is None)
         if why_not:
             return Score(

@@ -242,8 +242,13 @@ def generated(constraint_ids, **config):
         ("Do not use any commas.", "not an answer: 0 words of its own"),
         ("ok sure fine then", "not an answer: 4 words of its own"),
         ("My uncle repaired the old tractor yesterday afternoon before dinner", "off topic"),
-        ("Write a short note to a neighbour about a lost cat. Do not use any commas. My uncle repaired the old"
-         " tractor yesterday afternoon before dinner and then went home to rest", "off topic"),
+        (
+            (
+                "Write a short note to a neighbour about a lost cat. Do not use any commas. My uncle repaired the"
+                " old tractor yesterday afternoon before dinner and then went home to rest"
+            ),
+            "off topic",
+        ),
     ],
 )
 def test_generated_tasks_want_an_answer_on_the_topic(text, why):

@@ -123,7 +123,7 @@ def run_case(name: str, case) -> None:
     path, action, value, valid_before = case
     line = valid_before + 1
     try:
-        env, file = load_mutated(name, path, action, value, valid_before)
+        env, _ = load_mutated(name, path, action, value, valid_before)
     except TaskFileError as exc:
         message = str(exc)
         assert "\n" not in message, message
