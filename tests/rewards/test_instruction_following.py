@@ -112,3 +112,55 @@ def test_linear_versions_agree_with_the_reference_regexes():
         assert R.title(t) == any(x.lstrip("<").rstrip(">").strip() for x in re.findall(r"<<[^\n]+>>", t)), repr(t)
         for marker in ("P.S.", "P.P.S"):
             assert R.postscript(t, marker) == _ref_postscript(t, marker), repr(t)
+
+
+# ---- the response gate (rewards/if_response.py) -----------------------------------------
+from rewards.if_response import content_stems, copied_mask, non_response  # noqa: E402
+
+PROMPT = "Describe a busy market in the morning. Do not use any commas."
+SYSTEM = "You are a helpful assistant. Follow every instruction in the request exactly."
+
+
+def test_copied_mask_marks_runs_of_three():
+    reply = "a busy market at dawn".split()
+    assert copied_mask(reply, [PROMPT.lower().split()]) == [True, True, True, False, False]
+    assert copied_mask(["busy", "market"], [["busy", "market"]]) == [False, False]  # shorter than a run
+
+
+def test_content_stems_skip_stop_and_instruction_words():
+    assert content_stems(PROMPT) == {"busy", "marke", "morni", "descr"}
+
+
+@pytest.mark.parametrize(
+    "text,strict,expected",
+    [
+        ("", True, "empty reply"),
+        ("...", False, "not an answer: no words"),
+        (PROMPT, True, "not an answer: 0 words of its own"),
+        (PROMPT, False, "echoes the request"),
+        (SYSTEM, False, "echoes the request"),
+        ("Stalls open early and sellers shout prices.", True, "off topic"),
+        ("Stalls open early and sellers shout prices at the market.", True, None),
+        ("Crowded.", False, None),
+        ("Do not use any commas", False, None),  # a short copy is not a whole-prompt echo
+    ],
+)
+def test_non_response(text, strict, expected):
+    rules = {"min_new_words": 5, "topical": True} if strict else {"min_new_words": 0, "topical": False,
+                                                                    "whole_echo_only": True}  # fmt: skip
+    why = non_response(text, request=PROMPT.split(".")[0], prompt=PROMPT, system=SYSTEM, **rules)
+    if expected is None:
+        assert why is None
+    else:
+        assert why is not None and why.startswith(expected), why
+
+
+def test_required_copies_and_offered_answers():
+    prompt = "Say hello. Finish with the exact phrase 'Thanks for reading.' and nothing after it."
+    text = "Hello there dear reader from all of us here. Thanks for reading."
+    assert non_response(text, request="Say hello.", prompt=prompt, required_copies=["Thanks for reading."]) is None
+    options = ("My answer is yes.", "My answer is no.")
+    assert non_response("My answer is no.", request="q", prompt="q", min_new_words=0, one_of=options) is None
+    assert "none of the offered" in non_response("Maybe.", request="q", prompt="q", min_new_words=0, one_of=options)
+    assert "2 of the offered" in non_response(" ".join(options), request="q", prompt="q", min_new_words=0,
+                                              one_of=options)  # fmt: skip
