@@ -7,6 +7,7 @@ import re
 import pytest
 
 from rewards import instruction_following as R
+from rewards.if_response import content_stems, copied_mask, non_response
 from rewards.instruction_following import CHECKS, IFEVAL_IDS, check, check_all
 
 ENGLISH = "The quick brown fox jumps over the lazy dog near the river bank today."
@@ -115,14 +116,13 @@ def test_linear_versions_agree_with_the_reference_regexes():
 
 
 # ---- the response gate (rewards/if_response.py) -----------------------------------------
-from rewards.if_response import content_stems, copied_mask, non_response  # noqa: E402
 
 PROMPT = "Describe a busy market in the morning. Do not use any commas."
 SYSTEM = "You are a helpful assistant. Follow every instruction in the request exactly."
 
 
 def test_copied_mask_marks_runs_of_three():
-    reply = "a busy market at dawn".split()
+    reply = ["a", "busy", "market", "at", "dawn"]
     assert copied_mask(reply, [PROMPT.lower().split()]) == [True, True, True, False, False]
     assert copied_mask(["busy", "market"], [["busy", "market"]]) == [False, False]  # shorter than a run
 
