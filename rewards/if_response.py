@@ -50,6 +50,17 @@ NGRAM = 3
 ECHO_MIN_TOKENS = 8
 
 
+def kwarg_strings(kwargs_list: list[dict]) -> list[str]:
+    """Every string among instructions' keyword arguments (keywords, end phrases, markers,
+    a prompt to repeat): text the constraints may make a reply copy."""
+    found: list[str] = []
+    for kwargs in kwargs_list:
+        for value in (kwargs or {}).values():
+            items = value if isinstance(value, list) else [value]
+            found += [v for v in items if isinstance(v, str)]
+    return found
+
+
 def tokens(text: str) -> list[str]:
     return [t.lower() for t in _TOKEN.findall(text)]
 

