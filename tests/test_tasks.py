@@ -149,3 +149,16 @@ def test_a_loader_without_the_readers_still_fails_in_one_line(tmp_path):
     path = write_jsonl(tmp_path / "t.jsonl", [{"question": "q", "tests": [3]}])
     with pytest.raises(TaskFileError, match="line 1: 'int' object has no attribute 'get'"):
         FileTasks(path, careless)
+
+
+def test_reset_selects_a_task_by_a_dataset_id(tmp_path):
+    import gymnasium as gym
+
+    import atropos_envs  # noqa: F401
+
+    rows = [{"task_id": "HumanEval/1", "question": "What is 1 + 1?", "answer": "2"},
+            {"task_id": 11, "question": "What is 2 + 9?", "answer": "11"}]  # fmt: skip
+    env = gym.make("atropos_envs/Format-v0", tasks=write_jsonl(tmp_path / "t.jsonl", rows)).unwrapped
+    assert env.reset(options={"task_id": "HumanEval/1"})[1]["task_id"] == "HumanEval/1"
+    observation, info = env.reset(options={"task_id": 11})
+    assert info["task_id"] == "11" and "2 + 9" in observation[-1]["content"]
