@@ -21,6 +21,7 @@ Pure env side: nothing here talks to a model or a server.
 from __future__ import annotations
 
 import random
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -118,8 +119,10 @@ class ProbeStats:
     rewards: list[float] = field(default_factory=list)
     outcomes: Counter = field(default_factory=Counter)
     best: tuple[float, str, str] | None = None  # (reward, task id, reason) of its best episode
+    slowest_s: float = 0.0  # the longest episode (scoring included), to spot quadratic scorers
 
-    def add(self, task_id: str, reward: float, outcome: str, reason: str) -> None:
+    def add(self, task_id: str, reward: float, outcome: str, reason: str, seconds: float = 0.0) -> None:
+        self.slowest_s = max(self.slowest_s, seconds)
         self.rewards.append(reward)
         self.outcomes[outcome] += 1
         if self.best is None or reward > self.best[0]:
@@ -138,7 +141,8 @@ class ProbeStats:
         return {"probe": self.name, "source": self.source, "episodes": episodes, "mean_reward": self.mean_reward,
                 "max_reward": max(self.rewards, default=0.0), "at_bar": self.at_bar(bar),
                 "share_at_bar": self.at_bar(bar) / episodes if episodes else 0.0,
-                "outcomes": {o: self.outcomes[o] for o in OUTCOMES if self.outcomes[o]}, "best": best}  # fmt: skip
+                "outcomes": {o: self.outcomes[o] for o in OUTCOMES if self.outcomes[o]}, "best": best,
+                "slowest_s": round(self.slowest_s, 3)}  # fmt: skip
 
 
 @dataclass
@@ -205,12 +209,56 @@ def run_probes(
         for source, probes in sources:
             for name, turns in probes.items():
                 entry = stats.setdefault((source, name), ProbeStats(name, source))
-                reward, outcome, reason = play(env, task_id, None if name == REPEAT_OBSERVATION and source == "generic" else turns)
-                entry.add(task_id, reward, outcome, reason)
+                dynamic = name == REPEAT_OBSERVATION and source == "generic"
+                started = time.monotonic()
+                entry.add(task_id, *play(env, task_id, None if dynamic else turns), time.monotonic() - started)
         honest = env.reference_answer(task)
         if honest is not None:
             reference = reference or ProbeStats("reference_answer", "reference")
-            reference.add(task_id, *play(env, task_id, _checked({"reference": honest}, "reference_answer")["reference"]))
+            started = time.monotonic()
+            turns = _checked({"reference": honest}, "reference_answer")["reference"]
+            reference.add(task_id, *play(env, task_id, turns), time.monotonic() - started)
         if on_task_done:
             on_task_done(done, len(ids))
     return ProbeReport(env_id or type(env).__name__, bar, [str(t) for t in ids], list(stats.values()), reference)
+
+
+def report_table(report: ProbeReport) -> Any:
+    """The report as a rich table: one row per probe, the reference answer last."""
+    from rich.table import Table
+
+    verdict = "no probe reached the bar" if not report.exploits else f"{len(report.exploits)} probe(s) reached the bar"
+    table = Table(title=f"{report.env_id}: {len(report.task_ids)} tasks, bar {report.bar} ({verdict})")
+    for column, justify in (("probe", "left"), ("source", "left"), ("mean reward", "right"), ("max", "right"),
+                            (f">= {report.bar}", "right"), ("slowest s", "right"), ("outcomes", "left")):  # fmt: skip
+        table.add_column(column, justify=justify, no_wrap=True)
+    table.add_column("best episode", ratio=1)
+    rows = [*report.probes, *([report.reference] if report.reference else [])]
+    for stats in rows:
+        row = stats.as_dict(report.bar)
+        share = f"{row['at_bar']}/{row['episodes']}"
+        best = row["best"] or {}
+        style = "bold red" if stats.source != "reference" and row["at_bar"] else None
+        table.add_row(stats.name, stats.source, f"{row['mean_reward']:.3f}", f"{row['max_reward']:.3f}", share, f"{row['slowest_s']:.1f}",
+                      " ".join(f"{k}:{v}" for k, v in row["outcomes"].items()),
+                      f"task {best.get('task_id')}: {best.get('reason', '')}"[:60], style=style)  # fmt: skip
+    if report.reference is None:
+        table.caption = "the env writes no reference answer (TextEnv.reference_answer)"
+    return table
+
+
+def write_report(report: ProbeReport, console: Any, json_out: str | None = None) -> None:
+    """Print the table on ``console``; write the JSON to ``json_out`` (a path, or ``-`` for stdout)."""
+    import json
+    import sys
+    from pathlib import Path
+
+    console.print(report_table(report))
+    if json_out is None:
+        return
+    text = json.dumps(report.as_dict(), indent=2) + "\n"  # ASCII-escaped: lone surrogates in reasons stay writable
+    if json_out == "-":
+        sys.stdout.write(text)
+    else:
+        Path(json_out).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_out).write_text(text)
