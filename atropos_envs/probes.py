@@ -47,7 +47,7 @@ FORMAT_SHELLS = {
     "shell_json": "<think></think>\n{}",
     "shell_code_fence": "<think></think>\n```python\n```",
     "shell_tool_call": '<think></think>\n<tool_call>\n{"arguments": {}}\n</tool_call>',
-    "shell_placeholders": "<think>...</think>\n\\boxed{...} <answer>...</answer> {\"answer\": \"...\"}",
+    "shell_placeholders": '<think>...</think>\n\\boxed{...} <answer>...</answer> {"answer": "..."}',
 }
 
 Probes = dict[str, list[str]]
@@ -57,8 +57,33 @@ ProbeSource = Callable[[TextEnv, dict[str, Any]], Probes]
 def _junk(seed: str, size: int = JUNK_CHARS) -> str:
     """Deterministic printable junk: words, digits, brackets and tags, ``size`` characters."""
     rng = random.Random(seed)
-    pieces = ["lorem", "ipsum", "42", "3.14", "{", "}", "[", "]", "<answer>", "</think>", "\\boxed{", "```", "\n",
-              "true", "null", "the", "answer", "is", "-7", "e^x", "(", ")", "\"", ",", ":"]  # fmt: skip
+    pieces = [
+        "lorem",
+        "ipsum",
+        "42",
+        "3.14",
+        "{",
+        "}",
+        "[",
+        "]",
+        "<answer>",
+        "</think>",
+        "\\boxed{",
+        "```",
+        "\n",
+        "true",
+        "null",
+        "the",
+        "answer",
+        "is",
+        "-7",
+        "e^x",
+        "(",
+        ")",
+        '"',
+        ",",
+        ":",
+    ]
     out, n = [], 0
     while n < size:
         piece = rng.choice(pieces) + " "
@@ -95,7 +120,9 @@ def plugin_probe_sources() -> list[tuple[str, ProbeSource]]:
         try:
             fn = ep.load()
         except Exception as exc:  # a broken plugin is reported by name, not as a traceback
-            raise ValueError(f"probe plugin {ep.name!r} ({ep.value}) failed to load: {type(exc).__name__}: {exc}") from exc
+            raise ValueError(
+                f"probe plugin {ep.name!r} ({ep.value}) failed to load: {type(exc).__name__}: {exc}"
+            ) from exc
         if not callable(fn):
             raise ValueError(f"probe plugin {ep.name!r} ({ep.value}) must be a callable (env, task) -> dict")
         sources.append((ep.name, fn))
@@ -104,9 +131,12 @@ def plugin_probe_sources() -> list[tuple[str, ProbeSource]]:
 
 def _checked(probes: Any, where: str) -> Probes:
     if not isinstance(probes, dict) or not all(
-        isinstance(k, str) and isinstance(v, list) and v and all(isinstance(t, str) for t in v) for k, v in probes.items()
+        isinstance(k, str) and isinstance(v, list) and v and all(isinstance(t, str) for t in v)
+        for k, v in probes.items()
     ):
-        raise ValueError(f"{where} must return a dict of probe name -> non-empty list of assistant turns (str)")
+        raise ValueError(
+            f"{where} must return a dict of probe name -> non-empty list of assistant turns (str)"
+        )
     return probes
 
 
@@ -137,12 +167,23 @@ class ProbeStats:
 
     def as_dict(self, bar: float) -> dict[str, Any]:
         episodes = len(self.rewards)
-        best = None if self.best is None else {"reward": self.best[0], "task_id": self.best[1], "reason": self.best[2]}
-        return {"probe": self.name, "source": self.source, "episodes": episodes, "mean_reward": self.mean_reward,
-                "max_reward": max(self.rewards, default=0.0), "at_bar": self.at_bar(bar),
-                "share_at_bar": self.at_bar(bar) / episodes if episodes else 0.0,
-                "outcomes": {o: self.outcomes[o] for o in OUTCOMES if self.outcomes[o]}, "best": best,
-                "slowest_s": round(self.slowest_s, 3)}  # fmt: skip
+        best = (
+            None
+            if self.best is None
+            else {"reward": self.best[0], "task_id": self.best[1], "reason": self.best[2]}
+        )
+        return {
+            "probe": self.name,
+            "source": self.source,
+            "episodes": episodes,
+            "mean_reward": self.mean_reward,
+            "max_reward": max(self.rewards, default=0.0),
+            "at_bar": self.at_bar(bar),
+            "share_at_bar": self.at_bar(bar) / episodes if episodes else 0.0,
+            "outcomes": {o: self.outcomes[o] for o in OUTCOMES if self.outcomes[o]},
+            "best": best,
+            "slowest_s": round(self.slowest_s, 3),
+        }
 
 
 @dataclass
@@ -159,10 +200,16 @@ class ProbeReport:
         return [p for p in self.probes if p.at_bar(self.bar)]
 
     def as_dict(self) -> dict[str, Any]:
-        return {"env": self.env_id, "bar": self.bar, "tasks": len(self.task_ids), "task_ids": self.task_ids,
-                "passed": not self.exploits, "exploits": [p.name for p in self.exploits],
-                "probes": [p.as_dict(self.bar) for p in self.probes],
-                "reference": None if self.reference is None else self.reference.as_dict(self.bar)}  # fmt: skip
+        return {
+            "env": self.env_id,
+            "bar": self.bar,
+            "tasks": len(self.task_ids),
+            "task_ids": self.task_ids,
+            "passed": not self.exploits,
+            "exploits": [p.name for p in self.exploits],
+            "probes": [p.as_dict(self.bar) for p in self.probes],
+            "reference": None if self.reference is None else self.reference.as_dict(self.bar),
+        }
 
 
 def play(env: TextEnv, task_id: str, turns: list[str] | None) -> tuple[float, str, str]:
@@ -177,7 +224,11 @@ def play(env: TextEnv, task_id: str, turns: list[str] | None) -> tuple[float, st
                 return float(reward), str(info.get("outcome", "ok")), str(info.get("reason", ""))
         return 0.0, "error", f"the episode did not end within max_turns={env.max_turns}"
     except Exception as exc:  # the report shows it; the contract checker is where raising fails
-        return 0.0, "error", f"the env raised {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+        return (
+            0.0,
+            "error",
+            f"the env raised {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}",
+        )
 
 
 def run_probes(
@@ -203,7 +254,10 @@ def run_probes(
     reference: ProbeStats | None = None
     for done, task_id in enumerate(ids, 1):
         task = env.get_task(task_id)
-        sources = [("generic", generic_probes(env, task)), ("env", _checked(env.probes(task), f"{type(env).__name__}.probes"))]
+        sources = [
+            ("generic", generic_probes(env, task)),
+            ("env", _checked(env.probes(task), f"{type(env).__name__}.probes")),
+        ]
         for name, fn in plugins:
             sources.append((f"plugin:{name}", _checked(fn(env, task), f"probe plugin {name!r}")))
         for source, probes in sources:
@@ -211,7 +265,9 @@ def run_probes(
                 entry = stats.setdefault((source, name), ProbeStats(name, source))
                 dynamic = name == REPEAT_OBSERVATION and source == "generic"
                 started = time.monotonic()
-                entry.add(task_id, *play(env, task_id, None if dynamic else turns), time.monotonic() - started)
+                entry.add(
+                    task_id, *play(env, task_id, None if dynamic else turns), time.monotonic() - started
+                )
         honest = env.reference_answer(task)
         if honest is not None:
             reference = reference or ProbeStats("reference_answer", "reference")
@@ -220,17 +276,30 @@ def run_probes(
             reference.add(task_id, *play(env, task_id, turns), time.monotonic() - started)
         if on_task_done:
             on_task_done(done, len(ids))
-    return ProbeReport(env_id or type(env).__name__, bar, [str(t) for t in ids], list(stats.values()), reference)
+    return ProbeReport(
+        env_id or type(env).__name__, bar, [str(t) for t in ids], list(stats.values()), reference
+    )
 
 
 def report_table(report: ProbeReport) -> Any:
     """The report as a rich table: one row per probe, the reference answer last."""
     from rich.table import Table
 
-    verdict = "no probe reached the bar" if not report.exploits else f"{len(report.exploits)} probe(s) reached the bar"
+    verdict = (
+        "no probe reached the bar"
+        if not report.exploits
+        else f"{len(report.exploits)} probe(s) reached the bar"
+    )
     table = Table(title=f"{report.env_id}: {len(report.task_ids)} tasks, bar {report.bar} ({verdict})")
-    for column, justify in (("probe", "left"), ("source", "left"), ("mean reward", "right"), ("max", "right"),
-                            (f">= {report.bar}", "right"), ("slowest s", "right"), ("outcomes", "left")):  # fmt: skip
+    for column, justify in (
+        ("probe", "left"),
+        ("source", "left"),
+        ("mean reward", "right"),
+        ("max", "right"),
+        (f">= {report.bar}", "right"),
+        ("slowest s", "right"),
+        ("outcomes", "left"),
+    ):
         table.add_column(column, justify=justify, no_wrap=True)
     table.add_column("best episode", ratio=1)
     rows = [*report.probes, *([report.reference] if report.reference else [])]
@@ -239,9 +308,17 @@ def report_table(report: ProbeReport) -> Any:
         share = f"{row['at_bar']}/{row['episodes']}"
         best = row["best"] or {}
         style = "bold red" if stats.source != "reference" and row["at_bar"] else None
-        table.add_row(stats.name, stats.source, f"{row['mean_reward']:.3f}", f"{row['max_reward']:.3f}", share, f"{row['slowest_s']:.1f}",
-                      " ".join(f"{k}:{v}" for k, v in row["outcomes"].items()),
-                      f"task {best.get('task_id')}: {best.get('reason', '')}"[:60], style=style)  # fmt: skip
+        table.add_row(
+            stats.name,
+            stats.source,
+            f"{row['mean_reward']:.3f}",
+            f"{row['max_reward']:.3f}",
+            share,
+            f"{row['slowest_s']:.1f}",
+            " ".join(f"{k}:{v}" for k, v in row["outcomes"].items()),
+            f"task {best.get('task_id')}: {best.get('reason', '')}"[:60],
+            style=style,
+        )
     if report.reference is None:
         table.caption = "the env writes no reference answer (TextEnv.reference_answer)"
     return table
@@ -256,7 +333,9 @@ def write_report(report: ProbeReport, console: Any, json_out: str | None = None)
     console.print(report_table(report))
     if json_out is None:
         return
-    text = json.dumps(report.as_dict(), indent=2) + "\n"  # ASCII-escaped: lone surrogates in reasons stay writable
+    text = (
+        json.dumps(report.as_dict(), indent=2) + "\n"
+    )  # ASCII-escaped: lone surrogates in reasons stay writable
     if json_out == "-":
         sys.stdout.write(text)
     else:

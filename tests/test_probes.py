@@ -26,7 +26,7 @@ def test_no_probe_reaches_the_bar(env_id):
     env = gym.make(env_id).unwrapped
     report = run_probes(env, env_id=env_id, num_tasks=TASKS.get(name, 10), plugins=[])
     assert {p.name for p in report.probes if p.source == "generic"} >= {"empty", "echo_prompt", "junk_100kB"}
-    paid = {f"{p.source}:{p.name}": f"{p.at_bar(PASS_BAR)}/{len(p.rewards)} (task {p.best[1]}: {p.best[2][:120]})"
+    paid = {f"{p.source}:{p.name}": f"{p.at_bar(PASS_BAR)}/{len(p.rewards)} ({p.best[1]}: {p.best[2][:90]})"
             for p in report.exploits}  # fmt: skip
     assert not paid, f"probes paid on {env_id}: {paid}"
     if report.reference is not None:  # an honest answer the env writes must be paid
@@ -38,7 +38,11 @@ def test_generic_probes_cover_every_class():
     task = env.get_task("0")
     probes = generic_probes(env, task)
     system, user = (m["content"] for m in env.prompt(task))
-    assert probes["empty"] == [""] and not probes["whitespace"][0].strip() and len(probes["one_token"][0].split()) == 1
+    assert (
+        probes["empty"] == [""]
+        and not probes["whitespace"][0].strip()
+        and len(probes["one_token"][0].split()) == 1
+    )
     assert probes["echo_prompt"] == [user] and probes["echo_system"] == [system]
     assert 99_000 <= len(probes["junk_100kB"][0]) <= 100_000
     assert probes["junk_100kB"] == generic_probes(env, task)["junk_100kB"]  # deterministic per task
@@ -73,7 +77,10 @@ def test_a_probe_repeats_its_last_turn_and_repeat_observation_replays_the_env():
     env = EchoTurnsEnv()
     assert play(env, "0", ["a", "b"]) == (1.0, "truncated", "turns ['a', 'b', 'b']")
     reward, outcome, reason = play(env, "0", None)
-    assert (reward, outcome) == (0.0, "truncated") and reason == "turns ['say a then b', 'again 2', 'again 4']"
+    assert (reward, outcome) == (
+        0.0,
+        "truncated",
+    ) and reason == "turns ['say a then b', 'again 2', 'again 4']"
 
 
 class RaisingEnv(EchoTurnsEnv):
@@ -107,7 +114,11 @@ def test_plugin_probe_sources_and_bad_probe_shapes():
 
 
 def _cli(*args):
-    env = {**os.environ, "COLUMNS": "200", "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    env = {
+        **os.environ,
+        "COLUMNS": "200",
+        "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+    }
     return subprocess.run([sys.executable, "-m", "trainers.cli", "probe", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)  # fmt: skip
 
@@ -117,7 +128,9 @@ def test_probe_command_table_json_and_exit_codes(tmp_path):
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["env"] == "atropos_envs/Format-v0" and report["tasks"] == 2 and report["passed"] is True
-    assert "echo_prompt" in result.stderr and "mean reward" in result.stderr  # the table goes to stderr with --json -
+    assert (
+        "echo_prompt" in result.stderr and "mean reward" in result.stderr
+    )  # the table goes to stderr with --json -
     out = tmp_path / "probe.json"
     result = _cli("--env", "Format", "--tasks", "1", "--bar", "0", "--json", str(out))
     assert result.returncode == 1  # bar 0: every probe "reaches" it
