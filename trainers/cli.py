@@ -145,6 +145,7 @@ def _run_job_command(
         if tasks is not None and not job_fields.get("num_tasks"):
             job_fields["num_tasks"] = None  # every task of the file
         job = SamplingJob(env_id=env_id, env_kwargs=kwargs, sampling=SamplingParams(**sampling), **job_fields)
+        job.validate(env_obj.reward_range)  # before any server is started
         with rollout_servers(server, model) as (urls, model_name):
             job.model = model_name
             summary = _run_sampling(job, env_obj, urls, out, overwrite, f"{title} {job.env_id}", server_timeout)
