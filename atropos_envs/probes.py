@@ -294,10 +294,10 @@ def report_table(report: ProbeReport) -> Any:
     for column, justify in (
         ("probe", "left"),
         ("source", "left"),
-        ("mean reward", "right"),
+        ("mean", "right"),
         ("max", "right"),
         (f">= {report.bar}", "right"),
-        ("slowest s", "right"),
+        ("max s", "right"),
         ("outcomes", "left"),
     ):
         table.add_column(column, justify=justify, no_wrap=True)
