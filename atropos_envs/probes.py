@@ -281,6 +281,12 @@ def run_probes(
     )
 
 
+def _printable(text: str) -> str:
+    """Text any terminal can take: lone surrogates and control characters escaped."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def report_table(report: ProbeReport) -> Any:
     """The report as a rich table: one row per probe, the reference answer last."""
     from rich.table import Table
@@ -309,14 +315,14 @@ def report_table(report: ProbeReport) -> Any:
         best = row["best"] or {}
         style = "bold red" if stats.source != "reference" and row["at_bar"] else None
         table.add_row(
-            stats.name,
+            _printable(stats.name),
             stats.source,
             f"{row['mean_reward']:.3f}",
             f"{row['max_reward']:.3f}",
             share,
             f"{row['slowest_s']:.1f}",
             " ".join(f"{k}:{v}" for k, v in row["outcomes"].items()),
-            f"task {best.get('task_id')}: {best.get('reason', '')}"[:60],
+            _printable(f"task {best.get('task_id')}: {best.get('reason', '')}"[:60]),
             style=style,
         )
     if report.reference is None:
