@@ -206,7 +206,7 @@ class ProbeReport:
             "tasks": len(self.task_ids),
             "task_ids": self.task_ids,
             "passed": not self.exploits,
-            "exploits": [p.name for p in self.exploits],
+            "exploits": [f"{p.source}:{p.name}" for p in self.exploits],
             "probes": [p.as_dict(self.bar) for p in self.probes],
             "reference": None if self.reference is None else self.reference.as_dict(self.bar),
         }
