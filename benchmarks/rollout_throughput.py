@@ -63,7 +63,7 @@ async def bare_client(url: str, model: str, requests, sampling: SamplingParams, 
 async def rollout_loop(url: str, model: str, env, requests, sampling: SamplingParams, seed: int, prefix: str) -> tuple[float, int]:
     async with RolloutClient([url], model=model) as client:
         started = time.perf_counter()
-        rollouts = await asyncio.gather(*(run_episode(env, t, i, client, sampling, seed, prefix) for t, i, _, _ in requests))
+        rollouts = await asyncio.gather(*(run_episode(env, t, sample_index=i, client=client, sampling=sampling, base_seed=seed, assistant_prefix=prefix) for t, i, _, _ in requests))
         return time.perf_counter() - started, sum(r.completion_tokens for r in rollouts)
 
 

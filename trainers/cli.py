@@ -145,6 +145,7 @@ def _run_job_command(
         if tasks is not None and not job_fields.get("num_tasks"):
             job_fields["num_tasks"] = None  # every task of the file
         job = SamplingJob(env_id=env_id, env_kwargs=kwargs, sampling=SamplingParams(**sampling), **job_fields)
+        job.validate(env_obj.reward_range)  # before any server is started
         with rollout_servers(server, model) as (urls, model_name):
             job.model = model_name
             summary = _run_sampling(job, env_obj, urls, out, overwrite, f"{title} {job.env_id}", server_timeout)
@@ -163,6 +164,31 @@ def list_envs() -> None:
     for entry in sorted(register_all(), key=lambda e: e.env_id):
         table.add_row(entry.env_id, entry.entry_point, entry.source)
     Console().print(table)
+
+
+# ---- probe: exploit probes against an env (atropos_envs/probes.py) --------------------------------------------
+@app.command()
+def probe(
+    env: Annotated[str, typer.Option(help="environment, e.g. Format or atropos_envs/Format-v0 (plugins too)")] = "Format",
+    tasks: Annotated[int, typer.Option(help="tasks to probe (the first N; all of --task-file when 0)")] = 20,
+    json_out: Annotated[str | None, typer.Option("--json", help="write the report as JSON to FILE, or - for stdout")] = None,
+    bar: Annotated[float, typer.Option(help="reward at which a probe counts as getting paid")] = 0.5,
+    task_file: Annotated[Path | None, typer.Option(help="task file (JSONL/JSON/parquet) instead of the generator")] = None,
+    env_arg: EnvArgOpt = [],  # noqa: B006
+) -> None:
+    """Run degenerate and adversarial policies against an env; exit 1 when any reaches the bar."""
+    from atropos_envs.probes import run_probes, write_report
+
+    with clear_errors():
+        if tasks < 0:
+            raise ValueError(f"--tasks must be >= 0, got {tasks}")
+        env_id, _, env_obj = make_env(env, env_arg, task_file)
+        with _progress() as progress:
+            bar_id = progress.add_task(f"probing {env_id}", total=None)
+            report = run_probes(env_obj, env_id=env_id, task_ids=env_obj.task_ids(tasks or None), bar=bar,
+                                on_task_done=lambda done, total: progress.update(bar_id, completed=done, total=total))
+    write_report(report, Console(stderr=json_out == "-"), json_out)
+    raise typer.Exit(1 if report.exploits else 0)
 
 
 @app.command()

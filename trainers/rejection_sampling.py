@@ -5,6 +5,11 @@ the env; samples at or above the threshold that did not hit the token limit are 
 most K per task, exact and near duplicates dropped. Records are written in the
 ``messages`` format that ``datasets`` and TRL's SFTTrainer read unchanged. The same loop,
 keeping every sample, is ``evaluate`` (mean reward, pass@k).
+
+Every sample's outcome (ok, invalid, timeout, truncated, error: see atropos_envs.core) is
+counted in the summary, so a zero from malformed output or from an env failure is never
+mistaken for a wrong answer; an env failing on one reply scores that sample 0 (outcome
+``error``, see trainers/rollout.py) and the job goes on.
 """
 
 from __future__ import annotations
@@ -14,12 +19,13 @@ import difflib
 import json
 import math
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from atropos_envs.core import TextEnv
+from atropos_envs.core import OUTCOMES, TextEnv
 from trainers.client import RolloutClient, SamplingParams
 from trainers.rollout import Rollout, run_episode
 from trainers.task_log import TaskLog, atomic_write_text
@@ -42,6 +48,34 @@ class SamplingJob:
     model: str = ""
     tasks_in_flight: int = 8
 
+    def validate(self, reward_range: tuple[float, float] | None = None) -> None:
+        """Raise ValueError (one line, naming the field) for settings no job can run with."""
+        positive = {"samples_per_task": self.samples_per_task, "tasks_in_flight": self.tasks_in_flight,
+                    "sampling.max_tokens": self.sampling.max_tokens}  # fmt: skip
+        if self.num_tasks is not None:
+            positive["num_tasks"] = self.num_tasks
+        for name, value in positive.items():
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        for name, value in {"first_task": self.first_task, "keep_per_task": self.keep_per_task}.items():
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+        if not (isinstance(self.threshold, (int, float)) and math.isfinite(self.threshold)):
+            raise ValueError(f"threshold must be a finite number, got {self.threshold!r}")
+        if reward_range is not None:
+            low, high = reward_range
+            if not low < self.threshold <= high:
+                raise ValueError(
+                    f"threshold must be in ({low}, {high}], the env's reward range without its floor "
+                    f"(at {low} every sample, failures included, would count), got {self.threshold}"
+                )
+        if not 0.0 < self.near_duplicate <= 1.0:
+            raise ValueError(f"near_duplicate must be in (0, 1], got {self.near_duplicate}")
+        if not (math.isfinite(self.sampling.temperature) and self.sampling.temperature >= 0):
+            raise ValueError(f"temperature must be >= 0, got {self.sampling.temperature}")
+        if not 0.0 < self.sampling.top_p <= 1.0:
+            raise ValueError(f"top_p must be in (0, 1], got {self.sampling.top_p}")
+
     def settings(self) -> dict[str, Any]:
         """What must match for a run to resume an existing output."""
         return json.loads(json.dumps(asdict(self)))
@@ -54,6 +88,16 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - math.comb(n - c, k) / math.comb(n, k)
 
 
+SIMILARITY_CHARS = 20_000  # difflib is quadratic: near-duplicates are judged on the first 20k characters
+
+
+def _similar(a: str, b: str, near: float) -> bool:
+    if a == b:
+        return True
+    matcher = difflib.SequenceMatcher(None, a[:SIMILARITY_CHARS], b[:SIMILARITY_CHARS], autojunk=False)
+    return matcher.real_quick_ratio() >= near and matcher.quick_ratio() >= near and matcher.ratio() >= near
+
+
 def distinct(rollouts: list[Rollout], limit: int, near: float) -> list[Rollout]:
     """Up to limit rollouts whose final replies are neither identical nor near-identical
     (difflib similarity >= near after folding case and white space)."""
@@ -61,7 +105,7 @@ def distinct(rollouts: list[Rollout], limit: int, near: float) -> list[Rollout]:
     chosen = []
     for rollout in rollouts:
         text = " ".join(rollout.messages[-1]["content"].split()).lower()
-        if any(text == other or difflib.SequenceMatcher(None, text, other).ratio() >= near for other in kept):
+        if any(_similar(text, other, near) for other in kept):
             continue
         kept.append(text)
         chosen.append(rollout)
@@ -80,6 +124,7 @@ def to_record(rollout: Rollout, job: SamplingJob) -> dict[str, Any]:
             "reward": rollout.reward,
             "components": rollout.components,
             "reason": rollout.reason,
+            "outcome": rollout.outcome,
             "completion_tokens": rollout.completion_tokens,
             "model": job.model,
             "sampling": {**job.sampling.as_dict(), "seed": job.seed, "assistant_prefix": job.assistant_prefix},
@@ -87,9 +132,15 @@ def to_record(rollout: Rollout, job: SamplingJob) -> dict[str, Any]:
     }
 
 
+ERROR_EXAMPLES = 3  # per task, and in the summary: the reasons of env failures, to fix them
+
+
 def task_stats(rollouts: list[Rollout], threshold: float) -> dict[str, Any]:
+    errors = [r.reason for r in rollouts if r.outcome == "error"]
     return {
         "rewards": [r.reward for r in rollouts],
+        "outcomes": dict(Counter(r.outcome for r in rollouts)),
+        "errors": list(dict.fromkeys(errors))[:ERROR_EXAMPLES],
         "passed": sum(r.reward >= threshold for r in rollouts),
         "hit_token_limit": sum(r.hit_token_limit for r in rollouts),
         "completion_tokens": sum(r.completion_tokens for r in rollouts),
@@ -100,7 +151,8 @@ async def _sample_task(env: TextEnv, task_id: str, job: SamplingJob, client: Rol
     return list(
         await asyncio.gather(
             *(
-                run_episode(env, task_id, i, client, job.sampling, job.seed, job.assistant_prefix)
+                run_episode(env, task_id, sample_index=i, client=client, sampling=job.sampling,
+                            base_seed=job.seed, assistant_prefix=job.assistant_prefix)  # fmt: skip
                 for i in range(job.samples_per_task)
             )
         )
@@ -125,6 +177,7 @@ async def run_job(
 ) -> dict[str, Any]:
     """Run (or resume) a job; returns the summary, also saved as ``<out>.summary.json``."""
     started = time.monotonic()
+    job.validate(env.reward_range)
     task_ids = env.task_ids(job.num_tasks, job.first_task)
     with TaskLog(out, job.settings(), overwrite=overwrite) as log:
         todo = [t for t in task_ids if t not in log.done]
@@ -157,6 +210,10 @@ def summarize(entries: list[dict[str, Any]], job: SamplingJob, wall_s: float) ->
     samples = sum(len(e["rewards"]) for e in entries)
     rewards = [r for e in entries for r in e["rewards"]]
     k = job.samples_per_task
+    outcomes: Counter = Counter()
+    for e in entries:  # progress written before outcomes were counted has none: "unknown"
+        outcomes.update(e.get("outcomes") or {"unknown": len(e["rewards"])})
+    errors = list(dict.fromkeys(reason for e in entries for reason in e.get("errors", [])))
     summary = {
         "env": job.env_id,
         "model": job.model,
@@ -169,6 +226,9 @@ def summarize(entries: list[dict[str, Any]], job: SamplingJob, wall_s: float) ->
         "pass@1": _mean(pass_at_k(len(e["rewards"]), e["passed"], 1) for e in entries),
         f"pass@{k}": _mean(pass_at_k(len(e["rewards"]), e["passed"], k) for e in entries),
         "hit_token_limit": sum(e["hit_token_limit"] for e in entries),
+        "outcomes": {o: outcomes[o] for o in (*OUTCOMES, *sorted(set(outcomes) - set(OUTCOMES)))
+                     if o in OUTCOMES or outcomes[o]},  # fmt: skip
+        "error_examples": errors[:ERROR_EXAMPLES],
         "completion_tokens": sum(e["completion_tokens"] for e in entries),
         "wall_s_this_run": round(wall_s, 1),
     }

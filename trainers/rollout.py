@@ -3,6 +3,11 @@
 The loop is the gymnasium one (observation -> completion -> ``step`` -> ...), on an
 independent ``Episode`` so that many run concurrently. Scoring may block (a bounded
 worker), so ``step`` runs in a thread and never stalls the event loop.
+
+One reply never ends a job: an exception the env raises on a reply (in ``step``, ``score``
+or copying the conversation) ends that episode with reward 0, outcome ``error`` and the
+exception's one-line reason; a server refusing a later turn (the conversation outgrew the
+context window) ends it as ``truncated``, scored on the turns so far.
 """
 
 from __future__ import annotations
@@ -12,8 +17,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from atropos_envs.core import TextEnv
-from trainers.client import Completion, RolloutClient, SamplingParams
+from atropos_envs.core import Episode, TextEnv
+from trainers.client import Completion, RequestRejected, RolloutClient, SamplingParams
 
 
 @dataclass
@@ -38,6 +43,7 @@ class Rollout:
     terminated: bool
     truncated: bool
     turns: list[Turn] = field(default_factory=list)
+    outcome: str = "ok"  # how the episode ended: one of atropos_envs.core.OUTCOMES
 
     @property
     def completion_tokens(self) -> int:
@@ -57,6 +63,7 @@ def sample_seed(base_seed: int, task_id: str, sample_index: int) -> int:
 async def run_episode(
     env: TextEnv,
     task_id: str,
+    *,
     sample_index: int,
     client: RolloutClient,
     sampling: SamplingParams,
@@ -71,21 +78,59 @@ async def run_episode(
     while not (terminated or truncated):
         seed = None if base_seed is None else sample_seed(base_seed, task_id, sample_index) + len(turns)
         prefix = assistant_prefix if not turns else ""
-        (completion,) = await client.chat(observation, sampling, n=1, seed=seed, assistant_prefix=prefix)
+        try:
+            (completion,) = await client.chat(observation, sampling, n=1, seed=seed, assistant_prefix=prefix)
+        except RequestRejected as exc:
+            if not turns:
+                raise  # the task's own prompt is refused: a configuration problem, not a reply
+            info = await asyncio.to_thread(_score_cut_short, episode, exc)
+            truncated = True
+            break
         turns.append(_turn(completion))
-        observation, reward, terminated, truncated, info = await asyncio.to_thread(episode.step, prefix + completion.text)
+        try:
+            observation, reward, terminated, truncated, info = await asyncio.to_thread(
+                episode.step, prefix + completion.text
+            )
+        except Exception as exc:  # the env failed on this reply: it scores 0, the job goes on
+            info = {"reward": 0.0, "components": {}, "reason": env_error_reason(exc), "outcome": "error"}
+            terminated, reward = True, 0.0
         turns[-1].reward = float(reward)
     return Rollout(
         task_id=task_id,
         sample_index=sample_index,
-        messages=episode.observation,
+        messages=_messages(episode),
         reward=float(info["reward"]),
         components=dict(info["components"]),
         reason=str(info["reason"]),
         terminated=terminated,
         truncated=truncated,
         turns=turns,
+        outcome=str(info.get("outcome", "ok")),
     )
+
+
+def env_error_reason(exc: BaseException) -> str:
+    """One line: the env failed on this reply, with the exception's type and first line."""
+    text = str(exc).strip().splitlines()
+    detail = f": {text[0][:300]}" if text else ""
+    return f"the env failed on this reply: {type(exc).__name__}{detail}"
+
+
+def _score_cut_short(episode: Episode, exc: RequestRejected) -> dict[str, Any]:
+    """The info of an episode the server would not continue, scored on its turns so far."""
+    why = f"the server refused the next turn ({str(exc)[:200]})"
+    try:
+        score = episode.env.score(episode.trajectory)
+    except Exception as error:
+        return {"reward": 0.0, "components": {}, "reason": env_error_reason(error), "outcome": "error"}
+    return {"reward": score.reward, "components": dict(score.components), "reason": f"{score.reason}; {why}",
+            "outcome": "truncated" if score.outcome == "ok" else score.outcome}  # fmt: skip
+
+
+def _messages(episode: Episode) -> list[dict[str, str]]:
+    """The conversation, copied one message at a time (its values are strings): a deep copy of
+    everything could be what failed."""
+    return [dict(m) for m in episode.messages]
 
 
 def _turn(completion: Completion) -> Turn:

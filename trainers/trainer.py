@@ -218,7 +218,7 @@ class Trainer:
             while groups_kept < c.tasks_per_step:
                 want = c.tasks_per_step - groups_kept
                 task_ids = self._task_ids(want, position)
-                episodes = [run_episode(self.env, task_id, i, client, sampling, c.seed + position + n, c.assistant_prefix)
+                episodes = [run_episode(self.env, task_id, sample_index=i, client=client, sampling=sampling, base_seed=c.seed + position + n, assistant_prefix=c.assistant_prefix)
                             for n, task_id in enumerate(task_ids) for i in range(c.group_size)]  # fmt: skip
                 rollouts = await asyncio.gather(*episodes)
                 for n in range(len(task_ids)):

@@ -127,7 +127,7 @@ class EnvRollouts:
         async with RolloutClient(self.urls, model=served) as client:
             for task_id in task_ids:
                 seen[task_id] = seen.get(task_id, -1) + 1  # the i-th copy of a prompt is sample i of its group
-                episodes.append(run_episode(self.env, task_id, seen[task_id], client, self.sampling, base_seed, self.assistant_prefix))
+                episodes.append(run_episode(self.env, task_id, sample_index=seen[task_id], client=client, sampling=self.sampling, base_seed=base_seed, assistant_prefix=self.assistant_prefix))
             return await asyncio.gather(*episodes)
 
     def reward(self, prompts: list, completions: list, env_reward: list[float], **kwargs: Any) -> list[float]:

@@ -169,7 +169,7 @@ def test_multi_turn_rollouts_flatten_to_one_masked_token_sequence(vllm_server):
 
     async def go():
         async with RolloutClient([vllm_server.url]) as client:
-            return await asyncio.gather(*(run_episode(env, str(i), 0, client, SamplingParams(max_tokens=48), 0, "<tool_call>")
+            return await asyncio.gather(*(run_episode(env, str(i), sample_index=0, client=client, sampling=SamplingParams(max_tokens=48), base_seed=0, assistant_prefix="<tool_call>")
                                           for i in range(4)))  # fmt: skip
 
     multi_turn = [r for r in asyncio.run(go()) if len(r.turns) > 1]
