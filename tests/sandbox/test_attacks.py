@@ -299,3 +299,24 @@ def test_host_environment_does_not_leak(sandbox, monkeypatch):
 def test_file_names_cannot_escape_the_work_dir(sandbox):
     with pytest.raises(ValueError, match="relative to the work dir"):
         sandbox.run(["/usr/bin/true"], files={"../x": "y"})
+
+
+FORKS = """
+import os, time
+made = 0
+for _ in range(100):
+    try:
+        if os.fork() == 0:
+            time.sleep(2); os._exit(0)
+        made += 1
+    except OSError as exc:
+        print("refused", exc.errno)
+        break
+print("forks", made)
+"""
+
+
+def test_process_limit_holds(sandbox):
+    result = run(sandbox, FORKS, limits=SandboxLimits(max_processes=16))
+    assert result.status == "ok", result.stderr
+    assert "refused 11" in result.stdout and int(result.stdout.split("forks ")[1]) < 16, result.stdout
