@@ -13,7 +13,8 @@ data file holds exactly that task's records (found by task id, checked by count 
 wherever they lie). Everything else is ignored and reported: torn or malformed lines,
 lines of another job, duplicates, records missing from the data file (the task is redone),
 records of unfinished tasks (dropped, and the task redone). Records that are there but
-differ from what was committed stop the job with one line naming the file. The files are
+differ from what was committed, or a line that is no record, stop the job with one line
+naming the file. The files are
 then rewritten to the committed tasks (data first, each atomically; a crash in between
 is repaired the same way next time): the data file is never padded, and committed records
 are never cut. One process at a time: a second writer of the same output is refused.
@@ -31,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 FORMAT = 2
-UNREADABLE = "\0unreadable"  # the group of data lines that name no task
 log = logging.getLogger(__name__)
 
 
@@ -75,7 +75,14 @@ def _json(line: bytes) -> Any:
         return None
 
 
-_ENTRY_TYPES = {"job": str, "task_id": str, "start_offset": int, "end_offset": int, "records": int, "sha256": str}
+_ENTRY_TYPES = {
+    "job": str,
+    "task_id": str,
+    "start_offset": int,
+    "end_offset": int,
+    "records": int,
+    "sha256": str,
+}
 
 
 class _Recovery:
@@ -86,13 +93,14 @@ class _Recovery:
         self.notes: list[str] = []
         raw = path.read_bytes() if path.exists() else b""
         spans: dict[str, list[bytes]] = {}
-        for line in _lines(raw):
+        for number, line in enumerate(_lines(raw), 1):
             task_id = task_of(_json(line))
-            spans.setdefault(task_id if task_id is not None else UNREADABLE, []).append(line)
+            if task_id is None:  # we never leave a torn record before others: someone else wrote this
+                raise OutputMismatch(f"{path} line {number} is not a record naming its task (written by "
+                                     "another program?); remove it, or pass --overwrite to start over")
+            spans.setdefault(task_id, []).append(line)
         if len(b"".join(_lines(raw))) < len(raw):
             self.notes.append(f"{path}: a torn last record dropped")
-        if spans.get(UNREADABLE):
-            self.notes.append(f"{path}: {len(spans[UNREADABLE])} line(s) that are not records dropped")
         self.entries: list[dict[str, Any]] = []
         self._seen: set[str] = set()
         data: list[bytes] = []
@@ -104,21 +112,24 @@ class _Recovery:
             task_id, lines = entry["task_id"], spans.get(entry["task_id"], [])
             payload = b"".join(lines)
             if len(lines) < entry["records"]:
-                self.notes.append(f"{progress} line {number}: {len(lines)} of the {entry['records']} records of task "
-                                  f"{task_id!r} are in {path}; the task will be redone")  # fmt: skip
+                self.notes.append(f"{progress} line {number}: {len(lines)} of the {entry['records']} records "
+                                  f"of task {task_id!r} are in {path}; the task will be redone")  # fmt: skip
                 spans.pop(task_id, None)
                 continue
             if len(lines) > entry["records"] or hashlib.sha256(payload).hexdigest() != entry["sha256"]:
-                raise OutputMismatch(f"{path}: the records of task {task_id!r} differ from what was committed (edited, or "
-                                     "written by another program); restore the file, or pass --overwrite to start over")  # fmt: skip
+                raise OutputMismatch(f"{path}: the records of task {task_id!r} differ from what was "
+                                     "committed (edited, or written by another program); restore the file, "
+                                     "or pass --overwrite to start over")  # fmt: skip
             start = sum(map(len, data))
             self.entries.append({**entry, "start_offset": start, "end_offset": start + len(payload)})
             self._seen.add(task_id)
             data.append(payload)
             del spans[task_id]
-        unfinished = sum(len(lines) for task, lines in spans.items() if task != UNREADABLE)
+        unfinished = sum(map(len, spans.values()))
         if unfinished:
-            self.notes.append(f"{path}: {unfinished} record(s) of unfinished tasks dropped; those tasks will be redone")
+            self.notes.append(
+                f"{path}: {unfinished} record(s) of unfinished tasks dropped; those tasks will be redone"
+            )
         self.raw, self.data = raw, b"".join(data)
 
     def _entry(self, number: int, line: bytes, job: str) -> dict[str, Any] | None:
@@ -166,7 +177,9 @@ class TaskLog:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self._lock.close()
-            raise OutputMismatch(f"{self.path} is being written by another process; wait for it or choose another --out")
+            raise OutputMismatch(
+                f"{self.path} is being written by another process; wait for it or choose another --out"
+            )
         try:
             self._open(settings, overwrite)
         except BaseException:
@@ -195,14 +208,18 @@ class TaskLog:
         has_data = self.path.exists() and self.path.stat().st_size > 0
         if not lines:
             if has_data:
-                raise OutputMismatch(f"{self.path} exists but has no progress file; pass --overwrite or choose another --out")
+                raise OutputMismatch(
+                    f"{self.path} exists but has no progress file; pass --overwrite or choose another --out"
+                )
             return
         header = _json(lines[0])
         if not isinstance(header, dict) or not isinstance(header.get("settings"), dict):
-            raise OutputMismatch(f"{self.progress_path} has no readable header; pass --overwrite or choose another --out")
+            raise OutputMismatch(
+                f"{self.progress_path} has no readable header; pass --overwrite or choose another --out"
+            )
         if header.get("format") != FORMAT:
-            raise OutputMismatch(f"{self.progress_path} was written by an older version; finish it with that version, "
-                                 "pass --overwrite, or choose another --out")  # fmt: skip
+            raise OutputMismatch(f"{self.progress_path} was written by an older version; finish it with that "
+                                 "version, pass --overwrite, or choose another --out")  # fmt: skip
         if header["settings"] != settings:
             old = header["settings"]
             changed = sorted(k for k in set(settings) | set(old) if settings.get(k) != old.get(k))
@@ -216,14 +233,17 @@ class TaskLog:
             raise ValueError(f"task {task_id!r} is already committed")
         for record in records:
             if self.task_of(record) != task_id:
-                raise ValueError(f"a record of task {task_id!r} names task {self.task_of(record)!r} in its metadata")
+                raise ValueError(
+                    f"a record of task {task_id!r} names task {self.task_of(record)!r} in its metadata"
+                )
         payload = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode()
         start = self._data.tell()
         self._data.write(payload)
         self._data.flush()
         os.fsync(self._data.fileno())
-        entry = {**stats, "job": self.job, "task_id": task_id, "start_offset": start, "end_offset": self._data.tell(),
-                 "records": len(records), "sha256": hashlib.sha256(payload).hexdigest()}  # fmt: skip
+        entry = {**stats, "job": self.job, "task_id": task_id, "start_offset": start,
+                 "end_offset": self._data.tell(), "records": len(records),
+                 "sha256": hashlib.sha256(payload).hexdigest()}  # fmt: skip
         self._progress.write((json.dumps(entry) + "\n").encode())
         self._progress.flush()
         os.fsync(self._progress.fileno())

@@ -22,13 +22,23 @@ from atropos_envs.sandbox.base import (
     SandboxUnavailable,
 )
 
-__all__ = ["STATUSES", "LimitsUnenforced", "RunResult", "Sandbox", "SandboxLimits", "SandboxUnavailable", "get_sandbox"]
+__all__ = [
+    "STATUSES",
+    "LimitsUnenforced",
+    "RunResult",
+    "Sandbox",
+    "SandboxLimits",
+    "SandboxUnavailable",
+    "get_sandbox",
+]
 
 UNSAFE_OPT_IN = "ATROPOS_UNSAFE_SANDBOX"
 
 
 @functools.cache
-def get_sandbox(backend: str = "auto", allow_unsafe: bool | None = None, allow_unenforced: bool | None = None) -> Sandbox:
+def get_sandbox(
+    backend: str = "auto", allow_unsafe: bool | None = None, allow_unenforced: bool | None = None
+) -> Sandbox:
     """An isolating sandbox; backend is "auto", "bubblewrap" or "unsafe-local"."""
     if allow_unsafe is None:
         allow_unsafe = os.environ.get(UNSAFE_OPT_IN) == "1"
@@ -49,4 +59,6 @@ def get_sandbox(backend: str = "auto", allow_unsafe: bool | None = None, allow_u
         from atropos_envs.sandbox.unsafe import UnsafeLocalSandbox
 
         return UnsafeLocalSandbox()
-    raise SandboxUnavailable(f"unknown or refused sandbox backend {backend!r}; use auto, bubblewrap or unsafe-local")
+    raise SandboxUnavailable(
+        f"unknown or refused sandbox backend {backend!r}; use auto, bubblewrap or unsafe-local"
+    )

@@ -48,9 +48,9 @@ WORK_DIR = "/work"
 NO_CGROUP = "ATROPOS_SANDBOX_NO_CGROUP"
 ALLOW_UNENFORCED = "ATROPOS_SANDBOX_ALLOW_UNENFORCED"
 # host facts a program has no business reading (kernel build, boot line, symbols, memory maps)
-MASKED_PROC = ("cmdline", "version", "kallsyms", "kcore", "keys", "key-users", "modules", "config.gz", "iomem",
-               "ioports", "slabinfo", "vmallocinfo", "timer_list", "sched_debug", "latency_stats", "kpagecount",
-               "kpageflags", "kpagecgroup", "pagetypeinfo", "mtrr", "sysrq-trigger")  # fmt: skip
+MASKED_PROC = ("cmdline", "version", "kallsyms", "kcore", "keys", "key-users", "modules", "config.gz",
+               "iomem", "ioports", "slabinfo", "vmallocinfo", "timer_list", "sched_debug", "latency_stats",
+               "kpagecount", "kpageflags", "kpagecgroup", "pagetypeinfo", "mtrr", "sysrq-trigger")
 _NAMESPACES = ["--unshare-all", "--unshare-user", "--disable-userns"]
 _USR = ["--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib",
         "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/sbin", "/sbin"]  # fmt: skip
@@ -66,7 +66,9 @@ def _probe() -> str:
     except seccomp.SeccompUnavailable as exc:
         return str(exc)
     try:
-        result = subprocess.run(["bwrap", *_NAMESPACES, *_USR, "--", "/usr/bin/true"], capture_output=True, timeout=20)
+        result = subprocess.run(
+            ["bwrap", *_NAMESPACES, *_USR, "--", "/usr/bin/true"], capture_output=True, timeout=20
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"bubblewrap did not run: {exc}"
     if result.returncode != 0:
@@ -75,14 +77,21 @@ def _probe() -> str:
 
 
 def _refusal(problem: str) -> str:
-    return (f"{problem}: the sandbox's memory limit would hold per process only, not in total; run as root "
-            "or in a delegated cgroup (systemd-run --user --scope -p Delegate=yes ...), or set "
-            f"{ALLOW_UNENFORCED}=1 (allow_unenforced=True) to run anyway with this recorded in each result")
+    return (
+        f"{problem}: the sandbox's memory limit would hold per process only, not in total; run as root "
+        "or in a delegated cgroup (systemd-run --user --scope -p Delegate=yes ...), or set "
+        f"{ALLOW_UNENFORCED}=1 (allow_unenforced=True) to run anyway with this recorded in each result"
+    )
 
 
 @functools.cache
 def _masks() -> list[str]:
-    return [a for name in MASKED_PROC if os.path.exists(f"/proc/{name}") for a in ("--ro-bind", "/dev/null", f"/proc/{name}")]
+    return [
+        a
+        for name in MASKED_PROC
+        if os.path.exists(f"/proc/{name}")
+        for a in ("--ro-bind", "/dev/null", f"/proc/{name}")
+    ]
 
 
 class BubblewrapSandbox(Sandbox):
@@ -94,7 +103,9 @@ class BubblewrapSandbox(Sandbox):
         if problem:
             raise SandboxUnavailable(problem)
         self.interpreter = interpreter
-        self.allow_unenforced = os.environ.get(ALLOW_UNENFORCED) == "1" if allow_unenforced is None else allow_unenforced
+        self.allow_unenforced = (
+            os.environ.get(ALLOW_UNENFORCED) == "1" if allow_unenforced is None else allow_unenforced
+        )
         self.use_cgroups = os.environ.get(NO_CGROUP) != "1" if use_cgroups is None else use_cgroups
         if self.use_cgroups:
             try:
@@ -113,7 +124,8 @@ class BubblewrapSandbox(Sandbox):
             "bwrap", *_NAMESPACES, "--die-with-parent", "--new-session", "--cap-drop", "ALL", *_USR,
             "--proc", "/proc", *_masks(),
             "--dev", "/dev", "--size", str(limits.tmp_mb * mb), "--tmpfs", "/dev/shm", "--remount-ro", "/dev",
-            "--size", str(limits.disk_mb * mb), "--tmpfs", WORK_DIR, "--size", str(limits.tmp_mb * mb), "--tmpfs", "/tmp",
+            "--size", str(limits.disk_mb * mb), "--tmpfs", WORK_DIR,
+            "--size", str(limits.tmp_mb * mb), "--tmpfs", "/tmp",
         ]  # fmt: skip
         for name, fd in file_fds.items():
             parent = os.path.dirname(name)
@@ -126,18 +138,33 @@ class BubblewrapSandbox(Sandbox):
             "--seccomp", str(seccomp_fd),
         ]  # fmt: skip
 
-    def _argv(self, command: list[str], limits: SandboxLimits, cgroup: CgroupRun | None, bwrap: list[str]) -> list[str]:
+    def _argv(
+        self, command: list[str], limits: SandboxLimits, cgroup: CgroupRun | None, bwrap: list[str]
+    ) -> list[str]:
         """A shell enters the cgroup, prlimit sets the per-process rlimits, then bubblewrap;
         inside it, prlimit sets the process count of the new user namespace. Nothing of the
         program runs outside its limits, and no preexec_fn runs in a threaded parent."""
         mb = 1024 * 1024
-        outer = [f"--cpu={limits.cpu_time_s}", f"--fsize={limits.file_size_mb * mb}", f"--nofile={limits.open_files}"]
+        outer = [
+            f"--cpu={limits.cpu_time_s}",
+            f"--fsize={limits.file_size_mb * mb}",
+            f"--nofile={limits.open_files}",
+        ]
         if cgroup is None:  # no cgroup: the address-space rlimit is the (per-process) memory bound
             outer.append(f"--as={(limits.memory_mb + 256) * mb}")
         argv = [*bwrap, "--", "/usr/bin/prlimit", f"--nproc={limits.max_processes}", "--", *command]
         if os.geteuid() == 0:
-            argv = ["setpriv", f"--reuid={UNPRIVILEGED_UID}", f"--regid={UNPRIVILEGED_UID}", "--clear-groups", "--", *argv]
-        enter = "".join(f"echo $$ > {shlex.quote(str(p))} && " for p in (cgroup.procs_files if cgroup else []))
+            argv = [
+                "setpriv",
+                f"--reuid={UNPRIVILEGED_UID}",
+                f"--regid={UNPRIVILEGED_UID}",
+                "--clear-groups",
+                "--",
+                *argv,
+            ]
+        enter = "".join(
+            f"echo $$ > {shlex.quote(str(p))} && " for p in (cgroup.procs_files if cgroup else [])
+        )
         return ["/bin/sh", "-c", enter + 'exec "$@"', "sandbox", "prlimit", *outer, "--", *argv]
 
     def _cgroup(self, limits: SandboxLimits) -> CgroupRun | None:
@@ -172,8 +199,9 @@ class BubblewrapSandbox(Sandbox):
             seccomp_fd = seccomp.filter_fd()
             fds.append(seccomp_fd)
             argv = self._argv(command, limits, cgroup, self._bwrap_args(limits, file_fds, seccomp_fd))
-            process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                       pass_fds=fds, start_new_session=True, env={"PATH": "/usr/bin:/bin"})  # fmt: skip
+            pipe = subprocess.PIPE
+            process = subprocess.Popen(argv, stdin=pipe, stdout=pipe, stderr=pipe, pass_fds=fds,
+                                       start_new_session=True, env={"PATH": "/usr/bin:/bin"})  # fmt: skip
             for fd in fds:
                 os.close(fd)
             fds = []

@@ -61,7 +61,11 @@ open("left_behind.txt", "w").write("x")
 """
     result = run(sandbox, code)
     assert result.status == "ok", result.stderr
-    assert not (tmp_path / marker).exists() and not Path(f"/tmp/{marker}").exists() and not Path(f"/usr/{marker}").exists()
+    assert (
+        not (tmp_path / marker).exists()
+        and not Path(f"/tmp/{marker}").exists()
+        and not Path(f"/usr/{marker}").exists()
+    )
     assert "/tmp/" in result.stdout  # the sandbox's own /tmp is private: writing there is harmless
     again = run(sandbox, "import os; print(os.path.exists('left_behind.txt'))")
     assert again.stdout.strip() == "False"
@@ -182,7 +186,11 @@ def test_infinite_loop_times_out(sandbox):
 
 
 def test_output_flood_is_cut(sandbox):
-    result = run(sandbox, "import sys\nwhile True: sys.stdout.write('spam' * 1000)", limits=SandboxLimits(output_bytes=10_000))
+    result = run(
+        sandbox,
+        "import sys\nwhile True: sys.stdout.write('spam' * 1000)",
+        limits=SandboxLimits(output_bytes=10_000),
+    )
     assert result.status == "output_limit" and len(result.stdout) == 10_000
 
 
@@ -239,7 +247,8 @@ def report(name, result):
     if result == 0:  # we are a child in a new namespace: the attack worked
         os._exit(0)
     print(name, "CREATED" if result > 0 else f"refused {ctypes.get_errno()}", flush=True)
-for name, flags in [("user", NEWUSER), ("net", NEWNET), ("user+net", NEWUSER | NEWNET), ("pid+ns", NEWPID | NEWNS)]:
+FLAGS = [("user", NEWUSER), ("net", NEWNET), ("user+net", NEWUSER | NEWNET), ("pid+ns", NEWPID | NEWNS)]
+for name, flags in FLAGS:
     report(f"clone-{name}", libc.syscall(CLONE, ctypes.c_ulong(flags | SIGCHLD), 0, 0, 0, 0))
     args = (ctypes.c_uint64 * 11)(flags, 0, 0, 0, SIGCHLD)  # struct clone_args: flags, ..., exit_signal
     report(f"clone3-{name}", libc.syscall(435, ctypes.byref(args), ctypes.c_size_t(88)))
@@ -257,7 +266,8 @@ thread = threading.Thread(target=lambda: done.append(1)); thread.start(); thread
 child = os.fork()
 if child == 0:
     os._exit(7)
-print("thread", done, "subprocess", subprocess.run(["/usr/bin/true"]).returncode, "fork", os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]))
+code = subprocess.run(["/usr/bin/true"]).returncode
+print("thread", done, "subprocess", code, "fork", os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]))
 """
 
 

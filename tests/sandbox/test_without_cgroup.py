@@ -15,6 +15,8 @@ from atropos_envs.sandbox.bwrap import ALLOW_UNENFORCED, NO_CGROUP, BubblewrapSa
 from tests.sandbox.test_attacks import FILL, FORKS, PY, _processes_with, filled
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
 @pytest.fixture(scope="module")
 def unenforced():
     return BubblewrapSandbox(use_cgroups=False, allow_unenforced=True)

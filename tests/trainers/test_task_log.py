@@ -10,11 +10,20 @@ import pytest
 
 import atropos_envs  # noqa: F401  (registers the envs)
 from trainers.client import RolloutClient, ServerUnavailable
-from trainers.rejection_sampling import SamplingJob, run_job, select, summarize, task_stats, to_record
+from trainers.rejection_sampling import (
+    SamplingJob,
+    run_job,
+    select,
+    summarize,
+    task_stats,
+    to_record,
+)
 from trainers.rollout import Rollout
 from trainers.task_log import OutputMismatch, TaskLog, fingerprint
 
-JOB = SamplingJob(env_id="atropos_envs/Format-v0", num_tasks=6, samples_per_task=3, keep_per_task=2, model="scripted")
+JOB = SamplingJob(
+    env_id="atropos_envs/Format-v0", num_tasks=6, samples_per_task=3, keep_per_task=2, model="scripted"
+)
 DEAD_SERVER = "http://127.0.0.1:9"
 
 
@@ -87,8 +96,20 @@ def append(path, *lines):
 
 def foreign_line(end_offset):
     other = fingerprint({**JOB.settings(), "seed": 1})
-    return json.dumps({"job": other, "task_id": "4", "start_offset": 0, "end_offset": end_offset, "records": 1,
-                       "sha256": "0" * 64, "rewards": [1.0], "passed": 1, "hit_token_limit": 0, "completion_tokens": 1})
+    return json.dumps(
+        {
+            "job": other,
+            "task_id": "4",
+            "start_offset": 0,
+            "end_offset": end_offset,
+            "records": 1,
+            "sha256": "0" * 64,
+            "rewards": [1.0],
+            "passed": 1,
+            "hit_token_limit": 0,
+            "completion_tokens": 1,
+        }
+    )
 
 
 def corrupt_foreign_larger(out, entries):
@@ -130,7 +151,10 @@ def corrupt_lost_line(out, entries):
 
 
 def corrupt_own_line_without_data(out, entries):
-    append(progress_of(out), json.dumps({**entries[3], "task_id": "4", "start_offset": 10**6, "end_offset": 10**6 + 9}))
+    append(
+        progress_of(out),
+        json.dumps({**entries[3], "task_id": "4", "start_offset": 10**6, "end_offset": 10**6 + 9}),
+    )
     return {"0", "1", "2"}
 
 
@@ -144,8 +168,16 @@ def corrupt_crash_mid_repair(out, entries):
     return {"0", "2"}
 
 
-CORRUPTIONS = [corrupt_foreign_larger, corrupt_foreign_smaller, corrupt_data_shorter, corrupt_duplicate_line,
-               corrupt_malformed_lines, corrupt_lost_line, corrupt_own_line_without_data, corrupt_crash_mid_repair]
+CORRUPTIONS = [
+    corrupt_foreign_larger,
+    corrupt_foreign_smaller,
+    corrupt_data_shorter,
+    corrupt_duplicate_line,
+    corrupt_malformed_lines,
+    corrupt_lost_line,
+    corrupt_own_line_without_data,
+    corrupt_crash_mid_repair,
+]
 
 
 @pytest.mark.parametrize("corrupt", CORRUPTIONS, ids=lambda f: f.__name__.removeprefix("corrupt_"))
@@ -205,7 +237,11 @@ def test_run_job_that_must_redo_a_task_keeps_what_was_committed(env, reference, 
 
 
 def reference_lines_of(env, task_ids):
-    return [json.dumps(to_record(r, JOB), ensure_ascii=False) for t in task_ids for r in select(rollouts(env, t), JOB)]
+    return [
+        json.dumps(to_record(r, JOB), ensure_ascii=False)
+        for t in task_ids
+        for r in select(rollouts(env, t), JOB)
+    ]
 
 
 def test_edited_records_stop_the_job_with_one_line_and_nothing_lost(env, tmp_path):
@@ -215,14 +251,18 @@ def test_edited_records_stop_the_job_with_one_line_and_nothing_lost(env, tmp_pat
     before = (out.read_bytes(), progress_of(out).read_bytes())
     with pytest.raises(OutputMismatch) as refused:
         TaskLog(out, JOB.settings())
-    assert str(out) in str(refused.value) and "\n" not in str(refused.value) and "task '0'" in str(refused.value)
+    assert (
+        str(out) in str(refused.value) and "\n" not in str(refused.value) and "task '0'" in str(refused.value)
+    )
     assert (out.read_bytes(), progress_of(out).read_bytes()) == before
 
 
 def test_refuses_a_progress_file_of_the_old_format(tmp_path):
     out = tmp_path / "out.jsonl"
     out.write_text('{"v": 1}\n')
-    progress_of(out).write_text(json.dumps({"settings": JOB.settings()}) + '\n{"task_id": "a", "end_offset": 9}\n')
+    progress_of(out).write_text(
+        json.dumps({"settings": JOB.settings()}) + '\n{"task_id": "a", "end_offset": 9}\n'
+    )
     with pytest.raises(OutputMismatch, match="older version"):
         TaskLog(out, JOB.settings())
     assert out.read_text() == '{"v": 1}\n'
@@ -258,3 +298,14 @@ def test_refuses_a_foreign_file(tmp_path):
     out.write_text('{"not": "ours"}\n')
     with pytest.raises(OutputMismatch, match="no progress file"):
         TaskLog(out, {"env": "x"})
+
+
+def test_a_line_that_is_no_record_stops_the_job_and_is_kept(env, tmp_path):
+    out = tmp_path / "out.jsonl"
+    interrupted(out, env)
+    text = out.read_text().splitlines(keepends=True)
+    out.write_text("".join(text[:1] + ['{"note": "added by hand"}\n'] + text[1:]))
+    before = out.read_bytes()
+    with pytest.raises(OutputMismatch, match=f"{out} line 2 is not a record naming its task"):
+        TaskLog(out, JOB.settings())
+    assert out.read_bytes() == before
