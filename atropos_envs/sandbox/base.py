@@ -35,6 +35,12 @@ class SandboxLimits:
     file_size_mb: int = 32
     open_files: int = 256
 
+    def __post_init__(self) -> None:
+        # a tmpfs of size 0 has no limit at all, and a 0 rlimit means nothing can run
+        for name, value in vars(self).items():
+            if not value > 0:
+                raise ValueError(f"SandboxLimits.{name} must be positive, got {value!r}")
+
 
 @dataclass
 class RunResult:

@@ -330,3 +330,9 @@ def test_process_limit_holds(sandbox):
     result = run(sandbox, FORKS, limits=SandboxLimits(max_processes=16))
     assert result.status == "ok", result.stderr
     assert "refused 11" in result.stdout and int(result.stdout.split("forks ")[1]) < 16, result.stdout
+
+
+@pytest.mark.parametrize("name", ["disk_mb", "tmp_mb", "max_processes", "memory_mb"])
+def test_a_zero_limit_is_refused_not_unlimited(name):
+    with pytest.raises(ValueError, match=f"SandboxLimits.{name} must be positive"):
+        SandboxLimits(**{name: 0})
