@@ -104,6 +104,7 @@ class _Recovery:
         self.entries: list[dict[str, Any]] = []
         self._seen: set[str] = set()
         data: list[bytes] = []
+        size = 0
         progress_lines = _lines(progress.read_bytes())[1:] if progress.exists() else []
         for number, line in enumerate(progress_lines, 2):
             entry = self._entry(number, line, job)
@@ -120,10 +121,10 @@ class _Recovery:
                 raise OutputMismatch(f"{path}: the records of task {task_id!r} differ from what was "
                                      "committed (edited, or written by another program); restore the file, "
                                      "or pass --overwrite to start over")  # fmt: skip
-            start = sum(map(len, data))
-            self.entries.append({**entry, "start_offset": start, "end_offset": start + len(payload)})
+            self.entries.append({**entry, "start_offset": size, "end_offset": size + len(payload)})
             self._seen.add(task_id)
             data.append(payload)
+            size += len(payload)
             del spans[task_id]
         unfinished = sum(map(len, spans.values()))
         if unfinished:
@@ -220,6 +221,10 @@ class TaskLog:
         if header.get("format") != FORMAT:
             raise OutputMismatch(f"{self.progress_path} was written by an older version; finish it with that "
                                  "version, pass --overwrite, or choose another --out")  # fmt: skip
+        if header["settings"] == settings and header.get("job") != self.job:  # our lines are never foreign
+            raise OutputMismatch(f"{self.progress_path} names job {header.get('job')!r}, but its settings "
+                                 f"give {self.job!r}; finish it with the version that wrote it, or pass "
+                                 "--overwrite")  # fmt: skip
         if header["settings"] != settings:
             old = header["settings"]
             changed = sorted(k for k in set(settings) | set(old) if settings.get(k) != old.get(k))

@@ -309,3 +309,16 @@ def test_a_line_that_is_no_record_stops_the_job_and_is_kept(env, tmp_path):
     with pytest.raises(OutputMismatch, match=f"{out} line 2 is not a record naming its task"):
         TaskLog(out, JOB.settings())
     assert out.read_bytes() == before
+
+
+def test_a_header_whose_fingerprint_differs_is_refused_not_read_as_foreign(env, tmp_path):
+    out = tmp_path / "out.jsonl"
+    interrupted(out, env)
+    lines = progress_of(out).read_text().splitlines(keepends=True)
+    header = json.loads(lines[0])
+    lines[0] = json.dumps({**header, "job": "0" * 16}) + "\n"  # as if the fingerprint were computed otherwise
+    progress_of(out).write_text("".join(lines))
+    before = out.read_bytes()
+    with pytest.raises(OutputMismatch, match="names job '0000000000000000'"):
+        TaskLog(out, JOB.settings())
+    assert out.read_bytes() == before
