@@ -3,14 +3,15 @@
 Layers, outermost first:
 - a cgroup per run: the memory limit for all processes together (tmpfs pages included),
   a process limit, and every process killed at the end;
-- rlimits: CPU seconds, file size and open files per process, set before bubblewrap; the
-  process count (RLIMIT_NPROC) set inside, where it counts only this run's user namespace;
-  when we are root, a switch to an unprivileged uid (65534) before anything of the program runs;
+- when we are root, a switch to an unprivileged uid (65534) before bubblewrap starts;
 - bubblewrap: new user, pid, net, ipc, uts and mount namespaces and no further user
   namespaces; a read-only root and /dev, only /usr of the host (read-only), /proc of the
   new pid namespace with kernel-identifying files masked, and three size-limited tmpfs
   mounts as the only writable places (the work dir, /tmp, /dev/shm); the sandbox dies
   with its parent, and everything in its pid namespace dies with it;
+- rlimits, set by prlimit inside, just before the program: CPU seconds, file size and open
+  files per process, and the process count (RLIMIT_NPROC), which inside counts only this
+  run's user namespace;
 - seccomp: no sockets but AF_UNIX (this also stops AF_VSOCK, which network namespaces do
   not isolate), no ptrace, mounts, namespaces (clone3 is refused, clone with CLONE_NEW*
   flags too), io_uring, bpf, keyrings.
@@ -27,6 +28,7 @@ import functools
 import os
 import shlex
 import shutil
+import stat
 import subprocess
 import tempfile
 from pathlib import Path
@@ -48,9 +50,29 @@ WORK_DIR = "/work"
 NO_CGROUP = "ATROPOS_SANDBOX_NO_CGROUP"
 ALLOW_UNENFORCED = "ATROPOS_SANDBOX_ALLOW_UNENFORCED"
 # host facts a program has no business reading (kernel build, boot line, symbols, memory maps)
-MASKED_PROC = ("cmdline", "version", "kallsyms", "kcore", "keys", "key-users", "modules", "config.gz",
-               "iomem", "ioports", "slabinfo", "vmallocinfo", "timer_list", "sched_debug", "latency_stats",
-               "kpagecount", "kpageflags", "kpagecgroup", "pagetypeinfo", "mtrr", "sysrq-trigger")
+MASKED_PROC = (
+    "cmdline",
+    "version",
+    "kallsyms",
+    "kcore",
+    "keys",
+    "key-users",
+    "modules",
+    "config.gz",
+    "iomem",
+    "ioports",
+    "slabinfo",
+    "vmallocinfo",
+    "timer_list",
+    "sched_debug",
+    "latency_stats",
+    "kpagecount",
+    "kpageflags",
+    "kpagecgroup",
+    "pagetypeinfo",
+    "mtrr",
+    "sysrq-trigger",
+)
 _NAMESPACES = ["--unshare-all", "--unshare-user", "--disable-userns"]
 _USR = ["--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib",
         "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/sbin", "/sbin"]  # fmt: skip
@@ -86,12 +108,16 @@ def _refusal(problem: str) -> str:
 
 @functools.cache
 def _masks() -> list[str]:
-    return [
-        a
-        for name in MASKED_PROC
-        if os.path.exists(f"/proc/{name}")
-        for a in ("--ro-bind", "/dev/null", f"/proc/{name}")
-    ]
+    """Binds over the files of MASKED_PROC that others may read (the rest are root's alone,
+    and the sandbox's root is not the host's)."""
+    masks = []
+    for name in MASKED_PROC:
+        try:
+            if os.stat(f"/proc/{name}").st_mode & (stat.S_IROTH | stat.S_IWOTH):
+                masks += ["--ro-bind", "/dev/null", f"/proc/{name}"]
+        except OSError:
+            pass
+    return masks
 
 
 class BubblewrapSandbox(Sandbox):
@@ -141,18 +167,15 @@ class BubblewrapSandbox(Sandbox):
     def _argv(
         self, command: list[str], limits: SandboxLimits, cgroup: CgroupRun | None, bwrap: list[str]
     ) -> list[str]:
-        """A shell enters the cgroup, prlimit sets the per-process rlimits, then bubblewrap;
-        inside it, prlimit sets the process count of the new user namespace. Nothing of the
-        program runs outside its limits, and no preexec_fn runs in a threaded parent."""
+        """A shell enters the cgroup, then bubblewrap; inside it, prlimit sets the rlimits, the
+        process count among them, which counts only this run's user namespace there. Nothing
+        of the program runs outside its limits, and no preexec_fn runs in a threaded parent."""
         mb = 1024 * 1024
-        outer = [
-            f"--cpu={limits.cpu_time_s}",
-            f"--fsize={limits.file_size_mb * mb}",
-            f"--nofile={limits.open_files}",
-        ]
+        rlimits = [f"--cpu={limits.cpu_time_s}", f"--fsize={limits.file_size_mb * mb}",
+                   f"--nofile={limits.open_files}", f"--nproc={limits.max_processes}"]  # fmt: skip
         if cgroup is None:  # no cgroup: the address-space rlimit is the (per-process) memory bound
-            outer.append(f"--as={(limits.memory_mb + 256) * mb}")
-        argv = [*bwrap, "--", "/usr/bin/prlimit", f"--nproc={limits.max_processes}", "--", *command]
+            rlimits.append(f"--as={(limits.memory_mb + 256) * mb}")
+        argv = [*bwrap, "--", "/usr/bin/prlimit", *rlimits, "--", *command]
         if os.geteuid() == 0:
             argv = [
                 "setpriv",
@@ -165,7 +188,7 @@ class BubblewrapSandbox(Sandbox):
         enter = "".join(
             f"echo $$ > {shlex.quote(str(p))} && " for p in (cgroup.procs_files if cgroup else [])
         )
-        return ["/bin/sh", "-c", enter + 'exec "$@"', "sandbox", "prlimit", *outer, "--", *argv]
+        return ["/bin/sh", "-c", enter + 'exec "$@"', "sandbox", *argv]
 
     def _cgroup(self, limits: SandboxLimits) -> CgroupRun | None:
         if not self.use_cgroups:

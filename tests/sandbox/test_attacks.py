@@ -336,3 +336,8 @@ def test_process_limit_holds(sandbox):
 def test_a_zero_limit_is_refused_not_unlimited(name):
     with pytest.raises(ValueError, match=f"SandboxLimits.{name} must be positive"):
         SandboxLimits(**{name: 0})
+
+
+def test_cpu_time_limit_stops_a_busy_loop(sandbox):
+    result = run(sandbox, "while True: pass", limits=SandboxLimits(cpu_time_s=1, wall_time_s=20))
+    assert (result.status, result.detail) == ("timeout", "passed the 1 s CPU limit"), (result.status, result.detail)
