@@ -90,3 +90,9 @@ print("spawned")
     assert result.status == "ok", result.stderr
     time.sleep(0.3)
     assert _processes_with(marker) == []
+
+
+def test_the_unsafe_opt_in_still_gets_bubblewrap(monkeypatch):
+    monkeypatch.setenv(NO_CGROUP, "1")
+    sandbox = get_sandbox.__wrapped__("auto", allow_unsafe=True)
+    assert sandbox.name == "bubblewrap" and sandbox.run(["/usr/bin/true"]).unenforced == ("memory_mb",)
