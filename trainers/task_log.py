@@ -125,7 +125,7 @@ class _Recovery:
             self._seen.add(task_id)
             data.append(payload)
             size += len(payload)
-            del spans[task_id]
+            spans.pop(task_id, None)  # a task may have kept no records
         unfinished = sum(map(len, spans.values()))
         if unfinished:
             self.notes.append(

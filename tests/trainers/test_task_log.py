@@ -28,8 +28,9 @@ DEAD_SERVER = "http://127.0.0.1:9"
 
 
 def replies(task):
-    """A scripted policy: two honest answers in different words, one wrong."""
-    answer = task["answer"]
+    """A scripted policy: two honest answers in different words and one wrong; all wrong on
+    task 4 (a committed task with no records)."""
+    answer = task["answer"] if task["id"] != "4" else "-2"
     return [f"<think>working it out gives {answer}</think> \\boxed{{{answer}}}",
             f"<think>the result is {answer}, checked twice</think> \\boxed{{{answer}}}",
             "<think>a guess</think> \\boxed{-1}"]  # fmt: skip
