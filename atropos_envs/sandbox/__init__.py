@@ -2,7 +2,10 @@
 
 ``get_sandbox()`` returns the best isolating backend this machine has (bubblewrap +
 cgroups + rlimits + seccomp on Linux) and refuses with a clear message when there is
-none, unless the caller explicitly opts into the unsafe local backend.
+none, or when a documented limit cannot be enforced (no cgroup for the memory limit),
+unless the caller explicitly opts in: ``allow_unenforced`` runs bubblewrap with the
+unenforced limits recorded in every ``RunResult.unenforced``; ``allow_unsafe`` accepts
+that too, and falls back to the unsafe local backend when bubblewrap cannot run at all.
 """
 
 from __future__ import annotations
@@ -10,15 +13,32 @@ from __future__ import annotations
 import functools
 import os
 
-from atropos_envs.sandbox.base import STATUSES, RunResult, Sandbox, SandboxLimits, SandboxUnavailable
+from atropos_envs.sandbox.base import (
+    STATUSES,
+    LimitsUnenforced,
+    RunResult,
+    Sandbox,
+    SandboxLimits,
+    SandboxUnavailable,
+)
 
-__all__ = ["STATUSES", "RunResult", "Sandbox", "SandboxLimits", "SandboxUnavailable", "get_sandbox"]
+__all__ = [
+    "STATUSES",
+    "LimitsUnenforced",
+    "RunResult",
+    "Sandbox",
+    "SandboxLimits",
+    "SandboxUnavailable",
+    "get_sandbox",
+]
 
 UNSAFE_OPT_IN = "ATROPOS_UNSAFE_SANDBOX"
 
 
 @functools.cache
-def get_sandbox(backend: str = "auto", allow_unsafe: bool | None = None) -> Sandbox:
+def get_sandbox(
+    backend: str = "auto", allow_unsafe: bool | None = None, allow_unenforced: bool | None = None
+) -> Sandbox:
     """An isolating sandbox; backend is "auto", "bubblewrap" or "unsafe-local"."""
     if allow_unsafe is None:
         allow_unsafe = os.environ.get(UNSAFE_OPT_IN) == "1"
@@ -26,7 +46,9 @@ def get_sandbox(backend: str = "auto", allow_unsafe: bool | None = None) -> Sand
         from atropos_envs.sandbox.bwrap import BubblewrapSandbox
 
         try:
-            return BubblewrapSandbox()
+            return BubblewrapSandbox(allow_unenforced=True if allow_unsafe else allow_unenforced)
+        except LimitsUnenforced:
+            raise
         except SandboxUnavailable as exc:
             if backend == "bubblewrap" or not allow_unsafe:
                 raise SandboxUnavailable(
@@ -37,4 +59,6 @@ def get_sandbox(backend: str = "auto", allow_unsafe: bool | None = None) -> Sand
         from atropos_envs.sandbox.unsafe import UnsafeLocalSandbox
 
         return UnsafeLocalSandbox()
-    raise SandboxUnavailable(f"unknown or refused sandbox backend {backend!r}; use auto, bubblewrap or unsafe-local")
+    raise SandboxUnavailable(
+        f"unknown or refused sandbox backend {backend!r}; use auto, bubblewrap or unsafe-local"
+    )

@@ -16,6 +16,11 @@ class SandboxUnavailable(RuntimeError):
     """No isolating backend can run here; the message names how to get one."""
 
 
+class LimitsUnenforced(SandboxUnavailable):
+    """The backend runs, but a documented limit could not hold; the message names the fix
+    and the opt-in (allow_unenforced) that runs anyway and records it in each result."""
+
+
 @dataclass(frozen=True)
 class SandboxLimits:
     """Safe defaults for one run of untrusted code."""
@@ -26,8 +31,15 @@ class SandboxLimits:
     output_bytes: int = 64 * 1024  # per stream; more and the run is stopped
     max_processes: int = 32
     disk_mb: int = 64  # size of the writable work dir (a tmpfs)
+    tmp_mb: int = 8  # size of /tmp and of /dev/shm, each (tmpfs); nothing else is writable
     file_size_mb: int = 32
     open_files: int = 256
+
+    def __post_init__(self) -> None:
+        # a tmpfs of size 0 has no limit at all, and a 0 rlimit means nothing can run
+        for name, value in vars(self).items():
+            if not value > 0:
+                raise ValueError(f"SandboxLimits.{name} must be positive, got {value!r}")
 
 
 @dataclass
@@ -39,6 +51,9 @@ class RunResult:
     wall_s: float
     detail: str = ""
     files: dict[str, bytes] = field(default_factory=dict)
+    # names of SandboxLimits fields (or "isolation") that did not hold for this run; only a
+    # sandbox built with allow_unenforced=True runs when this would not be empty
+    unenforced: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:

@@ -3,7 +3,8 @@ and a way to kill everything that was ever started inside.
 
 Works with cgroup v1 (memory + pids controllers) and v2 (a unified tree with the memory
 and pids controllers enabled for our subtree). Groups are made under the calling
-process's own cgroup, which needs root or a delegated cgroup.
+process's own cgroup, which needs root or a delegated cgroup; ``create`` raises
+CgroupUnavailable otherwise (the sandbox then refuses, or records the unenforced limits).
 """
 
 from __future__ import annotations
@@ -15,6 +16,10 @@ import uuid
 from pathlib import Path
 
 ROOT = Path("/sys/fs/cgroup")
+
+
+class CgroupUnavailable(RuntimeError):
+    """Cgroups cannot be managed here; the message says why."""
 
 
 def _own_path(controller: str | None) -> str | None:
@@ -43,10 +48,12 @@ class CgroupRun:
         return [d / "cgroup.procs" for d in dict.fromkeys(self.dirs.values())]
 
     @classmethod
-    def create(cls, memory_bytes: int, max_pids: int) -> CgroupRun | None:
-        """A fresh group with the limits, or None when cgroups cannot be managed here."""
+    def create(cls, memory_bytes: int, max_pids: int) -> CgroupRun:
+        """A fresh group with the limits; CgroupUnavailable (saying why) when cgroups cannot
+        be managed here."""
         name = f"atropos-sandbox/run-{uuid.uuid4().hex[:12]}"
         v1_memory, v1_pids = ROOT / "memory", ROOT / "pids"
+        made: list[Path] = []
         try:
             if v1_memory.is_dir() and v1_pids.is_dir():
                 dirs = {
@@ -55,6 +62,7 @@ class CgroupRun:
                 }
                 for d in dirs.values():
                     d.mkdir(parents=True)
+                    made.append(d)
                 (dirs["memory"] / "memory.limit_in_bytes").write_text(str(memory_bytes))
                 swap = dirs["memory"] / "memory.memsw.limit_in_bytes"
                 if swap.exists():
@@ -67,13 +75,19 @@ class CgroupRun:
                 (parent / "cgroup.subtree_control").write_text("+memory +pids")
                 group = parent / name.split("/", 1)[1]
                 group.mkdir()
+                made.append(group)
                 (group / "memory.max").write_text(str(memory_bytes))
                 (group / "memory.swap.max").write_text("0")
                 (group / "pids.max").write_text(str(max_pids))
                 return cls({"memory": group, "pids": group}, 2)
-        except OSError:
-            return None
-        return None
+        except OSError as exc:
+            for d in reversed(made):
+                try:
+                    d.rmdir()
+                except OSError:
+                    pass
+            raise CgroupUnavailable(f"cannot create a cgroup ({exc.strerror}: {exc.filename})") from None
+        raise CgroupUnavailable(f"no cgroup v1 memory+pids controllers or cgroup v2 tree under {ROOT}")
 
     def oom_killed(self) -> bool:
         memory = self.dirs["memory"]

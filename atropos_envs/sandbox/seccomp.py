@@ -1,8 +1,10 @@
 """A seccomp filter, compiled to BPF with libseccomp (through ctypes), for bwrap --seccomp.
 
 Deny-list: sockets of every family but AF_UNIX (network namespaces do not isolate
-AF_VSOCK), ptrace and process_vm_*, mount and namespace changes, io_uring, bpf,
-perf_event_open, userfaultfd, keyctl, kexec/modules/reboot. Denied calls fail with EPERM.
+AF_VSOCK), ptrace and process_vm_*, mount and namespace changes (unshare, setns, and clone
+with any CLONE_NEW* flag), io_uring, bpf, perf_event_open, userfaultfd, keyctl,
+kexec/modules/reboot. Denied calls fail with EPERM, except clone3, whose flags sit in
+memory a filter cannot read: it fails with ENOSYS, so libc falls back to clone.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ import tempfile
 AF_UNIX = 1
 _SCMP_ACT_ALLOW = 0x7FFF0000
 _SCMP_CMP_NE = 1
+_SCMP_CMP_MASKED_EQ = 7
+# CLONE_NEWTIME, NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET
+NAMESPACE_FLAGS = (0x80, 0x20000, 0x2000000, 0x4000000, 0x8000000, 0x10000000, 0x20000000, 0x40000000)
 
 
 def _act_errno(code: int) -> int:
@@ -24,7 +29,12 @@ def _act_errno(code: int) -> int:
 
 
 class _ArgCmp(ctypes.Structure):
-    _fields_ = [("arg", ctypes.c_uint), ("op", ctypes.c_int), ("datum_a", ctypes.c_uint64), ("datum_b", ctypes.c_uint64)]
+    _fields_ = [
+        ("arg", ctypes.c_uint),
+        ("op", ctypes.c_int),
+        ("datum_a", ctypes.c_uint64),
+        ("datum_b", ctypes.c_uint64),
+    ]
 
 
 DENIED_SYSCALLS = (
@@ -69,6 +79,14 @@ def filter_bpf() -> bytes:
             nr = lib.seccomp_syscall_resolve_name(name.encode())
             if nr >= 0 and lib.seccomp_rule_add_array(ctx, deny, nr, 0, None) != 0:
                 raise SeccompUnavailable(f"could not add a rule for {name}")
+        clone3 = lib.seccomp_syscall_resolve_name(b"clone3")
+        if clone3 >= 0 and lib.seccomp_rule_add_array(ctx, _act_errno(errno.ENOSYS), clone3, 0, None) != 0:
+            raise SeccompUnavailable("could not add the rule for clone3")
+        clone = lib.seccomp_syscall_resolve_name(b"clone")
+        for flag in NAMESPACE_FLAGS:  # one rule per flag: a rule's comparisons must all match
+            has_flag = (_ArgCmp * 1)(_ArgCmp(0, _SCMP_CMP_MASKED_EQ, flag, flag))
+            if lib.seccomp_rule_add_array(ctx, deny, clone, 1, has_flag) != 0:
+                raise SeccompUnavailable(f"could not add the clone rule for flag {flag:#x}")
         not_unix = (_ArgCmp * 1)(_ArgCmp(0, _SCMP_CMP_NE, AF_UNIX, 0))
         for name in ("socket", "socketpair"):
             nr = lib.seccomp_syscall_resolve_name(name.encode())

@@ -10,7 +10,16 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from atropos_envs.sandbox.base import RunResult, Sandbox, SandboxLimits, communicate_bounded, decode
+from atropos_envs.sandbox.base import (
+    RunResult,
+    Sandbox,
+    SandboxLimits,
+    communicate_bounded,
+    decode,
+)
+
+# everything but the per-process rlimits (CPU, file size, open files, address space)
+UNENFORCED = ("isolation", "memory_mb", "max_processes", "disk_mb", "tmp_mb")
 
 
 class UnsafeLocalSandbox(Sandbox):
@@ -24,12 +33,16 @@ class UnsafeLocalSandbox(Sandbox):
                 path = Path(work) / name
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(content.encode() if isinstance(content, str) else content)
-            rlimits = (f"ulimit -t {limits.cpu_time_s} && ulimit -f {limits.file_size_mb * 1024} && "
-                       f"ulimit -v {limits.memory_mb * 1024 + 256 * 1024} && ")  # fmt: skip
-            process = subprocess.Popen(["/bin/sh", "-c", rlimits + 'exec "$@"', "sandbox", *command], cwd=work,
-                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                       start_new_session=True, env={"PATH": os.environ.get("PATH", "/usr/bin")})  # fmt: skip
+            mb = 1024 * 1024
+            rlimits = ["prlimit", f"--cpu={limits.cpu_time_s}", f"--fsize={limits.file_size_mb * mb}",
+                       f"--nofile={limits.open_files}", f"--as={(limits.memory_mb + 256) * mb}", "--"]
+            pipe = subprocess.PIPE
+            process = subprocess.Popen([*rlimits, *command], cwd=work, stdin=pipe, stdout=pipe, stderr=pipe,
+                                       start_new_session=True,
+                                       env={"PATH": os.environ.get("PATH", "/usr/bin")})  # fmt: skip
             out, err, timed_out, exceeded, wall = communicate_bounded(process, stdin, limits)
         code = process.returncode
         status = "timeout" if timed_out else "output_limit" if exceeded else "ok" if code == 0 else "crash"
-        return RunResult(status, code, decode(out), decode(err), wall, "unisolated run")
+        return RunResult(
+            status, code, decode(out), decode(err), wall, "unisolated run", unenforced=UNENFORCED
+        )
