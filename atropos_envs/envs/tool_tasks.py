@@ -87,15 +87,23 @@ def validate_record(record: dict[str, Any]) -> dict[str, Any]:
     return {**task, **({"plan": plan} if plan is not None else {}), **({"kind": record["kind"]} if "kind" in record else {})}
 
 
+def _first_allowed(allowed: dict[str, list[Any]]) -> dict[str, Any]:
+    """Each parameter (or dict key) at its first allowed value; optional ones left out."""
+    out = {}
+    for key, options in allowed.items():
+        value = next((v for v in options if v != ""), None) if isinstance(options, list) else None
+        if isinstance(value, dict):  # a dict argument: its keys have allowed values too
+            value = _first_allowed(value)
+        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            value = [_first_allowed(v) for v in value]
+        if value is not None:
+            out[key] = value
+    return out
+
+
 def bfcl_reference(ground_truth: list[dict[str, Any]]) -> list[str]:
     """One turn with the expected calls, each parameter at its first allowed value."""
-    calls = []
-    for entry in ground_truth:
-        ((name, params),) = entry.items()
-        arguments = {p: next(v for v in allowed if v != "") for p, allowed in params.items()
-                     if any(v != "" for v in allowed)}  # fmt: skip
-        calls.append(_tc(name, arguments))
-    return ["".join(calls)]
+    return ["".join(_tc(name, _first_allowed(params)) for entry in ground_truth for name, params in entry.items())]
 
 
 def _tc(name: str, arguments: dict[str, Any]) -> str:
