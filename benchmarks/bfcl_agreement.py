@@ -29,8 +29,16 @@ from pathlib import Path
 from benchmarks.scoring_agreement import BFCL, _bfcl_dir, _run_peer
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bfcl_agreement.md"
-CATEGORIES = ["simple_python", "multiple", "parallel", "parallel_multiple", "live_simple", "live_multiple",
-              "live_parallel", "live_parallel_multiple"]  # fmt: skip
+CATEGORIES = [
+    "simple_python",
+    "multiple",
+    "parallel",
+    "parallel_multiple",
+    "live_simple",
+    "live_multiple",
+    "live_parallel",
+    "live_parallel_multiple",
+]
 
 PEER_CODE = """
 import collections, json, sys, time, types
@@ -44,7 +52,8 @@ verdicts, started = [], time.perf_counter()
 for c in cases:
     output = [{call["name"]: call["arguments"]} for call in c["calls"]]
     try:
-        verdict = bool(ast_checker(c["function"], output, c["truth"], Language.PYTHON, c["category"], "m")["valid"])
+        result = ast_checker(c["function"], output, c["truth"], Language.PYTHON, c["category"], "m")
+        verdict = bool(result["valid"])
     except Exception as exc:
         verdict = "crash: " + type(exc).__name__ + ": " + str(exc)[:100]
     verdicts.append(verdict)
@@ -106,7 +115,9 @@ def replies(record: dict, n: int, rng: random.Random) -> list[list[dict]]:
     base = []
     for entry in record["ground_truth"]:
         ((name, params),) = entry.items()
-        base.append({"name": name, "arguments": {p: v for p, o in params.items() if (v := _pick(o, rng)) is not None}})
+        base.append(
+            {"name": name, "arguments": {p: v for p, o in params.items() if (v := _pick(o, rng)) is not None}}
+        )
     out = [base]
     for _ in range(n - 1):
         calls = copy.deepcopy(base)
@@ -133,34 +144,88 @@ def replies(record: dict, n: int, rng: random.Random) -> list[list[dict]]:
 
 
 def _edge_record(properties: dict, truth: dict) -> dict:
-    function = {"name": "f", "description": "d", "parameters": {"type": "dict", "properties": properties, "required": []}}
-    return {"id": "edge", "question": "q", "function": [function], "ground_truth": [{"f": truth}], "category": "edge"}
+    function = {
+        "name": "f",
+        "description": "d",
+        "parameters": {"type": "dict", "properties": properties, "required": []},
+    }
+    return {
+        "id": "edge",
+        "question": "q",
+        "function": [function],
+        "ground_truth": [{"f": truth}],
+        "category": "edge",
+    }
 
 
 def edge_cases() -> list[dict]:
     """Hand-written cases on the checker's corners: dict arguments, bool vs int, int for float,
     string normalisation, lists of dicts, optional markers (the checker decides; we compare)."""
-    dict_rec = _edge_record({"filters": {"type": "dict", "properties": {}}},
-                            {"filters": [{"city": ["New York", "NYC"], "days": [3], "unit": ["", "celsius"]}]})
-    bool_rec = _edge_record({"flags": {"type": "array", "items": {"type": "boolean"}}, "n": {"type": "integer"}},
-                            {"flags": [[True, False]], "n": ["", 1]})
-    mixed_rec = _edge_record({"x": {"type": "float"}, "s": {"type": "string"}, "tags": {"type": "array", "items": {"type": "string"}},
-                              "rows": {"type": "array", "items": {"type": "dict"}}, "type": {"type": "string"}},
-                             {"x": [2.0], "s": ["April 1, 2024"], "rows": ["", [{"a": [1]}]], "tags": ["", ["New-York"]],
-                              "type": ["", "Fast"]})  # fmt: skip
+    dict_rec = _edge_record(
+        {"filters": {"type": "dict", "properties": {}}},
+        {"filters": [{"city": ["New York", "NYC"], "days": [3], "unit": ["", "celsius"]}]},
+    )
+    bool_rec = _edge_record(
+        {"flags": {"type": "array", "items": {"type": "boolean"}}, "n": {"type": "integer"}},
+        {"flags": [[True, False]], "n": ["", 1]},
+    )
+    mixed_rec = _edge_record(
+        {
+            "x": {"type": "float"},
+            "s": {"type": "string"},
+            "tags": {"type": "array", "items": {"type": "string"}},
+            "rows": {"type": "array", "items": {"type": "dict"}},
+            "type": {"type": "string"},
+        },
+        {
+            "x": [2.0],
+            "s": ["April 1, 2024"],
+            "rows": ["", [{"a": [1]}]],
+            "tags": ["", ["New-York"]],
+            "type": ["", "Fast"],
+        },
+    )
     arguments = [
-        (dict_rec, [{"filters": {"city": "new york", "days": 3}}, {"filters": {"city": "NYC", "days": 3, "unit": "Celsius"}},
-                    {"filters": {"city": "Boston", "days": 3}}, {"filters": {"city": "NYC"}},
-                    {"filters": {"city": "NYC", "days": 3, "extra": 1}}, {"filters": {"city": "NYC", "days": 3.0}}]),
-        (bool_rec, [{"flags": [True, False]}, {"flags": [1, 0]}, {"flags": [True, False], "n": True},
-                    {"flags": [True, False], "n": 1}, {"flags": ["true", "false"]}]),
-        (mixed_rec, [{"x": 2, "s": "april 1 2024"}, {"x": 2.0, "s": "April 1,2024", "rows": [{"a": 1}], "tags": ["new york"]},
-                     {"x": 2.0, "s": "April 2, 2024"}, {"x": "2.0", "s": "April 1, 2024"},
-                     {"x": 2.0, "s": "April 1, 2024", "rows": [{"a": 2}]}, {"s": "April 1, 2024"},
-                     {"x": 2.0, "s": "April 1, 2024", "rows": [], "tags": []}, {"x": 2.0, "s": "april 1 2024", "type": "FAST"}]),
-    ]  # fmt: skip
-    return [{"record": rec, "calls": [{"name": "f", "arguments": a}], "category": "simple"}
-            for rec, options in arguments for a in options]  # fmt: skip
+        (
+            dict_rec,
+            [
+                {"filters": {"city": "new york", "days": 3}},
+                {"filters": {"city": "NYC", "days": 3, "unit": "Celsius"}},
+                {"filters": {"city": "Boston", "days": 3}},
+                {"filters": {"city": "NYC"}},
+                {"filters": {"city": "NYC", "days": 3, "extra": 1}},
+                {"filters": {"city": "NYC", "days": 3.0}},
+            ],
+        ),
+        (
+            bool_rec,
+            [
+                {"flags": [True, False]},
+                {"flags": [1, 0]},
+                {"flags": [True, False], "n": True},
+                {"flags": [True, False], "n": 1},
+                {"flags": ["true", "false"]},
+            ],
+        ),
+        (
+            mixed_rec,
+            [
+                {"x": 2, "s": "april 1 2024"},
+                {"x": 2.0, "s": "April 1,2024", "rows": [{"a": 1}], "tags": ["new york"]},
+                {"x": 2.0, "s": "April 2, 2024"},
+                {"x": "2.0", "s": "April 1, 2024"},
+                {"x": 2.0, "s": "April 1, 2024", "rows": [{"a": 2}]},
+                {"s": "April 1, 2024"},
+                {"x": 2.0, "s": "April 1, 2024", "rows": [], "tags": []},
+                {"x": 2.0, "s": "april 1 2024", "type": "FAST"},
+            ],
+        ),
+    ]
+    return [
+        {"record": rec, "calls": [{"name": "f", "arguments": a}], "category": "simple"}
+        for rec, options in arguments
+        for a in options
+    ]
 
 
 def ours_verdict(env, record: dict, calls: list[dict]) -> bool:
@@ -199,8 +264,15 @@ def main() -> None:
                 checker_category = category.removeprefix("live_").replace("simple_python", "simple")
                 cases.append({"record": record, "calls": calls, "category": checker_category})
     cases += edge_cases()
-    payload = [{"function": c["record"]["function"], "calls": c["calls"], "truth": c["record"]["ground_truth"],
-                "category": c["category"]} for c in cases]  # fmt: skip
+    payload = [
+        {
+            "function": c["record"]["function"],
+            "calls": c["calls"],
+            "truth": c["record"]["ground_truth"],
+            "category": c["category"],
+        }
+        for c in cases
+    ]
     peer = _run_peer(root, PEER_CODE, payload)
     started = time.perf_counter()
     ours = [ours_verdict(env, c["record"], c["calls"]) for c in cases]
@@ -215,25 +287,42 @@ def report(args, cases, ours, peer, seconds, load_errors) -> None:
         if not idx:
             continue
         agree = sum(ours[i] == peer["verdicts"][i] for i in idx)
-        rows.append(f"| {category} | {len({cases[i]['record']['id'] for i in idx})} | {len(idx)} | "
-                    f"{100 * agree / len(idx):.2f} % | {sum(ours[i] for i in idx)} / "
-                    f"{sum(peer['verdicts'][i] is True for i in idx)} |")  # fmt: skip
+        rows.append(
+            f"| {category} | {len({cases[i]['record']['id'] for i in idx})} | {len(idx)} | "
+            f"{100 * agree / len(idx):.2f} % | {sum(ours[i] for i in idx)} / "
+            f"{sum(peer['verdicts'][i] is True for i in idx)} |"
+        )
     for i, case in enumerate(cases):
         if ours[i] != peer["verdicts"][i]:
             calls = json.dumps(case["calls"])[:300]
             notes.append(f"{case['record']['id']}: ours={ours[i]} reference={peer['verdicts'][i]} on {calls}")
-    header = (f"\n## {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {os.cpu_count()} cores, "
-              f"{BFCL}, {args.per_record} replies per record, seed {args.seed}\n\n"
-              "| category | records | replies | agreement | accepted (ours / BFCL) |\n|---|---|---|---|---|\n")  # fmt: skip
-    timing = (f"\nOurs (whole env path: parse, schema-translated task, score) {1000 * seconds / len(cases):.3f} ms a "
-              f"reply; BFCL's checker {1000 * peer['seconds'] / len(cases):.3f} ms.\n")  # fmt: skip
-    loads = f"\nRecords that did not load: {len(load_errors)}\n" + "".join(f"- {e}\n" for e in load_errors[:20])
+    header = (
+        f"\n## {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.machine()}, "
+        f"{os.cpu_count()} cores, "
+        f"{BFCL}, {args.per_record} replies per record, seed {args.seed}\n\n"
+        "| category | records | replies | agreement | accepted (ours / BFCL) |\n"
+        "|---|---|---|---|---|\n"
+    )
+    timing = (
+        "\nOurs (whole env path: parse, schema-translated task, score) "
+        f"{1000 * seconds / len(cases):.3f} ms a "
+        f"reply; BFCL's checker {1000 * peer['seconds'] / len(cases):.3f} ms.\n"
+    )
+    loads = f"\nRecords that did not load: {len(load_errors)}\n" + "".join(
+        f"- {e}\n" for e in load_errors[:20]
+    )
     text = header + "\n".join(rows) + "\n" + timing + loads
-    text += (f"\nDisagreements ({len(notes)}):\n\n" + "".join(f"- {n}\n" for n in notes[:200])) if notes else "\nNo disagreements.\n"
+    text += (
+        (f"\nDisagreements ({len(notes)}):\n\n" + "".join(f"- {n}\n" for n in notes[:200]))
+        if notes
+        else "\nNo disagreements.\n"
+    )
     print(text)
     if not RESULTS.exists():
-        RESULTS.write_text("# ToolUse-v0 BFCL verdicts vs bfcl-eval's ast_checker\n\nWritten by "
-                           "`python -m benchmarks.bfcl_agreement`.\n")  # fmt: skip
+        RESULTS.write_text(
+            "# ToolUse-v0 BFCL verdicts vs bfcl-eval's ast_checker\n\nWritten by "
+            "`python -m benchmarks.bfcl_agreement`.\n"
+        )
     with RESULTS.open("a") as f:
         f.write(text)
 

@@ -28,8 +28,18 @@ MAX_DEPTH = 32
 #: BFCL parameter types -> JSON Schema (None: no type constraint).
 BFCL_TO_JSON_SCHEMA = {"dict": "object", "float": "number", "tuple": "array", "any": None}
 #: Declared types (BFCL's or JSON Schema's) -> the Python type BFCL's checker expects.
-_PYTHON_TYPES = {"string": str, "integer": int, "float": float, "number": float, "boolean": bool, "array": list,
-                 "tuple": list, "dict": dict, "object": dict, "any": str}  # fmt: skip
+_PYTHON_TYPES = {
+    "string": str,
+    "integer": int,
+    "float": float,
+    "number": float,
+    "boolean": bool,
+    "array": list,
+    "tuple": list,
+    "dict": dict,
+    "object": dict,
+    "any": str,
+}
 
 
 def json_depth(value: Any, limit: int = MAX_DEPTH) -> int:
@@ -55,7 +65,7 @@ def parse_tool_calls(text: str) -> tuple[list[dict[str, Any]], list[str]]:
         if end < 0:
             errors.append("a <tool_call> is never closed")
             break
-        body, start = text[at + len(OPEN):end].strip(), end + len(CLOSE)
+        body, start = text[at + len(OPEN) : end].strip(), end + len(CLOSE)
         try:
             call = json.loads(body)
         except (ValueError, RecursionError):
@@ -93,7 +103,9 @@ def bfcl_schema(parameters: Any) -> Any:
     for key, value in parameters.items():
         if key == "properties" and isinstance(value, dict):
             out[key] = {name: bfcl_schema(schema) for name, schema in value.items()}
-        elif key in ("items", "additionalProperties", "anyOf", "oneOf", "allOf") and isinstance(value, (dict, list)):
+        elif key in ("items", "additionalProperties", "anyOf", "oneOf", "allOf") and isinstance(
+            value, (dict, list)
+        ):
             out[key] = bfcl_schema(value)
         elif key == "type" and isinstance(value, str) and value in BFCL_TO_JSON_SCHEMA:
             if BFCL_TO_JSON_SCHEMA[value] is not None:
@@ -137,7 +149,8 @@ def _dict_ok(value: dict, allowed: list[Any]) -> bool:
         if option == "":
             continue
         if all(k in option and _std(v) in [_std(a) for a in option[k]] for k, v in value.items()) and all(
-                k in value or "" in v for k, v in option.items()):  # fmt: skip
+            k in value or "" in v for k, v in option.items()
+        ):
             return True
     return False
 
@@ -146,14 +159,17 @@ def _value_ok(value: Any, allowed: list[Any], expected: type, item_type: type | 
     if expected is dict:
         return _dict_ok(value, allowed)
     if expected is list and item_type is dict:
-        return any(len(value) == len(option) and all(_dict_ok(v, [o]) for v, o in zip(value, option))
-                   for option in allowed)  # fmt: skip
+        return any(
+            len(value) == len(option) and all(_dict_ok(v, [o]) for v, o in zip(value, option))
+            for option in allowed
+        )
     if expected is str:
         return _standardize(value) in [_standardize(a) for a in allowed if type(a) is str]
     if expected is list:
         # an optional marker "" reads as [] here, as in BFCL's list checker
-        return [_std(v) for v in value] in [[_std(a) for a in option] for option in allowed
-                                            if isinstance(option, (list, str))]  # fmt: skip
+        return [_std(v) for v in value] in [
+            [_std(a) for a in option] for option in allowed if isinstance(option, (list, str))
+        ]
     return value in allowed
 
 
@@ -167,8 +183,9 @@ def _declared(schema: dict[str, Any]) -> tuple[type, type | None]:
     return expected, item_type
 
 
-def call_matches(call: dict[str, Any], expected: dict[str, dict[str, list[Any]]],
-                 function: dict[str, Any] | None = None) -> str:  # fmt: skip
+def call_matches(
+    call: dict[str, Any], expected: dict[str, dict[str, list[Any]]], function: dict[str, Any] | None = None
+) -> str:
     """Why ``call`` does not match one ground-truth entry {name: {param: [allowed]}} ("" if it does).
 
     ``function`` is the called function's description (``parameters`` with ``properties``
@@ -208,8 +225,11 @@ def call_matches(call: dict[str, Any], expected: dict[str, dict[str, list[Any]]]
     return ""
 
 
-def match_calls(calls: list[dict[str, Any]], ground_truth: list[dict[str, Any]],
-                functions: list[dict[str, Any]] | None = None) -> tuple[bool, str]:  # fmt: skip
+def match_calls(
+    calls: list[dict[str, Any]],
+    ground_truth: list[dict[str, Any]],
+    functions: list[dict[str, Any]] | None = None,
+) -> tuple[bool, str]:
     """Whether the calls are exactly the expected ones, in any order (parallel calls)."""
     if len(calls) != len(ground_truth):
         return False, f"made {len(calls)} calls, expected {len(ground_truth)}"

@@ -22,14 +22,32 @@ from typing import Any, Literal
 
 from atropos_envs.sandbox import SandboxLimits, get_sandbox
 
-_UNITS = {"m": ("length", 1.0), "km": ("length", 1000.0), "mi": ("length", 1609.344), "ft": ("length", 0.3048),
-          "g": ("mass", 1.0), "kg": ("mass", 1000.0), "lb": ("mass", 453.59237),
-          "s": ("time", 1.0), "min": ("time", 60.0), "h": ("time", 3600.0)}  # fmt: skip
-_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
-        ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow}  # fmt: skip
+_UNITS = {
+    "m": ("length", 1.0),
+    "km": ("length", 1000.0),
+    "mi": ("length", 1609.344),
+    "ft": ("length", 0.3048),
+    "g": ("mass", 1.0),
+    "kg": ("mass", 1000.0),
+    "lb": ("mass", 453.59237),
+    "s": ("time", 1.0),
+    "min": ("time", 60.0),
+    "h": ("time", 3600.0),
+}
+_OPS = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+}
 MAX_RESULT = 10**100  # calculator results beyond this are refused (str() of a 4,300-digit int raises)
-FAULTS = {"unavailable": "503 service unavailable; nothing was done, try the same call again",
-          "rate_limit": "429 rate limited; nothing was done, retry the same call"}  # fmt: skip
+FAULTS = {
+    "unavailable": "503 service unavailable; nothing was done, try the same call again",
+    "rate_limit": "429 rate limited; nothing was done, retry the same call",
+}
 
 
 def calculator(expression: str) -> float:
@@ -40,7 +58,11 @@ def calculator(expression: str) -> float:
     """
 
     def value(node: ast.AST) -> float:
-        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, (int, float))
+            and not isinstance(node.value, bool)
+        ):
             result = node.value
         elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
             result = -value(node.operand) if isinstance(node.op, ast.USub) else value(node.operand)
@@ -61,8 +83,11 @@ def calculator(expression: str) -> float:
     return round(result, 10) if isinstance(result, float) else result
 
 
-def convert_units(value: float, from_unit: Literal["m", "km", "mi", "ft", "g", "kg", "lb", "s", "min", "h"],
-                  to_unit: Literal["m", "km", "mi", "ft", "g", "kg", "lb", "s", "min", "h"]) -> float:  # fmt: skip
+def convert_units(
+    value: float,
+    from_unit: Literal["m", "km", "mi", "ft", "g", "kg", "lb", "s", "min", "h"],
+    to_unit: Literal["m", "km", "mi", "ft", "g", "kg", "lb", "s", "min", "h"],
+) -> float:
     """Convert a quantity between units of length, mass or time.
 
     Args:
@@ -125,7 +150,12 @@ def write_file(path: str, content: str, state: dict) -> str:
         path: a relative file name, e.g. "data.txt"
         content: the text to write
     """
-    if path.startswith("/") or ".." in path or len(state.setdefault("files", {})) >= 16 or len(content) > 100_000:
+    if (
+        path.startswith("/")
+        or ".." in path
+        or len(state.setdefault("files", {})) >= 16
+        or len(content) > 100_000
+    ):
         raise ValueError("use a short relative path; at most 16 files of 100 kB")
     state["files"][path] = content
     return f"wrote {len(content)} characters to {path}"
@@ -144,26 +174,58 @@ def read_file(path: str, state: dict) -> str:
 
 
 def python(code: str, state: dict) -> str:
-    """Run Python code in an isolated sandbox (workspace files are in the current directory) and return its output.
+    """Run Python code in a sandbox (workspace files are in the current directory) and return its output.
 
     Args:
         code: the program; print what you need to see
     """
     wall = max(0.5, min(5.0, float(state.get("time_left_s", 5.0))))  # the env's step/episode budget
     files = {**state.get("files", {}), "main.py": code}
-    result = get_sandbox().run(["/usr/bin/python3", "-I", "main.py"], files=files,
-                               limits=SandboxLimits(wall_time_s=wall, output_bytes=8192))  # fmt: skip
+    result = get_sandbox().run(
+        ["/usr/bin/python3", "-I", "main.py"],
+        files=files,
+        limits=SandboxLimits(wall_time_s=wall, output_bytes=8192),
+    )
     if result.status != "ok":
         return f"[{result.status}] {result.stdout[-2000:]}{result.stderr[-2000:]}"
     return result.stdout[-4000:]
 
 
-BUILTIN_TOOLS = [find_customer, list_orders, get_product, calculator, convert_units, write_file, read_file, python]
+BUILTIN_TOOLS = [
+    find_customer,
+    list_orders,
+    get_product,
+    calculator,
+    convert_units,
+    write_file,
+    read_file,
+    python,
+]
 
 
 # ---- the seeded world ---------------------------------------------------------------------------
-_SYLLABLES = ["ka", "ren", "vo", "lis", "tam", "dru", "sel", "mor", "qui", "zan", "bel", "thu", "nov", "ari",
-              "pex", "olo", "gra", "fen", "shi", "wex"]  # fmt: skip
+_SYLLABLES = [
+    "ka",
+    "ren",
+    "vo",
+    "lis",
+    "tam",
+    "dru",
+    "sel",
+    "mor",
+    "qui",
+    "zan",
+    "bel",
+    "thu",
+    "nov",
+    "ari",
+    "pex",
+    "olo",
+    "gra",
+    "fen",
+    "shi",
+    "wex",
+]
 
 
 def _word(rng: random.Random, parts: int) -> str:
@@ -175,25 +237,48 @@ def generate_world(rng: random.Random) -> dict[str, Any]:
     products = []
     for _ in range(6):
         sku = "SKU-" + "".join(rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(5))
-        products.append({"sku": sku, "name": f"{_word(rng, 2)} {rng.choice(['valve', 'panel', 'cable', 'lamp'])}",
-                         "unit_price": round(rng.uniform(3, 400), 2)})  # fmt: skip
+        products.append(
+            {
+                "sku": sku,
+                "name": f"{_word(rng, 2)} {rng.choice(['valve', 'panel', 'cable', 'lamp'])}",
+                "unit_price": round(rng.uniform(3, 400), 2),
+            }
+        )
     customers, names = [], set()
     while len(customers) < 5:
         name = f"{_word(rng, 2)} {_word(rng, 3)}"
         if name not in names:
             names.add(name)
-            customers.append({"customer_id": f"C-{rng.randint(1000, 9999)}{len(customers)}", "name": name,
-                              "city": _word(rng, 3), "balance": round(rng.uniform(-500, 9000), 2)})  # fmt: skip
+            customers.append(
+                {
+                    "customer_id": f"C-{rng.randint(1000, 9999)}{len(customers)}",
+                    "name": name,
+                    "city": _word(rng, 3),
+                    "balance": round(rng.uniform(-500, 9000), 2),
+                }
+            )
     orders = []
     for customer in customers:
         for sku in rng.sample([p["sku"] for p in products], rng.randint(1, 3)):
-            orders.append({"order_id": f"O-{rng.randint(10000, 99999)}", "customer_id": customer["customer_id"],
-                           "sku": sku, "quantity": rng.randint(1, 40)})  # fmt: skip
+            orders.append(
+                {
+                    "order_id": f"O-{rng.randint(10000, 99999)}",
+                    "customer_id": customer["customer_id"],
+                    "sku": sku,
+                    "quantity": rng.randint(1, 40),
+                }
+            )
     regions = [_word(rng, 2) for _ in range(3)]
     rows = [(rng.choice(regions), round(rng.uniform(1, 999), 2)) for _ in range(rng.randint(20, 40))]
     csv = "region,amount\n" + "".join(f"{r},{a}\n" for r, a in rows)
-    return {"customers": customers, "orders": orders, "products": products, "files": {"sales.csv": csv},
-            "regions": regions, "faults": {}}  # fmt: skip
+    return {
+        "customers": customers,
+        "orders": orders,
+        "products": products,
+        "files": {"sales.csv": csv},
+        "regions": regions,
+        "faults": {},
+    }
 
 
 def _call(tool: str, **arguments: Any) -> dict[str, Any]:
@@ -215,13 +300,18 @@ def generate_tool_task(rng: random.Random) -> dict[str, Any]:
     elif kind in ("sequential", "nested"):
         orders = [o for o in world["orders"] if o["customer_id"] == a["customer_id"]]
         stale = f" (old id C-{rng.randint(1000, 9999)}9)" if rng.random() < 0.3 else ""
-        plan = [[_call("find_customer", name=a["name"])], [_call("list_orders", customer_id=a["customer_id"])]]
+        plan = [
+            [_call("find_customer", name=a["name"])],
+            [_call("list_orders", customer_id=a["customer_id"])],
+        ]
         if kind == "sequential":
             question = f"How many units in total has our customer {a['name']}{stale} ordered?"
             answer = [sum(o["quantity"] for o in orders)]
         else:
-            question = (f"What is the total value (quantity times unit price) of all orders of customer "
-                        f"{a['name']}{stale}?")
+            question = (
+                f"What is the total value (quantity times unit price) of all orders of customer "
+                f"{a['name']}{stale}?"
+            )
             prices = {p["sku"]: p["unit_price"] for p in world["products"]}
             plan.append([_call("get_product", sku=o["sku"]) for o in orders])
             expression = " + ".join(f"{o['quantity']} * {prices[o['sku']]}" for o in orders)
@@ -229,22 +319,34 @@ def generate_tool_task(rng: random.Random) -> dict[str, Any]:
             answer = [round(calculator(expression), 2)]
     else:
         region = rng.choice(world["regions"])
-        question = (f"The workspace file sales.csv has columns region,amount. Use the python tool to compute the total "
-                    f"amount for region {region}, rounded to 2 decimals.")  # fmt: skip
-        code = ("import csv\nrows = csv.DictReader(open('sales.csv'))\n"
-                f"print(round(sum(float(r['amount']) for r in rows if r['region'] == {region!r}), 2))")
+        question = (
+            "The workspace file sales.csv has columns region,amount. "
+            f"Use the python tool to compute the total amount for region {region}, rounded to 2 decimals."
+        )
+        code = (
+            "import csv\nrows = csv.DictReader(open('sales.csv'))\n"
+            f"print(round(sum(float(r['amount']) for r in rows if r['region'] == {region!r}), 2))"
+        )
         lines = world["files"]["sales.csv"].splitlines()[1:]
         answer = [round(sum(float(x.split(",")[1]) for x in lines if x.split(",")[0] == region), 2)]
         plan = [[_call("python", code=code)]]
     if rng.random() < 0.4:  # the env fails the first call of one needed tool
-        world["faults"] = {rng.choice(sorted({c["name"] for turn in plan for c in turn})): rng.choice(sorted(FAULTS))}
+        world["faults"] = {
+            rng.choice(sorted({c["name"] for turn in plan for c in turn})): rng.choice(sorted(FAULTS))
+        }
     ground_truth = [{c["name"]: {k: [v] for k, v in c["arguments"].items()}} for turn in plan for c in turn]
     for truth in ground_truth:  # any expression or program that gives the result is fine
         for tool, param in (("calculator", "expression"), ("python", "code")):
             if tool in truth:
                 truth[tool][param] = []
-    return {"kind": kind, "question": question, "ground_truth": ground_truth, "answer": answer, "world": world,
-            "plan": plan}  # fmt: skip
+    return {
+        "kind": kind,
+        "question": question,
+        "ground_truth": ground_truth,
+        "answer": answer,
+        "world": world,
+        "plan": plan,
+    }
 
 
 def plan_turns(plan: list[list[dict[str, Any]]], answer: list[Any], faults: dict[str, str]) -> list[str]:

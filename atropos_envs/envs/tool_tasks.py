@@ -46,7 +46,9 @@ def _functions(record: dict[str, Any]) -> list[dict[str, Any]]:
     functions = record["function"]
     functions = functions if isinstance(functions, list) else [functions]
     for f in functions:
-        if not (isinstance(f, dict) and isinstance(f.get("name"), str) and isinstance(f.get("parameters"), dict)):
+        if not (
+            isinstance(f, dict) and isinstance(f.get("name"), str) and isinstance(f.get("parameters"), dict)
+        ):
             raise _fail("function", "a list of {name, description, parameters} function specs", f)
     return functions
 
@@ -58,10 +60,14 @@ def _world(record: dict[str, Any]) -> dict[str, Any] | None:
     if not isinstance(world, dict):
         raise _fail("world", "an object with customers/orders/products lists, files and faults", world)
     for key in _WORLD_LISTS:
-        if not isinstance(world.get(key, []), list) or not all(isinstance(r, dict) for r in world.get(key, [])):
+        if not isinstance(world.get(key, []), list) or not all(
+            isinstance(r, dict) for r in world.get(key, [])
+        ):
             raise _fail(f"world.{key}", "a list of objects", world.get(key))
     files = world.get("files", {})
-    if not isinstance(files, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
+    if not isinstance(files, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in files.items()
+    ):
         raise _fail("world.files", "an object of file name -> text", files)
     faults = world.get("faults", {})
     if not isinstance(faults, dict) or not all(isinstance(v, str) for v in faults.values()):
@@ -77,14 +83,27 @@ def validate_record(record: dict[str, Any]) -> dict[str, Any]:
     if record.get("function") is not None:
         return {"bfcl": True, "question": question, "ground_truth": truth, "functions": _functions(record)}
     answer = record.get("answer")
-    if not isinstance(answer, list) or not answer or not all(
-            isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in answer):  # fmt: skip
+    if (
+        not isinstance(answer, list)
+        or not answer
+        or not all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in answer)
+    ):
         raise _fail("answer", "a non-empty list of the strings or numbers the final answer states", answer)
     plan = record.get("plan")
     if plan is not None and not (isinstance(plan, list) and all(isinstance(t, list) for t in plan)):
         raise _fail("plan", "a list of turns, each a list of {name, arguments} calls", plan)
-    task = {"bfcl": False, "question": question, "ground_truth": truth, "answer": list(answer), "world": _world(record)}
-    return {**task, **({"plan": plan} if plan is not None else {}), **({"kind": record["kind"]} if "kind" in record else {})}
+    task = {
+        "bfcl": False,
+        "question": question,
+        "ground_truth": truth,
+        "answer": list(answer),
+        "world": _world(record),
+    }
+    return {
+        **task,
+        **({"plan": plan} if plan is not None else {}),
+        **({"kind": record["kind"]} if "kind" in record else {}),
+    }
 
 
 def _first_allowed(allowed: dict[str, list[Any]]) -> dict[str, Any]:
@@ -103,7 +122,9 @@ def _first_allowed(allowed: dict[str, list[Any]]) -> dict[str, Any]:
 
 def bfcl_reference(ground_truth: list[dict[str, Any]]) -> list[str]:
     """One turn with the expected calls, each parameter at its first allowed value."""
-    return ["".join(_tc(name, _first_allowed(params)) for entry in ground_truth for name, params in entry.items())]
+    return [
+        "".join(_tc(name, _first_allowed(params)) for entry in ground_truth for name, params in entry.items())
+    ]
 
 
 def _tc(name: str, arguments: dict[str, Any]) -> str:
@@ -136,8 +157,10 @@ def probe_turns(task: dict[str, Any], tools: list[Any]) -> dict[str, list[str]]:
         "candidate_list": [f"<answer>{candidates}</answer>"],
         "answer_without_calls": [guess],
         "unknown_tool": [_tc("get_answer", {"question": task["question"]}), guess],
-        "junk_arguments": ["".join(_tc(next(iter(g)), {"junk": "🙃" * 3, "x": [[[]]]}) for g in task["ground_truth"]),
-                           guess],
+        "junk_arguments": [
+            "".join(_tc(next(iter(g)), {"junk": "🙃" * 3, "x": [[[]]]}) for g in task["ground_truth"]),
+            guess,
+        ],
         "every_tool_empty_arguments": ["".join(_tc(t.name, {}) for t in tools), guess],
         "same_call_50_times": [_tc(name, right_args) * 50, f"<answer>{candidates}</answer>"],
         "question_echo": [f"<answer>{task['question']}</answer>"],

@@ -42,8 +42,10 @@ from rewards.tool_answers import answer_correct, extract_answer
 from rewards.tool_calls import bfcl_schema, match_calls, parse_tool_calls
 
 COMPONENTS = ("task_completion", "tool_call_accuracy", "efficiency", "error_recovery", "goal_alignment")
-PRESETS = {"atropos": dict(zip(COMPONENTS, (0.35, 0.25, 0.15, 0.15, 0.10))),
-           "v0": dict(zip(COMPONENTS, (0.5, 0.15, 0.1, 0.1, 0.15)))}  # fmt: skip
+PRESETS = {
+    "atropos": dict(zip(COMPONENTS, (0.35, 0.25, 0.15, 0.15, 0.10))),
+    "v0": dict(zip(COMPONENTS, (0.5, 0.15, 0.1, 0.1, 0.15))),
+}
 DEFAULT_WEIGHTS = PRESETS["atropos"]
 MAX_RESULT_CHARS = 8000
 
@@ -61,7 +63,9 @@ class ToolUseConfig:
             raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {self.preset!r}")
         if isinstance(self.weights, str):
             if self.weights not in PRESETS:
-                raise ValueError(f"weights must be a dict or a preset name {sorted(PRESETS)}, got {self.weights!r}")
+                raise ValueError(
+                    f"weights must be a dict or a preset name {sorted(PRESETS)}, got {self.weights!r}"
+                )
             self.weights = dict(PRESETS[self.weights])
         weights = PRESETS[self.preset] if self.weights is None else self.weights
         if not isinstance(weights, dict):
@@ -69,8 +73,11 @@ class ToolUseConfig:
         unknown = set(weights) - set(COMPONENTS)
         if unknown:
             raise ValueError(f"unknown reward components {sorted(unknown)}; use {list(COMPONENTS)}")
-        bad = {k: v for k, v in weights.items() if isinstance(v, bool) or not isinstance(v, (int, float))
-               or not math.isfinite(v) or v < 0}  # fmt: skip
+        bad = {
+            k: v
+            for k, v in weights.items()
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0
+        }
         if bad:
             raise ValueError(f"reward weights must be finite numbers >= 0, got {bad}")
         if sum(weights.values()) <= 0:
@@ -91,7 +98,9 @@ def _dump(reply: dict[str, Any]) -> str:
     try:
         text = json.dumps(reply, default=str)
     except (ValueError, TypeError, RecursionError) as exc:
-        text = json.dumps({"name": reply.get("name"), "error": f"the result could not be serialised: {exc}"[:300]})
+        text = json.dumps(
+            {"name": reply.get("name"), "error": f"the result could not be serialised: {exc}"[:300]}
+        )
     if len(text) > MAX_RESULT_CHARS:
         text = json.dumps({"name": reply.get("name"), "content": text[:MAX_RESULT_CHARS], "truncated": True})
     return f"<tool_response>\n{text}\n</tool_response>"
@@ -103,14 +112,17 @@ class ToolUseEnv(TextEnv):
         "ground_truth": "the calls needed, BFCL style: a list of {name: {param: [allowed values]}}",
         "answer": "the values the final answer must state, a list of strings or numbers (non-BFCL tasks)",
         "function": "BFCL function specs (BFCL records); built-in or user tools otherwise",
-        "world": "optional: the invented data the built-in tools read (customers, orders, products, files, faults)",
+        "world": "optional: the invented data the built-in tools read (customers, orders, products, files, "
+        "faults)",
     }
 
     Config = ToolUseConfig
     config: ToolUseConfig
     default_max_turns = 6
 
-    def __init__(self, tasks=None, max_turns=None, render_mode=None, tools: list | None = None, **settings: Any):
+    def __init__(
+        self, tasks=None, max_turns=None, render_mode=None, tools: list | None = None, **settings: Any
+    ):
         self.tools = {t.name: t for t in (Tool.from_function(fn) for fn in (tools or BUILTIN_TOOLS))}
         super().__init__(tasks=tasks, max_turns=max_turns, render_mode=render_mode, **settings)
 
@@ -120,22 +132,39 @@ class ToolUseEnv(TextEnv):
     def task_from_record(self, record: dict[str, Any]) -> dict[str, Any]:
         task = validate_record(record)
         if task["bfcl"]:
-            task["functions"] = [{"name": f["name"], "description": f.get("description", ""),
-                                  "parameters": bfcl_schema(f["parameters"])} for f in task["functions"]]  # fmt: skip
+            task["functions"] = [
+                {
+                    "name": f["name"],
+                    "description": f.get("description", ""),
+                    "parameters": bfcl_schema(f["parameters"]),
+                }
+                for f in task["functions"]
+            ]
         return task
 
     def _specs(self, task: dict[str, Any]) -> list[Tool]:
         if task["bfcl"]:
-            return [Tool(f["name"], f["description"], f["parameters"], fn=lambda **_: None) for f in task["functions"]]
+            return [
+                Tool(f["name"], f["description"], f["parameters"], fn=lambda **_: None)
+                for f in task["functions"]
+            ]
         return list(self.tools.values())
 
     def prompt(self, task: dict[str, Any]) -> list[dict[str, str]]:
-        return [{"role": "system", "content": tools_system_prompt(self._specs(task))},
-                {"role": "user", "content": task["question"]}]  # fmt: skip
+        return [
+            {"role": "system", "content": tools_system_prompt(self._specs(task))},
+            {"role": "user", "content": task["question"]},
+        ]
 
     def initial_state(self, task: dict[str, Any]) -> dict[str, Any]:
         world = task.get("world") or {}
-        return {"calls": [], "files": dict(world.get("files", {})), "world": world, "fired": [], "time_used_s": 0.0}
+        return {
+            "calls": [],
+            "files": dict(world.get("files", {})),
+            "world": world,
+            "fired": [],
+            "time_used_s": 0.0,
+        }
 
     def respond(self, task, messages, state) -> list[dict[str, str]] | None:
         calls, errors = parse_tool_calls(messages[-1]["content"])
@@ -152,7 +181,9 @@ class ToolUseEnv(TextEnv):
         started = time.monotonic()
         for call in calls:
             spent = time.monotonic() - started
-            left = min(self.config.step_time_s - spent, self.config.episode_time_s - state["time_used_s"] - spent)
+            left = min(
+                self.config.step_time_s - spent, self.config.episode_time_s - state["time_used_s"] - spent
+            )
             if left <= 0:
                 state["timeout"] = True
                 break
@@ -168,7 +199,12 @@ class ToolUseEnv(TextEnv):
         name, arguments = call["name"], call["arguments"]
         tool = self.tools.get(name)
         fault = (task.get("world") or {}).get("faults", {}).get(name)
-        if tool is not None and fault and name not in state["fired"] and not any(tool.validator.iter_errors(arguments)):
+        if (
+            tool is not None
+            and fault
+            and name not in state["fired"]
+            and not any(tool.validator.iter_errors(arguments))
+        ):
             state["fired"].append(name)  # the env fails this tool's first valid call on purpose
             state["calls"].append({"name": name, "arguments": arguments, "ok": False, "provoked": True})
             return {"name": name, "error": FAULTS.get(fault, fault)}
@@ -182,8 +218,11 @@ class ToolUseEnv(TextEnv):
         valid = [c for c in calls if c["ok"]]
         outcome = "ok"
         if task["bfcl"]:
-            done, why = match_calls([{"name": c["name"], "arguments": c["arguments"]} for c in valid],
-                                    task["ground_truth"], task["functions"])  # fmt: skip
+            done, why = match_calls(
+                [{"name": c["name"], "arguments": c["arguments"]} for c in valid],
+                task["ground_truth"],
+                task["functions"],
+            )
             done = done and len(valid) == len(calls)
             outcome = "invalid" if calls and not valid else outcome
         else:
@@ -197,23 +236,32 @@ class ToolUseEnv(TextEnv):
             else:
                 done, why = answer_correct(final, task["answer"])
         if state.get("timeout"):
-            outcome, why = "timeout", f"time budget ran out ({self.config.step_time_s} s a step, " \
-                                      f"{self.config.episode_time_s} s an episode)"  # fmt: skip
+            budget = f"{self.config.step_time_s} s a step, {self.config.episode_time_s} s an episode"
+            outcome, why = "timeout", f"time budget ran out ({budget})"
         components = self._components(task, state.get("calls", []), done)
         reward = weighted_sum(components, self.config.resolved_weights)
         if not done:
             reward = min(reward, self.config.incomplete_cap)
-        return Score(reward, components, f"{why}; {len(valid)}/{len(calls)} valid calls, "
-                                         f"{len(task['ground_truth'])} needed"[:500], outcome)  # fmt: skip
+        return Score(
+            reward,
+            components,
+            f"{why}; {len(valid)}/{len(calls)} valid calls, {len(task['ground_truth'])} needed"[:500],
+            outcome,
+        )
 
-    def _components(self, task: dict[str, Any], all_calls: list[dict[str, Any]], done: bool) -> dict[str, float]:
+    def _components(
+        self, task: dict[str, Any], all_calls: list[dict[str, Any]], done: bool
+    ) -> dict[str, float]:
         calls = [c for c in all_calls if not c.get("provoked")]
         valid = [c for c in calls if c["ok"]]
         needed = Counter(next(iter(g)) for g in task["ground_truth"])
         used, need = len(calls), sum(needed.values())
 
         def fixed(i: int) -> bool:
-            return any(c["ok"] and c["name"] == all_calls[i]["name"] and not c.get("provoked") for c in all_calls[i + 1:])
+            return any(
+                c["ok"] and c["name"] == all_calls[i]["name"] and not c.get("provoked")
+                for c in all_calls[i + 1 :]
+            )
 
         own = [i for i, c in enumerate(all_calls) if not c["ok"] and not c.get("provoked")]
         provoked = [i for i, c in enumerate(all_calls) if c.get("provoked")]
@@ -230,7 +278,9 @@ class ToolUseEnv(TextEnv):
             "tool_call_accuracy": accuracy,
             "efficiency": (min(used, need) / max(used, need)) if valid and need else 0.0,
             "error_recovery": recovery,
-            "goal_alignment": sum((needed & Counter(c["name"] for c in valid)).values()) / need if need else 0.0,
+            "goal_alignment": sum((needed & Counter(c["name"] for c in valid)).values()) / need
+            if need
+            else 0.0,
         }
 
     # ---- probes ---------------------------------------------------------------------------

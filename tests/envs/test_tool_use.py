@@ -23,7 +23,9 @@ def first(env, kind):
 
 
 def test_schema_comes_from_the_signature_and_docstring():
-    def book(city: str, nights: int, room: Literal["single", "double"] = "single", state: dict | None = None) -> str:
+    def book(
+        city: str, nights: int, room: Literal["single", "double"] = "single", state: dict | None = None
+    ) -> str:
         """Book a hotel room.
 
         Args:
@@ -60,15 +62,19 @@ def test_a_whole_episode_with_parallel_calls():
     a, b = (g["find_customer"]["name"][0] for g in task["ground_truth"])
     obs, _ = env.reset(options={"task_id": tid})
     assert "<tools>" in obs[0]["content"] and '"name": "find_customer"' in obs[0]["content"]
-    obs, reward, terminated, truncated, info = env.step("<think>both at once</think>" + tc("find_customer", name=a)
-                                                        + tc("find_customer", name=b))  # fmt: skip
+    obs, reward, terminated, truncated, info = env.step(
+        "<think>both at once</think>" + tc("find_customer", name=a) + tc("find_customer", name=b)
+    )
     assert (reward, terminated, truncated) == (0.0, False, False)
     assert [m["role"] for m in obs[-2:]] == ["tool", "tool"] and "<tool_response>" in obs[-1]["content"]
     if "find_customer" in task["world"]["faults"]:  # the env failed the first call on purpose: retry it
         assert "try" in obs[-2]["content"] and "retry" not in obs[-1]["content"]
         obs, *_ = env.step(tc("find_customer", name=a))
-    balances = [json.loads(m["content"].split("\n")[1])["content"]["balance"] for m in obs if m["role"] == "tool"
-                and '"balance"' in m["content"]]  # fmt: skip
+    balances = [
+        json.loads(m["content"].split("\n")[1])["content"]["balance"]
+        for m in obs
+        if m["role"] == "tool" and '"balance"' in m["content"]
+    ]
     assert sorted(balances) == sorted(task["answer"])
     _, reward, terminated, _, info = env.step(f"<answer>{task['answer'][0]} and {task['answer'][1]}</answer>")
     assert terminated and reward == 1.0 and info["outcome"] == "ok", info
@@ -87,8 +93,12 @@ def test_the_answers_come_only_from_the_tools():
 
 def test_provoked_faults_and_stale_ids_reward_recovery():
     env = make()
-    tid = next(str(i) for i in range(300) if env.get_task(i)["world"]["faults"] == {"find_customer": "rate_limit"}
-               and env.get_task(i)["kind"] == "single")  # fmt: skip
+    tid = next(
+        str(i)
+        for i in range(300)
+        if env.get_task(i)["world"]["faults"] == {"find_customer": "rate_limit"}
+        and env.get_task(i)["kind"] == "single"
+    )
     task = env.get_task(tid)
     name = task["ground_truth"][0]["find_customer"]["name"][0]
     env.reset(options={"task_id": tid})
@@ -111,7 +121,11 @@ def test_provoked_faults_and_stale_ids_reward_recovery():
 
 def test_invalid_calls_are_reported_and_recovery_counts():
     env = make(preset="v0")
-    tid = next(str(i) for i in range(300) if env.get_task(i)["kind"] == "single" and not env.get_task(i)["world"]["faults"])
+    tid = next(
+        str(i)
+        for i in range(300)
+        if env.get_task(i)["kind"] == "single" and not env.get_task(i)["world"]["faults"]
+    )
     task = env.get_task(tid)
     env.reset(options={"task_id": tid})
     obs, *_ = env.step(tc("find_customer", name=7) + "<tool_call>{not json}</tool_call>")
@@ -120,7 +134,9 @@ def test_invalid_calls_are_reported_and_recovery_counts():
     _, reward, terminated, _, info = env.step(f"<answer>{task['answer'][0]}</answer>")
     c = info["components"]
     assert terminated and c["task_completion"] == 1.0 and c["tool_call_accuracy"] == pytest.approx(1 / 3)
-    assert c["error_recovery"] == pytest.approx(0.5)  # the bad-argument call was fixed; the unparseable one has no tool
+    assert c["error_recovery"] == pytest.approx(
+        0.5
+    )  # the bad-argument call was fixed; the unparseable one has no tool
     assert 0.5 < reward < 1
     atropos = make()
     _, info = play(atropos, tid, [tc("find_customer", name=7), *env.reference_answer(task)])
@@ -133,7 +149,7 @@ def test_turn_limit_truncates():
     env = make(max_turns=2)
     env.reset(options={"task_id": "0"})
     env.step(tc("calculator", expression="1+1"))
-    _, reward, terminated, truncated, info = env.step(tc("calculator", expression="2+2"))
+    _, _, terminated, truncated, info = env.step(tc("calculator", expression="2+2"))
     assert truncated and not terminated and info["components"]["task_completion"] == 0.0
     assert info["outcome"] == "truncated"
 
@@ -151,32 +167,43 @@ def test_user_tools_and_weights():
         """Upper-case a text."""
         return text.upper()
 
-    env = make(tools=[shout], tasks=[{"question": "Shout hi", "ground_truth": [{"shout": {"text": ["hi"]}}], "answer": ["HI"]}],
-               weights={"task_completion": 1.0})  # fmt: skip
+    env = make(
+        tools=[shout],
+        tasks=[{"question": "Shout hi", "ground_truth": [{"shout": {"text": ["hi"]}}], "answer": ["HI"]}],
+        weights={"task_completion": 1.0},
+    )
     env.reset(options={"task_id": "0"})
     obs, *_ = env.step(tc("shout", text="hi"))
     assert '"content": "HI"' in obs[-1]["content"]
     assert env.step("<answer>HI</answer>")[1] == 1.0
 
 
-@pytest.mark.parametrize("settings,message", [
-    ({"weights": {"speed": 1.0}}, "unknown reward components"),
-    ({"weights": {"task_completion": -1.0, "efficiency": 2.0}}, ">= 0"),
-    ({"weights": {"task_completion": 0.0}}, "sum to more than 0"),
-    ({"weights": {"task_completion": float("nan")}}, ">= 0"),
-    ({"weights": "v1"}, "preset name"),
-    ({"preset": "hermes"}, "preset must be one of"),
-    ({"incomplete_cap": 0.6}, "incomplete_cap"),
-    ({"step_time_s": 0}, "step_time_s"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "settings,message",
+    [
+        ({"weights": {"speed": 1.0}}, "unknown reward components"),
+        ({"weights": {"task_completion": -1.0, "efficiency": 2.0}}, ">= 0"),
+        ({"weights": {"task_completion": 0.0}}, "sum to more than 0"),
+        ({"weights": {"task_completion": float("nan")}}, ">= 0"),
+        ({"weights": "v1"}, "preset name"),
+        ({"preset": "hermes"}, "preset must be one of"),
+        ({"incomplete_cap": 0.6}, "incomplete_cap"),
+        ({"step_time_s": 0}, "step_time_s"),
+    ],
+)
 def test_bad_settings_are_refused(settings, message):
     with pytest.raises(ValueError, match=message):
         make(**settings)
 
 
 def test_presets_and_weights_by_name():
-    assert make().config.resolved_weights == {"task_completion": 0.35, "tool_call_accuracy": 0.25, "efficiency": 0.15,
-                                              "error_recovery": 0.15, "goal_alignment": 0.10}  # fmt: skip
+    assert make().config.resolved_weights == {
+        "task_completion": 0.35,
+        "tool_call_accuracy": 0.25,
+        "efficiency": 0.15,
+        "error_recovery": 0.15,
+        "goal_alignment": 0.10,
+    }
     assert make(weights="v0").config.resolved_weights["task_completion"] == 0.5
     assert make(preset="v0").config.resolved_weights["goal_alignment"] == 0.15
 
@@ -201,13 +228,25 @@ def test_no_probe_reaches_the_bar_and_the_reference_scores_full_marks(preset):
 
 def test_hostile_replies_never_end_the_job():
     env = make()
-    _, info = play(env, "0", [tc("calculator", expression="(999999**64)*(999999**64)*(999999**64)*(999999**64)*9"),
-                              "<answer>1</answer>"])  # fmt: skip
+    _, info = play(
+        env,
+        "0",
+        [
+            tc("calculator", expression="(999999**64)*(999999**64)*(999999**64)*(999999**64)*9"),
+            "<answer>1</answer>",
+        ],
+    )
     assert info["outcome"] == "ok" and info["components"]["tool_call_accuracy"] < 1
     for depth in (500, 990):
         deep = "[" * depth + "]" * depth
-        _, info = play(env, "0", ['<tool_call>{"name": "calculator", "arguments": {"expression": ' + deep + "}}</tool_call>",
-                                  "<answer>1</answer>"])  # fmt: skip
+        _, info = play(
+            env,
+            "0",
+            [
+                '<tool_call>{"name": "calculator", "arguments": {"expression": ' + deep + "}}</tool_call>",
+                "<answer>1</answer>",
+            ],
+        )
         assert info["reward"] < 0.5
     obs, _ = env.reset(options={"task_id": "0"})
     obs, *_ = env.step(tc("python", code="print('x' * 10**6)") + tc("read_file", path="sales.csv"))
@@ -221,16 +260,25 @@ def test_a_slow_step_ends_in_a_timeout():
     assert terminated and info["outcome"] == "timeout" and reward < 0.5 and "time budget" in info["reason"]
 
 
-@pytest.mark.parametrize("record,field", [
-    ({"question": [["x"]], "ground_truth": [], "answer": ["a"]}, "question"),
-    ({"question": "q", "ground_truth": [], "answer": "Paris"}, "answer"),
-    ({"question": "q", "ground_truth": "capital_of", "answer": ["Paris"]}, "ground_truth"),
-    ({"question": "q", "ground_truth": [{"a": {"x": [1]}, "b": {}}], "answer": ["Paris"]}, "ground_truth"),
-    ({"question": "q", "ground_truth": [{"a": {"x": 1}}], "answer": ["Paris"]}, "ground_truth"),
-    ({"question": "q", "ground_truth": [], "answer": [True]}, "answer"),
-    ({"question": "q", "ground_truth": [], "answer": ["a"], "world": {"customers": "x"}}, "world.customers"),
-    ({"question": "q", "ground_truth": [], "function": [{"name": "f"}]}, "function"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "record,field",
+    [
+        ({"question": [["x"]], "ground_truth": [], "answer": ["a"]}, "question"),
+        ({"question": "q", "ground_truth": [], "answer": "Paris"}, "answer"),
+        ({"question": "q", "ground_truth": "capital_of", "answer": ["Paris"]}, "ground_truth"),
+        (
+            {"question": "q", "ground_truth": [{"a": {"x": [1]}, "b": {}}], "answer": ["Paris"]},
+            "ground_truth",
+        ),
+        ({"question": "q", "ground_truth": [{"a": {"x": 1}}], "answer": ["Paris"]}, "ground_truth"),
+        ({"question": "q", "ground_truth": [], "answer": [True]}, "answer"),
+        (
+            {"question": "q", "ground_truth": [], "answer": ["a"], "world": {"customers": "x"}},
+            "world.customers",
+        ),
+        ({"question": "q", "ground_truth": [], "function": [{"name": "f"}]}, "function"),
+    ],
+)
 def test_bad_task_records_name_the_field(tmp_path, record, field):
     path = tmp_path / "tasks.jsonl"
     path.write_text(json.dumps(record) + "\n")
@@ -241,13 +289,26 @@ def test_bad_task_records_name_the_field(tmp_path, record, field):
 BFCL = {
     "id": "parallel_multiple_0",
     "question": [[{"role": "user", "content": "Weather in Paris in celsius, and in Boston?"}]],
-    "function": [{"name": "get_weather", "description": "Weather for a city",
-                  "parameters": {"type": "dict", "properties": {"city": {"type": "string"},
-                                 "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
-                                 "days": {"type": "float"}}, "required": ["city"]}}],
-    "ground_truth": [{"get_weather": {"city": ["Paris", "Paris, France"], "unit": ["celsius"], "days": ["", 1.0]}},
-                     {"get_weather": {"city": ["Boston"], "unit": ["", "fahrenheit"], "days": [""]}}],
-}  # fmt: skip
+    "function": [
+        {
+            "name": "get_weather",
+            "description": "Weather for a city",
+            "parameters": {
+                "type": "dict",
+                "properties": {
+                    "city": {"type": "string"},
+                    "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+                    "days": {"type": "float"},
+                },
+                "required": ["city"],
+            },
+        }
+    ],
+    "ground_truth": [
+        {"get_weather": {"city": ["Paris", "Paris, France"], "unit": ["celsius"], "days": ["", 1.0]}},
+        {"get_weather": {"city": ["Boston"], "unit": ["", "fahrenheit"], "days": [""]}},
+    ],
+}
 
 
 def test_bfcl_records_are_scored_like_the_ast_checker(tmp_path):
@@ -260,34 +321,77 @@ def test_bfcl_records_are_scored_like_the_ast_checker(tmp_path):
     _, reward, terminated, _, info = env.step(good)
     assert terminated and info["components"]["task_completion"] == 1.0 and reward == 1.0
     env.reset(options={"task_id": "parallel_multiple_0"})
-    _, _, _, _, info = env.step(tc("get_weather", city="Paris", unit="kelvin") + tc("get_weather", city="Boston"))
+    _, _, _, _, info = env.step(
+        tc("get_weather", city="Paris", unit="kelvin") + tc("get_weather", city="Boston")
+    )
     assert info["components"]["task_completion"] == 0.0
 
 
 def test_real_bfcl_shapes_load_and_score(tmp_path):
     """A parameter named ``type`` and a dict-valued argument, as in BFCL's own records."""
-    record = {"id": "simple_9", "question": [[{"role": "user", "content": "Find Italian places in NYC, rated 4+"}]],
-              "function": {"name": "find", "description": "d", "parameters": {"type": "dict", "properties": {
-                  "type": {"type": "string", "description": "cuisine"},
-                  "filters": {"type": "dict", "properties": {"city": {"type": "string"}, "rating": {"type": "float"}}},
-                  "open": {"type": "boolean"}}, "required": ["type", "filters"]}},
-              "ground_truth": [{"find": {"type": ["Italian"], "filters": [{"city": ["New York", "NYC"], "rating": [4.0]}],
-                                         "open": ["", False]}}]}  # fmt: skip
+    record = {
+        "id": "simple_9",
+        "question": [[{"role": "user", "content": "Find Italian places in NYC, rated 4+"}]],
+        "function": {
+            "name": "find",
+            "description": "d",
+            "parameters": {
+                "type": "dict",
+                "properties": {
+                    "type": {"type": "string", "description": "cuisine"},
+                    "filters": {
+                        "type": "dict",
+                        "properties": {"city": {"type": "string"}, "rating": {"type": "float"}},
+                    },
+                    "open": {"type": "boolean"},
+                },
+                "required": ["type", "filters"],
+            },
+        },
+        "ground_truth": [
+            {
+                "find": {
+                    "type": ["Italian"],
+                    "filters": [{"city": ["New York", "NYC"], "rating": [4.0]}],
+                    "open": ["", False],
+                }
+            }
+        ],
+    }
     path = tmp_path / "bfcl.jsonl"
     path.write_text(json.dumps(record) + "\n")
     env = make(tasks=str(path))
     assert play(env, "simple_9", env.reference_answer(env.get_task("simple_9")))[0] == 1.0
-    assert play(env, "simple_9", [tc("find", type="italian", filters={"city": "new york", "rating": 4})])[0] == 1.0
-    assert play(env, "simple_9", [tc("find", type="Italian", filters={"city": "NYC", "rating": 4.0}, open=0)])[0] < 0.5
+    assert (
+        play(env, "simple_9", [tc("find", type="italian", filters={"city": "new york", "rating": 4})])[0]
+        == 1.0
+    )
+    assert (
+        play(env, "simple_9", [tc("find", type="Italian", filters={"city": "NYC", "rating": 4.0}, open=0)])[0]
+        < 0.5
+    )
     for name, turns in env.probes(env.get_task("simple_9")).items():
         assert play(env, "simple_9", turns)[0] < 0.5, name
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.text(max_size=120) | st.builds(lambda n, a: tc(n, **a), st.sampled_from(["calculator", "capital_of", "nope"]),
-                                                   st.dictionaries(st.sampled_from(["expression", "country", "x"]),
-                                                                   st.integers() | st.text(max_size=20), max_size=2)),
-                min_size=1, max_size=4), st.integers(0, 30))  # fmt: skip
+@given(
+    st.lists(
+        st.text(max_size=120)
+        | st.builds(
+            lambda n, a: tc(n, **a),
+            st.sampled_from(["calculator", "capital_of", "nope"]),
+            st.dictionaries(
+                st.sampled_from(["expression", "country", "x"]),
+                st.integers() | st.text(max_size=20),
+                max_size=2,
+            ),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    st.integers(0, 30),
+)
 def test_any_sequence_of_turns_scores_in_range(turns, task_id):
     env = make(max_turns=4)
     env.reset(options={"task_id": str(task_id)})

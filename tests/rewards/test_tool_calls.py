@@ -14,8 +14,11 @@ def fn(**properties):
 
 # ---- parsing ----------------------------------------------------------------------------------
 def test_parse_reports_malformed_calls_and_skips_think():
-    text = ('<think><tool_call>{"name":"x"}</tool_call></think><tool_call>{"name": "f", "arguments": "{\\"a\\": 1}"}'
-            "</tool_call><tool_call>[]</tool_call><tool_call>")  # fmt: skip
+    text = (
+        '<think><tool_call>{"name":"x"}</tool_call></think>'
+        '<tool_call>{"name": "f", "arguments": "{\\"a\\": 1}"}'
+        "</tool_call><tool_call>[]</tool_call><tool_call>"
+    )
     calls, errors = parse_tool_calls(text)
     assert calls == [call("f", a=1)] and len(errors) == 2
 
@@ -23,7 +26,9 @@ def test_parse_reports_malformed_calls_and_skips_think():
 def test_over_deep_arguments_are_refused_at_parse_time():
     for depth in (MAX_DEPTH + 1, 500, 990):
         nested = "[" * depth + "]" * depth
-        calls, errors = parse_tool_calls(f'<tool_call>{{"name": "f", "arguments": {{"a": {nested}}}}}</tool_call>')
+        calls, errors = parse_tool_calls(
+            f'<tool_call>{{"name": "f", "arguments": {{"a": {nested}}}}}</tool_call>'
+        )
         assert calls == [] and ("deeper than" in errors[0] or "not valid JSON" in errors[0])
     assert json_depth({"a": [[1]]}) == 3
     ok = "[" * (MAX_DEPTH - 1) + "]" * (MAX_DEPTH - 1)
@@ -32,10 +37,16 @@ def test_over_deep_arguments_are_refused_at_parse_time():
 
 # ---- BFCL type translation ----------------------------------------------------------------------
 def test_bfcl_schema_translates_types_and_keeps_a_parameter_named_type():
-    schema = {"type": "dict", "properties": {"type": {"type": "string", "enum": ["a", "b"]},
-                                             "ratio": {"type": "float"}, "pair": {"type": "tuple", "items": {"type": "float"}},
-                                             "anything": {"type": "any", "description": "x"}},
-              "required": ["type"]}  # fmt: skip
+    schema = {
+        "type": "dict",
+        "properties": {
+            "type": {"type": "string", "enum": ["a", "b"]},
+            "ratio": {"type": "float"},
+            "pair": {"type": "tuple", "items": {"type": "float"}},
+            "anything": {"type": "any", "description": "x"},
+        },
+        "required": ["type"],
+    }
     out = bfcl_schema(schema)
     assert out["type"] == "object" and out["properties"]["type"] == {"type": "string", "enum": ["a", "b"]}
     assert out["properties"]["ratio"] == {"type": "number"}
@@ -64,11 +75,19 @@ def test_bool_is_not_int_even_inside_lists():
 
 
 def test_int_for_float_strings_normalised_lists_of_dicts_and_optionals():
-    spec = fn(x={"type": "float"}, s={"type": "string"}, rows={"type": "array", "items": {"type": "dict"}},
-              tags={"type": "array", "items": {"type": "string"}})  # fmt: skip
-    truth = {"f": {"x": [2.0], "s": ["April 1, 2024"], "rows": ["", [{"a": [1]}]], "tags": ["", ["New-York"]]}}
+    spec = fn(
+        x={"type": "float"},
+        s={"type": "string"},
+        rows={"type": "array", "items": {"type": "dict"}},
+        tags={"type": "array", "items": {"type": "string"}},
+    )
+    truth = {
+        "f": {"x": [2.0], "s": ["April 1, 2024"], "rows": ["", [{"a": [1]}]], "tags": ["", ["New-York"]]}
+    }
     assert not call_matches(call("f", x=2, s="april 1 2024"), truth, spec)
-    assert not call_matches(call("f", x=2.0, s="April 1,2024", rows=[{"a": 1}], tags=["new york"]), truth, spec)
+    assert not call_matches(
+        call("f", x=2.0, s="April 1,2024", rows=[{"a": 1}], tags=["new york"]), truth, spec
+    )
     assert call_matches(call("f", x=2.0, s="April 2, 2024"), truth, spec)
     assert call_matches(call("f", x="2.0", s="April 1, 2024"), truth, spec)
     assert call_matches(call("f", x=2.0, s="April 1, 2024", rows=[{"a": 2}]), truth, spec)
