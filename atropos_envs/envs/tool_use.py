@@ -118,7 +118,7 @@ class ToolUseEnv(TextEnv):
 
     Config = ToolUseConfig
     config: ToolUseConfig
-    default_max_turns = 6
+    default_max_turns = 8  # nested lookups (4 turns), a provoked retry, a stale-id detour, the answer
 
     def __init__(
         self, tasks=None, max_turns=None, render_mode=None, tools: list | None = None, **settings: Any
