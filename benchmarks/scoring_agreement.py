@@ -205,13 +205,16 @@ print(json.dumps({"verdicts": verdicts, "seconds": time.perf_counter() - started
 
 
 def _bfcl_dir() -> Path:
+    """The bfcl-eval wheel's checker modules and its data (records and possible answers)."""
     target = CACHE / "bfcl-eval"
-    if not (target / "bfcl_eval" / "eval_checker" / "ast_eval" / "ast_checker.py").exists():
+    wanted = ("bfcl_eval/constants/enums", "bfcl_eval/constants/type_mappings", "bfcl_eval/eval_checker/ast_eval/",
+              "bfcl_eval/data/BFCL_", "bfcl_eval/data/possible_answer/")  # fmt: skip
+    if not (target / "bfcl_eval" / "data" / "possible_answer" / "BFCL_v4_simple_python.json").exists():
         subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", str(CACHE), BFCL], check=True)
         wheel = next(CACHE.glob("bfcl_eval-*.whl"))
         with zipfile.ZipFile(wheel) as zf:
             for name in zf.namelist():
-                if name.startswith(("bfcl_eval/constants/enums", "bfcl_eval/constants/type_mappings", "bfcl_eval/eval_checker/ast_eval/")):
+                if name.startswith(wanted):
                     zf.extract(name, target)
         for package in ("bfcl_eval", "bfcl_eval/constants", "bfcl_eval/eval_checker"):
             (target / package / "__init__.py").touch()
@@ -224,7 +227,7 @@ def compare_bfcl(n: int, rng: random.Random) -> tuple[str, list[str]]:
     cases = bfcl_cases(n, rng)
     peer = _run_peer(_bfcl_dir(), BFCL_CODE, cases)
     started = time.perf_counter()
-    ours = [match_calls([c["call"]], [c["truth"]])[0] for c in cases]
+    ours = [match_calls([c["call"]], [c["truth"]], [c["function"]])[0] for c in cases]
     seconds = time.perf_counter() - started
     return _row(f"tool calls vs BFCL ast_checker ({BFCL})", [json.dumps(c["call"]) for c in cases], ours, peer["verdicts"],
                 seconds, peer["seconds"])  # fmt: skip

@@ -4,88 +4,125 @@ Tools are declared in the system prompt inside <tools></tools>; the model calls 
 <tool_call>{"name": ..., "arguments": {...}}</tool_call> (several per turn allowed, after
 an optional <think>); ``step`` validates each call strictly against the tool's schema, runs
 it, and returns the results as <tool_response> tool messages. The episode ends with a reply
-that makes no call (the final answer, in <answer></answer>), or at the turn limit.
+that makes no call (the final answer, in <answer></answer>), at the turn limit, or when the
+step or episode wall-clock budget (``step_time_s``, ``episode_time_s``) runs out (outcome
+``timeout``).
 
-Tasks: the built-in generator (single, parallel, sequential and nested calls, the python
-tool in the sandbox), or Berkeley Function-Calling Leaderboard records (``id``,
-``question``, ``function``, ``ground_truth``), scored single-step by BFCL's AST rules.
+Tasks: the built-in generator (see ``tool_library``: a seeded invented world per task,
+so the answer can only come from the tools; single, parallel, sequential and nested calls,
+the python tool in the sandbox, faults the env provokes), user task files (``question``,
+``ground_truth``, ``answer``, optional ``world``), or Berkeley Function-Calling Leaderboard
+records (``question``, ``function``, ``ground_truth``), scored single-step by BFCL's AST rules.
 
-Reward in [0, 1], a weighted sum (``weights=``) of: task_completion (the answer, or for
-BFCL the exact calls), tool_call_accuracy (share of calls that were valid and ran),
-efficiency (calls used vs needed), error_recovery (share of failed calls followed by a
-valid call of the same tool; 1 with no failures), goal_alignment (share of the needed
-tools that were called successfully).
+Reward in [0, 1], a weighted sum of task_completion (the answer states exactly the expected
+values after at least one successful call, or for BFCL the exact calls), tool_call_accuracy,
+efficiency (calls used vs needed), error_recovery and goal_alignment (share of the needed
+tools called successfully). ``preset="atropos"`` (default): weights 0.35/0.25/0.15/0.15/0.10,
+accuracy 1 - 0.2 per invalid call (floored at 0), recovery 0.3 per own failure later fixed
+and 1 per provoked fault retried (capped at 1; 1 when nothing failed). ``preset="v0"``:
+weights 0.5/0.15/0.1/0.1/0.15, accuracy and recovery as shares. ``weights=`` overrides the
+preset's weights. Without task completion the reward is capped at ``incomplete_cap``.
 """
 
 from __future__ import annotations
 
 import json
-import re
+import math
+import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from atropos_envs.core import Score, TextEnv, Trajectory
-from atropos_envs.envs.tool_library import BUILTIN_TOOLS, generate_tool_task
+from atropos_envs.envs.tool_library import BUILTIN_TOOLS, FAULTS, generate_tool_task, plan_turns
+from atropos_envs.envs.tool_tasks import bfcl_reference, probe_turns, validate_record
 from atropos_envs.tools import Tool, tools_system_prompt
 from rewards.composite import weighted_sum
-from rewards.tool_calls import match_calls, parse_tool_calls
+from rewards.tool_answers import answer_correct, extract_answer
+from rewards.tool_calls import bfcl_schema, match_calls, parse_tool_calls
 
-DEFAULT_WEIGHTS = {"task_completion": 0.5, "tool_call_accuracy": 0.15, "efficiency": 0.1, "error_recovery": 0.1,
-                   "goal_alignment": 0.15}  # fmt: skip
-_BFCL_TYPES = {"dict": "object", "float": "number", "tuple": "array", "any": None}
+COMPONENTS = ("task_completion", "tool_call_accuracy", "efficiency", "error_recovery", "goal_alignment")
+PRESETS = {
+    "atropos": dict(zip(COMPONENTS, (0.35, 0.25, 0.15, 0.15, 0.10))),
+    "v0": dict(zip(COMPONENTS, (0.5, 0.15, 0.1, 0.1, 0.15))),
+}
+DEFAULT_WEIGHTS = PRESETS["atropos"]
+MAX_RESULT_CHARS = 8000
 
 
 @dataclass
 class ToolUseConfig:
-    weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    preset: str = "atropos"
+    weights: dict[str, float] | str | None = None  # None: the preset's; a name: that preset's weights
+    incomplete_cap: float = 0.4
+    step_time_s: float = 60.0
+    episode_time_s: float = 180.0
 
     def validate(self) -> None:
-        unknown = set(self.weights) - set(DEFAULT_WEIGHTS)
+        if self.preset not in PRESETS:
+            raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {self.preset!r}")
+        if isinstance(self.weights, str):
+            if self.weights not in PRESETS:
+                raise ValueError(
+                    f"weights must be a dict or a preset name {sorted(PRESETS)}, got {self.weights!r}"
+                )
+            self.weights = dict(PRESETS[self.weights])
+        weights = PRESETS[self.preset] if self.weights is None else self.weights
+        if not isinstance(weights, dict):
+            raise ValueError(f"weights must be a dict of component -> weight, got {type(weights).__name__}")
+        unknown = set(weights) - set(COMPONENTS)
         if unknown:
-            raise ValueError(f"unknown reward components {sorted(unknown)}; use {sorted(DEFAULT_WEIGHTS)}")
+            raise ValueError(f"unknown reward components {sorted(unknown)}; use {list(COMPONENTS)}")
+        bad = {
+            k: v
+            for k, v in weights.items()
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0
+        }
+        if bad:
+            raise ValueError(f"reward weights must be finite numbers >= 0, got {bad}")
+        if sum(weights.values()) <= 0:
+            raise ValueError("reward weights must sum to more than 0")
+        if not 0 <= self.incomplete_cap < 0.5:
+            raise ValueError(f"incomplete_cap must be in [0, 0.5), got {self.incomplete_cap}")
+        for name in ("step_time_s", "episode_time_s"):
+            if not 0 < getattr(self, name) <= 3600:
+                raise ValueError(f"{name} must be in (0, 3600] seconds, got {getattr(self, name)}")
+
+    @property
+    def resolved_weights(self) -> dict[str, float]:
+        return dict(PRESETS[self.preset] if self.weights is None else self.weights)
 
 
-def _json_schema(bfcl: Any) -> Any:
-    """BFCL's parameter types ("dict", "float", "tuple", "any") as JSON Schema."""
-    if isinstance(bfcl, dict):
-        out = {k: _json_schema(v) for k, v in bfcl.items()}
-        if "type" in out and out["type"] in _BFCL_TYPES:
-            mapped = _BFCL_TYPES[out["type"]]
-            out.pop("type") if mapped is None else out.__setitem__("type", mapped)
-        return out
-    if isinstance(bfcl, list):
-        return [_json_schema(v) for v in bfcl]
-    return bfcl
-
-
-def answer_correct(text: str, expected: list[Any]) -> bool:
-    """Every expected value appears in the final answer (numbers within 1e-6 relative)."""
-    inner = re.search(r"<answer>(.*?)</answer>", text, flags=re.DOTALL)
-    body = inner.group(1) if inner else text
-    numbers = [float(n) for n in re.findall(r"-?\d+(?:\.\d+)?", body.replace(",", ""))]
-    for value in expected:
-        if isinstance(value, (int, float)):
-            if not any(abs(n - value) <= 1e-6 * max(1.0, abs(value)) for n in numbers):
-                return False
-        elif str(value).lower() not in body.lower():
-            return False
-    return True
+def _dump(reply: dict[str, Any]) -> str:
+    """One tool message; a result that cannot be serialised becomes an error, never an exception."""
+    try:
+        text = json.dumps(reply, default=str)
+    except (ValueError, TypeError, RecursionError) as exc:
+        text = json.dumps(
+            {"name": reply.get("name"), "error": f"the result could not be serialised: {exc}"[:300]}
+        )
+    if len(text) > MAX_RESULT_CHARS:
+        text = json.dumps({"name": reply.get("name"), "content": text[:MAX_RESULT_CHARS], "truncated": True})
+    return f"<tool_response>\n{text}\n</tool_response>"
 
 
 class ToolUseEnv(TextEnv):
     task_schema = {
-        "question": "the user request (or BFCL's nested message list)",
-        "ground_truth": "the calls needed, BFCL style: [{name: {param: [allowed values]}}]",
-        "answer": "values the final answer must contain (generated tasks)",
-        "function": "BFCL function specs (file tasks); built-in tools otherwise",
+        "question": "the user request (a string, or BFCL's nested message list)",
+        "ground_truth": "the calls needed, BFCL style: a list of {name: {param: [allowed values]}}",
+        "answer": "the values the final answer must state, a list of strings or numbers (non-BFCL tasks)",
+        "function": "BFCL function specs (BFCL records); built-in or user tools otherwise",
+        "world": "optional: the invented data the built-in tools read (customers, orders, products, files, "
+        "faults)",
     }
 
     Config = ToolUseConfig
     config: ToolUseConfig
-    default_max_turns = 6
+    default_max_turns = 8  # nested lookups (4 turns), a provoked retry, a stale-id detour, the answer
 
-    def __init__(self, tasks=None, max_turns=None, render_mode=None, tools: list | None = None, **settings: Any):
+    def __init__(
+        self, tasks=None, max_turns=None, render_mode=None, tools: list | None = None, **settings: Any
+    ):
         self.tools = {t.name: t for t in (Tool.from_function(fn) for fn in (tools or BUILTIN_TOOLS))}
         super().__init__(tasks=tasks, max_turns=max_turns, render_mode=render_mode, **settings)
 
@@ -93,31 +130,41 @@ class ToolUseEnv(TextEnv):
         return {"bfcl": False, **generate_tool_task(rng)}
 
     def task_from_record(self, record: dict[str, Any]) -> dict[str, Any]:
-        question, functions = record.get("question"), record.get("function")
-        if isinstance(question, list):  # BFCL: [[{"role": "user", "content": ...}, ...]]
-            turns = question[0] if question and isinstance(question[0], list) else question
-            question = "\n".join(m["content"] for m in turns if m.get("role") == "user")
-        if not isinstance(question, str) or not isinstance(record.get("ground_truth"), list):
-            raise ValueError("needs a 'question' and a 'ground_truth' list of expected calls")
-        if functions is None:
-            return {"bfcl": False, "question": question, "ground_truth": record["ground_truth"],
-                    "answer": list(record.get("answer", []))}  # fmt: skip
-        functions = functions if isinstance(functions, list) else [functions]
-        specs = [{"name": f["name"], "description": f.get("description", ""), "parameters": _json_schema(f["parameters"])}
-                 for f in functions]  # fmt: skip
-        return {"bfcl": True, "question": question, "ground_truth": record["ground_truth"], "functions": specs}
+        task = validate_record(record)
+        if task["bfcl"]:
+            task["functions"] = [
+                {
+                    "name": f["name"],
+                    "description": f.get("description", ""),
+                    "parameters": bfcl_schema(f["parameters"]),
+                }
+                for f in task["functions"]
+            ]
+        return task
 
     def _specs(self, task: dict[str, Any]) -> list[Tool]:
         if task["bfcl"]:
-            return [Tool(f["name"], f["description"], f["parameters"], fn=lambda **_: None) for f in task["functions"]]
+            return [
+                Tool(f["name"], f["description"], f["parameters"], fn=lambda **_: None)
+                for f in task["functions"]
+            ]
         return list(self.tools.values())
 
     def prompt(self, task: dict[str, Any]) -> list[dict[str, str]]:
-        return [{"role": "system", "content": tools_system_prompt(self._specs(task))},
-                {"role": "user", "content": task["question"]}]  # fmt: skip
+        return [
+            {"role": "system", "content": tools_system_prompt(self._specs(task))},
+            {"role": "user", "content": task["question"]},
+        ]
 
     def initial_state(self, task: dict[str, Any]) -> dict[str, Any]:
-        return {"calls": [], "files": {}}
+        world = task.get("world") or {}
+        return {
+            "calls": [],
+            "files": dict(world.get("files", {})),
+            "world": world,
+            "fired": [],
+            "time_used_s": 0.0,
+        }
 
     def respond(self, task, messages, state) -> list[dict[str, str]] | None:
         calls, errors = parse_tool_calls(messages[-1]["content"])
@@ -131,34 +178,118 @@ class ToolUseEnv(TextEnv):
         for error in errors:
             state["calls"].append({"name": None, "ok": False, "error": error})
             replies.append({"error": error})
+        started = time.monotonic()
         for call in calls:
-            tool = self.tools.get(call["name"])
-            ok, result = (False, f"unknown tool {call['name']!r}") if tool is None else tool.call(call["arguments"], state)
-            state["calls"].append({"name": call["name"], "arguments": call["arguments"], "ok": ok})
-            replies.append({"name": call["name"], "content": result} if ok else {"name": call["name"], "error": result})
-        return [{"role": "tool", "content": f"<tool_response>\n{json.dumps(r, default=str)}\n</tool_response>"} for r in replies]
+            spent = time.monotonic() - started
+            left = min(
+                self.config.step_time_s - spent, self.config.episode_time_s - state["time_used_s"] - spent
+            )
+            if left <= 0:
+                state["timeout"] = True
+                break
+            state["time_left_s"] = left
+            replies.append(self._run(call, task, state))
+        state["time_used_s"] += time.monotonic() - started
+        if state.get("timeout") or state["time_used_s"] >= self.config.episode_time_s:
+            state["timeout"] = True
+            return None
+        return [{"role": "tool", "content": _dump(r)} for r in replies]
+
+    def _run(self, call: dict[str, Any], task: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
+        name, arguments = call["name"], call["arguments"]
+        tool = self.tools.get(name)
+        fault = (task.get("world") or {}).get("faults", {}).get(name)
+        if (
+            tool is not None
+            and fault
+            and name not in state["fired"]
+            and not any(tool.validator.iter_errors(arguments))
+        ):
+            state["fired"].append(name)  # the env fails this tool's first valid call on purpose
+            state["calls"].append({"name": name, "arguments": arguments, "ok": False, "provoked": True})
+            return {"name": name, "error": FAULTS.get(fault, fault)}
+        ok, result = (False, f"unknown tool {name[:80]!r}") if tool is None else tool.call(arguments, state)
+        state["calls"].append({"name": name, "arguments": arguments, "ok": ok})
+        return {"name": name, "content": result} if ok else {"name": name, "error": result}
 
     def score(self, trajectory: Trajectory) -> Score:
-        task, calls = trajectory.task, trajectory.state.get("calls", [])
-        needed = Counter(next(iter(g)) for g in task["ground_truth"])
+        task, state = trajectory.task, trajectory.state
+        calls = [c for c in state.get("calls", []) if not c.get("provoked")]
         valid = [c for c in calls if c["ok"]]
+        outcome = "ok"
         if task["bfcl"]:
-            done, why = match_calls([{"name": c["name"], "arguments": c["arguments"]} for c in valid], task["ground_truth"])
+            done, why = match_calls(
+                [{"name": c["name"], "arguments": c["arguments"]} for c in valid],
+                task["ground_truth"],
+                task["functions"],
+            )
             done = done and len(valid) == len(calls)
+            outcome = "invalid" if calls and not valid else outcome
         else:
             final = trajectory.last_completion
-            made_no_call = not parse_tool_calls(final)[0]
-            done = made_no_call and answer_correct(final, task["answer"])
-            why = "answer correct" if done else ("no final answer" if not made_no_call else "answer wrong or missing")
-        failed = [i for i, c in enumerate(calls) if not c["ok"]]
-        recovered = sum(1 for i in failed if any(c["ok"] and c["name"] == calls[i]["name"] for c in calls[i + 1:]))
+            if parse_tool_calls(final)[0] or state.get("timeout"):
+                done, why = False, "no final answer"
+            elif extract_answer(final) is None:
+                done, why, outcome = False, "no <answer></answer> in the final reply", "invalid"
+            elif not valid:
+                done, why = False, "no successful tool call: the answer cannot come from the tools"
+            else:
+                done, why = answer_correct(final, task["answer"])
+        if state.get("timeout"):
+            budget = f"{self.config.step_time_s} s a step, {self.config.episode_time_s} s an episode"
+            outcome, why = "timeout", f"time budget ran out ({budget})"
+        components = self._components(task, state.get("calls", []), done)
+        reward = weighted_sum(components, self.config.resolved_weights)
+        if not done:
+            reward = min(reward, self.config.incomplete_cap)
+        return Score(
+            reward,
+            components,
+            f"{why}; {len(valid)}/{len(calls)} valid calls, {len(task['ground_truth'])} needed"[:500],
+            outcome,
+        )
+
+    def _components(
+        self, task: dict[str, Any], all_calls: list[dict[str, Any]], done: bool
+    ) -> dict[str, float]:
+        calls = [c for c in all_calls if not c.get("provoked")]
+        valid = [c for c in calls if c["ok"]]
+        needed = Counter(next(iter(g)) for g in task["ground_truth"])
         used, need = len(calls), sum(needed.values())
-        components = {
+
+        def fixed(i: int) -> bool:
+            return any(
+                c["ok"] and c["name"] == all_calls[i]["name"] and not c.get("provoked")
+                for c in all_calls[i + 1 :]
+            )
+
+        own = [i for i, c in enumerate(all_calls) if not c["ok"] and not c.get("provoked")]
+        provoked = [i for i, c in enumerate(all_calls) if c.get("provoked")]
+        if self.config.preset == "atropos":
+            accuracy = max(0.0, 1.0 - 0.2 * len(own)) if used else 0.0
+            credit = 0.3 * sum(fixed(i) for i in own) + sum(fixed(i) for i in provoked)
+            recovery = min(1.0, credit) if own or provoked else 1.0 if used else 0.0
+        else:
+            accuracy = len(valid) / used if used else 0.0
+            failed = own + provoked
+            recovery = sum(fixed(i) for i in failed) / len(failed) if failed else 1.0 if used else 0.0
+        return {
             "task_completion": float(done),
-            "tool_call_accuracy": len(valid) / used if used else 0.0,
-            "efficiency": (min(used, need) / max(used, need)) if used else 0.0,
-            "error_recovery": recovered / len(failed) if failed else 1.0 if used else 0.0,
-            "goal_alignment": sum((needed & Counter(c["name"] for c in valid)).values()) / need if need else 1.0,
+            "tool_call_accuracy": accuracy,
+            "efficiency": (min(used, need) / max(used, need)) if valid and need else 0.0,
+            "error_recovery": recovery,
+            "goal_alignment": sum((needed & Counter(c["name"] for c in valid)).values()) / need
+            if need
+            else 0.0,
         }
-        reward = weighted_sum(components, self.config.weights)
-        return Score(reward, components, f"{why}; {len(valid)}/{used} valid calls, {need} needed"[:500])
+
+    # ---- probes ---------------------------------------------------------------------------
+    def probes(self, task: dict[str, Any]) -> dict[str, list[str]]:
+        return probe_turns(task, self._specs(task))
+
+    def reference_answer(self, task: dict[str, Any]) -> list[str] | None:
+        if task["bfcl"]:
+            return bfcl_reference(task["ground_truth"])
+        if task.get("plan"):
+            return plan_turns(task["plan"], task["answer"], (task.get("world") or {}).get("faults", {}))
+        return None

@@ -8,15 +8,14 @@ from hypothesis import strategies as st
 
 import atropos_envs  # noqa: F401
 from atropos_envs.tools import Tool
-from rewards.tool_calls import match_calls, parse_tool_calls
 
 
 def make(**kwargs):
     return gym.make("atropos_envs/ToolUse-v0", **kwargs).unwrapped
 
 
-def tc(name, **args):
-    return f"<tool_call>{json.dumps({'name': name, 'arguments': args})}</tool_call>"
+def tc(tool, **args):
+    return f"<tool_call>{json.dumps({'name': tool, 'arguments': args})}</tool_call>"
 
 
 def first(env, kind):
@@ -24,7 +23,9 @@ def first(env, kind):
 
 
 def test_schema_comes_from_the_signature_and_docstring():
-    def book(city: str, nights: int, room: Literal["single", "double"] = "single", state: dict | None = None) -> str:
+    def book(
+        city: str, nights: int, room: Literal["single", "double"] = "single", state: dict | None = None
+    ) -> str:
         """Book a hotel room.
 
         Args:
@@ -44,48 +45,121 @@ def test_schema_comes_from_the_signature_and_docstring():
     assert tool.call({"city": "Oslo", "nights": 2}, {}) == (True, "Oslo:2:single")
 
 
+def play(env, task_id, turns):
+    """Play turns (the last one repeats) until the episode ends; (reward, info)."""
+    env.reset(options={"task_id": task_id})
+    for i in range(env.max_turns):
+        _, reward, terminated, truncated, info = env.step(turns[min(i, len(turns) - 1)])
+        if terminated or truncated:
+            return reward, info
+    raise AssertionError("the episode never ended")
+
+
 def test_a_whole_episode_with_parallel_calls():
     env = make()
     tid = first(env, "parallel")
     task = env.get_task(tid)
-    a, b = (g["capital_of"]["country"][0] for g in task["ground_truth"])
+    a, b = (g["find_customer"]["name"][0] for g in task["ground_truth"])
     obs, _ = env.reset(options={"task_id": tid})
-    assert "<tools>" in obs[0]["content"] and '"name": "capital_of"' in obs[0]["content"]
-    obs, reward, terminated, truncated, info = env.step("<think>both at once</think>" + tc("capital_of", country=a) + tc("capital_of", country=b))
+    assert "<tools>" in obs[0]["content"] and '"name": "find_customer"' in obs[0]["content"]
+    obs, reward, terminated, truncated, info = env.step(
+        "<think>both at once</think>" + tc("find_customer", name=a) + tc("find_customer", name=b)
+    )
     assert (reward, terminated, truncated) == (0.0, False, False)
     assert [m["role"] for m in obs[-2:]] == ["tool", "tool"] and "<tool_response>" in obs[-1]["content"]
+    if "find_customer" in task["world"]["faults"]:  # the env failed the first call on purpose: retry it
+        assert "try" in obs[-2]["content"] and "retry" not in obs[-1]["content"]
+        obs, *_ = env.step(tc("find_customer", name=a))
+    balances = [
+        json.loads(m["content"].split("\n")[1])["content"]["balance"]
+        for m in obs
+        if m["role"] == "tool" and '"balance"' in m["content"]
+    ]
+    assert sorted(balances) == sorted(task["answer"])
     _, reward, terminated, _, info = env.step(f"<answer>{task['answer'][0]} and {task['answer'][1]}</answer>")
-    assert terminated and reward == 1.0, info
+    assert terminated and reward == 1.0 and info["outcome"] == "ok", info
+
+
+def test_the_answers_come_only_from_the_tools():
+    """A policy that knows every fact in the world, and the hidden answer, but never calls a tool."""
+    env = make()
+    for i in range(200):
+        task = env.get_task(i)
+        reward, info = play(env, str(i), [f"<answer>{json.dumps(task['answer'])}</answer>"])
+        assert info["components"]["task_completion"] == 0.0 and reward == 0.0, (i, info)
+    questions = [env.get_task(i)["question"] for i in range(200)]
+    assert len(set(questions)) > 190  # invented names: no two tasks alike
+
+
+def test_provoked_faults_and_stale_ids_reward_recovery():
+    env = make()
+    tid = next(
+        str(i)
+        for i in range(300)
+        if env.get_task(i)["world"]["faults"] == {"find_customer": "rate_limit"}
+        and env.get_task(i)["kind"] == "single"
+    )
+    task = env.get_task(tid)
+    name = task["ground_truth"][0]["find_customer"]["name"][0]
+    env.reset(options={"task_id": tid})
+    obs, *_ = env.step(tc("find_customer", name=name))
+    assert "429 rate limited" in obs[-1]["content"]
+    obs, *_ = env.step(tc("find_customer", name=name))
+    assert '"balance"' in obs[-1]["content"]
+    _, reward, _, _, info = env.step(f"<answer>{task['answer'][0]}</answer>")
+    assert reward == 1.0 and info["components"]["error_recovery"] == 1.0
+    env.reset(options={"task_id": tid})  # gives up after the fault
+    env.step(tc("find_customer", name=name))
+    _, reward, _, _, info = env.step(f"<answer>{task['answer'][0]}</answer>")
+    assert info["components"]["task_completion"] == 0.0 and reward <= 0.4
+    stale = next(env.get_task(i) for i in range(300) if "(old id" in env.get_task(i)["question"])
+    old_id = stale["question"].split("(old id ")[1].split(")")[0]
+    env.reset(options={"task_id": stale["id"]})
+    obs, *_ = env.step(tc("list_orders", customer_id=old_id))
+    assert "look the customer up by name" in obs[-1]["content"]
 
 
 def test_invalid_calls_are_reported_and_recovery_counts():
-    env = make()
-    tid = first(env, "single")
+    env = make(preset="v0")
+    tid = next(
+        str(i)
+        for i in range(300)
+        if env.get_task(i)["kind"] == "single" and not env.get_task(i)["world"]["faults"]
+    )
     task = env.get_task(tid)
     env.reset(options={"task_id": tid})
-    obs, *_ = env.step(tc("capital_of", country=7) + "<tool_call>{not json}</tool_call>")
+    obs, *_ = env.step(tc("find_customer", name=7) + "<tool_call>{not json}</tool_call>")
     assert "invalid arguments" in obs[-1]["content"] or "invalid arguments" in obs[-2]["content"]
-    env.step(tc("capital_of", country=task["question"].split(" of ")[1].rstrip("?")))
+    env.step(tc("find_customer", name=task["ground_truth"][0]["find_customer"]["name"][0]))
     _, reward, terminated, _, info = env.step(f"<answer>{task['answer'][0]}</answer>")
     c = info["components"]
     assert terminated and c["task_completion"] == 1.0 and c["tool_call_accuracy"] == pytest.approx(1 / 3)
-    assert c["error_recovery"] == pytest.approx(0.5)  # the bad-argument call was fixed; the unparseable one has no tool
-    assert 0 < reward < 1
+    assert c["error_recovery"] == pytest.approx(
+        0.5
+    )  # the bad-argument call was fixed; the unparseable one has no tool
+    assert 0.5 < reward < 1
+    atropos = make()
+    _, info = play(atropos, tid, [tc("find_customer", name=7), *env.reference_answer(task)])
+    c = info["components"]
+    assert c["tool_call_accuracy"] == pytest.approx(0.8) and c["error_recovery"] == pytest.approx(0.3)
+    assert info["reward"] == pytest.approx(0.35 + 0.25 * 0.8 + 0.15 * 0.5 + 0.15 * 0.3 + 0.1)  # 2 calls for 1
 
 
 def test_turn_limit_truncates():
     env = make(max_turns=2)
     env.reset(options={"task_id": "0"})
     env.step(tc("calculator", expression="1+1"))
-    _, reward, terminated, truncated, info = env.step(tc("calculator", expression="2+2"))
+    _, _, terminated, truncated, info = env.step(tc("calculator", expression="2+2"))
     assert truncated and not terminated and info["components"]["task_completion"] == 0.0
+    assert info["outcome"] == "truncated"
 
 
-def test_no_calls_and_a_wrong_answer_score_low():
+def test_no_calls_and_a_wrong_answer_score_zero_with_a_reason():
     env = make()
-    env.reset(options={"task_id": first(env, "single")})
-    _, reward, terminated, _, info = env.step("<answer>I don't know</answer>")
-    assert terminated and reward == 0.0 and info["reason"].startswith("answer wrong")
+    reward, info = play(env, first(env, "single"), ["<answer>I don't know</answer>"])
+    assert reward == 0.0 and info["reason"].startswith("no successful tool call")
+    reward, info = play(env, first(env, "single"), ["I don't know"])
+    assert reward == 0.0 and info["outcome"] == "invalid"
 
 
 def test_user_tools_and_weights():
@@ -93,26 +167,148 @@ def test_user_tools_and_weights():
         """Upper-case a text."""
         return text.upper()
 
-    env = make(tools=[shout], tasks=[{"question": "Shout hi", "ground_truth": [{"shout": {"text": ["hi"]}}], "answer": ["HI"]}],
-               weights={"task_completion": 1.0})  # fmt: skip
+    env = make(
+        tools=[shout],
+        tasks=[{"question": "Shout hi", "ground_truth": [{"shout": {"text": ["hi"]}}], "answer": ["HI"]}],
+        weights={"task_completion": 1.0},
+    )
     env.reset(options={"task_id": "0"})
     obs, *_ = env.step(tc("shout", text="hi"))
     assert '"content": "HI"' in obs[-1]["content"]
     assert env.step("<answer>HI</answer>")[1] == 1.0
-    with pytest.raises(ValueError, match="unknown reward components"):
-        make(weights={"speed": 1.0})
+
+
+@pytest.mark.parametrize(
+    "settings,message",
+    [
+        ({"weights": {"speed": 1.0}}, "unknown reward components"),
+        ({"weights": {"task_completion": -1.0, "efficiency": 2.0}}, ">= 0"),
+        ({"weights": {"task_completion": 0.0}}, "sum to more than 0"),
+        ({"weights": {"task_completion": float("nan")}}, ">= 0"),
+        ({"weights": "v1"}, "preset name"),
+        ({"preset": "hermes"}, "preset must be one of"),
+        ({"incomplete_cap": 0.6}, "incomplete_cap"),
+        ({"step_time_s": 0}, "step_time_s"),
+    ],
+)
+def test_bad_settings_are_refused(settings, message):
+    with pytest.raises(ValueError, match=message):
+        make(**settings)
+
+
+def test_presets_and_weights_by_name():
+    assert make().config.resolved_weights == {
+        "task_completion": 0.35,
+        "tool_call_accuracy": 0.25,
+        "efficiency": 0.15,
+        "error_recovery": 0.15,
+        "goal_alignment": 0.10,
+    }
+    assert make(weights="v0").config.resolved_weights["task_completion"] == 0.5
+    assert make(preset="v0").config.resolved_weights["goal_alignment"] == 0.15
+
+
+@pytest.mark.parametrize("preset", ["atropos", "v0"])
+def test_no_probe_reaches_the_bar_and_the_reference_scores_full_marks(preset):
+    """200 generated tasks; the python tasks (each call is a sandbox run) only every fifth, for time."""
+    env = make(preset=preset)
+    python_seen = 0
+    for i in range(200):
+        task = env.get_task(i)
+        if task["kind"] == "python":
+            python_seen += 1
+            if python_seen % 5:
+                continue
+        reward, info = play(env, str(i), env.reference_answer(task))
+        assert reward == 1.0, (i, info)
+        for name, turns in env.probes(task).items():
+            reward, info = play(env, str(i), turns)
+            assert reward < 0.5, (i, name, info)
+
+
+def test_hostile_replies_never_end_the_job():
+    env = make()
+    _, info = play(
+        env,
+        "0",
+        [
+            tc("calculator", expression="(999999**64)*(999999**64)*(999999**64)*(999999**64)*9"),
+            "<answer>1</answer>",
+        ],
+    )
+    assert info["outcome"] == "ok" and info["components"]["tool_call_accuracy"] < 1
+    for depth in (500, 990):
+        deep = "[" * depth + "]" * depth
+        _, info = play(
+            env,
+            "0",
+            [
+                '<tool_call>{"name": "calculator", "arguments": {"expression": ' + deep + "}}</tool_call>",
+                "<answer>1</answer>",
+            ],
+        )
+        assert info["reward"] < 0.5
+    obs, _ = env.reset(options={"task_id": "0"})
+    obs, *_ = env.step(tc("python", code="print('x' * 10**6)") + tc("read_file", path="sales.csv"))
+    assert all(len(m["content"]) < 10_000 for m in obs)
+
+
+def test_a_slow_step_ends_in_a_timeout():
+    env = make(step_time_s=1.5)
+    env.reset(options={"task_id": "0"})
+    _, reward, terminated, _, info = env.step(tc("python", code="import time; time.sleep(30)") * 32)
+    assert terminated and info["outcome"] == "timeout" and reward < 0.5 and "time budget" in info["reason"]
+
+
+@pytest.mark.parametrize(
+    "record,field",
+    [
+        ({"question": [["x"]], "ground_truth": [], "answer": ["a"]}, "question"),
+        ({"question": "q", "ground_truth": [], "answer": "Paris"}, "answer"),
+        ({"question": "q", "ground_truth": "capital_of", "answer": ["Paris"]}, "ground_truth"),
+        (
+            {"question": "q", "ground_truth": [{"a": {"x": [1]}, "b": {}}], "answer": ["Paris"]},
+            "ground_truth",
+        ),
+        ({"question": "q", "ground_truth": [{"a": {"x": 1}}], "answer": ["Paris"]}, "ground_truth"),
+        ({"question": "q", "ground_truth": [], "answer": [True]}, "answer"),
+        (
+            {"question": "q", "ground_truth": [], "answer": ["a"], "world": {"customers": "x"}},
+            "world.customers",
+        ),
+        ({"question": "q", "ground_truth": [], "function": [{"name": "f"}]}, "function"),
+    ],
+)
+def test_bad_task_records_name_the_field(tmp_path, record, field):
+    path = tmp_path / "tasks.jsonl"
+    path.write_text(json.dumps(record) + "\n")
+    with pytest.raises(ValueError, match=f"field '{field}' must be"):
+        make(tasks=str(path)).get_task(0)
 
 
 BFCL = {
     "id": "parallel_multiple_0",
     "question": [[{"role": "user", "content": "Weather in Paris in celsius, and in Boston?"}]],
-    "function": [{"name": "get_weather", "description": "Weather for a city",
-                  "parameters": {"type": "dict", "properties": {"city": {"type": "string"},
-                                 "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
-                                 "days": {"type": "float"}}, "required": ["city"]}}],
-    "ground_truth": [{"get_weather": {"city": ["Paris", "Paris, France"], "unit": ["celsius"], "days": ["", 1.0]}},
-                     {"get_weather": {"city": ["Boston"], "unit": ["", "fahrenheit"], "days": [""]}}],
-}  # fmt: skip
+    "function": [
+        {
+            "name": "get_weather",
+            "description": "Weather for a city",
+            "parameters": {
+                "type": "dict",
+                "properties": {
+                    "city": {"type": "string"},
+                    "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+                    "days": {"type": "float"},
+                },
+                "required": ["city"],
+            },
+        }
+    ],
+    "ground_truth": [
+        {"get_weather": {"city": ["Paris", "Paris, France"], "unit": ["celsius"], "days": ["", 1.0]}},
+        {"get_weather": {"city": ["Boston"], "unit": ["", "fahrenheit"], "days": [""]}},
+    ],
+}
 
 
 def test_bfcl_records_are_scored_like_the_ast_checker(tmp_path):
@@ -125,23 +321,77 @@ def test_bfcl_records_are_scored_like_the_ast_checker(tmp_path):
     _, reward, terminated, _, info = env.step(good)
     assert terminated and info["components"]["task_completion"] == 1.0 and reward == 1.0
     env.reset(options={"task_id": "parallel_multiple_0"})
-    _, _, _, _, info = env.step(tc("get_weather", city="Paris", unit="kelvin") + tc("get_weather", city="Boston"))
+    _, _, _, _, info = env.step(
+        tc("get_weather", city="Paris", unit="kelvin") + tc("get_weather", city="Boston")
+    )
     assert info["components"]["task_completion"] == 0.0
 
 
-def test_parse_and_match_helpers():
-    calls, errors = parse_tool_calls('<think><tool_call>{"name":"x"}</tool_call></think><tool_call>{"name": "f", "arguments": "{\\"a\\": 1}"}</tool_call><tool_call>[]</tool_call><tool_call>')
-    assert calls == [{"name": "f", "arguments": {"a": 1}}] and len(errors) == 2
-    assert match_calls([{"name": "f", "arguments": {"a": 1}}], [{"f": {"a": [1.0]}}])[0]  # an int for a float
-    assert not match_calls([{"name": "f", "arguments": {"a": True}}], [{"f": {"a": [1]}}])[0]  # bool is not int
-    assert not match_calls([{"name": "f", "arguments": {}}], [{"f": {"a": [1]}}])[0]
+def test_real_bfcl_shapes_load_and_score(tmp_path):
+    """A parameter named ``type`` and a dict-valued argument, as in BFCL's own records."""
+    record = {
+        "id": "simple_9",
+        "question": [[{"role": "user", "content": "Find Italian places in NYC, rated 4+"}]],
+        "function": {
+            "name": "find",
+            "description": "d",
+            "parameters": {
+                "type": "dict",
+                "properties": {
+                    "type": {"type": "string", "description": "cuisine"},
+                    "filters": {
+                        "type": "dict",
+                        "properties": {"city": {"type": "string"}, "rating": {"type": "float"}},
+                    },
+                    "open": {"type": "boolean"},
+                },
+                "required": ["type", "filters"],
+            },
+        },
+        "ground_truth": [
+            {
+                "find": {
+                    "type": ["Italian"],
+                    "filters": [{"city": ["New York", "NYC"], "rating": [4.0]}],
+                    "open": ["", False],
+                }
+            }
+        ],
+    }
+    path = tmp_path / "bfcl.jsonl"
+    path.write_text(json.dumps(record) + "\n")
+    env = make(tasks=str(path))
+    assert play(env, "simple_9", env.reference_answer(env.get_task("simple_9")))[0] == 1.0
+    assert (
+        play(env, "simple_9", [tc("find", type="italian", filters={"city": "new york", "rating": 4})])[0]
+        == 1.0
+    )
+    assert (
+        play(env, "simple_9", [tc("find", type="Italian", filters={"city": "NYC", "rating": 4.0}, open=0)])[0]
+        < 0.5
+    )
+    for name, turns in env.probes(env.get_task("simple_9")).items():
+        assert play(env, "simple_9", turns)[0] < 0.5, name
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.text(max_size=120) | st.builds(lambda n, a: tc(n, **a), st.sampled_from(["calculator", "capital_of", "nope"]),
-                                                   st.dictionaries(st.sampled_from(["expression", "country", "x"]),
-                                                                   st.integers() | st.text(max_size=20), max_size=2)),
-                min_size=1, max_size=4), st.integers(0, 30))  # fmt: skip
+@given(
+    st.lists(
+        st.text(max_size=120)
+        | st.builds(
+            lambda n, a: tc(n, **a),
+            st.sampled_from(["calculator", "capital_of", "nope"]),
+            st.dictionaries(
+                st.sampled_from(["expression", "country", "x"]),
+                st.integers() | st.text(max_size=20),
+                max_size=2,
+            ),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    st.integers(0, 30),
+)
 def test_any_sequence_of_turns_scores_in_range(turns, task_id):
     env = make(max_turns=4)
     env.reset(options={"task_id": str(task_id)})
