@@ -388,3 +388,13 @@ def math_equal(predicted: str, reference: str) -> tuple[bool, str]:
         same = exact_pred == exact_ref
         return same, ("equal numbers (exact)" if same else "different numbers (exact)")
     return _sympy_equal(pred, ref)
+
+
+_WRITTEN_NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d+)?%?$|^[+-]?\d+/\d+$"
+                             r"|^[+-]?\\frac\{[+-]?\d+\}\{[+-]?\d+\}$")  # fmt: skip
+
+
+def is_plain_number(answer: str) -> bool:
+    """Whether answer, once normalised, is a number written out (integer, decimal, fraction,
+    percentage) rather than an expression that still computes one (``16+9``, ``2^{3}+5``)."""
+    return bool(_WRITTEN_NUMBER.match(normalize(answer).replace(" ", "")))
