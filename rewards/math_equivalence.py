@@ -61,7 +61,7 @@ _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _PLAIN_FRACTION = re.compile(r"^([+-]?\d+)\s*/\s*([+-]?\d+)$")
 _DECIMAL = re.compile(r"\d\.\d|(?<!\d)\.\d")
 # "5 cm", "12 apples", "3.5 m/s", "20 square feet": a number and at most four words after it.
-_TRAILING_WORDS = re.compile(r"^([+-]?(?:\d+(?:\.\d+)?|\.\d+))\s*([A-Za-z]{2,}[A-Za-z/]*(?:\^\{?[23]\}?)?"
+_TRAILING_WORDS = re.compile(r"^([+-]?(?:\d+(?:\.\d+)?|\.\d+))\s*((?:[A-Za-z]{2,}|[A-Za-z]/[A-Za-z])[A-Za-z/]*(?:\^\{?[23]\}?)?"
                              r"(?:\s+[A-Za-z]+(?:\^\{?[23]\}?)?){0,3})\.?$")  # fmt: skip
 # Words that change the meaning of the number before them: "3 or 4", "5 plus 2", "2 pi".
 _MEANINGFUL_WORDS = {"or", "and", "not", "no", "nor", "to", "plus", "minus", "times", "over", "than", "but",
@@ -137,26 +137,42 @@ def _split_commas(inner: str) -> list[str]:
     return [p.strip() for p in parts]
 
 
+def _closes_at_end(s: str, opener: str) -> str | None:
+    """The closing bracket when the bracket opening s is closed by its last character(s)
+    (``(1,2]`` yes, ``(1)+(2)`` and ``\\{1\\}+e^{2}`` no); None otherwise."""
+    depth, i = 0, 0
+    while i < len(s):
+        token = s[i:i + 2] if s[i] == "\\" and s[i + 1:i + 2] in ("{", "}") else s[i]
+        if token in ("(", "[", "{", "\\{"):
+            depth += 1
+        elif token in (")", "]", "}", "\\}"):
+            depth -= 1
+            if depth == 0:
+                return token if i + len(token) == len(s) else None
+        i += len(token)
+    return None
+
+
 def _collection(s: str) -> tuple[str, list[str], str] | None:
     """(opening bracket, elements, closing bracket) of a tuple, interval, set or bare list.
 
-    ``(1, 2]`` gives ("(", ["1", "2"], "]"); ``1, 2`` gives ("", ["1", "2"], ""). None when
-    s has no top-level comma, i.e. is a single value."""
+    ``(1, 2]`` gives ("(", ["1", "2"], "]"), ``\\{1, 2\\}`` ("{", ..., "}"), ``1, 2``
+    ("", ["1", "2"], ""). None when s has no top-level comma, i.e. is a single value."""
     for opener in ("\\{", "(", "[", "{"):
         if not s.startswith(opener):
             continue
-        for closer in ("\\}", ")", "]", "}"):
-            if s.endswith(closer) and len(s) >= len(opener) + len(closer):
-                inner = s[len(opener):len(s) - len(closer)]
-                parts = _split_commas(inner)
-                depth_ok = all(p.count("(") + p.count("[") == p.count(")") + p.count("]") for p in parts)
-                if len(parts) > 1 and depth_ok:
-                    brace = opener in ("\\{", "{") or closer in ("\\}", "}")
-                    if brace:  # a set: {1,2} and \{1,2\} alike, and both brackets must be braces
-                        if opener in ("\\{", "{") and closer in ("\\}", "}"):
-                            return "{", parts, "}"
-                        return None
-                    return opener, parts, closer
+        closer = _closes_at_end(s, opener)
+        if closer is None:
+            break
+        parts = _split_commas(s[len(opener):len(s) - len(closer)])
+        if len(parts) < 2:
+            return None
+        braces = (opener in ("\\{", "{"), closer in ("\\}", "}"))
+        if braces == (True, True):
+            return "{", parts, "}"
+        if any(braces):
+            return None  # {1, 2) is no collection; it will fail to parse
+        return opener, parts, closer
     parts = _split_commas(s)
     return ("", parts, "") if len(parts) > 1 else None
 
@@ -196,9 +212,29 @@ def _parse_latex(s: str):
     names = ("var", "variances", "is_real", "frac_type", "VARIABLE_VALUES")
     if _PARSER_STATE is None:
         _PARSER_STATE = {name: _copy(getattr(latex2sympy2, name)) for name in names}
+        latex2sympy2.CommonTokenStream = _recording_token_stream(latex2sympy2.CommonTokenStream)
     for name, value in _PARSER_STATE.items():
         setattr(latex2sympy2, name, _copy(value))
-    return latex2sympy2.latex2sympy(s)
+    result = latex2sympy2.latex2sympy(s)
+    stream = latex2sympy2.CommonTokenStream.last
+    if stream is not None and stream.LA(1) != -1:  # -1: ANTLR's end of input
+        # the grammar accepts a prefix: "7 ) 8" and "7 \\} junk" would otherwise parse as 7
+        raise ValueError(f"unparsed text after {stream.LT(1).text!r}" if stream.LT(1) else "unparsed text")
+    return result
+
+
+def _recording_token_stream(base):
+    """The parser's token stream class, remembering the last stream so the caller can check
+    that the whole input was consumed."""
+
+    class Recording(base):
+        last = None
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            Recording.last = self
+
+    return Recording
 
 
 def _copy(value):
@@ -260,10 +296,6 @@ def _is_zero(value) -> bool:
 
 
 def _close(a, b, tolerance: float) -> bool:
-    import sympy
-
-    if tolerance == 0:
-        return _is_zero(sympy.N(a - b, DIGITS))
     da, db = complex(a), complex(b)
     return abs(da - db) <= tolerance * max(1.0, abs(db))
 
@@ -304,7 +336,8 @@ def _functions_equal(a, b, tolerance: float) -> tuple[bool, str]:
                 return False, f"defined differently at {_show(point)}"
             continue
         defined += 1
-        if not _close(va, vb, tolerance or 0):
+        same = _close(va, vb, tolerance) if tolerance else _is_zero(sympy.N((a - b).subs(point), DIGITS))
+        if not same:
             return False, f"differs at {_show(point)}"
     if 2 * defined <= len(TEST_POINTS):
         return False, f"defined at only {defined} of {len(TEST_POINTS)} test points"
