@@ -30,9 +30,16 @@ from typing import Any
 
 from atropos_envs.bounded import BoundedTimeout, shared_pool
 from atropos_envs.core import Score, TextEnv, Trajectory
-from atropos_envs.envs.math_tasks import generate_math_question, parse_latex_number
 from atropos_envs.envs.math_probes import format_probes, render_answer
-from rewards import ANSWER_FORMATS, extract_answer, find_braced, format_instruction, math_equal, split_think
+from atropos_envs.envs.math_tasks import generate_math_question, parse_latex_number
+from rewards import (
+    ANSWER_FORMATS,
+    extract_answer,
+    find_braced,
+    format_instruction,
+    math_equal,
+    split_think,
+)
 from rewards.composite import weighted_sum
 from rewards.math_equivalence import is_plain_number
 

@@ -60,6 +60,7 @@ EQUIVALENT = [
     ("\\sqrt{x^2}", "|x|"),
     ("\\frac{x^2-1}{x-1}", "x+1"),
     ("\\ln(e^{x})", "x"),
+    ("\\frac{x^2-4}{x-2}", "x+2"),
     # intervals, sets, lists
     ("[1,2)", "[1, 2)"),
     ("(-\\infty, 3]", "(-\\infty,3]"),
