@@ -349,7 +349,13 @@ def _show(point: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in point.items())
 
 
+_HEDGE = re.compile(r"(?<![\\A-Za-z])(or|and|nor|not|to|but|except|than)(?![A-Za-z])", re.IGNORECASE)
+
+
 def _sympy_equal(pred: str, ref: str) -> tuple[bool, str]:
+    hedge = _HEDGE.search(pred)
+    if hedge and not _HEDGE.search(ref):  # "0 or 1" would parse as the product 0*o*r*1
+        return False, f"the answer hedges with {hedge.group(1)!r}"
     for s in (pred, ref):
         problem = _too_big(s)
         if problem:
