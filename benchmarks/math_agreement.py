@@ -115,7 +115,9 @@ def render(kind: str, gold: str, question: str, rng: random.Random) -> list[tupl
         r, i = _compact(re_part), _compact(im_part)
         g = f"{r} {'+' if im_part >= 0 else '-'} {_compact(abs(im_part))}i"
         right = [gold, g.replace(" ", ""), f"{i}i {'+' if re_part >= 0 else '-'} {_compact(abs(re_part))}"]
-        wrong = [f"{r} {'-' if im_part >= 0 else '+'} {_compact(abs(im_part))}i", f"{i} + {r}i", r]
+        wrong = [f"{i} + {r}i"] if im_part == 0 else [f"{r} {'-' if im_part > 0 else '+'} {_compact(abs(im_part))}i", r]
+        if re_part == im_part:
+            wrong = [f"{r} + {_compact(im_part + 1)}i"]
         return [(gold, a, True) for a in right] + [(gold, a, False) for a in wrong if a not in right]
     if kind == "factors":
         factors = [int(f) for f in gold.split("×")]

@@ -251,6 +251,9 @@ def _copy(value):
 def _to_sympy(s: str):
     import sympy
 
+    exact = _as_fraction(s)
+    if exact is not None:  # also keeps 1.5e-6 from parsing as 1.5 * e - 6
+        return sympy.Rational(exact.numerator, exact.denominator)
     if s.endswith("%"):
         s = f"({s[:-1]})/100"
     expr = _parse_latex(s)

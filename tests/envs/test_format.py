@@ -172,7 +172,7 @@ def test_probes_are_refused_by_the_equivalence_itself_not_only_by_the_plain_numb
     # without the written-out-number rule only the echoed arithmetic (really equal) may pass
     for difficulty in (1, 2, 3):
         env = make(difficulty=difficulty, plain_numeric_answers=False)
-        for i in range(10):
+        for i in range(6):
             task = env.get_task(i)
             for name, turns in env.probes(task).items():
                 if name != "question_math_echo":
