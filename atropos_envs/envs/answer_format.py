@@ -41,7 +41,7 @@ from rewards import (
     split_think,
 )
 from rewards.composite import weighted_sum
-from rewards.math_equivalence import is_plain_number, warm_up
+from rewards.math_equivalence import warm_up
 
 MAX_FORMAT_WEIGHT = 0.49  # a format-only reply must stay below the pass bar (0.5)
 
