@@ -37,6 +37,7 @@ from rewards import (
     extract_answer,
     find_braced,
     format_instruction,
+    is_plain_number,
     math_equal,
     split_think,
 )
