@@ -3,13 +3,35 @@
 ``\\frac{1}{2}``, ``0.5``, ``\\tfrac12`` and ``1/2`` are the same answer; ``0.33`` and
 ``\\frac13`` are not. Decisions go, cheapest first: normalised string match, exact
 rational arithmetic, then sympy (via latex2sympy2) on expressions that passed size guards.
+
+What counts as equal:
+
+- integers, fractions and decimals compare exactly (a decimal is the rational it spells:
+  ``0.333`` is not ``\\frac13``, ``2^{40}`` off by one is wrong however large it is);
+- an exact expression equals another when their difference evaluates to zero with no
+  significant digit left (sympy's adaptive evaluation; ``e^{-500}`` is not zero);
+- a decimal against an irrational value is the only comparison with a tolerance:
+  relative ``FLOAT_TOLERANCE``, and the reason says so;
+- undefined values (NaN, ``\\frac00``, ``\\infty - \\infty``, complex infinity) equal
+  nothing; ``\\infty`` and ``-\\infty`` equal only themselves;
+- expressions with variables are compared at ``len(TEST_POINTS)`` points that include
+  negatives and fractions (so ``|x|`` and ``\\sqrt{x^2}`` are not ``x``), and must be
+  defined and agree at most of them;
+- tuples and intervals compare element-wise with the same brackets (``[1,2]`` is not
+  ``(1,2)``); sets ``\\{...\\}`` and bare lists ``1, 2`` compare as multisets, unions of
+  intervals piece by piece in any order;
+- spelling is forgiven: ``\\sqrt2``, ``1{,}000``, ``+\\infty``, ``x = 3``, trailing units
+  and words (``5 cm``, ``12 apples``), ``^\\circ``, ``\\%`` against the bare number.
+
 The guards keep sympy away from inputs that blow up (huge powers, factorials, deep
 nesting); callers that need a hard wall-clock bound run this in a worker with a timeout.
+latex2sympy2 keeps parser state in module globals that some inputs overwrite (``dx``,
+``\\text{undefined}``); that state is restored before every parse, so a long-lived
+worker gives every call the same verdict a fresh process would.
 """
 
 from __future__ import annotations
 
-import random
 import re
 from fractions import Fraction
 
@@ -17,40 +39,68 @@ MAX_ANSWER_CHARS = 400
 MAX_BRACE_DEPTH = 16
 MAX_EXPONENT = 512
 MAX_NUMBER_DIGITS = 200
+FLOAT_TOLERANCE = 1e-9  # relative; only when a side is a decimal and the other is not rational
+DIGITS = 40
+# Rational test points for expressions with variables: negatives, fractions, both sides of 0 and 1.
+TEST_POINTS = ("-7/3", "-3/2", "-1/2", "1/3", "5/4", "2", "11/3", "-5", "7", "3/7", "-13/4", "9/2")
 
 _SPACING = ("\\!", "\\,", "\\;", "\\:", "\\quad", "\\qquad", "\\displaystyle", "\\left", "\\right", "~")
+_UNICODE = {"−": "-", "∞": "\\infty", "π": "\\pi", "×": "\\times", "·": "\\cdot", "÷": "\\div", "√": "\\sqrt"}
+_INFINITY_WORDS = {"inf": "\\infty", "infinity": "\\infty", "+inf": "\\infty", "+infinity": "\\infty",
+                   "-inf": "-\\infty", "-infinity": "-\\infty", "oo": "\\infty", "-oo": "-\\infty"}  # fmt: skip
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
 _FRAC_SHORT = re.compile(r"\\frac\s*(\d)\s*(\d)")
 _FRAC_HALF_SHORT = re.compile(r"\\frac\s*(\d)\s*\{")
 _FRAC_HALF_SHORT2 = re.compile(r"\\frac\s*(\{[^{}]*\})\s*(\d)")
-_TEXT = re.compile(r"\\(?:text|textbf|mathrm|mathbf|operatorname)\s*\{([^{}]*)\}")
+_SQRT_SHORT = re.compile(r"\\sqrt\s*([0-9a-zA-Z])")
+_TEXT = re.compile(r"\\(?:text|textbf|textrm|mathrm|mathbf|operatorname|mbox)\s*\{([^{}]*)\}")
 _DEGREES = re.compile(r"\^\s*\{?\\circ\}?")
 _BIG_POWER = re.compile(r"\^\s*\{?\s*[+-]?(\d+)")
 _FACTORIAL = re.compile(r"(\d+)\s*!")
 _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _PLAIN_FRACTION = re.compile(r"^([+-]?\d+)\s*/\s*([+-]?\d+)$")
+_DECIMAL = re.compile(r"\d\.\d|(?<!\d)\.\d")
+# "5 cm", "12 apples", "3.5 m/s", "20 square feet": a number and at most four words after it.
+_TRAILING_WORDS = re.compile(r"^([+-]?(?:\d+(?:\.\d+)?|\.\d+))\s*((?:[A-Za-z]{2,}|[A-Za-z]/[A-Za-z])[A-Za-z/]*(?:\^\{?[23]\}?)?"
+                             r"(?:\s+[A-Za-z]+(?:\^\{?[23]\}?)?){0,3})\.?$")  # fmt: skip
+# Words that change the meaning of the number before them: "3 or 4", "5 plus 2", "2 pi".
+_MEANINGFUL_WORDS = {"or", "and", "not", "no", "nor", "to", "plus", "minus", "times", "over", "than", "but",
+                     "except", "more", "less", "least", "most", "approximately", "about", "around", "roughly",
+                     "nearly", "almost", "under", "above", "below", "between", "pi", "percent", "squared",
+                     "cubed", "thousand", "thousands", "million", "millions", "billion", "hundred", "hundreds",
+                     "dozen", "half", "halves", "third", "thirds", "quarter", "quarters", "tenths", "hundredths",
+                     "infinity", "inf", "undefined", "nan", "i", "e"}  # fmt: skip
 
 
 def normalize(answer: str) -> str:
-    """Canonical spelling of an answer: LaTeX spacing, wrappers and synonyms removed."""
+    """Canonical spelling of an answer: LaTeX spacing, wrappers, synonyms and units removed."""
     s = answer.strip().strip("$").strip()
     if s.startswith("\\(") and s.endswith("\\)") or s.startswith("\\[") and s.endswith("\\]"):
         s = s[2:-2].strip()
+    for char, latex in _UNICODE.items():
+        s = s.replace(char, latex)
     s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("\\cfrac", "\\frac")
     for token in _SPACING:
         s = s.replace(token, "")
-    s = s.replace("\\%", "%").replace("\\$", "").replace("\\ ", " ")
+    s = s.replace("\\%", "%").replace("\\$", "").replace("\\ ", " ").replace("{,}", ",")
     s = _TEXT.sub(r"\1", s)
     s = _DEGREES.sub("", s)
     s = _FRAC_SHORT.sub(r"\\frac{\1}{\2}", s)
     s = _FRAC_HALF_SHORT.sub(r"\\frac{\1}{", s)
     s = _FRAC_HALF_SHORT2.sub(r"\\frac\1{\2}", s)
+    s = _SQRT_SHORT.sub(r"\\sqrt{\1}", s)
     if re.match(r"^[a-zA-Z]\s*=", s) and s.count("=") == 1:  # "x = 3" answers the value 3
         s = s.split("=", 1)[1]
-    s = s.rstrip(".").strip()
+    s = " ".join(s.rstrip(".").split())
+    s = _INFINITY_WORDS.get(s.lower(), s)
+    if s.startswith("+") and not s.startswith("+-"):
+        s = s[1:].lstrip()
     if _THOUSANDS.match(s):
         s = s.replace(",", "")
-    return " ".join(s.split())
+    m = _TRAILING_WORDS.match(s)
+    if m and not any(word.split("^")[0].lower() in _MEANINGFUL_WORDS for word in m.group(2).split()):
+        s = m.group(1)
+    return s
 
 
 def _as_fraction(s: str) -> Fraction | None:
@@ -71,15 +121,7 @@ def _as_fraction(s: str) -> Fraction | None:
     return value
 
 
-def _split_top_level(s: str) -> list[str] | None:
-    """Elements of a bracketed tuple, list or set such as (1, 2) or \\{a,b\\}; None if not one."""
-    pairs = {"(": ")", "[": "]", "\\{": "\\}"}
-    for opener, closer in pairs.items():
-        if s.startswith(opener) and s.endswith(closer):
-            inner = s[len(opener):len(s) - len(closer)]
-            break
-    else:
-        return None
+def _split_commas(inner: str) -> list[str]:
     parts, depth, current = [], 0, []
     for ch in inner:
         if ch in "([{":
@@ -92,7 +134,47 @@ def _split_top_level(s: str) -> list[str] | None:
         else:
             current.append(ch)
     parts.append("".join(current))
-    return [p.strip() for p in parts] if len(parts) > 1 else None
+    return [p.strip() for p in parts]
+
+
+def _closes_at_end(s: str, opener: str) -> str | None:
+    """The closing bracket when the bracket opening s is closed by its last character(s)
+    (``(1,2]`` yes, ``(1)+(2)`` and ``\\{1\\}+e^{2}`` no); None otherwise."""
+    depth, i = 0, 0
+    while i < len(s):
+        token = s[i:i + 2] if s[i] == "\\" and s[i + 1:i + 2] in ("{", "}") else s[i]
+        if token in ("(", "[", "{", "\\{"):
+            depth += 1
+        elif token in (")", "]", "}", "\\}"):
+            depth -= 1
+            if depth == 0:
+                return token if i + len(token) == len(s) else None
+        i += len(token)
+    return None
+
+
+def _collection(s: str) -> tuple[str, list[str], str] | None:
+    """(opening bracket, elements, closing bracket) of a tuple, interval, set or bare list.
+
+    ``(1, 2]`` gives ("(", ["1", "2"], "]"), ``\\{1, 2\\}`` ("{", ..., "}"), ``1, 2``
+    ("", ["1", "2"], ""). None when s has no top-level comma, i.e. is a single value."""
+    for opener in ("\\{", "(", "[", "{"):
+        if not s.startswith(opener):
+            continue
+        closer = _closes_at_end(s, opener)
+        if closer is None:
+            break
+        parts = _split_commas(s[len(opener):len(s) - len(closer)])
+        if len(parts) < 2:
+            return None
+        braces = (opener in ("\\{", "{"), closer in ("\\}", "}"))
+        if braces == (True, True):
+            return "{", parts, "}"
+        if any(braces):
+            return None  # {1, 2) is no collection; it will fail to parse
+        return opener, parts, closer
+    parts = _split_commas(s)
+    return ("", parts, "") if len(parts) > 1 else None
 
 
 def _too_big(s: str) -> str:
@@ -119,15 +201,68 @@ def _too_big(s: str) -> str:
     return ""
 
 
-def _to_sympy(s: str):
-    from latex2sympy2 import latex2sympy  # imported lazily: it loads an ANTLR parser
+_PARSER_STATE: dict | None = None
 
+
+def _parse_latex(s: str):
+    """latex2sympy2's parse with its module-level state restored first (it leaks between calls)."""
+    import latex2sympy2  # imported lazily: it loads an ANTLR parser
+
+    global _PARSER_STATE
+    names = ("var", "variances", "is_real", "frac_type", "VARIABLE_VALUES")
+    if _PARSER_STATE is None:
+        _PARSER_STATE = {name: _copy(getattr(latex2sympy2, name)) for name in names}
+        latex2sympy2.CommonTokenStream = _recording_token_stream(latex2sympy2.CommonTokenStream)
+    for name, value in _PARSER_STATE.items():
+        setattr(latex2sympy2, name, _copy(value))
+    result = latex2sympy2.latex2sympy(s)
+    stream = latex2sympy2.CommonTokenStream.last
+    if stream is not None and stream.LA(1) != -1:  # -1: ANTLR's end of input
+        # the grammar accepts a prefix: "7 ) 8" and "7 \\} junk" would otherwise parse as 7
+        raise ValueError(f"unparsed text after {stream.LT(1).text!r}" if stream.LT(1) else "unparsed text")
+    return result
+
+
+def _recording_token_stream(base):
+    """The parser's token stream class, remembering the last stream so the caller can check
+    that the whole input was consumed."""
+
+    class Recording(base):
+        last = None
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            Recording.last = self
+
+    return Recording
+
+
+def warm_up() -> bool:
+    """Load sympy and the LaTeX parser (seconds on a busy machine), so that a scoring worker's
+    first timed call measures the comparison, not the imports."""
+    _parse_latex("1")
+    return True
+
+
+def _copy(value):
+    return dict(value) if isinstance(value, dict) else value
+
+
+def _to_sympy(s: str):
+    import sympy
+
+    exact = _as_fraction(s)
+    if exact is not None:  # also keeps 1.5e-6 from parsing as 1.5 * e - 6
+        return sympy.Rational(exact.numerator, exact.denominator)
     if s.endswith("%"):
         s = f"({s[:-1]})/100"
-    expr = latex2sympy(s)
-    if isinstance(expr, list):  # latex2sympy returns sets such as \{1,2\} as lists
-        raise ValueError("sets are compared element-wise")
-    return expr
+    expr = _parse_latex(s)
+    if isinstance(expr, list):  # a bare list the splitter did not see (e.g. inside a wrapper)
+        raise ValueError("a list where one value was expected")
+    if not isinstance(expr, sympy.Expr):
+        raise ValueError(f"not a single value ({type(expr).__name__})")
+    imaginary = {sym: sympy.I for sym in expr.free_symbols if sym.name == "i"}  # 3 + 4i is complex
+    return expr.subs(imaginary) if imaginary else expr
 
 
 def _magnitude_problem(expr) -> str:
@@ -150,54 +285,87 @@ def _magnitude_problem(expr) -> str:
     return ""
 
 
-def _sympy_equal(a, b) -> bool:
+def _value(expr):
+    """("finite", number) | ("inf", +1 or -1) | ("undefined", None) for a constant expression."""
     import sympy
 
-    diff = sympy.simplify(a - b)
-    if diff == 0:
-        return True
-    symbols = sorted(diff.free_symbols, key=str)
-    if not symbols:
-        value = complex(sympy.N(diff, 30))
-        return abs(value) <= 1e-9 * max(1.0, abs(complex(sympy.N(b, 30))))
-    rng = random.Random(0)  # deterministic probe points
-    for _ in range(5):
-        point = {sym: sympy.Rational(rng.randint(1, 97), rng.randint(1, 13)) for sym in symbols}
-        value = complex(sympy.N(diff.subs(point), 30))
-        if abs(value) > 1e-9:
-            return False
-    return True
+    value = sympy.N(expr, DIGITS)
+    if value.has(sympy.nan, sympy.zoo) or not value.is_number:
+        return "undefined", None
+    if value == sympy.oo or value == -sympy.oo:
+        return "inf", 1 if value == sympy.oo else -1
+    if value.has(sympy.oo, -sympy.oo) or value.is_finite is False:
+        return "undefined", None
+    return "finite", value
 
 
-def math_equal(predicted: str, reference: str) -> tuple[bool, str]:
-    """Whether the predicted answer equals the reference mathematically, with the reason."""
-    pred, ref = normalize(predicted), normalize(reference)
-    if not pred:
-        return False, "empty answer"
-    if pred == ref or pred.lower() == ref.lower():
-        return True, "same answer"
-    if pred.endswith("%") != ref.endswith("%"):  # "9%" answers "9" (the MATH convention) and "0.09"
-        if math_equal(pred.removesuffix("%").strip(), ref.removesuffix("%").strip())[0]:
-            return True, "same number, one side as a percentage"
-    pred_parts, ref_parts = _split_top_level(pred), _split_top_level(ref)
-    if pred_parts is not None or ref_parts is not None:
-        if pred_parts is None or ref_parts is None or len(pred_parts) != len(ref_parts):
-            return False, "different number of elements"
-        if ref.startswith("\\{"):  # sets are unordered
-            remaining = list(ref_parts)
-            for part in pred_parts:
-                match = next((r for r in remaining if math_equal(part, r)[0]), None)
-                if match is None:
-                    return False, f"set element {part!r} not in the reference"
-                remaining.remove(match)
-            return True, "same set"
-        for i, (p, r) in enumerate(zip(pred_parts, ref_parts)):
-            if not math_equal(p, r)[0]:
-                return False, f"element {i + 1} differs"
-        return True, "same elements"
-    exact_pred, exact_ref = _as_fraction(pred), _as_fraction(ref)
-    if exact_pred is not None and exact_ref is not None:
-        return (exact_pred == exact_ref), ("equal numbers" if exact_pred == exact_ref else "different numbers")
+def _is_zero(value) -> bool:
+    """Whether a number from sympy's adaptive evaluation is zero: every part exactly 0 or a
+    float with no significant bit left (what evaluating a true identity gives)."""
+    return all(part == 0 or (part.is_Float and part._prec <= 8) for part in value.as_real_imag())
+
+
+def _close(a, b, tolerance: float) -> bool:
+    da, db = complex(a), complex(b)
+    return abs(da - db) <= tolerance * max(1.0, abs(db))
+
+
+def _constants_equal(a, b, tolerance: float) -> tuple[bool, str]:
+    import sympy
+
+    (kind_a, va), (kind_b, vb) = _value(a), _value(b)
+    if "undefined" in (kind_a, kind_b):
+        return False, "undefined value (not a number)" if kind_a == "undefined" else "reference is undefined"
+    if "inf" in (kind_a, kind_b):
+        same = kind_a == kind_b and va == vb
+        return same, "same infinity" if same else "infinity against a different value"
+    diff = (a - b).doit()
+    if diff.is_Rational:
+        return diff == 0, "equal numbers (exact)" if diff == 0 else "different numbers (exact)"
+    if _is_zero(sympy.N(diff, DIGITS)):
+        return True, "mathematically equivalent (exact)"
+    if tolerance and _close(va, vb, tolerance):
+        return True, f"equal within {tolerance:g} relative (a decimal against an exact value)"
+    return False, "different numbers"
+
+
+def _functions_equal(a, b, tolerance: float) -> tuple[bool, str]:
+    """Compare expressions with variables at TEST_POINTS: more than half must be defined on both
+    sides (a pole or a removable singularity, as in ``\\frac{x^2-4}{x-2}`` at 2, is skipped),
+    and every defined one must agree."""
+    import sympy
+
+    symbols = sorted(a.free_symbols | b.free_symbols, key=str)
+    if a.free_symbols != b.free_symbols:
+        if sympy.simplify(a - b) != 0:
+            return False, "different variables"
+    defined = 0
+    for k in range(len(TEST_POINTS)):
+        point = {sym: sympy.Rational(TEST_POINTS[(k + 5 * j) % len(TEST_POINTS)]) for j, sym in enumerate(symbols)}
+        (kind_a, va), (kind_b, vb) = _value(a.subs(point)), _value(b.subs(point))
+        if kind_a != "finite" or kind_b != "finite":  # a pole or a removable singularity: skip it
+            continue
+        defined += 1
+        same = _close(va, vb, tolerance) if tolerance else _is_zero(sympy.N((a - b).subs(point), DIGITS))
+        if not same:
+            return False, f"differs at {_show(point)}"
+    if 2 * defined <= len(TEST_POINTS):
+        return False, f"defined at only {defined} of {len(TEST_POINTS)} test points"
+    extra = f" within {tolerance:g} relative" if tolerance else ""
+    return True, f"mathematically equivalent (equal{extra} at {defined} test points, negatives included)"
+
+
+def _show(point: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in point.items())
+
+
+_HEDGE = re.compile(r"(?<![\\A-Za-z])(or|and|nor|not|to|but|except|than)(?![A-Za-z])", re.IGNORECASE)
+
+
+def _sympy_equal(pred: str, ref: str) -> tuple[bool, str]:
+    hedge = _HEDGE.search(pred)
+    if hedge and not _HEDGE.search(ref):  # "0 or 1" would parse as the product 0*o*r*1
+        return False, f"the answer hedges with {hedge.group(1)!r}"
     for s in (pred, ref):
         problem = _too_big(s)
         if problem:
@@ -210,7 +378,72 @@ def math_equal(predicted: str, reference: str) -> tuple[bool, str]:
         problem = _magnitude_problem(a) or _magnitude_problem(b)
         if problem:
             return False, problem
-        equal = _sympy_equal(a, b)
+        tolerance = FLOAT_TOLERANCE if (_DECIMAL.search(pred) or _DECIMAL.search(ref)) else 0.0
+        if a.free_symbols or b.free_symbols:
+            return _functions_equal(a, b, tolerance)
+        return _constants_equal(a, b, tolerance)
     except Exception as exc:  # sympy raises many types (TypeError, ZeroDivisionError, ...)
         return False, f"could not compare: {type(exc).__name__}"
-    return equal, ("mathematically equivalent" if equal else "not equivalent")
+
+
+def _collections_equal(pred: str, ref: str) -> tuple[bool, str] | None:
+    """The verdict when either side is a tuple, interval, set, list or union; None otherwise."""
+    if "\\cup" in pred or "\\cup" in ref:
+        pred_parts, ref_parts = pred.split("\\cup"), ref.split("\\cup")
+        if len(pred_parts) != len(ref_parts):
+            return False, "different number of pieces in the union"
+        return _multiset_equal(pred_parts, ref_parts, "union")
+    p, r = _collection(pred), _collection(ref)
+    if p is None and r is None:
+        return None
+    if p is None or r is None or len(p[1]) != len(r[1]):
+        return False, "different number of elements"
+    unordered = {"{", ""}
+    if p[0] in unordered and r[0] in unordered:
+        return _multiset_equal(p[1], r[1], "set")
+    if (p[0], p[2]) != (r[0], r[2]):
+        return False, f"brackets {p[0]}...{p[2]} where the reference has {r[0]}...{r[2]}"
+    for i, (x, y) in enumerate(zip(p[1], r[1])):
+        if not math_equal(x, y)[0]:
+            return False, f"element {i + 1} differs"
+    return True, "same elements"
+
+
+def _multiset_equal(pred_parts: list[str], ref_parts: list[str], what: str) -> tuple[bool, str]:
+    remaining = list(ref_parts)
+    for part in pred_parts:
+        match = next((r for r in remaining if math_equal(part, r)[0]), None)
+        if match is None:
+            return False, f"{what} element {part.strip()[:40]!r} not in the reference"
+        remaining.remove(match)
+    return True, f"same {what}"
+
+
+def math_equal(predicted: str, reference: str) -> tuple[bool, str]:
+    """Whether the predicted answer equals the reference mathematically, with the reason."""
+    pred, ref = normalize(predicted), normalize(reference)
+    if not pred:
+        return False, "empty answer"
+    if pred == ref or pred.lower() == ref.lower():
+        return True, "same answer"
+    if pred.endswith("%") != ref.endswith("%"):  # "9%" answers "9" (the MATH convention) and "0.09"
+        if math_equal(pred.removesuffix("%").strip(), ref.removesuffix("%").strip())[0]:
+            return True, "same number, one side as a percentage"
+    verdict = _collections_equal(pred, ref)
+    if verdict is not None:
+        return verdict
+    exact_pred, exact_ref = _as_fraction(pred), _as_fraction(ref)
+    if exact_pred is not None and exact_ref is not None:
+        same = exact_pred == exact_ref
+        return same, ("equal numbers (exact)" if same else "different numbers (exact)")
+    return _sympy_equal(pred, ref)
+
+
+_WRITTEN_NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d+)?%?$|^[+-]?\d+/\d+$"
+                             r"|^[+-]?\\frac\{[+-]?\d+\}\{[+-]?\d+\}$")  # fmt: skip
+
+
+def is_plain_number(answer: str) -> bool:
+    """Whether answer, once normalised, is a number written out (integer, decimal, fraction,
+    percentage) rather than an expression that still computes one (``16+9``, ``2^{3}+5``)."""
+    return bool(_WRITTEN_NUMBER.match(normalize(answer).replace(" ", "")))

@@ -2,7 +2,19 @@
 
 As in the Hermes 4 format environment, the reward checks the shape of the response and,
 separately, whether the final answer is right. Correctness is mathematical equivalence
-(``\\frac{1}{2}`` = ``0.5``), decided in a time-bounded worker.
+(``\\frac{1}{2}`` = ``0.5``; see ``rewards.math_equivalence`` for exactly what counts),
+decided in a time-bounded worker.
+
+Reward: ``format_weight * format + (1 - format_weight) * correct``. A reply with the right
+shape (one non-empty ``<think>`` block, then exactly one non-empty answer in the task's
+format) and a wrong answer earns ``format_weight`` (0.2 by default): enough for a sampled
+group to learn the format before it learns the maths, never enough to pass. Settings above
+0.49 are refused, so a format-only reply always stays below the pass bar of 0.5. A reply
+whose answer cannot be extracted scores 0 (outcome ``invalid``); one whose equivalence
+check runs out of time keeps the format share, scores 0 for correctness (``timeout``).
+When the reference is a written-out number, the answer must be one too
+(``plain_numeric_answers``): ``\\boxed{16+9}`` restates the question and is not
+``\\boxed{25}``.
 
 Task schema: ``question`` (str), ``answer`` (str, LaTeX or plain), ``answer_format``
 (``boxed`` | ``answer_tag`` | ``json``). User files in the common math-dataset shapes load
@@ -18,9 +30,21 @@ from typing import Any
 
 from atropos_envs.bounded import BoundedTimeout, shared_pool
 from atropos_envs.core import Score, TextEnv, Trajectory
-from atropos_envs.envs.math_tasks import generate_math_question
-from rewards import ANSWER_FORMATS, extract_answer, find_braced, format_instruction, math_equal, split_think
+from atropos_envs.envs.math_probes import format_probes, render_answer
+from atropos_envs.envs.math_tasks import generate_math_question, parse_latex_number
+from rewards import (
+    ANSWER_FORMATS,
+    extract_answer,
+    find_braced,
+    format_instruction,
+    is_plain_number,
+    math_equal,
+    split_think,
+)
 from rewards.composite import weighted_sum
+from rewards.math_equivalence import warm_up
+
+MAX_FORMAT_WEIGHT = 0.49  # a format-only reply must stay below the pass bar (0.5)
 
 _EXAMPLE_ANSWER = {"boxed": "\\boxed{6}", "answer_tag": "<answer>6</answer>", "json": '{"answer": 6}'}
 
@@ -29,14 +53,16 @@ _EXAMPLE_ANSWER = {"boxed": "\\boxed{6}", "answer_tag": "<answer>6</answer>", "j
 class FormatConfig:
     answer_format: str = "boxed"  # or answer_tag, json, or "mixed" (a format drawn per task)
     difficulty: int = 1  # 1: one operation on small numbers; 2: fractions, equations; 3: multi-step
-    format_weight: float = 0.2  # share of the reward for the format alone
+    format_weight: float = 0.2  # share of the reward for the format alone (at most MAX_FORMAT_WEIGHT)
     score_timeout_s: float = 5.0
+    plain_numeric_answers: bool = True  # a numeric reference needs a written-out number, not 16+9
 
     def validate(self) -> None:
         if self.answer_format not in (*ANSWER_FORMATS, "mixed"):
             raise ValueError(f"answer_format must be one of {ANSWER_FORMATS} or 'mixed'")
-        if not 0.0 <= self.format_weight <= 1.0:
-            raise ValueError("format_weight must be between 0 and 1")
+        if not 0.0 <= self.format_weight <= MAX_FORMAT_WEIGHT:
+            raise ValueError(f"format_weight must be between 0 and {MAX_FORMAT_WEIGHT} (a format-only reply must "
+                             "stay below the pass bar 0.5)")
 
 
 class FormatEnv(TextEnv):
@@ -88,17 +114,45 @@ class FormatEnv(TextEnv):
         task, text = trajectory.task, trajectory.last_completion
         split = split_think(text)
         if not split.ok:
-            return Score(0.0, {"format": 0.0, "correct": 0.0}, split.reason)
+            return Score(0.0, {"format": 0.0, "correct": 0.0}, split.reason, outcome="invalid")
         answer, why = extract_answer(split.answer_part, task["answer_format"])
         if answer is None:
-            return Score(0.0, {"format": 0.0, "correct": 0.0}, why)
-        try:
-            correct, why = shared_pool().call(math_equal, answer, task["answer"], timeout=self.config.score_timeout_s)
-        except BoundedTimeout as exc:
-            correct, why = False, f"equivalence check {exc}"
-        except RuntimeError as exc:
-            correct, why = False, f"equivalence check failed: {exc}"
+            return Score(0.0, {"format": 0.0, "correct": 0.0}, why, outcome="invalid")
+        outcome = "ok"
+        if self.config.plain_numeric_answers and is_plain_number(task["answer"]) and not is_plain_number(answer):
+            correct, why = False, "the reference is a number: write the value, not an expression for it"
+        else:
+            try:
+                self._warm_worker()
+                correct, why = shared_pool().call(math_equal, answer, task["answer"],
+                                                  timeout=self.config.score_timeout_s)  # fmt: skip
+            except BoundedTimeout as exc:  # the worker was killed; its replacement starts cold
+                FormatEnv._worker_warm = False
+                correct, why, outcome = False, f"equivalence check {exc}", "timeout"
+            except RuntimeError as exc:
+                correct, why, outcome = False, f"equivalence check failed: {exc}", "error"
         components = {"format": 1.0, "correct": float(correct)}
         weights = {"format": self.config.format_weight, "correct": 1.0 - self.config.format_weight}
         verdict = "correct" if correct else "wrong"
-        return Score(weighted_sum(components, weights), components, f"{verdict}: {answer!r} vs {task['answer']!r} ({why})")
+        reason = f"{verdict}: {answer[:200]!r} vs {task['answer']!r} ({why})"
+        return Score(weighted_sum(components, weights), components, reason, outcome=outcome)
+
+    _worker_warm = False
+
+    @classmethod
+    def _warm_worker(cls) -> None:
+        """Load the parser in the scoring worker under a generous limit before the first timed
+        check (and after a timeout killed one), so a cold import never reads as a timeout."""
+        if not cls._worker_warm:
+            shared_pool().call(warm_up, timeout=60.0)
+            cls._worker_warm = True
+
+    # ---- for the exploit probes ------------------------------------------------------------
+    def probes(self, task: dict[str, Any]) -> dict[str, list[str]]:
+        """Replies that try to get paid without solving: NaN and infinities, candidate lists,
+        intervals around the answer, near misses, ``\\text{}`` junk, a format-only shell and
+        the question echoed as the answer. Each keeps the format, so earns at most the format share."""
+        return {name: [reply] for name, reply in format_probes(task, parse_latex_number(task["answer"])).items()}
+
+    def reference_answer(self, task: dict[str, Any]) -> list[str] | None:
+        return [f"<think>I work it out step by step.</think>\n{render_answer(task['answer'], task['answer_format'])}"]

@@ -71,3 +71,18 @@ def generate_math_question(rng: random.Random, difficulty: int = 1) -> tuple[str
         raise ValueError(f"difficulty must be one of {sorted(_LEVELS)}")
     question, value = rng.choice(_LEVELS[difficulty])(rng)
     return question, latex_number(value)
+
+
+def parse_latex_number(text: str) -> Fraction | None:
+    """The exact value of an integer, decimal, ``a/b`` or ``\\frac{a}{b}`` (as latex_number writes
+    them); None for anything else."""
+    s = text.strip().replace(" ", "").replace("\\dfrac", "\\frac")
+    sign = -1 if s.startswith("-") else 1
+    s = s.lstrip("+-")
+    if s.startswith("\\frac{") and s.endswith("}") and s.count("}{") == 1:
+        s = s[len("\\frac{"):-1].replace("}{", "/")
+    try:
+        value = Fraction(s)
+    except (ValueError, ZeroDivisionError):
+        return None
+    return sign * value

@@ -140,3 +140,81 @@ def test_garbage_scores_in_range_with_a_reason(text):
     env = make(tasks=[{"question": "q", "answer": "12"}])
     _, reward, terminated, _, info = answer(env, "0", text)
     assert 0.0 <= reward <= 1.0 and terminated and info["reason"]
+
+
+FORMATS = ("boxed", "answer_tag", "json")
+
+
+def _score(env, task, text):
+    from atropos_envs.core import Trajectory
+
+    return env.score(Trajectory(task, [{"role": "user", "content": task["question"]},
+                                       {"role": "assistant", "content": text}], {}))  # fmt: skip
+
+
+@pytest.mark.parametrize("difficulty", [1, 2, 3])
+def test_no_probe_passes_and_the_reference_scores_full_marks(difficulty):
+    worst: dict[str, float] = {}
+    for fmt in FORMATS:
+        env = make(difficulty=difficulty, answer_format=fmt)
+        for i in range(200):
+            task = env.get_task(i)
+            reference = _score(env, task, env.reference_answer(task)[0])
+            assert reference.reward == 1.0 and reference.outcome == "ok", (task, reference)
+            for name, turns in env.probes(task).items():
+                score = _score(env, task, turns[0])
+                assert score.reward < 0.5, (name, task, score)
+                worst[name] = max(worst.get(name, 0.0), score.reward)
+    assert worst and max(worst.values()) <= 0.2
+
+
+def test_probes_are_refused_by_the_equivalence_itself_not_only_by_the_plain_number_rule():
+    # without the written-out-number rule only the echoed arithmetic (really equal) may pass
+    for difficulty in (1, 2, 3):
+        env = make(difficulty=difficulty, plain_numeric_answers=False)
+        for i in range(6):
+            task = env.get_task(i)
+            for name, turns in env.probes(task).items():
+                if name != "question_math_echo":
+                    assert _score(env, task, turns[0]).reward < 0.5, (name, task)
+
+
+def test_probes_on_symbolic_file_answers():
+    tasks = [{"question": "Expand (x+1)^2.", "answer": "x^2+2x+1"}, {"question": "Domain?", "answer": "(0, \\infty)"},
+             {"question": "Root?", "answer": "\\sqrt{2}"}, {"question": "Roots?", "answer": "\\{-1, 1\\}"}]
+    for fmt in FORMATS:
+        env = make(tasks=[dict(t, answer_format=fmt) for t in tasks])
+        for task_id in env.task_ids():
+            task = env.get_task(task_id)
+            assert _score(env, task, env.reference_answer(task)[0]).reward == 1.0
+            for name, turns in env.probes(task).items():
+                assert _score(env, task, turns[0]).reward < 0.5, (name, task)
+
+
+def test_outcomes():
+    env = make(tasks=[{"question": "q", "answer": "12"}])
+    assert answer(env, "0", "no think")[4]["outcome"] == "invalid"
+    assert answer(env, "0", "<think>t</think> 12")[4]["outcome"] == "invalid"
+    assert answer(env, "0", "<think>t</think> \\boxed{}")[4]["outcome"] == "invalid"
+    assert answer(env, "0", "<think>t</think> \\boxed{13}")[4]["outcome"] == "ok"
+    assert answer(env, "0", "<think>t</think> \\boxed{12}")[4]["outcome"] == "ok"
+    slow = make(tasks=[{"question": "q", "answer": "x^2"}], score_timeout_s=0.5)
+    _, reward, *_, info = answer(slow, "0", "<think>t</think>\\boxed{" + "\\sin(" * 8 + "x" + ")" * 8 + "^{99}}")
+    assert info["outcome"] in ("timeout", "ok") and reward <= 0.2
+    if info["outcome"] == "timeout":
+        assert "longer than" in info["reason"]
+
+
+def test_numeric_references_need_a_written_out_number():
+    env = make(tasks=[{"question": "What is 16 + 9?", "answer": "25"}])
+    _, reward, *_, info = answer(env, "0", "<think>t</think> \\boxed{16 + 9}")
+    assert reward == pytest.approx(0.2) and "not an expression" in info["reason"]
+    assert answer(env, "0", "<think>t</think> \\boxed{25 apples}")[1] == 1.0
+    assert answer(make(tasks=[{"question": "q", "answer": "25"}], plain_numeric_answers=False), "0",
+                  "<think>t</think> \\boxed{16 + 9}")[1] == 1.0  # fmt: skip
+
+
+@pytest.mark.parametrize("weight", [0.5, 0.8, -0.1])
+def test_format_share_must_stay_below_the_pass_bar(weight):
+    with pytest.raises(ValueError, match="below the pass bar"):
+        make(format_weight=weight)
