@@ -115,11 +115,15 @@ def function_task(record: dict[str, Any]) -> dict[str, Any]:
         prompt, test, entry = _str(record, "prompt"), _str(record, "test"), _str(record, "entry_point")
         if not entry.isidentifier():
             raise ValueError(f"entry_point: expected a function name, got {entry!r}")
-        _python(prompt, "prompt")
         if "check" not in _defined(_python(test, "test")):
             raise ValueError("test: expected it to define check(candidate)")
+        try:  # HumanEval prompts parse (a docstring body); a bare signature does not: keep its imports
+            ast.parse(prompt)
+            setup = prompt
+        except SyntaxError:
+            setup = "\n".join(ln for ln in prompt.splitlines() if ln.startswith(("import ", "from ")))
         solution = _str(record, "canonical_solution", required=False)
-        return {"kind": "function", "question": prompt, "setup": prompt, "prefix": prompt, "tests": [test],
+        return {"kind": "function", "question": prompt, "setup": setup, "prefix": setup, "tests": [test],
                 "names": [entry], "entry_point": entry, "solution": prompt + solution if solution else None}  # fmt: skip
     tests = record["test_list"]
     if not isinstance(tests, list) or not tests or not all(isinstance(t, str) and t.strip() for t in tests):
