@@ -54,7 +54,8 @@ def main() -> None:
     parser.add_argument("--probe-tasks", type=int, default=10)
     args = parser.parse_args()
     records = humaneval_records()[: args.limit]
-    env = CodeEnv(tasks=[{**r, "id": r["task_id"]} for r in records], time_limit_s=3.0, step_time_budget_s=15.0)
+    tasks = [{**r, "id": r["task_id"]} for r in records]
+    env = CodeEnv(tasks=tasks, time_limit_s=3.0, step_time_budget_s=15.0)
     started = time.monotonic()
     failures: dict[str, list[str]] = {"canonical": [], "stub": [], "perturbed": [], "probe": []}
     for n, record in enumerate(records):
@@ -75,7 +76,7 @@ def main() -> None:
                     failures["probe"].append(f"{task_id}: {name} {value}")
     summary = {"tasks": len(records), "probe_tasks": min(args.probe_tasks, len(records)),
                "probes_per_task": len(env.probes(env.get_task(records[0]["task_id"]))),
-               "seconds": round(time.monotonic() - started, 1), **{k: v for k, v in failures.items()}}  # fmt: skip
+               "seconds": round(time.monotonic() - started, 1), **failures}  # fmt: skip
     print(json.dumps(summary, indent=1))
 
 

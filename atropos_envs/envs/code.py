@@ -109,7 +109,8 @@ class CodeEnv(TextEnv):
         return min(self.config.step_time_budget_s, self.config.episode_time_budget_s)
 
     def _limits(self, wall_s: float) -> SandboxLimits:
-        return SandboxLimits(wall_time_s=wall_s, cpu_time_s=math.ceil(wall_s) + 1, memory_mb=self.config.memory_mb)
+        cpu_s = math.ceil(wall_s) + 1
+        return SandboxLimits(wall_time_s=wall_s, cpu_time_s=cpu_s, memory_mb=self.config.memory_mb)
 
     def _run_io(self, code: str, tests: list[dict[str, str]]) -> list[tuple[str, str]]:
         deadline = time.monotonic() + self._budget_s()
@@ -152,12 +153,15 @@ class CodeEnv(TextEnv):
         zero = {"fraction_passed": 0.0, "all_passed": 0.0, **{f"test_{i}": 0.0 for i in range(n)}}
         if code is None:
             return Score(0.0, zero, "no ```python code block in the answer", outcome="invalid")
-        verdicts = self._run_io(code, task["tests"]) if task["kind"] == "io" else self._run_function(code, task)
+        if task["kind"] == "io":
+            verdicts = self._run_io(code, task["tests"])
+        else:
+            verdicts = self._run_function(code, task)
         passed = sum(status == "passed" for status, _ in verdicts)
-        components = {"fraction_passed": passed / n, "all_passed": float(passed == n),
-                      **{f"test_{i}": float(status == "passed") for i, (status, _) in enumerate(verdicts)}}  # fmt: skip
+        components = {"fraction_passed": passed / n, "all_passed": float(passed == n)}
+        components.update({f"test_{i}": float(status == "passed") for i, (status, _) in enumerate(verdicts)})
         statuses = {status for status, _ in verdicts}
         outcome = "error" if "error" in statuses else "timeout" if "timeout" in statuses else "ok"
-        details = ", ".join(f"{i}:{status}" + (f" ({why})" if why else "") for i, (status, why) in enumerate(verdicts))
-        reward = components["fraction_passed"] if self.config.reward == "fraction" else components["all_passed"]
+        details = ", ".join(f"{i}:{s}" + (f" ({why})" if why else "") for i, (s, why) in enumerate(verdicts))
+        reward = components["fraction_passed" if self.config.reward == "fraction" else "all_passed"]
         return Score(reward, components, f"{passed}/{n} tests passed: {details}"[:1000], outcome=outcome)

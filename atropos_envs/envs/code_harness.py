@@ -85,8 +85,9 @@ class Candidate:
 
     def __init__(self, deadline):
         self.deadline = deadline
-        self.child = subprocess.Popen([sys.executable, "-I", "-c", RUNNER], stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, close_fds=True)  # fmt: skip
+        pipe = subprocess.PIPE
+        self.child = subprocess.Popen([sys.executable, "-I", "-c", RUNNER], stdin=pipe, stdout=pipe,
+                                      stderr=subprocess.DEVNULL, close_fds=True)  # fmt: skip
         self.died = False
         tag, value = self.receive()
         if tag != "ok":
@@ -145,7 +146,8 @@ class Candidate:
         try:
             data = marshal.dumps((name, args, kwargs))
         except ValueError:
-            raise HarnessError(f"an argument of {name}() is not plain data; this harness cannot pass it") from None
+            why = f"an argument of {name}() is not plain data; this harness cannot pass it"
+            raise HarnessError(why) from None
         fd, frame = self.child.stdin.fileno(), struct.pack("!I", len(data)) + data
         try:
             while frame:
@@ -175,7 +177,8 @@ def run_tests(request, deadline):
     try:
         exec(compile(request["setup"], "<setup>", "exec"), setup_scope)
     except Exception as exc:
-        return [["error", f"the task's setup code failed: {type(exc).__name__}: {exc}"]] * len(request["tests"])
+        why = f"the task's setup code failed: {type(exc).__name__}: {exc}"
+        return [["error", why[:300]]] * len(request["tests"])
     verdicts, candidate, load_error, load_timeout = [], None, None, False
     for test in request["tests"]:
         now = time.monotonic()

@@ -104,8 +104,8 @@ def programs(task: dict[str, Any]) -> dict[str, str]:
         "raise_keyboard_interrupt": _functions(task, "raise KeyboardInterrupt"),
         "raise_base_exception": _functions(task, "raise BaseException('stop')"),
         "os_exit_in_function": _functions(task, "import os; os._exit(0)"),
-        "excepthook_swallows": _functions(task, "raise AssertionError", "import sys\nsys.excepthook = lambda *a: None"),
+        "excepthook_swallows": _functions(task, "raise AssertionError", "import sys\nsys.excepthook = print"),
         "fake_pass_in_function": _functions(task, "exec(FAKE); return True", f"FAKE = {FAKE_PASS!r}"),
-        "write_rpc_pipes_in_function": _functions(task, "exec(RPC); return True", f"RPC = {WRITE_RPC_PIPES!r}"),
+        "write_rpc_pipes_in_function": _functions(task, "exec(RPC); return 1", f"RPC = {WRITE_RPC_PIPES!r}"),
         "infinite_loop_in_function": _functions(task, "while True: pass"),
     }

@@ -62,7 +62,8 @@ def io_tests(record: dict[str, Any]) -> list[dict[str, str]]:
     tests: list[dict[str, str]] = []
     if "tests" in record:
         if not isinstance(record["tests"], list):
-            raise ValueError(f"tests: expected a list of {{input, output}}, got {type(record['tests']).__name__}")
+            got = type(record["tests"]).__name__
+            raise ValueError(f"tests: expected a list of {{input, output}}, got {got}")
         for n, test in enumerate(record["tests"]):
             if not isinstance(test, dict) or "input" not in test or "output" not in test:
                 raise ValueError(f"tests[{n}]: expected an object with 'input' and 'output'")
@@ -122,9 +123,9 @@ def function_task(record: dict[str, Any]) -> dict[str, Any]:
             setup = prompt
         except SyntaxError:
             setup = "\n".join(ln for ln in prompt.splitlines() if ln.startswith(("import ", "from ")))
-        solution = _str(record, "canonical_solution", required=False)
+        body = _str(record, "canonical_solution", required=False)
         return {"kind": "function", "question": prompt, "setup": setup, "prefix": setup, "tests": [test],
-                "names": [entry], "entry_point": entry, "solution": prompt + solution if solution else None}  # fmt: skip
+                "names": [entry], "entry_point": entry, "solution": body and prompt + body}  # fmt: skip
     tests = record["test_list"]
     if not isinstance(tests, list) or not tests or not all(isinstance(t, str) and t.strip() for t in tests):
         raise ValueError("test_list: expected a non-empty list of assert statements (strings)")
@@ -157,7 +158,7 @@ def task_from_record(record: dict[str, Any]) -> dict[str, Any]:
     if any(k in record for k in IO_KEYS):
         statement = next((record[k] for k in ("question", "problem", "description") if k in record), None)
         if not isinstance(statement, str) or not statement.strip():
-            raise ValueError("question (or problem/description): expected the problem statement, a non-empty string")
+            raise ValueError("question (or problem/description): expected the problem statement, non-empty")
         task = {"kind": "io", "question": statement, "tests": io_tests(record),
                 "solution": _str(record, "solution", required=False)}  # fmt: skip
     elif "test_list" in record or "test" in record:

@@ -37,13 +37,15 @@ def test_stdin_stdout_tasks(env):
 
 
 def test_function_tasks(env):
-    good = "def is_palindrome(text):\n    s = [c.lower() for c in text if c.isalpha()]\n    return s == s[::-1]"
+    good = ("def is_palindrome(text):\n    "
+            "s = [c.lower() for c in text if c.isalpha()]\n    return s == s[::-1]")
     assert answer(env, "is-palindrome", good)[0] == 1.0
     reward, info = answer(env, "is-palindrome", "def is_palindrome(text):\n    return True")
     assert reward == 0.0 and "assertion failed" in info["reason"]
     reward, info = answer(env, "is-palindrome", "raise SystemExit('no')")
     assert reward == 0.0 and "did not load" in info["reason"]
-    assert answer(env, "mbpp-style-gcd", "def gcd(a, b):\n    while b: a, b = b, a % b\n    return a")[0] == 1.0
+    gcd = "def gcd(a, b):\n    while b: a, b = b, a % b\n    return a"
+    assert answer(env, "mbpp-style-gcd", gcd)[0] == 1.0
 
 
 def test_a_completion_that_continues_the_prompt_runs_as_in_humaneval(env):
@@ -115,7 +117,8 @@ def snoop():
 def test_hidden_tests_are_invisible_to_the_candidate():
     marker = "SECRET" + "-MARKER"
     task = {"id": "t", "prompt": "def snoop(): ...", "entry_point": "snoop",
-            "test": f"EXPECTED = '{marker}'\ndef check(candidate):\n    assert candidate() == 'not found', candidate()\n"}  # fmt: skip
+            "test": f"EXPECTED = '{marker}'\n"
+                    "def check(candidate):\n    assert candidate() == 'not found', candidate()"}  # fmt: skip
     reward, info = answer(make(tasks=[task]), "t", SNOOP)
     assert reward == 1.0, info["reason"]
 
@@ -153,7 +156,8 @@ MBPP_SHAPES = [
     {"task_id": 901, "text": "Write a function to find the shared elements of two tuples.",
      "code": "def shared(a, b):\n    return tuple(set(a) & set(b))",
      "test_list": ["assert set(shared((1, 2, 3), (3, 4, 2))) == set((2, 3))",
-                   "assert set(shared((5,), (6,))) == set()", "assert sorted(shared((7, 8), (8, 7))) == [7, 8]"]},
+                   "assert set(shared((5,), (6,))) == set()",
+                   "assert sorted(shared((7, 8), (8, 7))) == [7, 8]"]},
     {"task_id": 902, "text": "Write a function for the area of a circle of radius r.",
      "code": "import math\ndef disc_area(r):\n    return math.pi * r * r",
      "test_imports": ["import math"], "test_setup_code": "",
@@ -180,7 +184,7 @@ def test_mbpp_shapes_run_as_their_harness_runs_them():
 
 
 def test_a_candidate_that_dies_on_one_test_is_judged_on_the_others():
-    code = "import os\ndef gcd(a, b):\n    if a == 12: os._exit(0)\n    while b: a, b = b, a % b\n    return a"
+    code = "import math, os\ndef gcd(a, b):\n    if a == 12: os._exit(0)\n    return math.gcd(a, b)"
     reward, info = answer(make(), "mbpp-style-gcd", code)
     assert reward == pytest.approx(2 / 3) and "died" in info["reason"]
 
@@ -194,19 +198,22 @@ def test_an_argument_the_harness_cannot_pass_is_an_error_not_a_fail():
 
 def test_loads_common_dataset_shapes(tmp_path):
     rows = [
-        {"id": "apps", "question": "print n+1", "input_output": json.dumps({"inputs": ["1\n"], "outputs": ["2\n"]})},
+        {"id": "apps", "question": "print n+1",
+         "input_output": json.dumps({"inputs": ["1\n"], "outputs": ["2\n"]})},
         {"id": "cc", "description": "print n+1", "public_tests": {"input": ["1\n"], "output": ["2\n"]},
          "private_tests": {"input": ["5\n"], "output": ["6\n"]}},
         {"task_id": "HumanEval/0", "id": "he", "prompt": "def inc(x):\n", "entry_point": "inc",
          "test": "def check(candidate):\n    assert candidate(1) == 2\n"},
         {"id": "mbpp", "text": "Write inc.", "test_list": ["assert inc(1) == 2", "assert inc(-1) == 0"]},
-        {"id": "lcb", "question_id": "abc301_a", "question": "echo", "tests": [{"input": "x\n", "output": "x"}]},
+        {"id": "lcb", "question_id": "abc301_a", "question": "echo",
+         "tests": [{"input": "x\n", "output": "x"}]},
     ]  # fmt: skip
     path = tmp_path / "code.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     env = make(tasks=str(path))
     assert answer(env, "apps", "print(int(input()) + 1)")[0] == 1.0
-    assert env.get_task("cc")["tests"] == [{"input": "1\n", "output": "2\n"}, {"input": "5\n", "output": "6\n"}]
+    cc_tests = [{"input": "1\n", "output": "2\n"}, {"input": "5\n", "output": "6\n"}]
+    assert env.get_task("cc")["tests"] == cc_tests
     assert answer(env, "he", "def inc(x):\n    return x + 1")[0] == 1.0
     reward, info = answer(env, "mbpp", "def inc(x):\n    return x + 1 if x > 0 else 5")
     assert reward == 0.5 and info["components"]["all_passed"] == 0.0
@@ -215,17 +222,20 @@ def test_loads_common_dataset_shapes(tmp_path):
 
 BAD_RECORDS = [
     ({"prompt": 5, "test": "def check(c): pass", "entry_point": "f"}, "prompt: expected a string, got int"),
-    ({"prompt": "def f(): ...", "test": "assert True", "entry_point": "f"}, "test: expected it to define check"),
-    ({"prompt": "def f(): ...", "test": "def check(c): pass", "entry_point": "f x"}, "entry_point: expected a function"),
+    ({"prompt": "def f(): ...", "test": "assert 1", "entry_point": "f"}, "test: expected it to define check"),
+    ({"prompt": "def f(): ...", "test": "def check(c): 1", "entry_point": "f x"},
+     "entry_point: expected a func"),
     ({"question": "q", "tests": []}, "tests: expected at least one test"),
-    ({"question": "q", "input_output": {"inputs": [], "outputs": []}}, "input_output: expected at least one test"),
+    ({"question": "q", "input_output": {"inputs": [], "outputs": []}}, "input_output: expected at least one"),
     ({"question": "q", "input_output": {"inputs": ["1"], "outputs": ["1", "2"]}}, "1 inputs but 2 outputs"),
-    ({"description": "q", "public_tests": {"input": [1], "output": ["2"]}}, r"public_tests\[0\] input: expected a str"),
+    ({"description": "q", "public_tests": {"input": [1], "output": ["2"]}},
+     r"public_tests\[0\] input: expected a string, got int"),
     ({"question": "q", "tests": [{"input": "1", "output": " "}]}, r"tests\[0\] output: expected non-empty"),
-    ({"question": 3, "tests": [{"input": "1", "output": "1"}]}, "question .*: expected the problem statement"),
+    ({"question": 3, "tests": [{"input": "1", "output": "1"}]}, "question .*: expected the problem"),
     ({"text": "t", "test_list": []}, "test_list: expected a non-empty list"),
     ({"text": "t", "test_list": ["assert f(1) =="]}, r"test_list\[0\]: not valid Python"),
-    ({"text": "t", "test_list": ["assert f(1)"], "test_imports": "import math"}, "test_imports: expected a list"),
+    ({"text": "t", "test_list": ["assert f(1)"], "test_imports": "import os"},
+     "test_imports: expected a list"),
     ({"text": "t", "test_list": ["assert len([1]) == 1"]}, "test_list: no call of a function to test"),
     ({"answer": 3}, "expected stdin/stdout tests"),
 ]
