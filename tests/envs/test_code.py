@@ -248,13 +248,21 @@ def test_bad_records_are_refused_at_load_naming_the_field(record, message):
     assert "\n" not in str(caught.value)
 
 
-def test_probes_stay_under_the_pass_bar_and_references_pass():
-    env = make(time_limit_s=1.0, step_time_budget_s=4.0)
+GENERIC_PROBES = {"empty": "", "whitespace": " \n\t", "token": "x", "junk": "ab\u202e\x00" * 25_000,
+                  "shell": "<think></think>\n```python\n\n```", "placeholder": "```python\n...\n```"}  # fmt: skip
+
+
+@pytest.mark.parametrize("tasks", [None, MBPP_SHAPES], ids=["built-in", "mbpp-shapes"])
+def test_probes_stay_under_the_pass_bar_and_references_pass(tasks):
+    env = make(tasks=tasks, time_limit_s=1.0, step_time_budget_s=4.0)
     for task_id in env.task_ids():
         task = env.get_task(task_id)
-        env.reset(options={"task_id": task_id})
-        assert env.step(env.reference_answer(task)[0])[1] == 1.0, task_id
-        for name, turns in env.probes(task).items():
+        obs, _ = env.reset(options={"task_id": task_id})
+        if task["solution"]:
+            assert env.step(env.reference_answer(task)[0])[1] == 1.0, task_id
+        echoes = {"echo_user": obs[-1]["content"], "echo_system": obs[0]["content"]}
+        probes = {**env.probes(task), **{k: [v] for k, v in {**GENERIC_PROBES, **echoes}.items()}}
+        for name, turns in probes.items():
             env.reset(options={"task_id": task_id})
             _, reward, _, _, info = env.step(turns[0])
             assert reward < 0.5, (task_id, name, info["reason"])
