@@ -15,6 +15,7 @@ Verdicts: [status, detail] with status passed | failed | timeout | error (error:
 harness could not run the test, e.g. an argument that is not plain data).
 """
 
+import builtins
 import ctypes
 import json
 import marshal
@@ -58,16 +59,34 @@ while True:
 """
 
 
-class CandidateError(Exception):
-    """The candidate raised, died, or returned something that is not plain data."""
+class CandidateError(BaseException):
+    """The candidate died, sent a malformed reply or returned something that is not plain data.
+    A BaseException, like the two below, so that no ``except Exception`` in a task's test
+    code can swallow it."""
 
 
-class CandidateTimeout(Exception):
+class CandidateTimeout(BaseException):
     pass
 
 
-class HarnessError(Exception):
+class HarnessError(BaseException):
     """The harness cannot run this test (not the candidate's fault)."""
+
+
+class CandidateRaised(Exception):
+    """The candidate's function raised; also an instance of the builtin exception class of that
+    name (ValueError, ...), so a test that expects the candidate to raise it sees it."""
+
+
+def raised(text):
+    name = text.split(":", 1)[0]
+    base = getattr(builtins, name, None)
+    if not (isinstance(base, type) and issubclass(base, Exception)):  # SystemExit etc.: a plain failure
+        return CandidateError(f"raised {text}")
+    try:
+        return type(name, (CandidateRaised, base), {})(text)
+    except TypeError:
+        return CandidateRaised(text)
 
 
 def plain(value, depth=0):
@@ -160,6 +179,8 @@ class Candidate:
             self.kill()
             raise
         tag, value = self.receive()
+        if tag == "raised":
+            raise raised(value)
         if tag != "ok":
             raise CandidateError(value)
         return value
@@ -211,7 +232,7 @@ def run_tests(request, deadline):
             verdicts.append(["timeout", f"no answer within {request['test_time_s']} s"])
         except HarnessError as exc:
             verdicts.append(["error", str(exc)])
-        except CandidateError as exc:
+        except (CandidateError, CandidateRaised) as exc:
             verdicts.append(["failed", f"candidate: {exc}"])
         except AssertionError as exc:
             verdicts.append(["failed", f"assertion failed {exc}".strip()])

@@ -299,3 +299,16 @@ def test_dataset_ids_are_task_ids():
     obs, info = env.reset(options={"task_id": "HumanEval/1"})
     assert info["task_id"] == "HumanEval/1" and "separate_paren_groups" in obs[-1]["content"]
     assert make(tasks=MBPP_SHAPES).get_task("902")["names"] == ["disc_area"]
+
+
+def test_exceptions_cross_as_their_builtin_type_but_faults_cannot_be_swallowed():
+    test = ("def check(candidate):\n    try:\n        candidate(-1)\n    except ValueError:\n        pass\n"
+            "    else:\n        raise AssertionError('no ValueError')\n    try:\n        candidate(0)\n"
+            "    except Exception:\n        pass\n")  # fmt: skip
+    env = make(tasks=[{"id": "t", "prompt": "def f(x): ...", "entry_point": "f", "test": test}], time_limit_s=1.0)
+    honest = "def f(x):\n    if x < 0: raise ValueError('negative')\n    return x"
+    assert answer(env, "t", honest)[0] == 1.0
+    for exits in ("raise SystemExit(0)", "while True: pass", "import os; os._exit(0)", "raise KeyboardInterrupt"):
+        code = f"def f(x):\n    if x < 0: raise ValueError('negative')\n    {exits}"
+        reward, info = answer(env, "t", code)
+        assert reward == 0.0, (exits, info["reason"])
