@@ -249,7 +249,8 @@ def test_bad_records_are_refused_at_load_naming_the_field(record, message):
 
 
 GENERIC_PROBES = {"empty": "", "whitespace": " \n\t", "token": "x", "junk": "ab\u202e\x00" * 25_000,
-                  "shell": "<think></think>\n```python\n\n```", "placeholder": "```python\n...\n```"}  # fmt: skip
+                  "shell": "<think></think>\n```python\n\n```",
+                  "placeholder": "```python\n...\n```"}  # fmt: skip
 
 
 @pytest.mark.parametrize("tasks", [None, MBPP_SHAPES], ids=["built-in", "mbpp-shapes"])
@@ -305,10 +306,13 @@ def test_exceptions_cross_as_their_builtin_type_but_faults_cannot_be_swallowed()
     test = ("def check(candidate):\n    try:\n        candidate(-1)\n    except ValueError:\n        pass\n"
             "    else:\n        raise AssertionError('no ValueError')\n    try:\n        candidate(0)\n"
             "    except Exception:\n        pass\n")  # fmt: skip
-    env = make(tasks=[{"id": "t", "prompt": "def f(x): ...", "entry_point": "f", "test": test}], time_limit_s=1.0)
+    task = {"id": "t", "prompt": "def f(x): ...", "entry_point": "f", "test": test}
+    env = make(tasks=[task], time_limit_s=1.0)
     honest = "def f(x):\n    if x < 0: raise ValueError('negative')\n    return x"
     assert answer(env, "t", honest)[0] == 1.0
-    for exits in ("raise SystemExit(0)", "while True: pass", "import os; os._exit(0)", "raise KeyboardInterrupt"):
+    exits_ways = ("raise SystemExit(0)", "while True: pass", "import os; os._exit(0)",
+                  "raise KeyboardInterrupt")
+    for exits in exits_ways:
         code = f"def f(x):\n    if x < 0: raise ValueError('negative')\n    {exits}"
         reward, info = answer(env, "t", code)
         assert reward == 0.0, (exits, info["reason"])
