@@ -52,10 +52,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--probe-tasks", type=int, default=10)
+    parser.add_argument("--probe-time-limit", type=float, default=1.0, help="seconds per test for probes")
     args = parser.parse_args()
     records = humaneval_records()[: args.limit]
     tasks = [{**r, "id": r["task_id"]} for r in records]
     env = CodeEnv(tasks=tasks, time_limit_s=3.0, step_time_budget_s=15.0)
+    probe_env = CodeEnv(tasks=tasks, time_limit_s=args.probe_time_limit, step_time_budget_s=15.0)
     started = time.monotonic()
     failures: dict[str, list[str]] = {"canonical": [], "stub": [], "perturbed": [], "probe": []}
     for n, record in enumerate(records):
@@ -71,7 +73,7 @@ def main() -> None:
             failures["perturbed"].append(task_id)
         if n < args.probe_tasks:
             for name, turns in env.probes(task).items():
-                value = reward(env, task_id, turns[0])[0]
+                value = reward(probe_env, task_id, turns[0])[0]
                 if value >= 0.5:
                     failures["probe"].append(f"{task_id}: {name} {value}")
     summary = {"tasks": len(records), "probe_tasks": min(args.probe_tasks, len(records)),
