@@ -255,12 +255,14 @@ GENERIC_PROBES = {"empty": "", "whitespace": " \n\t", "token": "x", "junk": "ab\
 
 @pytest.mark.parametrize("tasks", [None, MBPP_SHAPES], ids=["built-in", "mbpp-shapes"])
 def test_probes_stay_under_the_pass_bar_and_references_pass(tasks):
-    env = make(tasks=tasks, time_limit_s=1.0, step_time_budget_s=4.0)
+    env = make(tasks=tasks, time_limit_s=1.0, step_time_budget_s=4.0)  # short limits: probes that loop
+    honest_env = make(tasks=tasks)  # the default limits for the references (a loaded machine is slow)
     for task_id in env.task_ids():
         task = env.get_task(task_id)
-        obs, _ = env.reset(options={"task_id": task_id})
         if task["solution"]:
-            assert env.step(env.reference_answer(task)[0])[1] == 1.0, task_id
+            honest_env.reset(options={"task_id": task_id})
+            assert honest_env.step(honest_env.reference_answer(task)[0])[1] == 1.0, task_id
+        obs, _ = env.reset(options={"task_id": task_id})
         echoes = {"echo_user": obs[-1]["content"], "echo_system": obs[0]["content"]}
         probes = {**env.probes(task), **{k: [v] for k, v in {**GENERIC_PROBES, **echoes}.items()}}
         for name, turns in probes.items():
@@ -309,7 +311,7 @@ def test_exceptions_cross_as_their_builtin_type_but_faults_cannot_be_swallowed()
     task = {"id": "t", "prompt": "def f(x): ...", "entry_point": "f", "test": test}
     env = make(tasks=[task], time_limit_s=1.0)
     honest = "def f(x):\n    if x < 0: raise ValueError('negative')\n    return x"
-    assert answer(env, "t", honest)[0] == 1.0
+    assert answer(make(tasks=[task]), "t", honest)[0] == 1.0  # default limits: a loaded machine is slow
     exits_ways = ("raise SystemExit(0)", "while True: pass", "import os; os._exit(0)",
                   "raise KeyboardInterrupt")
     for exits in exits_ways:
