@@ -12,9 +12,11 @@ from pathlib import Path
 import gymnasium as gym
 import pytest
 from datasets import load_dataset
+from transformers import AutoConfig
 
 import atropos_envs  # noqa: F401 - registers the envs
 from trainers.client import RolloutClient, SamplingParams, ServerUnavailable
+from trainers.models import ensure_default_model
 from trainers.rejection_sampling import SamplingJob, run_job
 
 pytestmark = pytest.mark.e2e
@@ -174,8 +176,11 @@ def test_multi_turn_rollouts_flatten_to_one_masked_token_sequence(vllm_server):
 
     multi_turn = [r for r in asyncio.run(go()) if len(r.turns) > 1]
     assert multi_turn, "with a <tool_call> prefill SmolLM2's first reply is a (possibly malformed) call"
+    # The template closes a turn with EOS; the trainers pass it so that a reply cut off by the token
+    # limit (and re-rendered from text by the template) still lines up.
+    end_of_turn = AutoConfig.from_pretrained(ensure_default_model()).eos_token_id
     for rollout in multi_turn:
-        sample = token_sample(rollout, rollout.task_id)  # each turn's prompt extends the tokens before it
+        sample = token_sample(rollout, rollout.task_id, end_of_turn=end_of_turn)
         assert sample.generated_tokens == sum(len(t.token_ids) for t in rollout.turns)
         assert 0 in sample.mask  # the tool responses and template glue are masked out
         assert len(sample.completion_ids) == len(sample.mask) == len(sample.sampling_logprobs)
