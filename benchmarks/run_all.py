@@ -5,7 +5,7 @@
 
 Each benchmark starts (and stops) its own vLLM server where it needs one, so a run that
 changes the served weights cannot affect the next. Peers (lm-eval's IFEval port,
-math-verify, BFCL's checker, TRL) are fetched by the benchmarks themselves.
+math-verify, reasoning-gym, BFCL's checker, IFBench, TRL) are fetched by the benchmarks themselves.
 """
 
 from __future__ import annotations
@@ -20,6 +20,10 @@ BENCHMARKS = [
     ("benchmarks.sandbox_overhead", ["--runs", "200"], ["--runs", "50"]),
     ("benchmarks.ifeval_agreement", ["--pairs", "3000"], ["--pairs", "300"]),
     ("benchmarks.scoring_agreement", ["--cases", "2000"], ["--cases", "300"]),
+    ("benchmarks.math_agreement", [], ["--per-dataset", "5"]),
+    ("benchmarks.bfcl_agreement", [], ["--limit", "50"]),
+    ("benchmarks.code_dataset_agreement", [], ["--limit", "20"]),
+    ("benchmarks.if_gate_ifbench", [], []),
     ("benchmarks.rollout_throughput", ["--reps", "3"], ["--reps", "1"]),
     ("benchmarks.trainer_vs_trl", ["--steps", "5"], ["--steps", "3"]),
     *(("benchmarks.train_curve", ["--name", name, "--steps", "20"], None) for name in ("grpo_format", "grpo_if", "ppo_if")),
