@@ -294,8 +294,6 @@ def test_humaneval_records_from_the_wheel():
     assert answer(env, "HumanEval/53", wrong)[0] == 0.0
 
 
-@pytest.mark.xfail(reason="needs tasks.py to take dataset id fields (task_id, question_id) as the task id; "
-                          "a colleague is adding it there", strict=False)  # fmt: skip
 def test_dataset_ids_are_task_ids():
     records = humaneval_records()
     env = make(tasks=[records["HumanEval/0"], records["HumanEval/1"]])
