@@ -10,6 +10,7 @@ This is a time bound for trusted code, not a sandbox: untrusted *programs* go to
 from __future__ import annotations
 
 import atexit
+import importlib
 import os
 import pickle
 import select
@@ -21,6 +22,9 @@ from collections.abc import Callable
 from typing import Any
 
 _HEADER = struct.Struct("!Q")
+#: A new worker's start (interpreter, then importing the scoring function's module: sympy,
+#: jsonschema...) is not the reply's time: it gets this much, apart from the call's timeout.
+STARTUP_TIMEOUT_S = 120.0
 
 
 class BoundedTimeout(TimeoutError):
@@ -55,6 +59,14 @@ def serve(stdin, stdout) -> None:
         write_frame(stdout, reply)
 
 
+def _preload(module: str) -> None:
+    """Run in the worker: import a scoring function's module before the timed call, and run
+    its ``warm_up()`` if it has one (for modules that import their heavy parts lazily)."""
+    warm_up = getattr(importlib.import_module(module), "warm_up", None)
+    if callable(warm_up):
+        warm_up()
+
+
 class _Worker:
     """A ``python -m atropos_envs.bounded`` child (a fresh interpreter: nothing of the
     parent's ``__main__`` is re-run, unlike multiprocessing's spawn)."""
@@ -67,8 +79,9 @@ class _Worker:
             stderr=subprocess.DEVNULL,
             env={**os.environ, "PYTHONWARNINGS": "ignore"},
         )
+        self.loaded: set[str] = set()
 
-    def call(self, fn: Callable, args: tuple, timeout: float) -> Any:
+    def _exchange(self, fn: Callable, args: tuple, timeout: float) -> Any:
         write_frame(self.process.stdin, (fn, args))
         ready, _, _ = select.select([self.process.stdout], [], [], timeout)
         if not ready:
@@ -78,6 +91,16 @@ class _Worker:
         if not ok:
             raise RuntimeError(value)
         return value
+
+    def call(self, fn: Callable, args: tuple, timeout: float) -> Any:
+        module = getattr(fn, "__module__", None)
+        if module and module not in self.loaded:  # a cold start is not charged to the reply
+            try:
+                self._exchange(_preload, (module,), STARTUP_TIMEOUT_S)
+            except BoundedTimeout:
+                raise RuntimeError(f"scoring worker did not start within {STARTUP_TIMEOUT_S:g} s") from None
+            self.loaded.add(module)
+        return self._exchange(fn, args, timeout)
 
     def kill(self) -> None:
         self.process.kill()

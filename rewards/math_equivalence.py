@@ -237,11 +237,11 @@ def _recording_token_stream(base):
     return Recording
 
 
-def warm_up() -> bool:
-    """Load sympy and the LaTeX parser (seconds on a busy machine), so that a scoring worker's
-    first timed call measures the comparison, not the imports."""
+def warm_up() -> None:
+    """Load sympy and the LaTeX parser (seconds on a busy machine). The bounded scoring worker
+    runs this when it first loads this module, so a timed call measures the comparison, not
+    the imports (``atropos_envs.bounded``)."""
     _parse_latex("1")
-    return True
 
 
 def _copy(value):

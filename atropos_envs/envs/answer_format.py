@@ -42,7 +42,6 @@ from rewards import (
     split_think,
 )
 from rewards.composite import weighted_sum
-from rewards.math_equivalence import warm_up
 
 MAX_FORMAT_WEIGHT = 0.49  # a format-only reply must stay below the pass bar (0.5)
 
@@ -122,12 +121,10 @@ class FormatEnv(TextEnv):
         if self.config.plain_numeric_answers and is_plain_number(task["answer"]) and not is_plain_number(answer):
             correct, why = False, "the reference is a number: write the value, not an expression for it"
         else:
-            try:
-                self._warm_worker()
+            try:  # a worker's cold start (sympy, the parser) is not charged to the reply
                 correct, why = shared_pool().call(math_equal, answer, task["answer"],
                                                   timeout=self.config.score_timeout_s)  # fmt: skip
-            except BoundedTimeout as exc:  # the worker was killed; its replacement starts cold
-                FormatEnv._worker_warm = False
+            except BoundedTimeout as exc:
                 correct, why, outcome = False, f"equivalence check {exc}", "timeout"
             except RuntimeError as exc:
                 correct, why, outcome = False, f"equivalence check failed: {exc}", "error"
@@ -136,16 +133,6 @@ class FormatEnv(TextEnv):
         verdict = "correct" if correct else "wrong"
         reason = f"{verdict}: {answer[:200]!r} vs {task['answer']!r} ({why})"
         return Score(weighted_sum(components, weights), components, reason, outcome=outcome)
-
-    _worker_warm = False
-
-    @classmethod
-    def _warm_worker(cls) -> None:
-        """Load the parser in the scoring worker under a generous limit before the first timed
-        check (and after a timeout killed one), so a cold import never reads as a timeout."""
-        if not cls._worker_warm:
-            shared_pool().call(warm_up, timeout=60.0)
-            cls._worker_warm = True
 
     # ---- for the exploit probes ------------------------------------------------------------
     def probes(self, task: dict[str, Any]) -> dict[str, list[str]]:
