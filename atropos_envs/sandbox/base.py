@@ -146,3 +146,9 @@ def kill_group(process: subprocess.Popen) -> None:
 
 def decode(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
+
+
+def encode(data: str | bytes) -> bytes:
+    """Model text as bytes for a run's files and stdin. A lone surrogate (text that is not
+    valid Unicode) becomes "?" instead of an error, so any text can be run and judged."""
+    return data.encode("utf-8", errors="replace") if isinstance(data, str) else data

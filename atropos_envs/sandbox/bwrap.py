@@ -42,6 +42,7 @@ from atropos_envs.sandbox.base import (
     SandboxUnavailable,
     communicate_bounded,
     decode,
+    encode,
 )
 from atropos_envs.sandbox.cgroups import CgroupRun, CgroupUnavailable
 
@@ -202,7 +203,7 @@ class BubblewrapSandbox(Sandbox):
 
     def run(self, command, files=None, stdin=b"", limits=None) -> RunResult:
         limits = limits or SandboxLimits()
-        stdin = stdin.encode() if isinstance(stdin, str) else stdin
+        stdin = encode(stdin)
         for name in files or {}:
             if name.startswith("/") or ".." in Path(name).parts:
                 raise ValueError(f"sandbox file names are relative to the work dir: {name!r}")
@@ -211,7 +212,7 @@ class BubblewrapSandbox(Sandbox):
         try:
             file_fds = {}
             for name, content in (files or {}).items():
-                data = content.encode() if isinstance(content, str) else content
+                data = encode(content)
                 with tempfile.TemporaryFile() as tmp:  # an fd that outlives the unlinked file
                     tmp.write(data)
                     tmp.flush()

@@ -16,6 +16,7 @@ from atropos_envs.sandbox.base import (
     SandboxLimits,
     communicate_bounded,
     decode,
+    encode,
 )
 
 # everything but the per-process rlimits (CPU, file size, open files, address space)
@@ -27,12 +28,12 @@ class UnsafeLocalSandbox(Sandbox):
 
     def run(self, command, files=None, stdin=b"", limits=None) -> RunResult:
         limits = limits or SandboxLimits()
-        stdin = stdin.encode() if isinstance(stdin, str) else stdin
+        stdin = encode(stdin)
         with tempfile.TemporaryDirectory() as work:
             for name, content in (files or {}).items():
                 path = Path(work) / name
                 path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(content.encode() if isinstance(content, str) else content)
+                path.write_bytes(encode(content))
             mb = 1024 * 1024
             rlimits = ["prlimit", f"--cpu={limits.cpu_time_s}", f"--fsize={limits.file_size_mb * mb}",
                        f"--nofile={limits.open_files}", f"--as={(limits.memory_mb + 256) * mb}", "--"]

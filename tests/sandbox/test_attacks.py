@@ -341,3 +341,8 @@ def test_a_zero_limit_is_refused_not_unlimited(name):
 def test_cpu_time_limit_stops_a_busy_loop(sandbox):
     result = run(sandbox, "while True: pass", limits=SandboxLimits(cpu_time_s=1, wall_time_s=20))
     assert (result.status, result.detail) == ("timeout", "passed the 1 s CPU limit"), (result.status, result.detail)
+
+
+def test_text_that_is_not_valid_unicode_runs_instead_of_raising(sandbox):
+    result = run(sandbox, "# \ud800\nprint(input())\n", stdin="\udcff\n")
+    assert result.status == "ok" and result.stdout.strip() == "?", result.stderr
