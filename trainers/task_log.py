@@ -161,6 +161,15 @@ class _Recovery:
             atomic_write_bytes(self.progress, progress)
 
 
+def record_line(record: dict[str, Any]) -> bytes:
+    """One JSONL line, UTF-8; text that is not valid Unicode (a lone surrogate in model output)
+    is written as a JSON escape instead of failing the job."""
+    try:
+        return (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+    except UnicodeEncodeError:
+        return (json.dumps(record) + "\n").encode("ascii")
+
+
 class TaskLog:
     def __init__(
         self,
@@ -241,7 +250,7 @@ class TaskLog:
                 raise ValueError(
                     f"a record of task {task_id!r} names task {self.task_of(record)!r} in its metadata"
                 )
-        payload = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode()
+        payload = b"".join(record_line(r) for r in records)
         start = self._data.tell()
         self._data.write(payload)
         self._data.flush()

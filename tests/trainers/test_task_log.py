@@ -323,3 +323,10 @@ def test_a_header_whose_fingerprint_differs_is_refused_not_read_as_foreign(env, 
     with pytest.raises(OutputMismatch, match="names job '0000000000000000'"):
         TaskLog(out, JOB.settings())
     assert out.read_bytes() == before
+
+
+def test_a_record_with_a_lone_surrogate_is_written_as_valid_json():
+    from trainers.task_log import record_line
+
+    line = record_line({"messages": [{"role": "assistant", "content": "bad \ud800 text, é"}]})
+    assert json.loads(line.decode("utf-8"))["messages"][0]["content"] == "bad \ud800 text, é"
