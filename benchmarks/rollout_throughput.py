@@ -100,13 +100,14 @@ VARIANTS = {  # --compare: name -> ServerConfig settings per variant
 }
 
 
-def compare(kind: str, rounds: int, reps: int) -> list[str]:
+def compare(kind: str, rounds: int, reps: int, n_requests: int = 128) -> list[str]:
     """Bare-client tokens/s of workload 1 on one fresh server per variant, A B B A ..."""
     from trainers.models import resolve_model
     from trainers.server import ServerConfig, VLLMServer
 
     path = resolve_model(None)
     _, sampling, prefix, requests = _overhead_workload()
+    requests = requests[:n_requests]
     rates: dict[str, list[float]] = {name: [] for name in VARIANTS[kind]}
     loads = [os.getloadavg()[0]]
     for round_ in range(rounds):
@@ -186,9 +187,10 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--compare", choices=sorted(VARIANTS), help="one server per variant: dtype or CPU binding")
     parser.add_argument("--rounds", type=int, default=2, help="with --compare: passes over the variants (A B B A)")
+    parser.add_argument("--requests", type=int, default=128, help="with --compare: requests per measurement")
     args = parser.parse_args()
     if args.compare:
-        lines = compare(args.compare, args.rounds, args.reps)
+        lines = compare(args.compare, args.rounds, args.reps, args.requests)
         config = f"--compare {args.compare}, {args.rounds} rounds x {args.reps} reps"
     else:
         lines = _measure_all(args)
