@@ -7,7 +7,10 @@ seeds crash the engine when a prefill is chunked ("CPU Generator does not use of
 chunked prefill is turned off, which keeps seeded (reproducible) sampling safe.
 
 The dtype is chosen from the machine (``--dtype auto``): bfloat16 on CUDA and on CPUs that do
-bf16 in hardware, float32 elsewhere, where emulated bf16 made sampling 4.3x slower.
+bf16 in hardware, float32 elsewhere, where emulated bf16 made sampling 4.3x slower. On CPU the
+worker's OpenMP threads are bound to every usable core (``cpu_bind="all"``); vLLM's own default
+reserves one core per worker for its scheduler, which on 2 cores leaves the worker one thread.
+Both are measured by ``python -m benchmarks.rollout_throughput --compare dtype|bind``.
 """
 
 from __future__ import annotations
