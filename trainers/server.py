@@ -8,9 +8,10 @@ chunked prefill is turned off, which keeps seeded (reproducible) sampling safe.
 
 The dtype is chosen from the machine (``--dtype auto``): bfloat16 on CUDA and on CPUs that do
 bf16 in hardware, float32 elsewhere, where emulated bf16 made sampling 4.3x slower. On CPU the
-worker's OpenMP threads are bound to every usable core (``cpu_bind="all"``); vLLM's own default
-reserves one core per worker for its scheduler, which on 2 cores leaves the worker one thread.
-Both are measured by ``python -m benchmarks.rollout_throughput --compare dtype|bind``.
+worker's threads keep vLLM's binding (``cpu_bind="auto"``: on 2 cores, one thread on core 0 and
+the other core for the scheduler): binding the worker to both cores was 5x slower (12.1 vs 64.5
+tokens/s, ``python -m benchmarks.rollout_throughput --compare bind``), the busy scheduler
+competing with the worker's threads.
 """
 
 from __future__ import annotations
@@ -93,9 +94,9 @@ class ServerConfig:
     dev_mode: bool = False  # VLLM_SERVER_DEV_MODE=1: in-place weight reload for full-parameter training
     extra_args: list[str] = field(default_factory=list)
     startup_timeout_s: float = 300.0
-    cpu_bind: str = field(default="all", metadata={"help": (
-        "CPU cores for the vLLM worker's threads (CPU only): all (every core this process may use), auto "
-        "(vLLM's default: one core per worker, the rest reserved) or a list such as 0-3")})  # fmt: skip
+    cpu_bind: str = field(default="auto", metadata={"help": (
+        "CPU cores for the vLLM worker's threads (CPU only): auto (vLLM's default: one core reserved for "
+        "its scheduler), all (every core this process may use) or a list such as 0-3")})  # fmt: skip
 
     def __post_init__(self) -> None:
         if self.dtype not in DTYPES:
