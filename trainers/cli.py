@@ -10,12 +10,14 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+from trainers.server import DTYPES, ServerConfig
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Verified RL environments for language models.")
 console = Console(stderr=True)
@@ -24,6 +26,7 @@ ServerOpt = Annotated[list[str], typer.Option("--server", help="URL of a running
 GiveUpOpt = Annotated[float, typer.Option(help="seconds without any server answering before the job stops")]
 ModelOpt = Annotated[str, typer.Option(help="Hugging Face model folder; default: the embedded SmolLM2-135M-Instruct")]
 EnvArgOpt = Annotated[list[str], typer.Option("--env-arg", help="env setting as key=value (value parsed as JSON when it can be)")]
+DtypeOpt = Annotated[Literal[DTYPES], typer.Option(help=ServerConfig.help("dtype"))]  # from the ServerConfig field
 
 
 def _fail(message: str) -> None:
@@ -81,7 +84,7 @@ def make_env(name: str, env_args: list[str], tasks: Path | None):
 
 
 @contextlib.contextmanager
-def rollout_servers(servers: list[str], model: str):
+def rollout_servers(servers: list[str], model: str, dtype: str = ServerConfig.dtype):
     """URLs of the given servers, or of a local vLLM server started (and stopped) here."""
     if servers:
         yield servers, model or "external"
@@ -92,7 +95,7 @@ def rollout_servers(servers: list[str], model: str):
     with console.status("preparing the model"):
         path = resolve_model(model or None)
     with console.status(f"starting a vLLM server for {path.name} (~30-60 s on CPU)"):
-        server = VLLMServer(ServerConfig(model=path, served_name=path.name)).start()
+        server = VLLMServer(ServerConfig(model=path, served_name=path.name, dtype=dtype)).start()
     console.print(f"vLLM server for {path.name} at {server.url} (log: {server.log_path})")
     try:
         yield [server.url], path.name
@@ -128,13 +131,15 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in summary.items():
+        if isinstance(value, dict):  # provenance: in the JSON file
+            continue
         table.add_row(key, f"{value:.3f}" if isinstance(value, float) else str(value))
     Console().print(table)
 
 
 def _run_job_command(
     title: str, env: str, env_arg: list[str], tasks: Path | None, server: list[str], model: str, out: Path,
-    overwrite: bool, server_timeout: float, sampling: dict[str, Any], **job_fields: Any,
+    overwrite: bool, server_timeout: float, sampling: dict[str, Any], dtype: str = "auto", **job_fields: Any,
 ) -> dict[str, Any]:  # fmt: skip
     """What sample and evaluate share: build the env and the job, get servers, run, summarise."""
     from trainers.client import SamplingParams
@@ -146,7 +151,7 @@ def _run_job_command(
             job_fields["num_tasks"] = None  # every task of the file
         job = SamplingJob(env_id=env_id, env_kwargs=kwargs, sampling=SamplingParams(**sampling), **job_fields)
         job.validate(env_obj.reward_range)  # before any server is started
-        with rollout_servers(server, model) as (urls, model_name):
+        with rollout_servers(server, model, dtype) as (urls, model_name):
             job.model = model_name
             summary = _run_sampling(job, env_obj, urls, out, overwrite, f"{title} {job.env_id}", server_timeout)
     _print_summary(summary, out)
@@ -201,14 +206,17 @@ def model() -> None:
 
 
 @app.command()
-def serve(model: ModelOpt = "", port: int = 8000, max_model_len: int = 2048) -> None:
+def serve(
+    model: ModelOpt = "", port: int = 8000, max_model_len: int = 2048, dtype: DtypeOpt = ServerConfig.dtype
+) -> None:
     """Start a vLLM server with the model and keep it up until Ctrl-C."""
     from trainers.models import resolve_model
     from trainers.server import ServerConfig, VLLMServer
 
     with clear_errors():
         path = resolve_model(model or None)
-        server = VLLMServer(ServerConfig(model=path, served_name=path.name, port=port, max_model_len=max_model_len))
+        server = VLLMServer(ServerConfig(model=path, served_name=path.name, port=port, max_model_len=max_model_len,
+                                         dtype=dtype))  # fmt: skip
         with console.status(f"starting vLLM for {path.name}"):
             server.start()
     console.print(f"serving {path.name} at {server.url}/v1 (log: {server.log_path}); Ctrl-C stops it")
@@ -240,13 +248,14 @@ def sample(
     env_arg: EnvArgOpt = [],  # noqa: B006 - typer reads the default
     server: ServerOpt = [],  # noqa: B006
     model: ModelOpt = "",
+    dtype: DtypeOpt = ServerConfig.dtype,
     overwrite: bool = False,
     server_timeout: GiveUpOpt = 120.0,
 ) -> None:
     """Rejection sampling: keep verified completions as an SFT dataset (resumable)."""
     summary = _run_job_command(
         "sampling", env, env_arg, tasks, server, model, out, overwrite, server_timeout,
-        sampling={"max_tokens": max_tokens, "temperature": temperature, "top_p": top_p},
+        sampling={"max_tokens": max_tokens, "temperature": temperature, "top_p": top_p}, dtype=dtype,
         num_tasks=num_tasks or None, samples_per_task=n, keep_per_task=keep, threshold=threshold, seed=seed,
         assistant_prefix=assistant_prefix,
     )  # fmt: skip
@@ -270,13 +279,14 @@ def evaluate(
     env_arg: EnvArgOpt = [],  # noqa: B006
     server: ServerOpt = [],  # noqa: B006
     model: ModelOpt = "",
+    dtype: DtypeOpt = ServerConfig.dtype,
     overwrite: bool = False,
     server_timeout: GiveUpOpt = 120.0,
 ) -> None:
     """Mean reward and pass@k of a model on an env."""
     _run_job_command(
         "evaluating", env, env_arg, tasks, server, model, out, overwrite, server_timeout,
-        sampling={"max_tokens": max_tokens, "temperature": temperature, "top_p": top_p},
+        sampling={"max_tokens": max_tokens, "temperature": temperature, "top_p": top_p}, dtype=dtype,
         num_tasks=num_tasks or None, first_task=first_task if tasks is None else 0, samples_per_task=n,
         keep_per_task=0, threshold=threshold, seed=seed, assistant_prefix=assistant_prefix,
     )  # fmt: skip
@@ -292,7 +302,7 @@ TrainServerOpt = Annotated[list[str], typer.Option("--server", help="running vLL
 
 
 def _train(algorithm: str, env: str, env_arg: list[str], out: Path | None, config: Path | None, server: list[str], model: str,
-           overrides: dict[str, Any]) -> None:  # fmt: skip
+           overrides: dict[str, Any], dtype: str = ServerConfig.dtype) -> None:  # fmt: skip
     """What both train commands do: config from YAML + options, servers, the trainer, the loop."""
     import yaml
 
@@ -323,7 +333,7 @@ def _train(algorithm: str, env: str, env_arg: list[str], out: Path | None, confi
                 with console.status("starting a vLLM server (~1-2 min on CPU)"):
                     owned.append(stack.enter_context(VLLMServer(ServerConfig(
                         model=path, served_name=path.name, enable_lora=lora, max_lora_rank=max(8, settings.lora_rank),
-                        dev_mode=not lora))))  # fmt: skip
+                        dev_mode=not lora, dtype=dtype))))  # fmt: skip
                 urls = [owned[0].url]
             trainer = TrainerClass(settings, env_obj, path, urls, out, owned)
             with _progress() as progress:
@@ -361,11 +371,12 @@ def _train_command(algorithm: str, summary: str):
         env_arg: EnvArgOpt = [],  # noqa: B006
         server: TrainServerOpt = [],  # noqa: B006
         model: ModelOpt = "",
+        dtype: DtypeOpt = ServerConfig.dtype,
     ) -> None:
         overrides = {"steps": steps, "tasks_per_step": tasks_per_step, "group_size": group_size, "max_tokens": max_tokens,
                      "learning_rate": learning_rate, "assistant_prefix": assistant_prefix, "lora_rank": lora_rank,
                      "max_staleness": max_staleness}  # fmt: skip
-        _train(algorithm, env, env_arg, out, config, server, model, overrides)
+        _train(algorithm, env, env_arg, out, config, server, model, overrides, dtype)
 
     command.__doc__ = summary
     return command

@@ -16,7 +16,7 @@ from typing import Any
 REPORTERS = ("tensorboard", "wandb")
 
 
-def read_metrics(path: Path) -> list[dict[str, Any]]:
+def _read_lines(path: Path) -> list[dict[str, Any]]:
     """Every complete line of a metrics file (a torn last line is ignored)."""
     rows = []
     if path.exists():
@@ -28,6 +28,16 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def read_metrics(path: Path) -> list[dict[str, Any]]:
+    """The per-step rows of a metrics file (not the provenance header lines)."""
+    return [row for row in _read_lines(path) if "step" in row]
+
+
+def read_provenance(path: Path) -> list[dict[str, Any]]:
+    """The provenance header of a metrics file: one per run that wrote to it (a resumed run adds one)."""
+    return [row["provenance"] for row in _read_lines(path) if "provenance" in row]
+
+
 def check_reporters(report_to: list[str]) -> None:
     unknown = set(report_to) - set(REPORTERS)
     if unknown:
@@ -35,10 +45,13 @@ def check_reporters(report_to: list[str]) -> None:
 
 
 class MetricsLog:
-    def __init__(self, out_dir: Path, report_to: list[str], config: dict[str, Any], resume_step: int):
+    def __init__(self, out_dir: Path, report_to: list[str], config: dict[str, Any], resume_step: int,
+                 provenance: dict[str, Any] | None = None):  # fmt: skip
         check_reporters(report_to)
         self.path = Path(out_dir) / "metrics.jsonl"
         self._trim(resume_step)
+        if provenance is not None:  # how the run was produced: first line, and one more per resume
+            self._append({"provenance": {**provenance, "from_step": resume_step + 1}})
         self.tensorboard = self.wandb = None
         if "tensorboard" in report_to:
             from torch.utils.tensorboard import SummaryWriter
@@ -55,16 +68,19 @@ class MetricsLog:
     def _trim(self, step: int) -> None:
         """Keep the metrics of checkpointed steps only: the steps after it will be redone."""
         if self.path.exists():
-            kept = [row for row in read_metrics(self.path) if row.get("step", 0) <= step]
+            kept = [row for row in _read_lines(self.path) if row.get("step", 0) <= step]
             tmp = self.path.with_name(".metrics.jsonl.tmp")
             tmp.write_text("".join(json.dumps(row) + "\n" for row in kept))
             tmp.replace(self.path)
 
-    def write(self, metrics: dict[str, Any]) -> None:
+    def _append(self, row: dict[str, Any]) -> None:
         with open(self.path, "a") as f:
-            f.write(json.dumps(metrics) + "\n")
+            f.write(json.dumps(row) + "\n")
             f.flush()
             os.fsync(f.fileno())
+
+    def write(self, metrics: dict[str, Any]) -> None:
+        self._append(metrics)
         step = metrics["step"]
         numbers = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and k != "step"}
         if self.tensorboard is not None:

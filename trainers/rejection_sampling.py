@@ -27,6 +27,7 @@ from typing import Any
 
 from atropos_envs.core import OUTCOMES, TextEnv
 from trainers.client import RolloutClient, SamplingParams
+from trainers.machine import provenance
 from trainers.rollout import Rollout, run_episode
 from trainers.task_log import TaskLog, atomic_write_text
 
@@ -178,6 +179,7 @@ async def run_job(
     """Run (or resume) a job; returns the summary, also saved as ``<out>.summary.json``."""
     started = time.monotonic()
     job.validate(env.reward_range)
+    produced_by = await asyncio.to_thread(provenance, [server.url for server in client.servers])
     task_ids = env.task_ids(job.num_tasks, job.first_task)
     with TaskLog(out, job.settings(), overwrite=overwrite) as log:
         todo = [t for t in task_ids if t not in log.done]
@@ -202,6 +204,7 @@ async def run_job(
             for task in pending:
                 task.cancel()
         summary = summarize(log.entries, job, time.monotonic() - started)
+        summary["provenance"] = produced_by  # server model, dtype and vLLM version; this machine's CPU/GPU
     atomic_write_text(out.with_name(out.name + ".summary.json"), json.dumps(summary, indent=2) + "\n")
     return summary
 

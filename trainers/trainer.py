@@ -34,6 +34,7 @@ import torch
 
 from trainers.batch import TokenMismatch, TokenSample, token_sample
 from trainers.client import RequestRejected, RolloutClient, SamplingParams, ServerUnavailable
+from trainers.machine import provenance
 from trainers.metrics import MetricsLog, check_reporters, plot_metrics
 from trainers.rollout import run_episode
 from trainers.weight_sync import make_weight_sync
@@ -137,7 +138,8 @@ class Trainer:
             self.sync = make_weight_sync(config.weight_sync, bool(config.lora_rank), self.urls, list(servers),
                                          self.out_dir / "weights", keep=config.max_staleness + 1)  # fmt: skip
         self._resume()
-        self.metrics = MetricsLog(self.out_dir, config.report_to, asdict(config), self.step)
+        self.metrics = MetricsLog(self.out_dir, config.report_to, asdict(config), self.step,
+                                  provenance=provenance(self.urls))  # fmt: skip
 
     # ---- hooks for the algorithms ---------------------------------------------------------
     def trainable_parameters(self) -> list[dict[str, Any]]:

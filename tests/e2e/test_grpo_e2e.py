@@ -1,7 +1,6 @@
 """GRPO against the real server: weights change, the server serves them, and a run killed
 after a checkpoint resumes to the same step count and data position."""
 
-import json
 import os
 import signal
 import subprocess
@@ -12,6 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
+
+from trainers.metrics import read_metrics, read_provenance
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,7 +29,7 @@ def _train(url, out, steps):
 
 def _steps(out):
     path = out / "metrics.jsonl"
-    return [json.loads(line)["step"] for line in path.read_text().splitlines()] if path.exists() else []
+    return [row["step"] for row in read_metrics(path)]
 
 
 def test_grpo_kill_and_resume_reaches_the_same_step_and_data_position(vllm_server, tmp_path):
@@ -51,7 +52,9 @@ def test_grpo_kill_and_resume_reaches_the_same_step_and_data_position(vllm_serve
     final = torch.load(out / "checkpoint" / "state.pt", weights_only=False)
     assert final["step"] == 3 and final["data_position"] == 6  # 2 tasks a step
     adapter = load_file(out / "checkpoint" / "weights" / "adapter_model.safetensors")
-    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    rows = read_metrics(out / "metrics.jsonl")
+    headers = read_provenance(out / "metrics.jsonl")  # the first run's and the resumed run's
+    assert [h["from_step"] for h in headers] == [1, state["step"] + 1] and headers[0]["servers"][0]["vllm"]
     assert [r["data_position"] for r in rows] == [2, 4, 6]
     assert any(r["groups_dropped"] < 2 for r in rows), rows  # some group carried signal
     assert all(r["staleness"] <= 1 for r in rows)  # generation ran ahead by one version at most

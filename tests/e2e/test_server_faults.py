@@ -1,7 +1,6 @@
 """Real vLLM servers killed and restarted under a running job: sampling and training keep
 going once a server is back (or on the servers left), and lose or repeat nothing."""
 
-import json
 import subprocess
 import sys
 import time
@@ -9,6 +8,7 @@ import time
 import pytest
 
 from tests.e2e.test_vllm_e2e import ROOT, _committed, _sample, _samples
+from trainers.metrics import read_metrics
 from trainers.models import ensure_default_model
 from trainers.server import ServerConfig, VLLMServer
 
@@ -64,10 +64,10 @@ def test_training_survives_a_server_restart(vllm_server, tmp_path):
     (tmp_path / "grpo.yaml").write_text("lora_alpha: 16\nmicro_batch: 4\nuniform_groups: keep\nreport_to: []\n")
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     metrics = out / "metrics.jsonl"
-    _wait_for(lambda: metrics.exists() and metrics.read_text().strip(), proc, 600)
+    _wait_for(lambda: read_metrics(metrics), proc, 600)
     vllm_server.stop()
     time.sleep(3)
     vllm_server.start()
     assert proc.wait(900) == 0, proc.stderr.read()
-    rows = [json.loads(line) for line in metrics.read_text().splitlines()]
+    rows = read_metrics(metrics)
     assert [r["step"] for r in rows] == [1, 2, 3] and rows[-1]["data_position"] == 6
