@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from typing import Any
 
 import jsonschema
@@ -25,6 +26,7 @@ from referencing.jsonschema import DRAFT202012, specification_with
 MAX_CHARS = 200_000
 MAX_DEPTH = 64
 MAX_ERRORS = 5
+JSON_WHITESPACE = " \t\r\n"  # RFC 8259's; U+00A0 and other Unicode spaces are not JSON
 
 
 def nesting_depth(text: str) -> int:
@@ -102,14 +104,16 @@ def strict_loads(text: str) -> Any:
 def extract_json(text: str, allow_wrapped: bool = False) -> tuple[Any, str]:
     """The JSON value the reply gives, and why not when there is none.
 
-    Strict: the reply (stripped) must be JSON. With allow_wrapped, a fenced code block or
+    Strict: the reply, less JSON whitespace (space, tab, CR, LF) around it, must be JSON. With allow_wrapped, a fenced code block or
     the outermost {...} inside surrounding prose is accepted too. Returns (None, reason)
     on failure; a JSON null reply is reported as not an object by the caller."""
     if len(text) > MAX_CHARS:
         return None, f"reply longer than {MAX_CHARS} characters"
-    candidates = [text.strip()]
-    if allow_wrapped:
-        candidates += [c.strip() for c in (_last_fenced_block(text), _outermost_object(text)) if c]
+    candidates = [text.strip(JSON_WHITESPACE)]
+    if allow_wrapped:  # a fenced block, else the outermost {...}: junk inside a fence is not skipped
+        fenced = _last_fenced_block(text)
+        wrapped = fenced if fenced is not None else _outermost_object(text)
+        candidates += [wrapped.strip(JSON_WHITESPACE)] if wrapped else []
     refused = None
     for candidate in candidates:
         if nesting_depth(candidate) > MAX_DEPTH:
@@ -122,25 +126,44 @@ def extract_json(text: str, allow_wrapped: bool = False) -> tuple[Any, str]:
             continue
     if refused:
         return None, refused
-    if not allow_wrapped and (_last_fenced_block(text) or text.strip().startswith(("Here", "Sure"))):
+    if not allow_wrapped and (_last_fenced_block(text) or text.strip(JSON_WHITESPACE).startswith(("Here", "Sure"))):
         return None, "reply must be the JSON value alone (no code fence or prose)"
     return None, "reply is not valid JSON"
 
 
 _REF_KEYS = ("$ref", "$dynamicRef", "$recursiveRef")
+#: Keywords whose values are instance data, not subschemas: a "$ref" or "format" key in
+#: them is data.
+_DATA_KEYWORDS = ("const", "enum", "default", "examples")
 
 
-def schema_refs(schema: Any) -> list[str]:
-    """Every reference string in a schema (iterative: a deep schema cannot exhaust the stack)."""
-    refs, stack = [], [schema]
+def _schema_nodes(schema: Any) -> list[dict]:
+    """Every object in a schema outside data keywords (iterative: a deep schema cannot
+    exhaust the stack)."""
+    nodes, stack = [], [schema]
     while stack:
         node = stack.pop()
         if isinstance(node, dict):
-            refs += [node[k] for k in _REF_KEYS if isinstance(node.get(k), str)]
-            stack += node.values()
+            nodes.append(node)
+            stack += [v for k, v in node.items() if k not in _DATA_KEYWORDS]
         elif isinstance(node, list):
             stack += node
-    return refs
+    return nodes
+
+
+def schema_refs(schema: Any) -> list[str]:
+    """Every reference string in a schema (not in const/enum/default/examples data)."""
+    return [node[k] for node in _schema_nodes(schema) for k in _REF_KEYS if isinstance(node.get(k), str)]
+
+
+def check_formats(schema: Any, checker: jsonschema.FormatChecker) -> None:
+    """Raise ValueError (one line) for a ``format`` the checker cannot check: an unchecked
+    format accepts any string, so the task would pay for garbage."""
+    for node in _schema_nodes(schema):
+        name = node.get("format")
+        if isinstance(name, str) and name not in checker.checkers:
+            raise ValueError(f"format {name[:40]!r} cannot be checked here (checkable: "
+                             f"{', '.join(sorted(checker.checkers))}); remove it or use one of those")  # fmt: skip
 
 
 def _local_registry(schema: dict[str, Any]) -> tuple[Registry, str]:
@@ -183,12 +206,13 @@ def _validator(schema_text: str):
         raise ValueError(f"invalid schema: {exc.message[:200]}") from None
     if isinstance(schema, dict):
         check_refs(schema)
+    check_formats(schema, cls.FORMAT_CHECKER)
     return cls(schema, format_checker=cls.FORMAT_CHECKER, registry=Registry())
 
 
 def schema_errors(instance: Any, schema: dict[str, Any]) -> list[str]:
     """Validation errors (at most MAX_ERRORS, readable), under the schema's declared draft
-    (2020-12 when it declares none) with format checking on, after the root type the
+    (2020-12 when it declares none) with every format it uses checked, after the root type the
     schema implies (implied_root_types). Raises ValueError for a schema that is invalid
     or refers outside itself."""
     validator = _validator(json.dumps(schema, sort_keys=True))
@@ -249,11 +273,16 @@ def root_type_error(instance: Any, schema: Any) -> str | None:
     )
 
 
+def _pointer_token(key: str) -> str:
+    """A key escaped as in a JSON Pointer (RFC 6901): "a/b" and "a" + "b" differ."""
+    return str(key).replace("~", "~0").replace("/", "~1")
+
+
 def _leaves(value: Any, path: str = "") -> dict[str, str]:
     if isinstance(value, dict) and value:
         out: dict[str, str] = {}
         for key, item in value.items():
-            out.update(_leaves(item, f"{path}/{key}"))
+            out.update(_leaves(item, f"{path}/{_pointer_token(key)}"))
         return out
     if isinstance(value, list) and value:
         out = {}
@@ -273,3 +302,45 @@ def json_closeness(original: Any, edited: Any) -> float:
         return 1.0
     same = sum(1 for path in set(a) & set(b) if a[path] == b[path])
     return same / len(union)
+
+
+_CONTAINER_ERRORS = {"required", "minProperties", "dependentRequired", "dependencies", "minItems", "contains",
+                     "minContains"}  # fmt: skip
+
+
+def _extra_keys(instance: dict, schema: dict) -> list[str]:
+    """The keys ``additionalProperties`` judges: neither in properties nor matching a pattern."""
+    patterns = [re.compile(p) for p in (schema.get("patternProperties") or {})]
+    return [key for key in instance if key not in (schema.get("properties") or {})
+            and not any(p.search(key) for p in patterns)]  # fmt: skip
+
+
+def sound_paths(original: Any, schema: dict[str, Any]) -> set[str]:
+    """The original's leaf paths that no validation error touches: what a repair keeps.
+
+    An error marks the leaves under its location, except errors that ask for something
+    to be added (``required``, ``minItems``...), which mark nothing, and
+    ``additionalProperties``, which marks the extra keys only."""
+    validator = _validator(json.dumps(schema, sort_keys=True))
+    bad = []
+    for error in validator.iter_errors(original):
+        where = "".join("/" + _pointer_token(p) for p in error.absolute_path)
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            bad += [f"{where}/{_pointer_token(key)}" for key in _extra_keys(error.instance, error.schema)]
+        elif error.validator not in _CONTAINER_ERRORS:
+            bad.append(where)
+    root = root_type_error(original, schema)
+    return {path for path in _leaves(original) if not root
+            and not any(path == b or path.startswith(b + "/") for b in bad)}  # fmt: skip
+
+
+def repair_closeness(original: Any, edited: Any, schema: dict[str, Any]) -> tuple[float, float]:
+    """(kept, closeness) of a repair: kept, the share of the original's sound leaves
+    (sound_paths) the reply keeps unchanged (closeness when none is sound); closeness,
+    json_closeness. A reply written from scratch keeps next to none of them."""
+    closeness = json_closeness(original, edited)
+    sound = sound_paths(original, schema)
+    if not sound:
+        return closeness, closeness
+    a, b = _leaves(original), _leaves(edited)
+    return sum(1 for path in sound if b.get(path) == a[path]) / len(sound), closeness
