@@ -12,13 +12,14 @@ schema never reaches the network or the file system.
 
 from __future__ import annotations
 
+import decimal
 import functools
 import json
 import re
 from typing import Any
 
 import jsonschema
-from jsonschema.exceptions import SchemaError
+from jsonschema.exceptions import SchemaError, ValidationError
 from referencing import Registry
 from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT202012, specification_with
@@ -77,7 +78,14 @@ def _refuse_constant(name: str) -> Any:
     raise NotStrictJSON(f"{name} is not a JSON value")
 
 
+MAX_SIGNIFICANT_DIGITS = 17  # a double holds 15-17: more would be rounded before validation
+
+
 def _finite_float(text: str) -> float:
+    digits = text.lstrip("-").split("e")[0].split("E")[0].replace(".", "").lstrip("0").rstrip("0")
+    if len(digits) > MAX_SIGNIFICANT_DIGITS:
+        raise NotStrictJSON(f"number {text[:30]} has more than {MAX_SIGNIFICANT_DIGITS} significant digits "
+                            "(it would be rounded before validation)")  # fmt: skip
     value = float(text)
     if value in (float("inf"), float("-inf")):
         raise NotStrictJSON(f"number {text[:20]} overflows to infinity")
@@ -207,7 +215,22 @@ def _validator(schema_text: str):
     if isinstance(schema, dict):
         check_refs(schema)
     check_formats(schema, cls.FORMAT_CHECKER)
-    return cls(schema, format_checker=cls.FORMAT_CHECKER, registry=Registry())
+    exact = jsonschema.validators.extend(cls, {"multipleOf": _exact_multiple_of})
+    return exact(schema, format_checker=cls.FORMAT_CHECKER, registry=Registry())
+
+
+def _exact_multiple_of(validator, divisor, instance, schema):
+    """multipleOf in decimal arithmetic on the numbers as written (0.3 is a multiple of
+    0.1; binary floats say it is not)."""
+    if not validator.is_type(instance, "number"):
+        return
+    try:
+        with decimal.localcontext(decimal.Context(prec=10_000)):  # JSON integers have < 4300 digits
+            remainder = decimal.Decimal(repr(instance)) % decimal.Decimal(repr(divisor))
+    except (decimal.InvalidOperation, ValueError):
+        remainder = None
+    if remainder is None or remainder != 0:
+        yield ValidationError(f"{instance!r} is not a multiple of {divisor}")
 
 
 def schema_errors(instance: Any, schema: dict[str, Any]) -> list[str]:
@@ -320,7 +343,8 @@ def sound_paths(original: Any, schema: dict[str, Any]) -> set[str]:
 
     An error marks the leaves under its location, except errors that ask for something
     to be added (``required``, ``minItems``...), which mark nothing, and
-    ``additionalProperties``, which marks the extra keys only."""
+    ``additionalProperties``, which marks the extra keys only. When no leaf is sound, the
+    bad places themselves, as paths ending in "/"."""
     validator = _validator(json.dumps(schema, sort_keys=True))
     bad = []
     for error in validator.iter_errors(original):
@@ -329,18 +353,23 @@ def sound_paths(original: Any, schema: dict[str, Any]) -> set[str]:
             bad += [f"{where}/{_pointer_token(key)}" for key in _extra_keys(error.instance, error.schema)]
         elif error.validator not in _CONTAINER_ERRORS:
             bad.append(where)
-    root = root_type_error(original, schema)
-    return {path for path in _leaves(original) if not root
-            and not any(path == b or path.startswith(b + "/") for b in bad)}  # fmt: skip
+    if root_type_error(original, schema):
+        return set()
+    sound = {path for path in _leaves(original) if not any(path == b or path.startswith(b + "/") for b in bad)}
+    return sound or {b + "/" for b in bad if b}  # none sound: the bad places, where a repair keeps a value
 
 
 def repair_closeness(original: Any, edited: Any, schema: dict[str, Any]) -> tuple[float, float]:
     """(kept, closeness) of a repair: kept, the share of the original's sound leaves
-    (sound_paths) the reply keeps unchanged (closeness when none is sound); closeness,
-    json_closeness. A reply written from scratch keeps next to none of them."""
+    (sound_paths) the reply keeps unchanged, or when none is sound, of its bad places
+    (paths ending in "/") where it still has a value (closeness when there are none); closeness, json_closeness. A reply written from scratch keeps next to none of them."""
     closeness = json_closeness(original, edited)
     sound = sound_paths(original, schema)
     if not sound:
         return closeness, closeness
     a, b = _leaves(original), _leaves(edited)
-    return sum(1 for path in sound if b.get(path) == a[path]) / len(sound), closeness
+
+    def kept(path: str) -> bool:  # a sound leaf unchanged, or something at a bad place
+        return any(p == path[:-1] or p.startswith(path) for p in b) if path.endswith("/") else b.get(path) == a[path]
+
+    return sum(map(kept, sound)) / len(sound), closeness
