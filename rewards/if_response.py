@@ -12,7 +12,7 @@ constraint credit only when it
   unrelated tail fails) share ``min_topic`` distinct content words (by their first five
   letters) with the request and the topic vocabulary the caller gives, at least
   ``min_answer_topic`` of them from the answer vocabulary (words the request itself does
-  not use), spread over the reply (each third of a reply of 30 words or more has one),
+  not use), spread over the reply (two thirds of a reply of 30 words or more have one),
   unless the task makes that unfair (one of a few fixed phrases);
 - is not one text repeated (a tenth of a long reply's words are distinct), has a
   plausible length (``min_words``) and reads as prose in the expected language: at
@@ -68,7 +68,7 @@ FUNCTION_WORDS = {lang: frozenset(words.split()) for lang, words in {
 MIN_FUNCTION_SHARE = 0.10
 #: A reply of REPEAT_MIN_WORDS words or more needs this share of distinct words (junk x20 has ~5 %).
 REPEAT_MIN_WORDS, MIN_DISTINCT_SHARE = 50, 0.1
-#: A reply this long has each third checked for a topic word.
+#: A reply this long needs a topic word in two of its thirds.
 SPREAD_MIN_WORDS = 30
 #: Words that describe the constraints rather than the topic.
 INSTRUCTION_WORDS = frozenset(_INSTRUCTION_TEXT.split())
@@ -133,7 +133,7 @@ def non_response(text: str, *, request: str, prompt: str, system: str = "", requ
     to edit or repeat text they quote; min_words: the fewest words (beside required copies)
     a plausible answer has; topic_words, answer_words: more words of the topic (the latter
     words an answer uses that the request does not); min_topic, min_answer_topic: how many
-    distinct ones it needs; spread: each third of a long reply needs one; language: whose
+    distinct ones it needs; spread: two thirds of a long reply need one; language: whose
     function words prose must have (None: no test); topic_in_copies: topic words copied
     from the prompt count too (task files, whose answers may quote the request)."""
     if not text.strip():
@@ -190,6 +190,7 @@ def _off_topic(own: list[str], *, request: str, topic_words: list[str], min_topi
     if spread and len(own) >= SPREAD_MIN_WORDS:
         third = len(own) // 3
         empty = [n for n in range(3) if not any(hits[n * third : (n + 1) * third if n < 2 else None])]
-        if empty:
-            return f"off topic: no topic word in its {('first', 'middle', 'last')[empty[0]]} third"
+        if len(empty) > 1:  # one third may be a greeting or a sign-off
+            where = " and ".join(("first", "middle", "last")[n] for n in empty)
+            return f"off topic: no topic word in its {where} thirds"
     return None
