@@ -10,7 +10,9 @@ IFBench's sample outputs (294 model responses to IFBench's prompts), shipped in 
 is judged with the rules the env applies to task files (``_response_rules``: a short
 answer when the prompt asks for one, else a plausible length, words of its own, English
 prose and a content word of the request's) and, for comparison, with the old lenient
-rules (a word, no whole-prompt echo). Appends a row to results/if_gate_ifbench.md.
+rules (a word, no whole-prompt echo). Honest answers to generated tasks: 20 replies
+written by hand for task ids 0-19 (data/if_honest_generated.json), scored by the env.
+Appends a row to results/if_gate_ifbench.md.
 """
 
 from __future__ import annotations
@@ -80,6 +82,21 @@ def main() -> None:
         refused = sum(reasons.values())
         print(f"{label:<22} refused {refused:>3} of {len(outputs)}  {dict(reasons)}")
         rows.append(f"{label}: {refused}/{len(outputs)} {dict(reasons) or ''}")
+    import gymnasium as gym
+
+    import atropos_envs  # noqa: F401
+
+    env = gym.make("atropos_envs/InstructionFollowing-v0")
+    honest = json.loads((Path(__file__).resolve().parent / "data" / "if_honest_generated.json").read_text())
+    responds = passes = 0
+    for task_id, text in honest.items():
+        env.reset(options={"task_id": task_id})
+        _, reward, *_, info = env.step(text)
+        responds += info["components"]["responds"] == 1.0
+        passes += reward >= 0.5
+    print(f"hand-written honest replies, generated tasks 0-19: respond {responds}/20, reward >= 0.5 {passes}/20")
+    rows.append(f"hand-written, generated tasks 0-19: respond {responds}/{len(honest)}, "
+                f"reward >= 0.5 {passes}/{len(honest)}")
     results = Path(__file__).resolve().parent / "results" / "if_gate_ifbench.md"
     if not results.exists():
         results.write_text(

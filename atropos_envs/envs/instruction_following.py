@@ -10,8 +10,16 @@ all-followed flag and IFEval's loose variants are reported beside it and selecta
 with ``reward=``. Per-constraint verdicts are the ``strict:<id>`` components; they are
 IFEval's verdicts, unchanged. Constraints earn credit only when the reply responds to
 the request (``rewards.if_response``: not empty, not an echo of the prompt or of the
-constraint text, words of its own, on topic): otherwise the reward is 0, the
-``responds`` component 0 and the outcome ``invalid``.
+constraint text, words of its own, a plausible length, prose, on topic: see
+``_response_rules``): otherwise the reward is 0, the ``responds`` component 0 and the
+outcome ``invalid``. Replies over MAX_REPLY_CHARS (40,000) characters are refused before
+any check (outcome ``invalid``): the checks are linear or worse in the reply's length.
+
+Residual gameability (no model judge): the gate judges words, not meaning. Fluent prose
+in the expected language that carries three topic words (one from if_topics'
+answer vocabulary) through two thirds of the reply passes without answering; on task
+files, the request's own sentence followed by 10+ unrelated words passes where the
+prompt does not ask for a short answer, and a one-word reply passes where it does.
 
 Task files are checked at load: ids, one kwargs object per id, and every keyword
 argument's type and range (``num_words: "100"`` is refused, not scored 0 forever).

@@ -2,7 +2,7 @@
 object so it does, changing as little as possible.
 
 Nothing from the task or the reply is ever executed: the reply is parsed as JSON and
-validated with ``jsonschema`` (the schema's declared draft, format checking on) in a
+validated with ``jsonschema`` (the schema's declared draft, every format checked) in a
 time-bounded worker, since user schemas may hold patterns that backtrack badly.
 
 Task schema: ``mode`` (``generate`` | ``repair``), ``schema`` (a JSON Schema object, or a
