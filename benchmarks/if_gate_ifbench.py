@@ -61,8 +61,8 @@ def main() -> None:
     by_prompt = {t["prompt"]: t for t in tasks}
     def file_rules(out: dict) -> dict:
         task = by_prompt.get(out["prompt"], {})
-        return _response_rules({"prompt": out["prompt"], "instruction_id_list": task.get("instruction_id_list", []),
-                                "kwargs": [kw or {} for kw in task.get("kwargs") or []]})  # fmt: skip
+        ids, kwargs = task.get("instruction_id_list", []), [kw or {} for kw in task.get("kwargs") or []]
+        return _response_rules({"prompt": out["prompt"], "instruction_id_list": ids, "kwargs": kwargs})
 
     def old_lenient(out: dict) -> dict:
         task = by_prompt.get(out["prompt"], {})
@@ -78,7 +78,8 @@ def main() -> None:
             if why:
                 reasons[why.split(":")[0]] += 1
                 if label == "task file rules" and os.environ.get("SHOW"):
-                    print(f"REFUSED {why}\n  prompt: {out['prompt'][:300]!r}\n  reply: {out['response'][:300]!r}")
+                    print(f"REFUSED {why}\n  prompt: {out['prompt'][:300]!r}")
+                    print(f"  reply: {out['response'][:300]!r}")
         refused = sum(reasons.values())
         print(f"{label:<22} refused {refused:>3} of {len(outputs)}  {dict(reasons)}")
         rows.append(f"{label}: {refused}/{len(outputs)} {dict(reasons) or ''}")
@@ -94,7 +95,8 @@ def main() -> None:
         _, reward, *_, info = env.step(text)
         responds += info["components"]["responds"] == 1.0
         passes += reward >= 0.5
-    print(f"hand-written honest replies, generated tasks 0-19: respond {responds}/20, reward >= 0.5 {passes}/20")
+    print(f"hand-written honest replies, generated tasks 0-19: respond {responds}/20, "
+          f"reward >= 0.5 {passes}/20")
     rows.append(f"hand-written, generated tasks 0-19: respond {responds}/{len(honest)}, "
                 f"reward >= 0.5 {passes}/{len(honest)}")
     results = Path(__file__).resolve().parent / "results" / "if_gate_ifbench.md"

@@ -57,8 +57,8 @@ STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 FUNCTION_WORDS = {lang: frozenset(words.split()) for lang, words in {
     "en": "the a an and or of to in on is are was were it that this for with as be by at from you i we they "
           "he she not but your my our their can will have has his her its if so",
-    "de": "der die das und ist ein eine einen nicht zu mit den dem des im in es sie er wir ich auf für von sich "
-          "auch am wie aber oder sind war",
+    "de": "der die das und ist ein eine einen nicht zu mit den dem des im in es sie er wir ich auf für von "
+          "sich auch am wie aber oder sind war",
     "fr": "le la les et est un une des de du en il elle nous je pas que qui pour dans sur au avec ce se sont "
           "mais ou plus",
     "es": "el la los las y es un una de del en que no por con para se lo su al son pero o más muy",
@@ -165,10 +165,12 @@ def non_response(text: str, *, request: str, prompt: str, system: str = "", requ
     if language in FUNCTION_WORDS and len(rest) >= 8:
         share = sum(t in FUNCTION_WORDS[language] for t in rest) / len(rest)
         if share < MIN_FUNCTION_SHARE:
-            return f"not prose in '{language}': {share:.0%} function words (prose has {MIN_FUNCTION_SHARE:.0%}+)"
+            return f"not prose in '{language}': {share:.0%} function words (prose has 10 %+)"
     if topical:
-        return _off_topic(rest if topic_in_copies else own, request=request, topic_words=topic_words, min_topic=min_topic,
-                          answer_words=answer_words, min_answer_topic=min_answer_topic, spread=spread)  # fmt: skip
+        words = rest if topic_in_copies else own
+        return _off_topic(words, request=request, topic_words=topic_words, min_topic=min_topic,
+                          answer_words=answer_words, min_answer_topic=min_answer_topic,
+                          spread=spread)  # fmt: skip
     return None
 
 

@@ -112,7 +112,8 @@ def strict_loads(text: str) -> Any:
 def extract_json(text: str, allow_wrapped: bool = False) -> tuple[Any, str]:
     """The JSON value the reply gives, and why not when there is none.
 
-    Strict: the reply, less JSON whitespace (space, tab, CR, LF) around it, must be JSON. With allow_wrapped, a fenced code block or
+    Strict: the reply, less JSON whitespace (space, tab, CR, LF) around it, must be
+    JSON. With allow_wrapped, a fenced code block or
     the outermost {...} inside surrounding prose is accepted too. Returns (None, reason)
     on failure; a JSON null reply is reported as not an object by the caller."""
     if len(text) > MAX_CHARS:
@@ -134,7 +135,8 @@ def extract_json(text: str, allow_wrapped: bool = False) -> tuple[Any, str]:
             continue
     if refused:
         return None, refused
-    if not allow_wrapped and (_last_fenced_block(text) or text.strip(JSON_WHITESPACE).startswith(("Here", "Sure"))):
+    prose = text.strip(JSON_WHITESPACE).startswith(("Here", "Sure"))
+    if not allow_wrapped and (_last_fenced_block(text) or prose):
         return None, "reply must be the JSON value alone (no code fence or prose)"
     return None, "reply is not valid JSON"
 
@@ -170,8 +172,9 @@ def check_formats(schema: Any, checker: jsonschema.FormatChecker) -> None:
     for node in _schema_nodes(schema):
         name = node.get("format")
         if isinstance(name, str) and name not in checker.checkers:
-            raise ValueError(f"format {name[:40]!r} cannot be checked here (checkable: "
-                             f"{', '.join(sorted(checker.checkers))}); remove it or use one of those")  # fmt: skip
+            known = ", ".join(sorted(checker.checkers))
+            raise ValueError(f"format {name[:40]!r} cannot be checked here (checkable: {known}); "
+                             "remove it or use one of those")  # fmt: skip
 
 
 def _local_registry(schema: dict[str, Any]) -> tuple[Registry, str]:
@@ -355,14 +358,15 @@ def sound_paths(original: Any, schema: dict[str, Any]) -> set[str]:
             bad.append(where)
     if root_type_error(original, schema):
         return set()
-    sound = {path for path in _leaves(original) if not any(path == b or path.startswith(b + "/") for b in bad)}
-    return sound or {b + "/" for b in bad if b}  # none sound: the bad places, where a repair keeps a value
+    sound = {p for p in _leaves(original) if not any(p == b or p.startswith(b + "/") for b in bad)}
+    return sound or {b + "/" for b in bad if b}  # none sound: the bad places
 
 
 def repair_closeness(original: Any, edited: Any, schema: dict[str, Any]) -> tuple[float, float]:
     """(kept, closeness) of a repair: kept, the share of the original's sound leaves
     (sound_paths) the reply keeps unchanged, or when none is sound, of its bad places
-    (paths ending in "/") where it still has a value (closeness when there are none); closeness, json_closeness. A reply written from scratch keeps next to none of them."""
+    (paths ending in "/") where it still has a value (closeness when there are none);
+    closeness, json_closeness. A reply written from scratch keeps next to none of them."""
     closeness = json_closeness(original, edited)
     sound = sound_paths(original, schema)
     if not sound:
@@ -370,6 +374,8 @@ def repair_closeness(original: Any, edited: Any, schema: dict[str, Any]) -> tupl
     a, b = _leaves(original), _leaves(edited)
 
     def kept(path: str) -> bool:  # a sound leaf unchanged, or something at a bad place
-        return any(p == path[:-1] or p.startswith(path) for p in b) if path.endswith("/") else b.get(path) == a[path]
+        if path.endswith("/"):
+            return any(p == path[:-1] or p.startswith(path) for p in b)
+        return b.get(path) == a[path]
 
     return sum(map(kept, sound)) / len(sound), closeness

@@ -127,9 +127,10 @@ def _validated_kwargs(index: int, instruction_id: Any, kwargs: Any) -> dict[str,
 #: Phrases in a task file's prompt that ask for a short answer (a word limit, a picked
 #: option, one word): there the gate wants only a word of the reply's own.
 _SHORT_ANSWER = re.compile(
-    r"\b(?:one|single|1|two|three)[- ]words?\b|\byes or no\b|\b(?:only|just) (?:the|one|a|answer|respond|reply|"
-    r"say|output|return|give|write)\b|\b(?:at most|less than|fewer than|no more than|under|maximum of|max\.?|"
-    r"up to|within) \d+ (?:words|characters|letters|sentences?)\b|\bin \d+ words\b|\b(?:choose|pick|select)\b|"
+    r"\b(?:one|single|1|two|three)[- ]words?\b|\byes or no\b|"
+    r"\b(?:only|just) (?:the|one|a|answer|respond|reply|say|output|return|give|write)\b|"
+    r"\b(?:at most|less than|fewer than|no more than|under|maximum of|max\.?|up to|within) \d+ "
+    r"(?:words|characters|letters|sentences?)\b|\bin \d+ words\b|\b(?:choose|pick|select)\b|"
     r"\boptions?\b|\bshort answer\b|\b(?:one|single|1) (?:sentence|line|number|letter|emoji)\b|\btitle\b|"
     r"\b(?:rewrite|rephrase|paraphrase|translate|edit|correct|fix|check|copy|reverse)\b|\bwhich (?:one|is)\b|"
     r"\bname (?:a|one|the)\b|\bwhitespace\b|(?:^|\s)\(?[a-dA-D]\)\s|\?",
@@ -172,18 +173,21 @@ def _response_rules(task: dict[str, Any]) -> dict[str, Any]:
     language = next((kw.get("language") for iid, kw in zip(ids, kwargs_list)
                      if iid == "language:response_language"), "en")  # fmt: skip
     generated = "request" in task  # task files: no prose test (their answers may be lists, code, CSV)
+    prose_language = language if generated and language in FUNCTION_WORDS else None
     rules: dict[str, Any] = {"required_copies": copies, "whole_echo_only": not generated,
-                             "language": language if generated and language in FUNCTION_WORDS else None}  # fmt: skip
+                             "language": prose_language}  # fmt: skip
     if "detectable_format:constrained_response" in ids:  # the answer is one of the fixed phrases
         copies += list(CONSTRAINED_RESPONSES)
-        return {**rules, "min_new_words": 0, "topical": False, "one_of": CONSTRAINED_RESPONSES, "language": None}
+        return {**rules, "min_new_words": 0, "topical": False, "one_of": CONSTRAINED_RESPONSES,
+                "language": None}  # fmt: skip
     if generated:
         request, least = task["request"], _length_cap(ids, kwargs_list, GENERATED_MIN_WORDS)
         rules.update(min_words=least, min_new_words=min(5, max(1, least // 3)), spread=True,
                      min_topic=min(3, max(1, least // 4)))  # fmt: skip
         if language == "en":
             return {**rules, "answer_words": ANSWER_WORDS.get(request, ()), "min_answer_topic": 1}
-        return {**rules, "topic_words": foreign_words(request, language), "min_topic": min(2, rules["min_topic"])}
+        return {**rules, "topic_words": foreign_words(request, language),
+                "min_topic": min(2, rules["min_topic"])}  # fmt: skip
     if _SHORT_ANSWER.search(task["prompt"]):
         return {**rules, "min_new_words": 0, "topical": False}
     least = _length_cap(ids, kwargs_list, FILE_MIN_WORDS)

@@ -164,7 +164,9 @@ class JsonSchemaEnv(TextEnv):
                     _check_repair, value, task["schema"], task["invalid"], timeout=self.config.score_timeout_s
                 )
             else:
-                errors = shared_pool().call(schema_errors, value, task["schema"], timeout=self.config.score_timeout_s)
+                errors = shared_pool().call(
+                    schema_errors, value, task["schema"], timeout=self.config.score_timeout_s
+                )
         except BoundedTimeout as exc:
             return Score(0.0, zero, f"validation {exc}", outcome="timeout")
         except RuntimeError as exc:

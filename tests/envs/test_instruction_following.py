@@ -269,8 +269,9 @@ def test_generated_tasks_pay_honest_answers():
     env, task_id = generated(["combination:repeat_prompt"])
     request = env.get_task(task_id)["request"]
     assert request == "Write a short story about a lighthouse keeper."
-    story = (" Every night old Tom climbed the tower and lit the lamp so the fishing boats came home safely. One "
-             "winter storm the light failed and he carried a lantern up the stairs until the last ship reached the shore.")
+    story = (" Every night old Tom climbed the tower and lit the lamp so the fishing boats came home safely. "
+             "One winter storm the light failed and he carried a lantern up the stairs until the last ship "
+             "reached the shore.")  # fmt: skip
     assert reply(env, request + story, task_id)[0] == 1.0
     assert reply(env, request, task_id)[0] == 0.0
 
@@ -288,8 +289,8 @@ def test_probes_stay_below_the_pass_bar(config):
 
 # ---- red-team regressions: junk with topic words, other languages, task-file junk, huge replies ------
 JUNK = "marble violet tundra copper glacier"
-FILLER = ("the quarterly report covers inventory levels and shipping schedules for the northern warehouse and "
-          "the accounting team will review the numbers next week")  # fmt: skip
+FILLER = ("the quarterly report covers inventory levels and shipping schedules for the northern warehouse "
+          "and the accounting team will review the numbers next week")  # fmt: skip
 
 
 def _salad(words: list[str], topic: list[str], every: int = 4) -> str:
@@ -304,9 +305,9 @@ def test_generated_tasks_refuse_junk_with_topic_words():
     for i in range(100):
         task = env.get_task(i)
         topic = [w for w in task["request"].lower().rstrip(".").split() if len(w) > 3]
-        for text in (f"{topic[-1]} {JUNK}", _salad(FILLER.split() * 2, topic), _salad(("lorem ipsum dolor sit amet "
-                     "consectetur adipiscing elit sed do eiusmod tempor").split() * 3, topic),
-                     "das wetter ist heute sehr kalt und grau im norden und wir bleiben zu hause bei tee"):  # fmt: skip
+        lorem = "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor".split()
+        german = "das wetter ist heute sehr kalt und grau im norden und wir bleiben zu hause bei tee"
+        for text in (f"{topic[-1]} {JUNK}", _salad(FILLER.split() * 2, topic), _salad(lorem * 3, topic), german):
             reward, info = reply(env, text, str(i))
             assert reward < 0.5, (i, text, info["reason"])
 
@@ -315,8 +316,9 @@ def test_a_response_language_keeps_the_topic_check():
     env, task_id = generated(["language:response_language"], max_constraints=1)
     task = env.get_task(task_id)
     assert task["kwargs"][0]["language"] in ("de", "fr", "es", "it", "pt")
-    reward, info = reply(env, "das wetter ist heute sehr kalt und grau im norden und wir bleiben heute lieber zu "
-                              "hause bei einer tasse tee und einem guten buch am warmen ofen", task_id)  # fmt: skip
+    weather = ("das wetter ist heute sehr kalt und grau im norden und wir bleiben heute lieber zu hause bei "
+               "einer tasse tee und einem guten buch am warmen ofen")  # fmt: skip
+    reward, info = reply(env, weather, task_id)
     assert reward == 0.0 and ("off topic" in info["reason"] or "not prose" in info["reason"]), info["reason"]
 
 

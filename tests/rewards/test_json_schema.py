@@ -9,13 +9,13 @@ from rewards.json_schema import (
     check_refs,
     extract_json,
     implied_root_types,
-    repair_closeness,
-    sound_paths,
     json_closeness,
     nesting_depth,
+    repair_closeness,
     root_type_error,
     schema_errors,
     schema_refs,
+    sound_paths,
     strict_loads,
 )
 
