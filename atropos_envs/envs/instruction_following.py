@@ -19,7 +19,8 @@ Residual gameability (no model judge): the gate judges words, not meaning. Fluen
 in the expected language that carries three topic words (one from if_topics'
 answer vocabulary) through two thirds of the reply passes without answering; on task
 files, the request's own sentence followed by 10+ unrelated words passes where the
-prompt does not ask for a short answer, and a one-word reply passes where it does.
+prompt does not ask for a short answer, a one-word reply passes where it does, and a
+task file asking for a non-English answer has no topic test.
 
 Task files are checked at load: ids, one kwargs object per id, and every keyword
 argument's type and range (``num_words: "100"`` is refused, not scored 0 forever).
@@ -167,7 +168,8 @@ def _response_rules(task: dict[str, Any]) -> dict[str, Any]:
     prompt says so (_SHORT_ANSWER: a limit, options, a question, an edit) the reply needs a
     word and only a copy of the whole prompt is an echo; otherwise 10 words (capped by its
     limits), three of its own and a content word of the request's (copied ones count: the
-    answers may quote the request; measured on IFBench's sample outputs)."""
+    answers may quote the request; measured on IFBench's sample outputs), or no topic test
+    when the answer must be in another language."""
     ids, kwargs_list = task["instruction_id_list"], task["kwargs"]
     copies = kwarg_strings(kwargs_list)
     language = next((kw.get("language") for iid, kw in zip(ids, kwargs_list)
@@ -191,7 +193,9 @@ def _response_rules(task: dict[str, Any]) -> dict[str, Any]:
     if _SHORT_ANSWER.search(task["prompt"]):
         return {**rules, "min_new_words": 0, "topical": False}
     least = _length_cap(ids, kwargs_list, FILE_MIN_WORDS)
-    return {**rules, "min_words": least, "min_new_words": min(3, least), "topic_in_copies": True}
+    # a reply in another language shares no English word with the request: no topic test there
+    return {**rules, "min_words": least, "min_new_words": min(3, least), "topic_in_copies": True,
+            "topical": language in ("en", None)}  # fmt: skip
 
 
 class InstructionFollowingEnv(TextEnv):
