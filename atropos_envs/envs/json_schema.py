@@ -82,6 +82,9 @@ def _read_schema(record: dict[str, Any]) -> dict[str, Any]:
             schema = strict_loads(schema)
         except (ValueError, RecursionError) as exc:
             raise TaskFieldError("schema", f"the string is not JSON ({str(exc)[:80]})") from None
+    if isinstance(schema, bool):  # valid JSON Schema, but no task: any reply (true) or none (false) passes
+        raise TaskFieldError("schema", f"the boolean schema {str(schema).lower()} accepts "
+                                       f"{'every value' if schema else 'nothing'}; give a schema object")  # fmt: skip
     if not isinstance(schema, dict):
         raise TaskFieldError("schema", "expected a JSON Schema object (or a JSON string of one)")
     try:

@@ -150,6 +150,8 @@ def test_red_team_holes_are_closed(tmp_path):
     path.write_text(json.dumps({"schema": {"type": "object", "properties": {"v": {"format": "made-up"}}}}) + "\n")
     with pytest.raises(TaskFileError, match="line 1, field 'schema': format 'made-up' cannot be checked"):
         make(tasks=str(path))
+    with pytest.raises(TaskFileError, match="the boolean schema true accepts every value"):
+        make(tasks=[{"schema": True}])
 
 
 def test_non_json_numbers_and_duplicate_keys_are_refused():
