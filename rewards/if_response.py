@@ -9,9 +9,19 @@ constraint credit only when it
   the request nor in the system prompt (fewer is an echo or no answer), and at most half
   of its words copied from the prompts in runs of three or more;
 - is about the request: its own words (those not copied in runs, so an echo with an
-  unrelated tail fails) share a content word (by its first five letters) with the
-  request, unless the task makes that unfair (an answer in another language, one of a
-  few fixed phrases).
+  unrelated tail fails) share ``min_topic`` distinct content words (by their first five
+  letters) with the request and the topic vocabulary the caller gives, at least
+  ``min_answer_topic`` of them from the answer vocabulary (words the request itself does
+  not use), spread over the reply (two thirds of a reply of 30 words or more have one),
+  unless the task makes that unfair (one of a few fixed phrases);
+- is not one text repeated (a tenth of a long reply's words are distinct), has a
+  plausible length (``min_words``) and reads as prose in the expected language: at
+  least 10 % of its words are that language's function words (lorem ipsum, word lists
+  and text in another language have next to none).
+
+What it cannot tell without a model judge: fluent prose in the right language that
+names enough topic words in every third while saying nothing true or useful about the
+request (filler with topic words sprinkled through it) passes.
 
 Text that the constraints themselves require to be copied (the request for
 ``combination:repeat_prompt``, the fixed options, an end phrase, keywords, a postscript
@@ -43,6 +53,23 @@ total haiku poem poems story stories note essay review description summary song 
 email speech tweet riddle joke article advice announcement plan rules ideal imaginary
 """
 STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
+#: Frequent function words per language: prose has many (English ~40 %), word salads few.
+FUNCTION_WORDS = {lang: frozenset(words.split()) for lang, words in {
+    "en": "the a an and or of to in on is are was were it that this for with as be by at from you i we they "
+          "he she not but your my our their can will have has his her its if so",
+    "de": "der die das und ist ein eine einen nicht zu mit den dem des im in es sie er wir ich auf für von "
+          "sich auch am wie aber oder sind war",
+    "fr": "le la les et est un une des de du en il elle nous je pas que qui pour dans sur au avec ce se sont "
+          "mais ou plus",
+    "es": "el la los las y es un una de del en que no por con para se lo su al son pero o más muy",
+    "it": "il la le lo gli e è un una di del della in che non per con si al sono ma o più da",
+    "pt": "o a os as e é um uma de do da em que não por com para se no na são mas ou mais",
+}.items()}  # fmt: skip
+MIN_FUNCTION_SHARE = 0.10
+#: A reply of REPEAT_MIN_WORDS words or more needs this share of distinct words (junk x20 has ~5 %).
+REPEAT_MIN_WORDS, MIN_DISTINCT_SHARE = 50, 0.1
+#: A reply this long needs a topic word in two of its thirds.
+SPREAD_MIN_WORDS = 30
 #: Words that describe the constraints rather than the topic.
 INSTRUCTION_WORDS = frozenset(_INSTRUCTION_TEXT.split())
 NGRAM = 3
@@ -90,8 +117,11 @@ def content_stems(text: str) -> set[str]:
 
 
 def non_response(text: str, *, request: str, prompt: str, system: str = "", required_copies: list[str] = (),
-                 min_new_words: int = 5, topical: bool = True,
-                 one_of: tuple[str, ...] = (), whole_echo_only: bool = False) -> str | None:  # fmt: skip
+                 min_new_words: int = 5, topical: bool = True, one_of: tuple[str, ...] = (),
+                 whole_echo_only: bool = False, min_words: int = 0, topic_words: list[str] = (),
+                 min_topic: int = 1, answer_words: list[str] = (), min_answer_topic: int = 0,
+                 spread: bool = False, language: str | None = None,
+                 topic_in_copies: bool = False) -> str | None:  # fmt: skip
     """Why the reply does not respond to the request, or None when it does.
 
     request: the task itself (for the topic); prompt: the whole user message (what an
@@ -100,10 +130,15 @@ def non_response(text: str, *, request: str, prompt: str, system: str = "", requ
     whether it must share a content word with the request; one_of: when the request
     offers fixed answers, the reply must give exactly one of them; whole_echo_only: count
     as an echo only a reply that copies (nearly) the whole prompt, for requests that may ask
-    to edit or repeat text they quote."""
+    to edit or repeat text they quote; min_words: the fewest words (beside required copies)
+    a plausible answer has; topic_words, answer_words: more words of the topic (the latter
+    words an answer uses that the request does not); min_topic, min_answer_topic: how many
+    distinct ones it needs; spread: two thirds of a long reply need one; language: whose
+    function words prose must have (None: no test); topic_in_copies: topic words copied
+    from the prompt count too (task files, whose answers may quote the request)."""
     if not text.strip():
         return "empty reply"
-    given = sum(option in text for option in one_of)
+    given = sum(option.lower() in text.lower() for option in one_of)
     if one_of and given != 1:
         return "not an answer: " + (
             "none of the offered answers" if not given else f"{given} of the offered answers at once"
@@ -123,7 +158,41 @@ def non_response(text: str, *, request: str, prompt: str, system: str = "", requ
         whole = max(sum(copied_mask(src, [rest])) / len(src) for src in (prompt_tokens, system_tokens) if src)
         if not whole_echo_only or whole >= 0.9:
             return f"echoes the request: {sum(copied) / len(rest):.0%} of its words copied from it"
-    stems = content_stems(request)
-    if topical and stems and not any(t[:5] in stems for t in own if len(t) >= 3):
-        return "off topic: its own words share no content word with the request"
+    if len(rest) >= REPEAT_MIN_WORDS and len(set(rest)) < MIN_DISTINCT_SHARE * len(rest):
+        return f"repetitive: {len(set(rest))} distinct words in {len(rest)}"
+    if len(rest) < min_words:
+        return f"too short for the request: {len(rest)} words (needs {min_words})"
+    if language in FUNCTION_WORDS and len(rest) >= 8:
+        share = sum(t in FUNCTION_WORDS[language] for t in rest) / len(rest)
+        if share < MIN_FUNCTION_SHARE:
+            return f"not prose in '{language}': {share:.0%} function words (prose has 10 %+)"
+    if topical:
+        words = rest if topic_in_copies else own
+        return _off_topic(words, request=request, topic_words=topic_words, min_topic=min_topic,
+                          answer_words=answer_words, min_answer_topic=min_answer_topic,
+                          spread=spread)  # fmt: skip
+    return None
+
+
+def _off_topic(own: list[str], *, request: str, topic_words: list[str], min_topic: int,
+               answer_words: list[str], min_answer_topic: int, spread: bool) -> str | None:  # fmt: skip
+    """Why the reply's own words are not about the topic, or None."""
+    answer = {w.lower()[:5] for w in answer_words} - content_stems(request)
+    stems = content_stems(request) | {w.lower()[:5] for w in topic_words} | answer
+    if not stems:
+        return None
+    hits = [t[:5] if len(t) >= 3 and t[:5] in stems else None for t in own]
+    found = {h for h in hits if h}
+    if len(found) < min(min_topic, len(stems)):
+        return (f"off topic: its own words share {len(found)} distinct content words with the request's "
+                f"topic (needs {min_topic})")  # fmt: skip
+    if len(found & answer) < min_answer_topic:
+        return (f"off topic: {len(found & answer)} topic words beyond the request's own "
+                f"(needs {min_answer_topic}; repeating the request's words is not an answer)")  # fmt: skip
+    if spread and len(own) >= SPREAD_MIN_WORDS:
+        third = len(own) // 3
+        empty = [n for n in range(3) if not any(hits[n * third : (n + 1) * third if n < 2 else None])]
+        if len(empty) > 1:  # one third may be a greeting or a sign-off
+            where = " and ".join(("first", "middle", "last")[n] for n in empty)
+            return f"off topic: no topic word in its {where} thirds"
     return None

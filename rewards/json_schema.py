@@ -12,12 +12,14 @@ schema never reaches the network or the file system.
 
 from __future__ import annotations
 
+import decimal
 import functools
 import json
+import re
 from typing import Any
 
 import jsonschema
-from jsonschema.exceptions import SchemaError
+from jsonschema.exceptions import SchemaError, ValidationError
 from referencing import Registry
 from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT202012, specification_with
@@ -25,6 +27,7 @@ from referencing.jsonschema import DRAFT202012, specification_with
 MAX_CHARS = 200_000
 MAX_DEPTH = 64
 MAX_ERRORS = 5
+JSON_WHITESPACE = " \t\r\n"  # RFC 8259's; U+00A0 and other Unicode spaces are not JSON
 
 
 def nesting_depth(text: str) -> int:
@@ -75,7 +78,14 @@ def _refuse_constant(name: str) -> Any:
     raise NotStrictJSON(f"{name} is not a JSON value")
 
 
+MAX_SIGNIFICANT_DIGITS = 17  # a double holds 15-17: more would be rounded before validation
+
+
 def _finite_float(text: str) -> float:
+    digits = text.lstrip("-").split("e")[0].split("E")[0].replace(".", "").lstrip("0").rstrip("0")
+    if len(digits) > MAX_SIGNIFICANT_DIGITS:
+        raise NotStrictJSON(f"number {text[:30]} has more than {MAX_SIGNIFICANT_DIGITS} significant digits "
+                            "(it would be rounded before validation)")  # fmt: skip
     value = float(text)
     if value in (float("inf"), float("-inf")):
         raise NotStrictJSON(f"number {text[:20]} overflows to infinity")
@@ -102,14 +112,17 @@ def strict_loads(text: str) -> Any:
 def extract_json(text: str, allow_wrapped: bool = False) -> tuple[Any, str]:
     """The JSON value the reply gives, and why not when there is none.
 
-    Strict: the reply (stripped) must be JSON. With allow_wrapped, a fenced code block or
+    Strict: the reply, less JSON whitespace (space, tab, CR, LF) around it, must be
+    JSON. With allow_wrapped, a fenced code block or
     the outermost {...} inside surrounding prose is accepted too. Returns (None, reason)
     on failure; a JSON null reply is reported as not an object by the caller."""
     if len(text) > MAX_CHARS:
         return None, f"reply longer than {MAX_CHARS} characters"
-    candidates = [text.strip()]
-    if allow_wrapped:
-        candidates += [c.strip() for c in (_last_fenced_block(text), _outermost_object(text)) if c]
+    candidates = [text.strip(JSON_WHITESPACE)]
+    if allow_wrapped:  # a fenced block, else the outermost {...}: junk inside a fence is not skipped
+        fenced = _last_fenced_block(text)
+        wrapped = fenced if fenced is not None else _outermost_object(text)
+        candidates += [wrapped.strip(JSON_WHITESPACE)] if wrapped else []
     refused = None
     for candidate in candidates:
         if nesting_depth(candidate) > MAX_DEPTH:
@@ -122,25 +135,46 @@ def extract_json(text: str, allow_wrapped: bool = False) -> tuple[Any, str]:
             continue
     if refused:
         return None, refused
-    if not allow_wrapped and (_last_fenced_block(text) or text.strip().startswith(("Here", "Sure"))):
+    prose = text.strip(JSON_WHITESPACE).startswith(("Here", "Sure"))
+    if not allow_wrapped and (_last_fenced_block(text) or prose):
         return None, "reply must be the JSON value alone (no code fence or prose)"
     return None, "reply is not valid JSON"
 
 
 _REF_KEYS = ("$ref", "$dynamicRef", "$recursiveRef")
+#: Keywords whose values are instance data, not subschemas: a "$ref" or "format" key in
+#: them is data.
+_DATA_KEYWORDS = ("const", "enum", "default", "examples")
 
 
-def schema_refs(schema: Any) -> list[str]:
-    """Every reference string in a schema (iterative: a deep schema cannot exhaust the stack)."""
-    refs, stack = [], [schema]
+def _schema_nodes(schema: Any) -> list[dict]:
+    """Every object in a schema outside data keywords (iterative: a deep schema cannot
+    exhaust the stack)."""
+    nodes, stack = [], [schema]
     while stack:
         node = stack.pop()
         if isinstance(node, dict):
-            refs += [node[k] for k in _REF_KEYS if isinstance(node.get(k), str)]
-            stack += node.values()
+            nodes.append(node)
+            stack += [v for k, v in node.items() if k not in _DATA_KEYWORDS]
         elif isinstance(node, list):
             stack += node
-    return refs
+    return nodes
+
+
+def schema_refs(schema: Any) -> list[str]:
+    """Every reference string in a schema (not in const/enum/default/examples data)."""
+    return [node[k] for node in _schema_nodes(schema) for k in _REF_KEYS if isinstance(node.get(k), str)]
+
+
+def check_formats(schema: Any, checker: jsonschema.FormatChecker) -> None:
+    """Raise ValueError (one line) for a ``format`` the checker cannot check: an unchecked
+    format accepts any string, so the task would pay for garbage."""
+    for node in _schema_nodes(schema):
+        name = node.get("format")
+        if isinstance(name, str) and name not in checker.checkers:
+            known = ", ".join(sorted(checker.checkers))
+            raise ValueError(f"format {name[:40]!r} cannot be checked here (checkable: {known}); "
+                             "remove it or use one of those")  # fmt: skip
 
 
 def _local_registry(schema: dict[str, Any]) -> tuple[Registry, str]:
@@ -183,12 +217,28 @@ def _validator(schema_text: str):
         raise ValueError(f"invalid schema: {exc.message[:200]}") from None
     if isinstance(schema, dict):
         check_refs(schema)
-    return cls(schema, format_checker=cls.FORMAT_CHECKER, registry=Registry())
+    check_formats(schema, cls.FORMAT_CHECKER)
+    exact = jsonschema.validators.extend(cls, {"multipleOf": _exact_multiple_of})
+    return exact(schema, format_checker=cls.FORMAT_CHECKER, registry=Registry())
+
+
+def _exact_multiple_of(validator, divisor, instance, schema):
+    """multipleOf in decimal arithmetic on the numbers as written (0.3 is a multiple of
+    0.1; binary floats say it is not)."""
+    if not validator.is_type(instance, "number"):
+        return
+    try:
+        with decimal.localcontext(decimal.Context(prec=10_000)):  # JSON integers have < 4300 digits
+            remainder = decimal.Decimal(repr(instance)) % decimal.Decimal(repr(divisor))
+    except (decimal.InvalidOperation, ValueError):
+        remainder = None
+    if remainder is None or remainder != 0:
+        yield ValidationError(f"{instance!r} is not a multiple of {divisor}")
 
 
 def schema_errors(instance: Any, schema: dict[str, Any]) -> list[str]:
     """Validation errors (at most MAX_ERRORS, readable), under the schema's declared draft
-    (2020-12 when it declares none) with format checking on, after the root type the
+    (2020-12 when it declares none) with every format it uses checked, after the root type the
     schema implies (implied_root_types). Raises ValueError for a schema that is invalid
     or refers outside itself."""
     validator = _validator(json.dumps(schema, sort_keys=True))
@@ -249,11 +299,16 @@ def root_type_error(instance: Any, schema: Any) -> str | None:
     )
 
 
+def _pointer_token(key: str) -> str:
+    """A key escaped as in a JSON Pointer (RFC 6901): "a/b" and "a" + "b" differ."""
+    return str(key).replace("~", "~0").replace("/", "~1")
+
+
 def _leaves(value: Any, path: str = "") -> dict[str, str]:
     if isinstance(value, dict) and value:
         out: dict[str, str] = {}
         for key, item in value.items():
-            out.update(_leaves(item, f"{path}/{key}"))
+            out.update(_leaves(item, f"{path}/{_pointer_token(key)}"))
         return out
     if isinstance(value, list) and value:
         out = {}
@@ -273,3 +328,54 @@ def json_closeness(original: Any, edited: Any) -> float:
         return 1.0
     same = sum(1 for path in set(a) & set(b) if a[path] == b[path])
     return same / len(union)
+
+
+_CONTAINER_ERRORS = {"required", "minProperties", "dependentRequired", "dependencies", "minItems", "contains",
+                     "minContains"}  # fmt: skip
+
+
+def _extra_keys(instance: dict, schema: dict) -> list[str]:
+    """The keys ``additionalProperties`` judges: neither in properties nor matching a pattern."""
+    patterns = [re.compile(p) for p in (schema.get("patternProperties") or {})]
+    return [key for key in instance if key not in (schema.get("properties") or {})
+            and not any(p.search(key) for p in patterns)]  # fmt: skip
+
+
+def sound_paths(original: Any, schema: dict[str, Any]) -> set[str]:
+    """The original's leaf paths that no validation error touches: what a repair keeps.
+
+    An error marks the leaves under its location, except errors that ask for something
+    to be added (``required``, ``minItems``...), which mark nothing, and
+    ``additionalProperties``, which marks the extra keys only. When no leaf is sound, the
+    bad places themselves, as paths ending in "/"."""
+    validator = _validator(json.dumps(schema, sort_keys=True))
+    bad = []
+    for error in validator.iter_errors(original):
+        where = "".join("/" + _pointer_token(p) for p in error.absolute_path)
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            bad += [f"{where}/{_pointer_token(key)}" for key in _extra_keys(error.instance, error.schema)]
+        elif error.validator not in _CONTAINER_ERRORS:
+            bad.append(where)
+    if root_type_error(original, schema):
+        return set()
+    sound = {p for p in _leaves(original) if not any(p == b or p.startswith(b + "/") for b in bad)}
+    return sound or {b + "/" for b in bad if b}  # none sound: the bad places
+
+
+def repair_closeness(original: Any, edited: Any, schema: dict[str, Any]) -> tuple[float, float]:
+    """(kept, closeness) of a repair: kept, the share of the original's sound leaves
+    (sound_paths) the reply keeps unchanged, or when none is sound, of its bad places
+    (paths ending in "/") where it still has a value (closeness when there are none);
+    closeness, json_closeness. A reply written from scratch keeps next to none of them."""
+    closeness = json_closeness(original, edited)
+    sound = sound_paths(original, schema)
+    if not sound:
+        return closeness, closeness
+    a, b = _leaves(original), _leaves(edited)
+
+    def kept(path: str) -> bool:  # a sound leaf unchanged, or something at a bad place
+        if path.endswith("/"):
+            return any(p == path[:-1] or p.startswith(path) for p in b)
+        return b.get(path) == a[path]
+
+    return sum(map(kept, sound)) / len(sound), closeness

@@ -43,26 +43,6 @@ BASE_PROMPTS = [
     "Describe the rules of a simple card game.",
     "Write an announcement for a community book club.",
 ]
-#: Words an answer to each base prompt is likely to use beside the prompt's own (for the
-#: response gate's topic test: an honest answer shares at least one with the request).
-TOPIC_WORDS = {
-    "Write a short note to a neighbour about a lost cat.": "kitten pet missing seen found neighbor",
-    "Describe your ideal weekend.": "saturday sunday morning relax sleep friends family",
-    "Explain why the sky looks blue.": "light sunlight scatter atmosphere air wavelength rayleigh",
-    "Write a product description for a reusable water bottle.": "drink steel plastic hydrated leak",
-    "Give advice to someone starting to learn the guitar.": "chords strings practice play music fingers",
-    "Write a short story about a lighthouse keeper.": "lamp light sea storm ship keeper night",
-    "Summarise the benefits of regular exercise.": "health heart muscles fitness activity body",
-    "Write a letter inviting a friend to a picnic.": "park food basket lunch sandwiches invite",
-    "Explain how a bicycle stays upright.": "bike wheels balance steering rider gyroscopic",
-    "Describe a busy market in the morning.": "stalls vendors sellers buyers crowd fruit",
-    "Write a review of an imaginary restaurant.": "food dish dinner menu chef service meal",
-    "Explain what a computer's memory is for.": "ram data storage programs processor",
-    "Write a poem about the sea.": "ocean waves tide shore water salt",
-    "Plan a one-day trip to a mountain village.": "hike mountains village morning lunch travel",
-    "Describe the rules of a simple card game.": "cards deck players turn win hand",
-    "Write an announcement for a community book club.": "books reading meeting members novel club",
-}
 
 
 def _ordinal(n: int) -> str:

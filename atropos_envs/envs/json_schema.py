@@ -2,7 +2,7 @@
 object so it does, changing as little as possible.
 
 Nothing from the task or the reply is ever executed: the reply is parsed as JSON and
-validated with ``jsonschema`` (the schema's declared draft, format checking on) in a
+validated with ``jsonschema`` (the schema's declared draft, every format checked) in a
 time-bounded worker, since user schemas may hold patterns that backtrack badly.
 
 Task schema: ``mode`` (``generate`` | ``repair``), ``schema`` (a JSON Schema object, or a
@@ -16,8 +16,13 @@ has no root ``type``, the root type is implied by its keywords (``properties`` o
 ``required``: an object; see ``rewards.json_schema.implied_root_types``), else the reply
 must be an object or an array: ``null``, ``0`` or ``"x"`` never pass an object schema.
 
-Reward in [0, 1]. generate: 0.1 x parseable + 0.9 x valid. repair: valid x (0.5 + 0.5 x
-closeness to the original), or 0.1 when it parses but is still invalid. Outcome
+Reward in [0, 1]. generate: 0.1 x parseable + 0.9 x valid. repair: valid x (0.7 x kept +
+0.3 x closeness), or 0.1 when it parses but is still invalid; kept is the share of the
+original's sound leaves (those no validation error touches) left unchanged, closeness
+the share of all leaf paths in common (``rewards.json_schema.repair_closeness``): a valid
+object written from scratch keeps next to nothing and stays far below 0.5. Every
+``format`` a schema uses is checked (jsonschema's checkers with the format-nongpl
+extra); a format that cannot be checked is refused at load. Outcome
 ``invalid`` when the reply holds no strict JSON, ``timeout`` when validation ran out of
 time, ``error`` when the validator failed.
 """
@@ -40,10 +45,18 @@ from atropos_envs.tasks import (
 )
 from rewards.json_schema import (
     extract_json,
-    json_closeness,
+    repair_closeness,
     schema_errors,
     strict_loads,
 )
+
+#: Repair reward weights: kept (the original's sound parts left unchanged) and closeness.
+KEPT_WEIGHT, CLOSENESS_WEIGHT = 0.7, 0.3
+
+
+def _check_repair(value: Any, schema: dict[str, Any], original: Any) -> tuple[list[str], float, float]:
+    """Errors, kept and closeness, in one bounded call."""
+    return schema_errors(value, schema), *repair_closeness(original, value, schema)
 
 MODES = ("generate", "repair")
 
@@ -69,6 +82,9 @@ def _read_schema(record: dict[str, Any]) -> dict[str, Any]:
             schema = strict_loads(schema)
         except (ValueError, RecursionError) as exc:
             raise TaskFieldError("schema", f"the string is not JSON ({str(exc)[:80]})") from None
+    if isinstance(schema, bool):  # valid JSON Schema, but no task: any reply (true) or none (false) passes
+        raise TaskFieldError("schema", f"the boolean schema {str(schema).lower()} accepts "
+                                       f"{'every value' if schema else 'nothing'}; give a schema object")  # fmt: skip
     if not isinstance(schema, dict):
         raise TaskFieldError("schema", "expected a JSON Schema object (or a JSON string of one)")
     try:
@@ -140,25 +156,33 @@ class JsonSchemaEnv(TextEnv):
     def score(self, trajectory: Trajectory) -> Score:
         task = trajectory.task
         value, why = extract_json(trajectory.last_completion, bool(task.get("allow_wrapped")))
-        zero = {"parseable": 0.0, "valid": 0.0, **({"closeness": 0.0} if task["mode"] == "repair" else {})}
+        zero = {"parseable": 0.0, "valid": 0.0,
+                **({"kept": 0.0, "closeness": 0.0} if task["mode"] == "repair" else {})}  # fmt: skip
         if value is None and why != "ok":
             return Score(0.0, zero, why, outcome="invalid")
+        repair = task["mode"] == "repair"
         try:
-            errors = shared_pool().call(
-                schema_errors, value, task["schema"], timeout=self.config.score_timeout_s
-            )
+            if repair:
+                errors, kept, closeness = shared_pool().call(
+                    _check_repair, value, task["schema"], task["invalid"], timeout=self.config.score_timeout_s
+                )
+            else:
+                errors = shared_pool().call(
+                    schema_errors, value, task["schema"], timeout=self.config.score_timeout_s
+                )
         except BoundedTimeout as exc:
             return Score(0.0, zero, f"validation {exc}", outcome="timeout")
         except RuntimeError as exc:
             return Score(0.0, zero, f"validation failed: {exc}", outcome="error")
         components = {"parseable": 1.0, "valid": float(not errors)}
-        if task["mode"] == "repair":
-            components["closeness"] = json_closeness(task["invalid"], value)
+        if repair:
+            components.update(kept=kept, closeness=closeness)
         if errors:
             return Score(0.1, components, f"invalid: {'; '.join(errors)}")
-        if task["mode"] == "repair":
-            return Score(0.5 + 0.5 * components["closeness"], components,
-                         f"valid; {components['closeness']:.2f} of the original kept")  # fmt: skip
+        if repair:
+            reward = KEPT_WEIGHT * kept + CLOSENESS_WEIGHT * closeness
+            return Score(reward, components, f"valid; {kept:.2f} of the original's sound parts kept, "
+                                             f"closeness {closeness:.2f}")  # fmt: skip
         return Score(1.0, components, "valid")
 
     # ---- probe hooks --------------------------------------------------------------------
@@ -183,6 +207,6 @@ class JsonSchemaEnv(TextEnv):
         return out
 
     def reference_answer(self, task: dict[str, Any]) -> list[str] | None:
-        """The generator's valid instance (generated tasks; for a repair task it scores
-        0.5 + 0.5 x closeness, below 1 since the corruption must be undone); None for file tasks."""
+        """The generator's valid instance (generated tasks; for a repair task it keeps every
+        sound part, so it scores 0.7 + 0.3 x closeness); None for file tasks."""
         return [json.dumps(task["reference"])] if "reference" in task else None

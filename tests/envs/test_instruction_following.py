@@ -120,7 +120,7 @@ def test_bad_ifeval_rows_are_named(tmp_path, row, message):
 
 def test_reward_variants_are_selectable():
     task = {
-        "prompt": "p",
+        "prompt": "Is there a comma in 'no commas here'? Wrap your answer in double quotes.",
         "instruction_id_list": ["punctuation:no_comma", "startend:quotation"],
         "kwargs": [{}, {}],
     }
@@ -166,7 +166,8 @@ def test_value_level_contradictions_are_rejected():
 
 
 def test_a_generated_task_can_be_satisfied():
-    task = {"prompt": "p", "instruction_id_list": ["atropos:nth_word_language", "detectable_content:postscript"],
+    task = {"prompt": "Where did we go?", "instruction_id_list": ["atropos:nth_word_language",
+                                                                "detectable_content:postscript"],
             "kwargs": [{"n": 3, "language": "el"}, {"postscript_marker": "P.S."}]}  # fmt: skip
     assert reply(make(tasks=[task]), "We went καλά home now σήμερα P.S. ναι")[0] == 1.0
 
@@ -241,7 +242,9 @@ def generated(constraint_ids, **config):
         (".", "not an answer"),
         ("Do not use any commas.", "not an answer: 0 words of its own"),
         ("ok sure fine then", "not an answer: 4 words of its own"),
-        ("My uncle repaired the old tractor yesterday afternoon before dinner", "off topic"),
+        ("My uncle repaired the old tractor", "too short for the request"),
+        ("My uncle repaired the old tractor yesterday afternoon before dinner and then he drove it to the "
+         "farm shop where the owner gave him a discount on new tyres for the winter season", "off topic"),
         (
             (
                 "Write a short note to a neighbour about a lost cat. Do not use any commas. My uncle repaired the"
@@ -260,12 +263,15 @@ def test_generated_tasks_want_an_answer_on_the_topic(text, why):
 
 def test_generated_tasks_pay_honest_answers():
     env, task_id = generated(["punctuation:no_comma"])
-    note = "Hello neighbour! Our grey kitten Milo went missing on Tuesday. Please call us if you see him."
+    note = ("Hello neighbour! Our grey kitten Milo went missing on Tuesday evening. He wears a blue collar and "
+            "may be hiding in a garden shed. Please call us if you see him and thank you for looking.")
     assert reply(env, note, task_id)[0] == 1.0
     env, task_id = generated(["combination:repeat_prompt"])
     request = env.get_task(task_id)["request"]
     assert request == "Write a short story about a lighthouse keeper."
-    story = " Every night old Tom climbed the tower and lit the lamp so the fishing boats came home safely."
+    story = (" Every night old Tom climbed the tower and lit the lamp so the fishing boats came home safely. "
+             "One winter storm the light failed and he carried a lantern up the stairs until the last ship "
+             "reached the shore.")  # fmt: skip
     assert reply(env, request + story, task_id)[0] == 1.0
     assert reply(env, request, task_id)[0] == 0.0
 
@@ -279,3 +285,70 @@ def test_probes_stay_below_the_pass_bar(config):
         for name, turns in env.probes(task).items():
             reward, info = reply(env, turns[0], str(i))
             assert reward < 0.5, (name, i, task["instruction_id_list"], info["reason"])
+
+
+# ---- red-team regressions: junk with topic words, other languages, task-file junk, huge replies ------
+JUNK = "marble violet tundra copper glacier"
+FILLER = ("the quarterly report covers inventory levels and shipping schedules for the northern warehouse "
+          "and the accounting team will review the numbers next week")  # fmt: skip
+
+
+def _salad(words: list[str], topic: list[str], every: int = 4) -> str:
+    out = []
+    for i, word in enumerate(words):
+        out += [word] + ([topic[(i // every) % len(topic)]] if topic and i % every == 0 else [])
+    return " ".join(out)
+
+
+def test_generated_tasks_refuse_junk_with_topic_words():
+    env = make()
+    for i in range(100):
+        task = env.get_task(i)
+        topic = [w for w in task["request"].lower().rstrip(".").split() if len(w) > 3]
+        lorem = "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor".split()
+        german = "das wetter ist heute sehr kalt und grau im norden und wir bleiben zu hause bei tee"
+        for text in (f"{topic[-1]} {JUNK}", _salad(FILLER.split() * 2, topic), _salad(lorem * 3, topic), german):
+            reward, info = reply(env, text, str(i))
+            assert reward < 0.5, (i, text, info["reason"])
+
+
+def test_a_response_language_keeps_the_topic_check():
+    env, task_id = generated(["language:response_language"], max_constraints=1)
+    task = env.get_task(task_id)
+    assert task["kwargs"][0]["language"] in ("de", "fr", "es", "it", "pt")
+    weather = ("das wetter ist heute sehr kalt und grau im norden und wir bleiben heute lieber zu hause bei "
+               "einer tasse tee und einem guten buch am warmen ofen")  # fmt: skip
+    reward, info = reply(env, weather, task_id)
+    assert reward == 0.0 and ("off topic" in info["reason"] or "not prose" in info["reason"]), info["reason"]
+
+
+JAPAN = {"prompt": "Write a short blog post about a trip to Japan. Do not use any commas in your response.",
+         "instruction_id_list": ["punctuation:no_comma"], "kwargs": [{}]}  # fmt: skip
+ROME = {"prompt": "Write a 300+ word essay about the history of the Roman Empire. Do not use any commas.",
+        "instruction_id_list": ["punctuation:no_comma", "length_constraints:number_words"],
+        "kwargs": [{}, {"num_words": 300, "relation": "at least"}]}  # fmt: skip
+
+
+@pytest.mark.parametrize("task,text", [
+    (JAPAN, "ok"), (JAPAN, "Japan"), (JAPAN, "x y"), (JAPAN, "Write a short blog post about a trip to Japan."),
+    (JAPAN, JUNK), (JAPAN, "The Eiffel Tower was finished in 1889 and it is the most visited monument in Paris."),
+    (JAPAN, "Der Eiffelturm wurde 1889 fertiggestellt und ist heute das meistbesuchte Bauwerk in Paris"),
+    (JAPAN, "lorem ipsum dolor sit amet consectetur adipiscing elit " * 20),
+    (ROME, "lorem ipsum dolor sit amet consectetur adipiscing elit " * 40), (ROME, f"roman {JUNK} " * 60),
+    (ROME, "the history of the roman empire essay words about " * 40),
+])  # fmt: skip
+def test_file_tasks_refuse_junk(task, text):
+    reward, info = reply(make(tasks=[task]), text)
+    assert (reward, info["outcome"]) == (0.0, "invalid"), info["reason"]
+
+
+def test_file_tasks_pay_an_honest_answer():
+    post = ("Our trip to Japan began in Tokyo where we ate ramen at midnight and rode the quiet trains. "
+            "Then we took the bullet train to Kyoto to see the temples and the bamboo forest.")
+    assert reply(make(tasks=[JAPAN]), post)[0] == 1.0
+
+
+def test_huge_replies_are_refused_before_the_checks():
+    env, task_id = generated(["punctuation:no_comma"])
+    reward, info = reply(env, "P.S. " * 20_000, task_id)  # ran the checks into their 10 s timeout before
+    assert (reward, info["outcome"]) == (0.0, "invalid") and "longer than 40000 characters" in info["reason"]

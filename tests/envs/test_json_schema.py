@@ -80,8 +80,8 @@ def test_repair_rewards_minimal_changes():
     minimal, _ = reply(env, json.dumps({"name": "Ada", "email": "ada@example.com", "age": 36}))
     drastic, _ = reply(env, json.dumps({"name": "Zed", "email": "z@example.com"}))
     still_bad, info = reply(env, json.dumps(invalid))
-    assert minimal == pytest.approx(0.5 + 0.5 * 2 / 4)
-    assert 0.5 <= drastic < minimal
+    assert minimal == pytest.approx(0.7 + 0.3 * 2 / 4)  # every sound part kept, half the leaves
+    assert drastic < 0.5 < minimal
     assert still_bad == 0.1 and info["components"]["valid"] == 0.0
 
 
@@ -130,6 +130,28 @@ def test_task_files(tmp_path):
     path.write_text(json.dumps({"schema": SCHEMA, "mode": "repair"}) + "\n")
     with pytest.raises(TaskFileError, match="needs an 'invalid' object"):
         make(tasks=str(path))
+
+
+def test_red_team_holes_are_closed(tmp_path):
+    invalid = {"a": {"b": "x", "c": "y"}}
+    env = make(tasks=[{"schema": {"type": "object", "properties": {"a": {"type": "string"}}}, "invalid": invalid}])
+    clean = reply(env, json.dumps({"a": "x"}))[0]
+    assert reply(env, json.dumps({"a": "z", "a/b": "x", "a/c": "y"}))[0] <= clean  # no path collision
+    scratch, info = reply(make(tasks=[{"schema": SCHEMA, "invalid": {**GOOD, "age": "old"}}]), json.dumps(
+        {"name": "Zed", "email": "zed@example.org", "age": 1}))  # fmt: skip
+    assert scratch < 0.5 and info["components"]["valid"] == 1.0 and info["components"]["kept"] == 0.0
+    env = make(tasks=[{"schema": SCHEMA}])
+    assert reply(env, "\u00a0" + json.dumps(GOOD))[0] == 0.0
+    assert reply(make(tasks=[{"schema": SCHEMA, "allow_wrapped": True}]),
+                 "```json\n" + json.dumps(GOOD) + " junk\n```")[0] == 0.0  # fmt: skip
+    timed = {"type": "object", "properties": {"when": {"type": "string", "format": "date-time"}}}
+    assert reply(make(tasks=[{"schema": timed}]), '{"when": "yesterday"}')[0] == 0.1
+    path = tmp_path / "t.jsonl"
+    path.write_text(json.dumps({"schema": {"type": "object", "properties": {"v": {"format": "made-up"}}}}) + "\n")
+    with pytest.raises(TaskFileError, match="line 1, field 'schema': format 'made-up' cannot be checked"):
+        make(tasks=str(path))
+    with pytest.raises(TaskFileError, match="the boolean schema true accepts every value"):
+        make(tasks=[{"schema": True}])
 
 
 def test_non_json_numbers_and_duplicate_keys_are_refused():
@@ -216,7 +238,7 @@ def test_probes_fail_and_the_reference_passes_on_generated_tasks():
             for name, turns in env.probes(task).items():
                 assert reply(env, turns[0], str(i))[0] < 0.5, (name, i)
             reward = reply(env, env.reference_answer(task)[0], str(i))[0]
-            assert reward == 1.0 if mode == "generate" else 0.5 <= reward < 1.0
+            assert reward == 1.0 if mode == "generate" else 0.7 <= reward <= 1.0  # repair: every sound part kept
     assert (
         make(tasks=[{"schema": SCHEMA}]).reference_answer(make(tasks=[{"schema": SCHEMA}]).get_task("0"))
         is None

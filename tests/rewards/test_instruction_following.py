@@ -164,3 +164,36 @@ def test_required_copies_and_offered_answers():
     assert "none of the offered" in non_response("Maybe.", request="q", prompt="q", min_new_words=0, one_of=options)
     assert "2 of the offered" in non_response(" ".join(options), request="q", prompt="q", min_new_words=0,
                                               one_of=options)  # fmt: skip
+
+
+def test_gate_wants_length_prose_and_topic_words_from_the_answer():
+    rules = {"min_words": 20, "language": "en", "answer_words": ["light", "scatter", "atmosphere"],
+             "min_topic": 3, "min_answer_topic": 1, "spread": True}  # fmt: skip
+    request = "Explain why the sky looks blue."
+    honest = ("Sunlight is made of many colours and when it passes through the atmosphere the air molecules "
+              "scatter the short blue waves far more than the red ones so blue light reaches our eyes from the "
+              "whole sky and it looks blue to us all day")  # fmt: skip
+    assert non_response(honest, request=request, prompt=request, **rules) is None
+    cases = {
+        "sky blue looks because of red green paint": "too short",
+        "sky blue looks marble violet tundra copper glacier river stone paper cloud table window chair "
+        "lamp clock door floor wall roof": "not prose in 'en'",
+        "the sky is blue and it looks blue and the sky is a sky that looks blue to me and you and the sky "
+        "looks so blue": "beyond the request's own",
+        ("light and air scatter the sky so blue " + "the report covers the numbers for the team next week " * 4):
+            "thirds",
+        "the light of a clear sky is nice " * 20: "repetitive",
+    }  # fmt: skip
+    for text, why in cases.items():
+        assert why in (non_response(text, request=request, prompt=request, **rules) or ""), text
+
+
+def test_gate_in_another_language_reads_its_function_words():
+    rules = {"language": "de", "topic_words": ["himmel", "blau", "licht"], "min_topic": 2}
+    request = "Explain why the sky looks blue."
+    assert non_response("Der Himmel ist blau, weil das Licht der Sonne in der Luft gestreut wird.",
+                        request=request, prompt=request, **rules) is None  # fmt: skip
+    assert "off topic" in non_response("Das Wetter ist heute sehr kalt und grau im Norden und ich bleibe hier.",
+                                       request=request, prompt=request, **rules)  # fmt: skip
+    assert "not prose" in non_response("Himmel blau Licht Sonne Luft Wolke Regen Wind Baum Haus",
+                                       request=request, prompt=request, **rules)  # fmt: skip

@@ -11,9 +11,11 @@ from rewards.json_schema import (
     implied_root_types,
     json_closeness,
     nesting_depth,
+    repair_closeness,
     root_type_error,
     schema_errors,
     schema_refs,
+    sound_paths,
     strict_loads,
 )
 
@@ -114,3 +116,65 @@ def test_validation_never_retrieves(monkeypatch):
         schema_errors({}, {"$ref": "http://127.0.0.1:9/x.json"})
     with pytest.raises(ValueError, match="points outside the schema"):
         schema_errors({}, {"properties": {"a": {"$ref": "file:///etc/hostname"}}})
+
+
+# ---- red-team regressions (repair closeness, formats, exact numbers, whitespace) ----------------
+REPAIR_SCHEMA = {"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"},
+                                                  "tags": {"type": "array", "items": {"type": "string"}}},
+                 "required": ["name", "age"], "additionalProperties": False}  # fmt: skip
+
+
+def test_leaf_paths_escape_slashes_like_json_pointer():
+    original = {"a": {"b": "x", "c": "y"}}
+    assert json_closeness(original, {"a": "z", "a/b": "x", "a/c": "y"}) == 0.0  # was 2/3 (path collision)
+    assert json_closeness({"a/b": 1}, {"a": {"b": 1}}) == 0.0
+    assert json_closeness({"~1": 1}, {"~1": 1}) == 1.0
+
+
+def test_repair_closeness_keeps_the_sound_parts():
+    original = {"name": "Ada", "age": "36", "tags": ["x", "y"], "extra": 1}
+    assert sound_paths(original, REPAIR_SCHEMA) == {"/name", "/tags/0", "/tags/1"}
+    minimal = {"name": "Ada", "age": 36, "tags": ["x", "y"]}
+    assert repair_closeness(original, minimal, REPAIR_SCHEMA)[0] == 1.0
+    scratch = {"name": "Bob", "age": 1}
+    assert repair_closeness(original, scratch, REPAIR_SCHEMA) == (0.0, 0.0)
+    # nothing sound (the only leaves are under the error): a value kept at the bad place counts
+    whole = {"a": {"b": "x"}}
+    schema = {"type": "object", "properties": {"a": {"type": "string"}}}
+    assert repair_closeness(whole, {"a": "x"}, schema)[0] == 1.0
+    assert repair_closeness(whole, {"b": "x"}, schema)[0] == 0.0
+
+
+@pytest.mark.parametrize("fmt,bad,good", [("date-time", "yesterday", "2024-05-01T10:00:00Z"),
+                                          ("uri", "not a uri", "https://example.com/a"),
+                                          ("hostname", "!!!", "example.com"), ("time", "noon", "10:00:00Z"),
+                                          ("duration", "long", "P3D"), ("json-pointer", "a/b", "/a/b"),
+                                          ("uri-reference", "\\\\x y", "/a?b=1")])  # fmt: skip
+def test_every_format_is_checked(fmt, bad, good):
+    schema = {"type": "object", "properties": {"v": {"type": "string", "format": fmt}}}
+    assert schema_errors({"v": bad}, schema) and not schema_errors({"v": good}, schema)
+
+
+def test_a_format_that_cannot_be_checked_is_refused():
+    with pytest.raises(ValueError, match="format 'made-up' cannot be checked"):
+        schema_errors({}, {"type": "object", "properties": {"v": {"format": "made-up"}}})
+    data = {"type": "object", "properties": {"v": {"const": {"format": "made-up", "$ref": "http://x"}}}}
+    assert schema_errors({"v": {"format": "made-up", "$ref": "http://x"}}, data) == []  # data, not schema
+    assert schema_refs(data) == []
+
+
+def test_numbers_are_exact():
+    assert not schema_errors(0.3, {"type": "number", "multipleOf": 0.1})
+    assert schema_errors(0.35, {"type": "number", "multipleOf": 0.1})
+    assert not schema_errors(10**30, {"type": "integer", "multipleOf": 5})
+    for text in ("10.00000000000000000001", "9.99999999999999999999"):
+        with pytest.raises(NotStrictJSON, match="significant digits"):
+            strict_loads(text)
+    assert strict_loads("0.1234567890123456") == 0.1234567890123456
+
+
+def test_only_json_whitespace_and_no_junk_in_a_fence():
+    assert extract_json('\u00a0{"a": 1}')[0] is None
+    assert extract_json(' \t\r\n{"a": 1}\n ')[0] == {"a": 1}
+    assert extract_json('```json\n{"a": 1} junk\n```', allow_wrapped=True)[0] is None
+    assert extract_json('Sure:\n```json\n{"a": 1}\n```', allow_wrapped=True)[0] == {"a": 1}
