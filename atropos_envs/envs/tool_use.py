@@ -14,14 +14,22 @@ the python tool in the sandbox, faults the env provokes), user task files (``que
 ``ground_truth``, ``answer``, optional ``world``), or Berkeley Function-Calling Leaderboard
 records (``question``, ``function``, ``ground_truth``), scored single-step by BFCL's AST rules.
 
-Reward in [0, 1], a weighted sum of task_completion (the answer states exactly the expected
-values after at least one successful call, or for BFCL the exact calls), tool_call_accuracy,
-efficiency (calls used vs needed), error_recovery and goal_alignment (share of the needed
-tools called successfully). ``preset="atropos"`` (default): weights 0.35/0.25/0.15/0.15/0.10,
-accuracy 1 - 0.2 per invalid call (floored at 0), recovery 0.3 per own failure later fixed
-and 1 per provoked fault retried (capped at 1; 1 when nothing failed). ``preset="v0"``:
-weights 0.5/0.15/0.1/0.1/0.15, accuracy and recovery as shares. ``weights=`` overrides the
-preset's weights. Without task completion the reward is capped at ``incomplete_cap``.
+Reward in [0, 1], a weighted sum of task_completion (every needed call made successfully
+with the task's arguments, and the answer states exactly the expected values, see
+``rewards.tool_answers``; for BFCL the exact calls), tool_call_accuracy, efficiency (calls
+used vs needed), error_recovery and goal_alignment (share of the needed calls made
+successfully with the task's arguments; a calculator or python step whose arguments the
+task leaves open is served by either). The three process components are scaled by goal
+alignment, so calls that do not serve the task earn nothing. A python run that crashes,
+times out or hits a limit is a failed call. ``preset="atropos"`` (default): weights
+0.35/0.25/0.15/0.15/0.10, accuracy 1 - 0.2 per invalid call (floored at 0), recovery 0.3
+per own failure later fixed and 1 per provoked fault retried (capped at 1; 1 when nothing
+failed). ``preset="v0"``: weights 0.5/0.15/0.1/0.1/0.15, accuracy and recovery as shares.
+``weights=`` overrides the preset's weights. Without task completion the reward is capped
+at ``incomplete_cap``; a completed task scores at least ``incomplete_cap + 0.1``. A final
+reply without ``<answer>`` or longer than 20,000 characters is outcome ``invalid``. The
+score's ``reason`` (which may state the expected values) goes to ``info`` only, never to
+the model.
 """
 
 from __future__ import annotations
