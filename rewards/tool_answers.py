@@ -1,8 +1,9 @@
 """The final answer of a tool-use episode: it must *state* the expected values, not contain them.
 
 The answer is the text inside the last closed ``<answer></answer>`` of the final reply
-(found by a linear scan; a reply longer than ``MAX_REPLY_CHARS`` is not read at all). It
-is accepted in one of two readings:
+(found by a linear scan; a reply longer than ``MAX_REPLY_CHARS`` is not read at all). An
+answer with a hedging word or mark outside the expected texts (or, maybe, between, about,
+?, ...) is refused; otherwise it is accepted in one of two readings:
 
 - as a list of items: a JSON list, a JSON object (its values) or a JSON scalar; otherwise
   the text split at ``;``, new lines, ``", "`` and `` and ``. There must be exactly one
@@ -14,7 +15,7 @@ is accepted in one of two readings:
   every number in it is an expected one or one the question states ("123 * 456 = 56088"),
   it names no entity of ``others`` (e.g. other customers of the task's world) unless the
   question or the expected values do, for a text answer no capitalised word outside the
-  question and the expected values, and no hedging word (or, maybe, between, ...).
+  question and the expected values (nor a plain word such as "The").
 
 So a list of candidates ("Paris, Tokyo, Lima"), a range, "X or Y", or a number among
 other numbers is refused.
@@ -38,7 +39,8 @@ _HEDGES = re.compile(
     r"guess\w*|unsure|uncertain|unknown|range|not sure|could be|might)\b|\?|\.\.\.|±",
     flags=re.IGNORECASE,
 )
-_CAPITALISED = re.compile(r"(?<![.!?:]\s)(?<!^)\b[A-Z][a-z]+\b")
+_CAPITALISED = re.compile(r"\b[A-Z][a-z]+\b")
+_PLAIN_WORDS = set("the it its this that these their our his her they he she we a an answer yes in on at there".split())
 OPEN, CLOSE = "<answer>", "</answer>"
 
 
@@ -110,11 +112,17 @@ def _says(text: str, phrase: str) -> bool:
     return bool(words) and re.search(rf"(?<!\w){re.escape(words)}(?!\w)", _normal(text)) is not None
 
 
+def _hedge(body: str, expected: list[Any]) -> str:
+    """Why the answer hedges ("" if it does not); words of the expected texts do not count."""
+    for value in expected:
+        if not _is_number(value) and str(value).strip():
+            body = re.sub(re.escape(str(value).strip()), " ", body, flags=re.IGNORECASE)
+    found = _HEDGES.search(body)
+    return f"the answer hedges ({found.group(0)!r})" if found else ""
+
+
 def sentence_states(body: str, expected: list[Any], *, question: str = "", others: Iterable[str] = ()) -> str:
     """Why the sentence ``body`` does not state exactly the expected values ("" if it does)."""
-    hedge = _HEDGES.search(body)
-    if hedge:
-        return f"the answer hedges ({hedge.group(0)!r})"
     numbers = _numbers_in(body)
     for value in expected:
         if _is_number(value) and not any(_close(n, value) for n in numbers):
@@ -130,7 +138,10 @@ def sentence_states(body: str, expected: list[Any], *, question: str = "", other
     if named is not None:
         return f"the answer names {named!r}, which is neither asked about nor expected"
     if any(not _is_number(v) for v in expected):
-        word = next((w for w in _CAPITALISED.findall(body) if not _says(context, w)), None)
+        word = next(
+            (w for w in _CAPITALISED.findall(body) if w.lower() not in _PLAIN_WORDS and not _says(context, w)),
+            None,
+        )
         if word is not None:
             return f"the answer names {word!r} besides the expected values"
     return ""
@@ -147,6 +158,9 @@ def answer_correct(
         return False, "no <answer></answer>"
     if len(body) > MAX_ANSWER_CHARS:
         return False, f"answer longer than {MAX_ANSWER_CHARS} characters"
+    hedge = _hedge(body, expected)
+    if hedge:
+        return False, hedge
     items = answer_items(body)
     why = ""
     if len(items) != len(expected):
