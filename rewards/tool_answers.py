@@ -15,7 +15,7 @@ answer with a hedging word or mark outside the expected texts (or, maybe, betwee
   every number in it is an expected one or one the question states ("123 * 456 = 56088"),
   it names no entity of ``others`` (e.g. other customers of the task's world) unless the
   question or the expected values do, for a text answer no capitalised word outside the
-  question and the expected values (nor a plain word such as "The").
+  question and the expected values (plain words such as "The" aside).
 
 So a list of candidates ("Paris, Tokyo, Lima"), a range, "X or Y", or a number among
 other numbers is refused.
@@ -40,7 +40,10 @@ _HEDGES = re.compile(
     flags=re.IGNORECASE,
 )
 _CAPITALISED = re.compile(r"\b[A-Z][a-z]+\b")
-_PLAIN_WORDS = set("the it its this that these their our his her they he she we a an answer yes in on at there".split())
+_PLAIN_WORDS = frozenset(
+    ("the", "it", "its", "this", "that", "these", "their", "our", "his", "her", "they", "he", "she", "we")
+    + ("a", "an", "answer", "yes", "in", "on", "at", "there")
+)
 OPEN, CLOSE = "<answer>", "</answer>"
 
 
@@ -139,7 +142,11 @@ def sentence_states(body: str, expected: list[Any], *, question: str = "", other
         return f"the answer names {named!r}, which is neither asked about nor expected"
     if any(not _is_number(v) for v in expected):
         word = next(
-            (w for w in _CAPITALISED.findall(body) if w.lower() not in _PLAIN_WORDS and not _says(context, w)),
+            (
+                w
+                for w in _CAPITALISED.findall(body)
+                if w.lower() not in _PLAIN_WORDS and not _says(context, w)
+            ),
             None,
         )
         if word is not None:

@@ -27,7 +27,7 @@ per own failure later fixed and 1 per provoked fault retried (capped at 1; 1 whe
 failed). ``preset="v0"``: weights 0.5/0.15/0.1/0.1/0.15, accuracy and recovery as shares.
 ``weights=`` overrides the preset's weights. Without task completion the reward is capped
 at ``incomplete_cap``; a completed task scores at least ``incomplete_cap + 0.1``. A final
-reply without ``<answer>`` or longer than 20,000 characters is outcome ``invalid``. The
+reply without ``<answer>`` or longer than 20,000 characters scores 0, outcome ``invalid``. The
 score's ``reason`` (which may state the expected values) goes to ``info`` only, never to
 the model.
 """
@@ -296,6 +296,8 @@ class ToolUseEnv(TextEnv):
         reward = weighted_sum(components, self.config.resolved_weights)
         if done:  # a completed task always beats any reply that does not complete it
             reward = max(reward, min(1.0, self.config.incomplete_cap + 0.1))
+        elif outcome == "invalid" and not task["bfcl"]:  # malformed final reply: 0, with the reason
+            reward = 0.0
         else:
             reward = min(reward, self.config.incomplete_cap)
         return Score(

@@ -23,7 +23,10 @@ def test_extraction_is_a_linear_scan_of_the_last_closed_block():
 
 def test_an_over_long_final_reply_is_not_read():
     reply = "<answer>" * (MAX_REPLY_CHARS // 8 + 1)
-    assert answer_correct(reply, [1]) == (False, f"final reply longer than {MAX_REPLY_CHARS} characters")
+    assert answer_correct(reply, [1]) == (
+        False,
+        f"final reply longer than {MAX_REPLY_CHARS} characters",
+    )
     padded = "x" * MAX_REPLY_CHARS + "<answer>5902.2</answer>"
     assert not answer_correct(padded, [5902.2])[0]
 
