@@ -123,8 +123,12 @@ def _serves(call: dict[str, Any], truth: dict[str, dict[str, list[Any]]]) -> boo
     ((name, params),) = truth.items()
     if name in _COMPUTE and not any(params.values()):
         return call["name"] in _COMPUTE
-    args = call.get("arguments") or {}
+    args = dict(call.get("arguments") or {})
     fixed = {p: allowed for p, allowed in params.items() if allowed}
+    for p, allowed in fixed.items():  # 5.0 serves for an allowed 5 (the tool's schema says "number")
+        value = args.get(p)
+        if type(value) is float and value.is_integer() and any(type(a) is int for a in allowed):
+            args[p] = int(value)
     open_args = {p: v for p, v in args.items() if p not in fixed}
     return not call_matches(
         {"name": call["name"], "arguments": {p: v for p, v in args.items() if p in fixed}},

@@ -467,6 +467,8 @@ def test_user_tasks_need_the_calls_with_their_arguments(tmp_path):
     env = _user_env(tmp_path)
     convert = tc("convert_units", value=5, from_unit="km", to_unit="m")
     assert play(env, "u1", [convert, "<answer>5 km is 5000 m</answer>"])[0] == 1.0
+    as_float = tc("convert_units", value=5.0, from_unit="km", to_unit="m")
+    assert play(env, "u1", [as_float, "<answer>5000</answer>"])[0] == 1.0
     assert (
         play(
             env,
