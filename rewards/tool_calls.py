@@ -6,13 +6,20 @@ Parsing: every ``<tool_call>{"name": ..., "arguments": {...}}</tool_call>`` afte
 
 Matching follows the Berkeley Function-Calling Leaderboard's Python AST checker, typed by
 the function description: the name, required parameters present, no parameter outside the
-description and the ground truth, each value of the declared type (``type()`` exactly: a
-bool is not an int, ``1`` is not ``True``; an int is accepted for a float; one level of
-array item types), then the value among the allowed ones: strings (also inside lists and
-dicts) compared without spaces, ``,./-_*^`` and case; dicts key by key; lists of dicts
-element by element; ``""`` among the allowed values marks an optional parameter. A value
-whose type is the ground truth's rather than the declared one is taken as a variable and
-compared as is. Parallel calls match in any order, greedily, as BFCL does.
+description and the ground truth, each top-level value of the declared type (``type()``
+exactly: a bool is not an int, ``1`` is not ``True``; an int is accepted for a float; one
+level of array item types), then the value among the allowed ones: strings (also inside
+lists and dicts) compared without spaces, ``,./-_*^`` and case; dicts key by key; lists of
+dicts element by element; ``""`` among the allowed values marks an optional parameter. A
+value whose type is the ground truth's rather than the declared one is taken as a variable
+and compared as is. Parallel calls match in any order, greedily, as BFCL does.
+
+Where BFCL compares by ``==`` rather than by type, so do we, on purpose (verified against
+bfcl-eval 2026.3.23's ``ast_checker``): values *inside a dict parameter* are not
+type-checked, so ``{"breakfast": 1}`` matches ``[True]`` and ``{"guests": 2.0}`` matches
+``[2]``; and the items of an *optional* array (``""`` among its allowed values) are not
+type-checked, so ``[True, 2]`` and ``[1.0, 2.0]`` match ``[[1, 2]]`` (refused when the
+array is required). Changing either would break agreement with BFCL's own verdicts.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ import json
 import math
 import operator
 import random
+import re
 from typing import Any, Literal
 
 from atropos_envs.sandbox import SandboxLimits, get_sandbox
@@ -143,6 +144,9 @@ def get_product(sku: str, state: dict) -> dict:
     raise KeyError(f"unknown SKU {sku[:40]!r}")
 
 
+_PATH = re.compile(r"(?=.{1,100}$)[A-Za-z0-9_][A-Za-z0-9_.-]*(?:/[A-Za-z0-9_][A-Za-z0-9_.-]*)*")
+
+
 def write_file(path: str, content: str, state: dict) -> str:
     """Write a text file into the workspace (the python tool sees it).
 
@@ -150,13 +154,13 @@ def write_file(path: str, content: str, state: dict) -> str:
         path: a relative file name, e.g. "data.txt"
         content: the text to write
     """
-    if (
-        path.startswith("/")
-        or ".." in path
-        or len(state.setdefault("files", {})) >= 16
-        or len(content) > 100_000
-    ):
-        raise ValueError("use a short relative path; at most 16 files of 100 kB")
+    if not _PATH.fullmatch(path) or path == "main.py":
+        raise ValueError(
+            "path must be a relative file name of letters, digits and ._- (folders with /, "
+            f"no . or .. parts, not main.py), at most 100 characters; got {path[:80]!r}"
+        )
+    if len(state.setdefault("files", {})) >= 16 or len(content) > 100_000:
+        raise ValueError("at most 16 files of 100 kB")
     state["files"][path] = content
     return f"wrote {len(content)} characters to {path}"
 
@@ -186,8 +190,8 @@ def python(code: str, state: dict) -> str:
         files=files,
         limits=SandboxLimits(wall_time_s=wall, output_bytes=8192),
     )
-    if result.status != "ok":
-        return f"[{result.status}] {result.stdout[-2000:]}{result.stderr[-2000:]}"
+    if result.status != "ok":  # a crash, timeout or limit is a failed call, with its output as feedback
+        raise RuntimeError(f"[{result.status}] {result.stdout[-2000:]}{result.stderr[-2000:]}")
     return result.stdout[-4000:]
 
 

@@ -14,14 +14,22 @@ the python tool in the sandbox, faults the env provokes), user task files (``que
 ``ground_truth``, ``answer``, optional ``world``), or Berkeley Function-Calling Leaderboard
 records (``question``, ``function``, ``ground_truth``), scored single-step by BFCL's AST rules.
 
-Reward in [0, 1], a weighted sum of task_completion (the answer states exactly the expected
-values after at least one successful call, or for BFCL the exact calls), tool_call_accuracy,
-efficiency (calls used vs needed), error_recovery and goal_alignment (share of the needed
-tools called successfully). ``preset="atropos"`` (default): weights 0.35/0.25/0.15/0.15/0.10,
-accuracy 1 - 0.2 per invalid call (floored at 0), recovery 0.3 per own failure later fixed
-and 1 per provoked fault retried (capped at 1; 1 when nothing failed). ``preset="v0"``:
-weights 0.5/0.15/0.1/0.1/0.15, accuracy and recovery as shares. ``weights=`` overrides the
-preset's weights. Without task completion the reward is capped at ``incomplete_cap``.
+Reward in [0, 1], a weighted sum of task_completion (every needed call made successfully
+with the task's arguments, and the answer states exactly the expected values, see
+``rewards.tool_answers``; for BFCL the exact calls), tool_call_accuracy, efficiency (calls
+used vs needed), error_recovery and goal_alignment (share of the needed calls made
+successfully with the task's arguments; a calculator or python step whose arguments the
+task leaves open is served by either). The three process components are scaled by goal
+alignment, so calls that do not serve the task earn nothing. A python run that crashes,
+times out or hits a limit is a failed call. ``preset="atropos"`` (default): weights
+0.35/0.25/0.15/0.15/0.10, accuracy 1 - 0.2 per invalid call (floored at 0), recovery 0.3
+per own failure later fixed and 1 per provoked fault retried (capped at 1; 1 when nothing
+failed). ``preset="v0"``: weights 0.5/0.15/0.1/0.1/0.15, accuracy and recovery as shares.
+``weights=`` overrides the preset's weights. Without task completion the reward is capped
+at ``incomplete_cap``; a completed task scores at least ``incomplete_cap + 0.1``. A final
+reply without ``<answer>`` or longer than 20,000 characters scores 0, outcome ``invalid``. The
+score's ``reason`` (which may state the expected values) goes to ``info`` only, never to
+the model.
 """
 
 from __future__ import annotations
@@ -38,8 +46,8 @@ from atropos_envs.envs.tool_library import BUILTIN_TOOLS, FAULTS, generate_tool_
 from atropos_envs.envs.tool_tasks import bfcl_reference, probe_turns, validate_record
 from atropos_envs.tools import Tool, tools_system_prompt
 from rewards.composite import weighted_sum
-from rewards.tool_answers import answer_correct, extract_answer
-from rewards.tool_calls import bfcl_schema, match_calls, parse_tool_calls
+from rewards.tool_answers import MAX_REPLY_CHARS, answer_correct, extract_answer
+from rewards.tool_calls import bfcl_schema, call_matches, match_calls, parse_tool_calls
 
 COMPONENTS = ("task_completion", "tool_call_accuracy", "efficiency", "error_recovery", "goal_alignment")
 PRESETS = {
@@ -104,6 +112,49 @@ def _dump(reply: dict[str, Any]) -> str:
     if len(text) > MAX_RESULT_CHARS:
         text = json.dumps({"name": reply.get("name"), "content": text[:MAX_RESULT_CHARS], "truncated": True})
     return f"<tool_response>\n{text}\n</tool_response>"
+
+
+_COMPUTE = ("calculator", "python")  # either computes a step whose arguments the task leaves open
+
+
+def _serves(call: dict[str, Any], truth: dict[str, dict[str, list[Any]]]) -> bool:
+    """Whether a successful call does what one ground-truth entry asks: the tool, and each
+    argument the task fixes at one of its allowed values (BFCL's rules, typed by value)."""
+    ((name, params),) = truth.items()
+    if name in _COMPUTE and not any(params.values()):
+        return call["name"] in _COMPUTE
+    args = dict(call.get("arguments") or {})
+    fixed = {p: allowed for p, allowed in params.items() if allowed}
+    for p, allowed in fixed.items():  # 5.0 serves for an allowed 5 (the tool's schema says "number")
+        value = args.get(p)
+        if type(value) is float and value.is_integer() and any(type(a) is int for a in allowed):
+            args[p] = int(value)
+    open_args = {p: v for p, v in args.items() if p not in fixed}
+    return not call_matches(
+        {"name": call["name"], "arguments": {p: v for p, v in args.items() if p in fixed}},
+        {name: fixed},
+    ) and all(p in params for p in open_args)
+
+
+def unserved(ground_truth: list[dict[str, Any]], valid: list[dict[str, Any]]) -> list[str]:
+    """The needed calls (tool names) no successful call carried out; each call serves one."""
+    left, missing = list(valid), []
+    for truth in ground_truth:
+        hit = next((i for i, c in enumerate(left) if _serves(c, truth)), None)
+        if hit is None:
+            missing.append(next(iter(truth)))
+        else:
+            left.pop(hit)
+    return missing
+
+
+def _entities(world: dict[str, Any] | None) -> list[str]:
+    """Names and ids in a task's world, which an answer must not list as candidates."""
+    world = world or {}
+    out = [str(c.get(k)) for c in world.get("customers", []) for k in ("name", "customer_id", "city")]
+    out += [str(p.get(k)) for p in world.get("products", []) for k in ("name", "sku")]
+    out += [str(o.get("order_id")) for o in world.get("orders", [])]
+    return [e for e in out + [str(r) for r in world.get("regions", [])] if e and e != "None"]
 
 
 class ToolUseEnv(TextEnv):
@@ -227,20 +278,31 @@ class ToolUseEnv(TextEnv):
             outcome = "invalid" if calls and not valid else outcome
         else:
             final = trajectory.last_completion
-            if parse_tool_calls(final)[0] or state.get("timeout"):
+            missing = unserved(task["ground_truth"], valid)
+            if len(final) > MAX_REPLY_CHARS:
+                done, why, outcome = False, f"final reply longer than {MAX_REPLY_CHARS} characters", "invalid"
+            elif parse_tool_calls(final)[0] or state.get("timeout"):
                 done, why = False, "no final answer"
             elif extract_answer(final) is None:
                 done, why, outcome = False, "no <answer></answer> in the final reply", "invalid"
             elif not valid:
                 done, why = False, "no successful tool call: the answer cannot come from the tools"
+            elif missing:
+                done, why = False, f"needed calls not made successfully: {', '.join(missing)}"[:200]
             else:
-                done, why = answer_correct(final, task["answer"])
+                done, why = answer_correct(
+                    final, task["answer"], question=task["question"], others=_entities(task.get("world"))
+                )
         if state.get("timeout"):
             budget = f"{self.config.step_time_s} s a step, {self.config.episode_time_s} s an episode"
             outcome, why = "timeout", f"time budget ran out ({budget})"
         components = self._components(task, state.get("calls", []), done)
         reward = weighted_sum(components, self.config.resolved_weights)
-        if not done:
+        if done:  # a completed task always beats any reply that does not complete it
+            reward = max(reward, min(1.0, self.config.incomplete_cap + 0.1))
+        elif outcome == "invalid" and not task["bfcl"]:  # malformed final reply: 0, with the reason
+            reward = 0.0
+        else:
             reward = min(reward, self.config.incomplete_cap)
         return Score(
             reward,
@@ -252,10 +314,16 @@ class ToolUseEnv(TextEnv):
     def _components(
         self, task: dict[str, Any], all_calls: list[dict[str, Any]], done: bool
     ) -> dict[str, float]:
+        """Process credit, scaled by the share of needed calls made successfully with the task's
+        arguments (goal alignment): calls that do not serve the task earn nothing."""
         calls = [c for c in all_calls if not c.get("provoked")]
         valid = [c for c in calls if c["ok"]]
-        needed = Counter(next(iter(g)) for g in task["ground_truth"])
-        used, need = len(calls), sum(needed.values())
+        used, need = len(calls), len(task["ground_truth"])
+        if task["bfcl"]:
+            needed = Counter(next(iter(g)) for g in task["ground_truth"])
+            aligned = sum((needed & Counter(c["name"] for c in valid)).values()) / need if need else 0.0
+        else:
+            aligned = 1.0 - len(unserved(task["ground_truth"], valid)) / need if need else 0.0
 
         def fixed(i: int) -> bool:
             return any(
@@ -273,14 +341,13 @@ class ToolUseEnv(TextEnv):
             accuracy = len(valid) / used if used else 0.0
             failed = own + provoked
             recovery = sum(fixed(i) for i in failed) / len(failed) if failed else 1.0 if used else 0.0
+        efficiency = (min(used, need) / max(used, need)) if valid and need else 0.0
         return {
             "task_completion": float(done),
-            "tool_call_accuracy": accuracy,
-            "efficiency": (min(used, need) / max(used, need)) if valid and need else 0.0,
-            "error_recovery": recovery,
-            "goal_alignment": sum((needed & Counter(c["name"] for c in valid)).values()) / need
-            if need
-            else 0.0,
+            "tool_call_accuracy": accuracy * aligned,
+            "efficiency": efficiency * aligned,
+            "error_recovery": recovery * aligned,
+            "goal_alignment": aligned,
         }
 
     # ---- probes ---------------------------------------------------------------------------

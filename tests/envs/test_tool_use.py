@@ -401,3 +401,146 @@ def test_any_sequence_of_turns_scores_in_range(turns, task_id):
         if terminated or truncated:
             assert 0.0 <= reward <= 1.0
             break
+
+
+# ---- red-team regressions -----------------------------------------------------------------------
+def _single(env):
+    tid = next(
+        str(i)
+        for i in range(300)
+        if env.get_task(i)["kind"] == "single" and not env.get_task(i)["world"]["faults"]
+    )
+    task = env.get_task(tid)
+    return (
+        tid,
+        task,
+        task["ground_truth"][0]["find_customer"]["name"][0],
+        task["answer"][0],
+    )
+
+
+@pytest.mark.parametrize("preset", ["atropos", "v0"])
+def test_junk_calls_earn_nothing_and_an_honest_answer_beats_any_incomplete_reply(preset):
+    env = make(preset=preset)
+    tid, _, name, value = _single(env)
+    junk = tc("calculator", expression="0")
+    for final in ("I refuse.", "<answer>?</answer>", f"<answer>{value}</answer>"):
+        reward, info = play(env, tid, [junk, final])
+        assert reward == 0.0 and not any(info["components"].values()), (final, info)
+    reward, info = play(env, tid, [junk, "I refuse."])
+    assert info["outcome"] == "invalid"
+    typos = [tc("find_customer", name=name + "x"), tc("find_customer", name=name + ".")]
+    honest, info = play(
+        env,
+        tid,
+        [
+            *typos,
+            tc("find_customer", name=name),
+            f"<answer>The balance is {value}</answer>",
+        ],
+    )
+    assert info["components"]["task_completion"] == 1.0
+    best_incomplete = max(
+        play(env, tid, turns)[0]
+        for turns in (
+            [tc("find_customer", name=name), "no answer"],
+            [tc("find_customer", name=name), "<answer>?</answer>"],
+            [tc("find_customer", name=name), f"<answer>{value} or 1</answer>"],
+        )
+    )
+    assert honest > env.config.incomplete_cap >= best_incomplete
+
+
+def _user_env(tmp_path):
+    records = [
+        {"id": "u1", "question": "Convert 5 km to metres.", "answer": [5000],
+         "ground_truth": [{"convert_units": {"value": [5], "from_unit": ["km"], "to_unit": ["m"]}}]},
+        {"id": "u2", "question": "What is 123 * 456?", "answer": [56088],
+         "ground_truth": [{"calculator": {"expression": ["123*456"]}}]},
+    ]  # fmt: skip
+    path = tmp_path / "user.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return make(tasks=str(path))
+
+
+def test_user_tasks_need_the_calls_with_their_arguments(tmp_path):
+    env = _user_env(tmp_path)
+    convert = tc("convert_units", value=5, from_unit="km", to_unit="m")
+    assert play(env, "u1", [convert, "<answer>5 km is 5000 m</answer>"])[0] == 1.0
+    as_float = tc("convert_units", value=5.0, from_unit="km", to_unit="m")
+    assert play(env, "u1", [as_float, "<answer>5000</answer>"])[0] == 1.0
+    assert (
+        play(
+            env,
+            "u2",
+            [
+                tc("calculator", expression="123 * 456"),
+                "<answer>123 * 456 = 56088</answer>",
+            ],
+        )[0]
+        == 1.0
+    )
+    for tid, call in [
+        ("u2", tc("calculator", expression="0")),
+        ("u1", tc("calculator", expression="1+1")),
+        ("u1", tc("convert_units", value=5, from_unit="km", to_unit="ft")),
+        ("u1", tc("python", code="raise SystemExit(1)")),
+    ]:
+        reward, info = play(env, tid, [call, f"<answer>{env.get_task(tid)['answer'][0]}</answer>"])
+        assert reward == 0.0 and info["components"]["task_completion"] == 0.0, (
+            tid,
+            call,
+            info,
+        )
+
+
+def test_a_failed_python_run_is_a_failed_call():
+    env = make()
+    tid = next(
+        str(i)
+        for i in range(300)
+        if env.get_task(i)["kind"] == "python" and not env.get_task(i)["world"]["faults"]
+    )
+    env.reset(options={"task_id": tid})
+    for code in (
+        "raise SystemExit(1)",
+        "import sys\nwhile True: sys.stdout.write('x' * 65536)",
+    ):
+        obs, *_ = env.step(tc("python", code=code))
+        assert '"error"' in obs[-1]["content"] and "python failed" in obs[-1]["content"]
+    _, reward, *_, info = env.step(f"<answer>{env.get_task(tid)['answer'][0]}</answer>")
+    assert reward == 0.0 and "0/2 valid calls" in info["reason"]
+
+
+@pytest.mark.parametrize("path", [".", "", "./x", "a/../b", "/etc/passwd", "a//b", "main.py", "x" * 101])
+def test_workspace_paths_are_validated(path):
+    env = make()
+    env.reset(options={"task_id": first(env, "python")})
+    obs, *_ = env.step(
+        tc("write_file", path=path, content="1") + tc("python", code="print(open('sales.csv').read(6))")
+    )
+    assert "path must be a relative file name" in obs[-2]["content"]
+    assert "region" in obs[-1]["content"] and '"error"' not in obs[-1]["content"]
+
+
+def test_the_reason_is_never_shown_to_the_model():
+    env = make()
+    tid, _, name, value = _single(env)
+    env.reset(options={"task_id": tid})
+    shown = []
+    for turn in [
+        tc("find_customer", name=name + "x"),
+        tc("find_customer", name=name),
+        "<answer>1</answer>",
+    ]:
+        obs, _, terminated, _, info = env.step(turn)
+        shown += [m["content"] for m in obs if m["role"] != "assistant"]
+    assert terminated and str(value) in info["reason"] or "does not state" in info["reason"]
+    assert not any(info["reason"] in text or "does not state" in text for text in shown)
+
+
+def test_an_over_long_final_reply_is_invalid_and_cheap():
+    env = make()
+    tid, _, name, _ = _single(env)
+    reward, info = play(env, tid, [tc("find_customer", name=name), "<answer>" * 40_000])
+    assert reward == 0.0 and info["outcome"] == "invalid" and "longer than" in info["reason"]
