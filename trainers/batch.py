@@ -25,6 +25,7 @@ class TokenSample:
     policy_version: int = 0
     components: dict[str, float] = field(default_factory=dict)
     turn_rewards: list[tuple[int, float]] = field(default_factory=list)  # (index of a turn's last token, its reward)
+    outcome: str = "ok"  # the episode's: ok, invalid, timeout, truncated or error
 
     @property
     def generated_tokens(self) -> int:
@@ -94,4 +95,5 @@ def token_sample(rollout: Rollout, group_id: str, policy_version: int = 0, end_o
         else:
             turn_rewards.append((turn_rewards[-1][0], rollout.reward))
     return TokenSample(list(first.prompt_token_ids), completion, mask, logprobs, rollout.reward, group_id,
-                       policy_version, dict(rollout.components), turn_rewards)  # fmt: skip
+                       policy_version, dict(rollout.components), turn_rewards,
+                       getattr(rollout, "outcome", "ok"))  # fmt: skip

@@ -13,18 +13,15 @@ One step (the rest, shared with PPO, is in ``trainers.trainer``):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from trainers.advantages import clipped_policy_loss, group_advantages
-from trainers.trainer import Batch, Trainer, TrainConfig
+from trainers.config import GRPOConfig
+from trainers.trainer import Batch, Trainer
 
-
-@dataclass
-class GRPOConfig(TrainConfig):
-    variant: str = "grpo"  # or dr_grpo
+__all__ = ["GRPOConfig", "GRPOTrainer"]
 
 
 class GRPOTrainer(Trainer):
@@ -35,7 +32,8 @@ class GRPOTrainer(Trainer):
         samples = [s for s, keep in zip(batch.samples, batch.trained) if keep]
         rewards = torch.tensor([s.reward for s in samples])
         group_index = {g: i for i, g in enumerate(dict.fromkeys(s.group_id for s in samples))}
-        advantages = group_advantages(rewards, torch.tensor([group_index[s.group_id] for s in samples]), c.variant)
+        groups = torch.tensor([group_index[s.group_id] for s in samples])
+        advantages = group_advantages(rewards, groups, c.variant).to(self.precision.device)
         self.optimizer.zero_grad()
         totals = {"loss": 0.0, "clip_fraction": 0.0, "kl": 0.0}
         for begin in range(0, len(samples), c.micro_batch):

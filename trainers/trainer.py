@@ -25,7 +25,7 @@ import random
 import shutil
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,55 +34,14 @@ import torch
 
 from trainers.batch import TokenMismatch, TokenSample, token_sample
 from trainers.client import RequestRejected, RolloutClient, SamplingParams, ServerUnavailable
-from trainers.metrics import MetricsLog, check_reporters, plot_metrics
+from trainers.config import TrainConfig
+from trainers.logprobs import completion_logprobs, pack
+from trainers.metrics import MetricsLog, plot_metrics
+from trainers.precision import Precision
 from trainers.rollout import run_episode
 from trainers.weight_sync import make_weight_sync
 
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-UNIFORM_GROUPS = ("keep", "drop", "refill")
-LR_SCHEDULES = ("constant", "constant_with_warmup", "linear", "cosine")
-
-
-@dataclass
-class TrainConfig:
-    env_id: str = "atropos_envs/Format-v0"
-    env_kwargs: dict[str, Any] = field(default_factory=dict)
-    steps: int = 30
-    tasks_per_step: int = 4
-    group_size: int = 8
-    max_tokens: int = 64
-    temperature: float = 1.0
-    assistant_prefix: str = ""
-    learning_rate: float = 2e-4
-    max_grad_norm: float = 1.0
-    lr_schedule: str = "constant"  # constant, constant_with_warmup, linear, cosine (per update)
-    warmup_steps: int = 0
-    lora_rank: int = 16  # 0: full-parameter training
-    lora_alpha: int = 32
-    clip_low: float = 0.2
-    clip_high: float = 0.2  # DAPO's clip-higher: e.g. 0.28
-    aggregation: str = "sequence_mean"  # or token_mean (DAPO), constant_length (Dr.GRPO)
-    kl_coef: float = 0.0  # k3 KL to the starting policy
-    micro_batch: int = 8
-    uniform_groups: str = "drop"  # keep, drop, refill
-    max_staleness: int = 0  # weight versions a batch may lag behind the policy it trains
-    weight_sync: str = "auto"  # auto, lora, reload, restart
-    server_timeout_s: float = 300.0  # how long a dead server is waited for (retrying) before the run stops
-    checkpoint_every: int = 1
-    report_to: list[str] = field(default_factory=lambda: ["tensorboard"])
-    seed: int = 0
-
-    def validate(self) -> None:
-        if self.uniform_groups not in UNIFORM_GROUPS:
-            raise ValueError(f"uniform_groups must be one of {UNIFORM_GROUPS}, not {self.uniform_groups!r}")
-        for name in ("steps", "tasks_per_step", "group_size", "max_tokens", "micro_batch", "checkpoint_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1")
-        if self.max_staleness < 0 or self.lora_rank < 0:
-            raise ValueError("max_staleness and lora_rank must be >= 0")
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, not {self.lr_schedule!r}")
-        check_reporters(self.report_to)
 
 
 @dataclass
@@ -96,16 +55,24 @@ class Batch:
     generation_s: float
 
 
-def load_policy(model_path: Path, config: TrainConfig):
+def load_policy(model_path: Path, config: TrainConfig, precision: Precision):
+    """The policy on its device. Full training keeps float32 (master) weights; a LoRA base is
+    frozen, so under mixed precision it is stored in bf16 while the adapter stays float32."""
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
-    if not config.lora_rank:
-        return model
-    from peft import LoraConfig, get_peft_model
+    lora = bool(config.lora_rank)
+    stored = precision.dtype if lora else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=stored)
+    if config.gradient_checkpointing:
+        model.config.use_cache = False
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    if lora:
+        from peft import LoraConfig, get_peft_model
 
-    lora = LoraConfig(r=config.lora_rank, lora_alpha=config.lora_alpha, target_modules=LORA_TARGETS, lora_dropout=0.0)
-    return get_peft_model(model, lora)
+        adapter = LoraConfig(r=config.lora_rank, lora_alpha=config.lora_alpha, target_modules=LORA_TARGETS,
+                             lora_dropout=0.0)  # fmt: skip
+        model = get_peft_model(model, adapter, autocast_adapter_dtype=True)  # adapter weights in float32
+    return model.to(precision.device)
 
 
 def end_of_turn_id(model) -> int | None:
@@ -123,9 +90,14 @@ class Trainer:
         self.urls = [u.rstrip("/") for u in server_urls]
         self.out_dir.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(config.seed)
-        self.policy = load_policy(model_path, config)
+        self.precision = Precision.resolve(config.device, config.dtype)
+        self.policy = load_policy(model_path, config, self.precision)
+        for module in self.extra_modules():
+            module.to(self.precision.device)
         self.end_of_turn = end_of_turn_id(self.policy)
-        self.reference = copy.deepcopy(self.policy).eval() if config.kl_coef and not config.lora_rank else None
+        self.reference = None  # frozen starting policy for the KL term (LoRA: the base, adapter off)
+        if config.kl_coef and not config.lora_rank:
+            self.reference = copy.deepcopy(self.policy).to(self.precision.dtype).eval().requires_grad_(False)
         self.optimizer = torch.optim.AdamW(self.trainable_parameters(), lr=config.learning_rate)
         from transformers import get_scheduler
 
@@ -140,6 +112,10 @@ class Trainer:
         self.metrics = MetricsLog(self.out_dir, config.report_to, asdict(config), self.step)
 
     # ---- hooks for the algorithms ---------------------------------------------------------
+    def extra_modules(self) -> list[torch.nn.Module]:
+        """Trained modules besides the policy (PPO's value head): placed on the device."""
+        return []
+
     def trainable_parameters(self) -> list[dict[str, Any]]:
         return [{"params": [p for p in self.policy.parameters() if p.requires_grad]}]
 
@@ -176,6 +152,8 @@ class Trainer:
         self.scheduler.load_state_dict(state["scheduler"])
         self.load_extra_state(state["extra"])
         torch.set_rng_state(state["torch_rng"])
+        if state.get("cuda_rng") is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
         random.setstate(state["python_rng"])
         self.step, self.data_position = state["step"], state["data_position"]
         if self.sync is not None:
@@ -187,6 +165,7 @@ class Trainer:
         self.policy.save_pretrained(staging / "weights")
         torch.save({"step": self.step, "data_position": self.data_position, "optimizer": self.optimizer.state_dict(),
                     "scheduler": self.scheduler.state_dict(), "torch_rng": torch.get_rng_state(),
+                    "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
                     "python_rng": random.getstate(), "config": asdict(self.config), "algorithm": self.algorithm,
                     "extra": self.extra_state()}, staging / "state.pt")  # fmt: skip
         final, old = self.out_dir / "checkpoint", self.out_dir / "checkpoint.old"
@@ -317,6 +296,8 @@ class Trainer:
             "staleness": self.step - batch.version, "data_position": batch.next_position,
             "generation_s": round(batch.generation_s, 2), "wait_s": round(waited_s, 2),
         }  # fmt: skip
+        for sample in batch.samples:  # episode outcomes: ok, invalid, timeout, truncated, error
+            metrics[f"outcome_{sample.outcome}"] = metrics.get(f"outcome_{sample.outcome}", 0) + 1
         if any(batch.trained):
             self.policy.train()
             metrics.update(self.update(batch))
@@ -335,31 +316,14 @@ class Trainer:
 
     # ---- what both losses need ------------------------------------------------------------
     def forward(self, samples: list[TokenSample], model=None, hidden: bool = False):
-        """Per completion token: the model's logprobs [B, W], the sampling logprobs, the
-        generated-token mask and (``hidden``) the last hidden state that predicted it [B, W, H]."""
-        model = model or self.policy
-        width = max(len(s.completion_ids) for s in samples)
-        sequences = [s.prompt_ids + s.completion_ids for s in samples]
-        length = max(len(seq) for seq in sequences)
-        ids = torch.zeros(len(samples), length, dtype=torch.long)
-        attention = torch.zeros(len(samples), length, dtype=torch.long)
-        for row, seq in enumerate(sequences):
-            ids[row, : len(seq)] = torch.tensor(seq)
-            attention[row, : len(seq)] = 1
-        out = model(input_ids=ids, attention_mask=attention, output_hidden_states=hidden)
-        new = torch.zeros(len(samples), width)
-        old = torch.zeros(len(samples), width)
-        mask = torch.zeros(len(samples), width)
-        states = torch.zeros(len(samples), width, out.hidden_states[-1].shape[-1]) if hidden else None
-        for row, s in enumerate(samples):
-            start, n = len(s.prompt_ids), len(s.completion_ids)
-            step_logits = out.logits[row, start - 1 : start - 1 + n].float()
-            new[row, :n] = torch.log_softmax(step_logits, -1).gather(-1, torch.tensor(s.completion_ids)[:, None])[:, 0]
-            old[row, :n] = torch.tensor(s.sampling_logprobs)
-            mask[row, :n] = torch.tensor(s.mask, dtype=torch.float)
-            if hidden:
-                states[row, :n] = out.hidden_states[-1][row, start - 1 : start - 1 + n]
-        return new, old, mask, states
+        """Per completion token, on the device: the model's logprobs [B, W] (float32), the
+        sampling logprobs, the generated-token mask and (``hidden``) the last hidden state that
+        predicted it [B, W, H]. The micro-batch moves to the device once."""
+        packed = pack(samples, self.precision.device)
+        with self.precision.autocast():
+            new, states = completion_logprobs(model or self.policy, packed, chunk_tokens=self.config.logprob_chunk,
+                                              hidden=hidden)  # fmt: skip
+        return new, packed.sampling_logprobs, packed.mask, states
 
     def reference_logprobs(self, samples: list[TokenSample]) -> torch.Tensor | None:
         """Logprobs under the starting policy (for the KL term), or None without one."""
