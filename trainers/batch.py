@@ -10,8 +10,10 @@ GRPO and PPO differ only in how they turn this into advantages.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from trainers.rollout import Rollout
+if TYPE_CHECKING:  # the update side runs where no env is installed (benchmarks/gpu_check.py)
+    from trainers.rollout import Rollout
 
 
 @dataclass
@@ -39,6 +41,19 @@ class TokenSample:
         for position, reward in self.turn_rewards or ([(generated[-1], self.reward)] if generated else []):
             rewards[position] += reward
         return rewards
+
+
+@dataclass
+class Batch:
+    """One step's samples, as the rollout thread hands them to training."""
+
+    version: int  # the policy version that sampled it (updates done when sampling began)
+    next_position: int  # data position after its tasks
+    samples: list[TokenSample]
+    trained: list[bool]  # False for samples of dropped uniform groups
+    groups_dropped: int
+    samples_lost: int
+    generation_s: float
 
 
 class TokenMismatch(ValueError):

@@ -290,6 +290,8 @@ def _train(algorithm: str, env: str, env_arg: list[str], out: Path | None, confi
         except TypeError as exc:
             raise ValueError(f"bad {algorithm.upper()} setting: {exc}") from None
         path = resolve_model(model or None)
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not server:
+            raise ValueError("training with several processes needs running vLLM servers: pass --server URL")
         with contextlib.ExitStack() as stack:
             owned, urls = [], list(server)
             if not urls:

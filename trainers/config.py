@@ -65,6 +65,8 @@ class TrainConfig:
     checkpoint_every: int = setting(1, "updates between checkpoints")
     report_to: list[str] = setting(["tensorboard"], "metrics sinks besides metrics.jsonl: tensorboard, wandb")
     seed: int = setting(0, "seed of sampling, data order and initialisation")
+    process_group_timeout_s: float = setting(1800.0, "with several processes: seconds a collective may wait "
+                                                     "before the run fails instead of hanging")  # fmt: skip
 
     def validate(self) -> None:
         for name, allowed in (("uniform_groups", UNIFORM_GROUPS), ("lr_schedule", LR_SCHEDULES),

@@ -35,11 +35,15 @@ def check_reporters(report_to: list[str]) -> None:
 
 
 class MetricsLog:
-    def __init__(self, out_dir: Path, report_to: list[str], config: dict[str, Any], resume_step: int):
+    def __init__(self, out_dir: Path, report_to: list[str], config: dict[str, Any], resume_step: int, *,
+                 enabled: bool = True):  # fmt: skip
+        """``enabled`` False: a training process other than the coordinator, which writes nothing."""
         check_reporters(report_to)
-        self.path = Path(out_dir) / "metrics.jsonl"
-        self._trim(resume_step)
+        self.path, self.enabled = Path(out_dir) / "metrics.jsonl", enabled
         self.tensorboard = self.wandb = None
+        if not enabled:
+            return
+        self._trim(resume_step)
         if "tensorboard" in report_to:
             from torch.utils.tensorboard import SummaryWriter
 
@@ -61,6 +65,8 @@ class MetricsLog:
             tmp.replace(self.path)
 
     def write(self, metrics: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
         with open(self.path, "a") as f:
             f.write(json.dumps(metrics) + "\n")
             f.flush()

@@ -104,8 +104,10 @@ class PPOTrainer(Trainer):
                 new, old, mask, states = self.forward(rows, hidden=True)
                 width = mask.shape[1]
                 values = self.value_head(states)
-                policy_loss, stats = clipped_policy_loss(new, old, advantages[index, :width], mask, c.clip_low, c.clip_high,
-                                                         c.aggregation, self.reference_logprobs(rows), c.kl_coef)  # fmt: skip
+                policy_loss, stats = clipped_policy_loss(new, old, advantages[index, :width], mask, clip_low=c.clip_low,
+                                                         clip_high=c.clip_high, aggregation=c.aggregation,
+                                                         ref_logprobs=self.reference_logprobs(rows),
+                                                         kl_coef=c.kl_coef)  # fmt: skip
                 value_loss = clipped_value_loss(values, old_values[index, :width], returns[index, :width], mask, c.value_clip)
                 self.optimizer.zero_grad()
                 (policy_loss + c.value_coef * value_loss).backward()
