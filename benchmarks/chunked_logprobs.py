@@ -29,7 +29,9 @@ def machine() -> str:
     from trainers.precision import cpu_flags
 
     info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    model = next((line.partition(":")[2].strip() for line in info.splitlines() if line.startswith("model name")), "?")
+    model = next(
+        (line.partition(":")[2].strip() for line in info.splitlines() if line.startswith("model name")), "?"
+    )
     flags = sorted(f for f in cpu_flags() if f.startswith(("avx512", "amx")))
     return f"{model}, {os.cpu_count()} cores; flags: {' '.join(flags) or 'no avx512/amx'}"
 
@@ -52,8 +54,12 @@ def measure(chunk: int, rows: int, completion: int, steps: int) -> dict:
     text = tokenizer.encode((ROOT / "README.md").read_text())
     samples = []
     for row in range(rows):
-        prompt = tokenizer.apply_chat_template([{"role": "user", "content": f"Write page {row}."}], add_generation_prompt=True,
-                                               tokenize=True, return_dict=False)  # fmt: skip
+        prompt = tokenizer.apply_chat_template(
+            [{"role": "user", "content": f"Write page {row}."}],
+            add_generation_prompt=True,
+            tokenize=True,
+            return_dict=False,
+        )
         reply = (text * 4)[row * 97 : row * 97 + completion]
         samples.append(TokenSample(list(prompt), reply, [1] * completion, [0.0] * completion, 0.0, "0"))
     loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -66,8 +72,15 @@ def measure(chunk: int, rows: int, completion: int, steps: int) -> dict:
         policy.zero_grad(set_to_none=True)
         times.append(time.perf_counter() - started)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"chunk": chunk, "rows": rows, "completion": completion, "peak_rss_mib": round(peak),
-            "after_load_mib": round(loaded), "step_s": round(min(times), 2), "tokens": rows * completion}  # fmt: skip
+    return {
+        "chunk": chunk,
+        "rows": rows,
+        "completion": completion,
+        "peak_rss_mib": round(peak),
+        "after_load_mib": round(loaded),
+        "step_s": round(min(times), 2),
+        "tokens": rows * completion,
+    }
 
 
 def main() -> None:
@@ -76,23 +89,40 @@ def main() -> None:
     parser.add_argument("--completion", type=int, default=1024)
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--chunks", default="0,1024,256")
-    parser.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)  # a child process: one setting
+    parser.add_argument(
+        "--one", type=int, default=None, help=argparse.SUPPRESS
+    )  # a child process: one setting
     args = parser.parse_args()
     if args.one is not None:
         print(json.dumps(measure(args.one, args.rows, args.completion, args.steps)))
         return
     rows = []
     for chunk in (int(c) for c in args.chunks.split(",")):
-        command = [sys.executable, "-m", "benchmarks.chunked_logprobs", "--one", str(chunk), "--rows", str(args.rows),
-                   "--completion", str(args.completion), "--steps", str(args.steps)]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "benchmarks.chunked_logprobs",
+            "--one",
+            str(chunk),
+            "--rows",
+            str(args.rows),
+            "--completion",
+            str(args.completion),
+            "--steps",
+            str(args.steps),
+        ]
         out = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True).stdout
         rows.append(json.loads(out.strip().splitlines()[-1]))
         print(rows[-1], flush=True)
-    lines = [f"\n## {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: {machine()}\n",
-             f"SmolLM2-135M, all weights, float32; {args.rows} rows x {args.completion} completion tokens; forward + "
-             f"backward of the log-probs; best of {args.steps} steps; peak RSS of the process (the model loaded: "
-             f"{rows[0]['after_load_mib']} MiB).\n", "| log-probs | peak RSS (MiB) | step (s) | tokens/s |",
-             "| --- | ---: | ---: | ---: |"]  # fmt: skip
+    lines = [
+        f"\n## {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: {machine()}\n",
+        f"SmolLM2-135M, all weights, float32; {args.rows} rows x {args.completion} completion tokens; "
+        "forward + "
+        f"backward of the log-probs; best of {args.steps} steps; peak RSS of the process (the model loaded: "
+        f"{rows[0]['after_load_mib']} MiB).\n",
+        "| log-probs | peak RSS (MiB) | step (s) | tokens/s |",
+        "| --- | ---: | ---: | ---: |",
+    ]
     for r in rows:
         name = "full logits (chunk 0)" if not r["chunk"] else f"chunked, {r['chunk']} tokens"
         lines.append(f"| {name} | {r['peak_rss_mib']} | {r['step_s']} | {r['tokens'] / r['step_s']:.0f} |")

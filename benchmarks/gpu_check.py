@@ -53,9 +53,17 @@ def record(path: Path, *, tasks: int = 6, group: int = 8, max_new_tokens: int = 
         text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False) + "<think>"
         prompt = tokenizer(text, return_tensors="pt").input_ids
         with torch.no_grad():
-            out = model.generate(prompt.repeat(group, 1), do_sample=True, temperature=1.0, top_k=0, top_p=1.0,
-                                 max_new_tokens=max_new_tokens, output_scores=True, return_dict_in_generate=True,
-                                 pad_token_id=tokenizer.eos_token_id)  # fmt: skip
+            out = model.generate(
+                prompt.repeat(group, 1),
+                do_sample=True,
+                temperature=1.0,
+                top_k=0,
+                top_p=1.0,
+                max_new_tokens=max_new_tokens,
+                output_scores=True,
+                return_dict_in_generate=True,
+                pad_token_id=tokenizer.eos_token_id,
+            )
         logprobs = torch.stack(out.scores, 1).float().log_softmax(-1)
         for row in range(group):
             tokens = out.sequences[row, prompt.shape[1] :].tolist()
@@ -64,11 +72,23 @@ def record(path: Path, *, tasks: int = 6, group: int = 8, max_new_tokens: int = 
             reply = "<think>" + tokenizer.decode(tokens, skip_special_tokens=True)
             reward = float(env.start(task_id).step(reply)[1])
             sampled = [float(logprobs[row, i, t]) for i, t in enumerate(tokens)]
-            samples.append({"prompt_ids": prompt[0].tolist(), "completion_ids": tokens, "sampling_logprobs": sampled,
-                            "reward": reward, "group_id": str(task_id)})  # fmt: skip
+            samples.append(
+                {
+                    "prompt_ids": prompt[0].tolist(),
+                    "completion_ids": tokens,
+                    "sampling_logprobs": sampled,
+                    "reward": reward,
+                    "group_id": str(task_id),
+                }
+            )
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"model": model_path.name, "env": "atropos_envs/Format-v0", "samples": samples}))
-    print(f"recorded {len(samples)} samples, mean reward {statistics.mean(s['reward'] for s in samples):.3f} -> {path}")
+    path.write_text(
+        json.dumps({"model": model_path.name, "env": "atropos_envs/Format-v0", "samples": samples})
+    )
+    print(
+        f"recorded {len(samples)} samples, "
+        f"mean reward {statistics.mean(s['reward'] for s in samples):.3f} -> {path}"
+    )
 
 
 def load_batch(path: Path, *, samples: int | None, repeat: int):
@@ -79,8 +99,16 @@ def load_batch(path: Path, *, samples: int | None, repeat: int):
     for copy in range(repeat):
         for r in rows:
             n = len(r["completion_ids"])
-            tokens.append(TokenSample(r["prompt_ids"], r["completion_ids"], [1] * n, r["sampling_logprobs"], r["reward"],
-                                      f"{copy}:{r['group_id']}"))  # fmt: skip
+            tokens.append(
+                TokenSample(
+                    r["prompt_ids"],
+                    r["completion_ids"],
+                    [1] * n,
+                    r["sampling_logprobs"],
+                    r["reward"],
+                    f"{copy}:{r['group_id']}",
+                )
+            )
     return Batch(0, 0, tokens, [True] * len(tokens), 0, 0, 0.0)
 
 
@@ -95,9 +123,13 @@ def run_setting(algorithm: str, settings: dict, *, model: Path, batch, steps: in
     from trainers.grpo import GRPOTrainer
     from trainers.ppo import PPOTrainer
 
-    config_class, trainer_class = (GRPOConfig, GRPOTrainer) if algorithm == "grpo" else (PPOConfig, PPOTrainer)
+    config_class, trainer_class = (
+        (GRPOConfig, GRPOTrainer) if algorithm == "grpo" else (PPOConfig, PPOTrainer)
+    )
     extra = {"ppo_epochs": 1} if algorithm == "ppo" else {}
-    config = config_class(lora_rank=0, learning_rate=1e-6, micro_batch=micro_batch, report_to=[], **extra, **settings)
+    config = config_class(
+        lora_rank=0, learning_rate=1e-6, micro_batch=micro_batch, report_to=[], **extra, **settings
+    )
     with tempfile.TemporaryDirectory() as out:
         trainer = trainer_class(config, None, model, [], out)
         device = trainer.precision.device
@@ -118,14 +150,23 @@ def run_setting(algorithm: str, settings: dict, *, model: Path, batch, steps: in
         torch.cuda.empty_cache()
     step_s = statistics.median(times[1:]) if steps else times[0]
     tokens = sum(len(s.prompt_ids) + len(s.completion_ids) for s in batch.samples)
-    return {"algorithm": algorithm, **settings, "where": described, "step_s": step_s, "tokens_per_s": tokens / step_s,
-            "peak_mib": peak, "loss": metrics.get("loss")}  # fmt: skip
+    return {
+        "algorithm": algorithm,
+        **settings,
+        "where": described,
+        "step_s": step_s,
+        "tokens_per_s": tokens / step_s,
+        "peak_mib": peak,
+        "loss": metrics.get("loss"),
+    }
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"))
-    parser.add_argument("--model", type=Path, default=None, help="Hugging Face folder; default: the embedded model")
+    parser.add_argument(
+        "--model", type=Path, default=None, help="Hugging Face folder; default: the embedded model"
+    )
     parser.add_argument("--batch", type=Path, default=BATCH)
     parser.add_argument("--samples", type=int, default=None, help="use the first N recorded samples")
     parser.add_argument("--repeat", type=int, default=4, help="copies of the recorded batch in one update")
@@ -133,7 +174,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--micro-batch", type=int, default=16)
     parser.add_argument("--only", choices=("float32", "bfloat16"), default=None, help="one precision only")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "gpu.md")
-    parser.add_argument("--record", action="store_true", help="record the batch (needs the envs and the embedded model)")
+    parser.add_argument(
+        "--record", action="store_true", help="record the batch (needs the envs and the embedded model)"
+    )
     args = parser.parse_args(argv)
     if args.record:
         record(args.batch)
@@ -149,10 +192,22 @@ def main(argv: list[str] | None = None) -> list[dict]:
         for dtype in dtypes:
             for checkpointing in (False, True):
                 for chunk in (0, 1024):
-                    settings = {"device": args.device, "dtype": dtype, "gradient_checkpointing": checkpointing,
-                                "logprob_chunk": chunk}  # fmt: skip
-                    results.append(run_setting(algorithm, settings, model=args.model, batch=batch, steps=args.steps,
-                                               micro_batch=args.micro_batch))  # fmt: skip
+                    settings = {
+                        "device": args.device,
+                        "dtype": dtype,
+                        "gradient_checkpointing": checkpointing,
+                        "logprob_chunk": chunk,
+                    }
+                    results.append(
+                        run_setting(
+                            algorithm,
+                            settings,
+                            model=args.model,
+                            batch=batch,
+                            steps=args.steps,
+                            micro_batch=args.micro_batch,
+                        )
+                    )
                     print(json.dumps(results[-1]), flush=True)
     write_table(args.out, results, batch=batch, model=args.model)
     return results
@@ -161,15 +216,21 @@ def main(argv: list[str] | None = None) -> list[dict]:
 def write_table(path: Path, results: list[dict], *, batch, model: Path) -> None:
     where = torch.cuda.get_device_name() if results and "cuda" in results[0]["where"] else "CPU"
     tokens = sum(len(s.prompt_ids) + len(s.completion_ids) for s in batch.samples)
-    lines = [f"\n## {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: {where}, torch {torch.__version__}\n",
-             f"{model.name}, every weight trained; one update = {len(batch.samples)} sequences, {tokens} tokens "
-             "(PPO: 1 epoch). Peak memory: GPU allocated (CPU: process peak RSS so far).\n",
-             "| algorithm | precision | grad. checkpointing | log-probs | step (s) | tokens/s | peak memory (MiB) |",
-             "| --- | --- | --- | --- | ---: | ---: | ---: |"]  # fmt: skip
+    lines = [
+        f"\n## {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: {where}, torch {torch.__version__}\n",
+        f"{model.name}, every weight trained; one update = {len(batch.samples)} sequences, {tokens} tokens "
+        "(PPO: 1 epoch). Peak memory: GPU allocated (CPU: process peak RSS so far).\n",
+        "| algorithm | precision | grad. checkpointing | log-probs | step (s) | tokens/s | peak memory (MiB) "
+        "|",
+        "| --- | --- | --- | --- | ---: | ---: | ---: |",
+    ]
     for r in results:
         chunk = "full logits" if not r["logprob_chunk"] else f"chunks of {r['logprob_chunk']}"
-        lines.append(f"| {r['algorithm']} | {r['where']} | {'on' if r['gradient_checkpointing'] else 'off'} | {chunk} | "
-                     f"{r['step_s']:.3f} | {r['tokens_per_s']:.0f} | {r['peak_mib']:.0f} |")  # fmt: skip
+        lines.append(
+            f"| {r['algorithm']} | {r['where']} | {'on' if r['gradient_checkpointing'] else 'off'} "
+            f"| {chunk} | "
+            f"{r['step_s']:.3f} | {r['tokens_per_s']:.0f} | {r['peak_mib']:.0f} |"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as f:
         f.write("\n".join(lines) + "\n")

@@ -20,8 +20,11 @@ def save_checkpoint(out_dir: Path, *, policy, state: dict[str, Any]) -> None:
     staging = out_dir / "checkpoint.tmp"
     shutil.rmtree(staging, ignore_errors=True)
     policy.save_pretrained(staging / "weights")
-    rng = {"torch_rng": torch.get_rng_state(), "python_rng": random.getstate(),
-           "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}  # fmt: skip
+    rng = {
+        "torch_rng": torch.get_rng_state(),
+        "python_rng": random.getstate(),
+        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+    }
     torch.save({**state, **rng}, staging / "state.pt")
     final, old = out_dir / "checkpoint", out_dir / "checkpoint.old"
     shutil.rmtree(old, ignore_errors=True)
@@ -43,14 +46,18 @@ def load_checkpoint(out_dir: Path, *, policy, config, algorithm: str, lora: bool
 
     state = torch.load(checkpoint / "state.pt", weights_only=False)
     if state["config"] != asdict(config) or state.get("algorithm") != algorithm:
-        raise ValueError(f"{out_dir} holds a run with other settings; use another --out or the same arguments")
+        raise ValueError(
+            f"{out_dir} holds a run with other settings; use another --out or the same arguments"
+        )
     if lora:
         from peft import set_peft_model_state_dict
 
         set_peft_model_state_dict(policy, load_file(checkpoint / "weights" / "adapter_model.safetensors"))
     else:
         result = policy.load_state_dict(load_file(checkpoint / "weights" / "model.safetensors"), strict=False)
-        if result.unexpected_keys or any("lm_head" not in key for key in result.missing_keys):  # tied lm_head only
+        if result.unexpected_keys or any(
+            "lm_head" not in key for key in result.missing_keys
+        ):  # tied lm_head only
             raise ValueError(f"{checkpoint} does not hold this model's weights")
     torch.set_rng_state(state["torch_rng"])
     if state.get("cuda_rng") is not None and torch.cuda.is_available():

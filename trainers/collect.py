@@ -31,8 +31,10 @@ def retrying(call, *args, timeout_s: float, urls: list[str]):
             return call(*args)
         except httpx.TransportError as exc:
             if time.monotonic() > deadline:
-                raise ServerUnavailable(f"no vLLM server answered for {timeout_s:.0f} s while pushing weights "
-                                        f"({', '.join(urls)}): {type(exc).__name__}") from None  # fmt: skip
+                raise ServerUnavailable(
+                    f"no vLLM server answered for {timeout_s:.0f} s while pushing weights "
+                    f"({', '.join(urls)}): {type(exc).__name__}"
+                ) from None
             time.sleep(2.0)
 
 
@@ -50,8 +52,17 @@ def task_ids(env, count: int, position: int) -> list[str]:
 class Rollouts:
     """The producer thread and the weight version it may not run ahead of."""
 
-    def __init__(self, *, env, urls: list[str], config: TrainConfig, sync, end_of_turn: int | None, step: int,
-                 position: int):  # fmt: skip
+    def __init__(
+        self,
+        *,
+        env,
+        urls: list[str],
+        config: TrainConfig,
+        sync,
+        end_of_turn: int | None,
+        step: int,
+        position: int,
+    ):
         self.env, self.urls, self.config, self.sync, self.end_of_turn = env, urls, config, sync, end_of_turn
         self.trained, self.position = step, position  # updates done; data position of the next batch
         self.changed = threading.Condition()
@@ -117,8 +128,13 @@ class Rollouts:
         async with RolloutClient(self.urls, model=served, give_up_after_s=c.server_timeout_s) as client:
             while groups_kept < c.tasks_per_step:
                 ids = task_ids(self.env, c.tasks_per_step - groups_kept, position)
-                episodes = [run_episode(self.env, task_id, i, client, sampling, c.seed + position + n, c.assistant_prefix)
-                            for n, task_id in enumerate(ids) for i in range(c.group_size)]  # fmt: skip
+                episodes = [
+                    run_episode(
+                        self.env, task_id, i, client, sampling, c.seed + position + n, c.assistant_prefix
+                    )
+                    for n, task_id in enumerate(ids)
+                    for i in range(c.group_size)
+                ]
                 rollouts = await asyncio.gather(*episodes)
                 for n in range(len(ids)):
                     group = []

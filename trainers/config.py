@@ -47,33 +47,62 @@ class TrainConfig:
     lora_alpha: int = setting(32, "LoRA alpha (scale = alpha / rank)")
     # the loss
     clip_low: float = setting(0.2, "lower clip of the importance ratio (1 - clip_low)")
-    clip_high: float = setting(0.2, "upper clip of the ratio (1 + clip_high); DAPO's clip-higher uses e.g. 0.28")
+    clip_high: float = setting(
+        0.2, "upper clip of the ratio (1 + clip_high); DAPO's clip-higher uses e.g. 0.28"
+    )
     aggregation: str = setting("sequence_mean", f"loss over tokens: {', '.join(AGGREGATIONS)}")
     kl_coef: float = setting(0.0, "weight of the k3 KL to the starting policy; 0: no reference model")
     micro_batch: int = setting(8, "sequences per forward/backward pass (gradient accumulation)")
     uniform_groups: str = setting("drop", f"groups whose rewards are all equal: {', '.join(UNIFORM_GROUPS)}")
     # where and how the policy computes
-    device: str = setting("auto", "auto (CUDA when PyTorch sees a GPU), cpu or cuda: policy, value head, KL reference")
-    dtype: str = setting("auto", "auto, float32 or bfloat16 (mixed precision: fp32 master weights and optimizer "
-                                 "state, bf16 matrix products); auto: bf16 on GPUs and CPUs with native bf16")  # fmt: skip
-    gradient_checkpointing: bool = setting(False, "recompute activations in the backward pass (less memory, ~30% slower)")
-    logprob_chunk: int = setting(1024, "completion tokens whose vocabulary logits exist at once; 0: the model's full logits")
+    device: str = setting(
+        "auto", "auto (CUDA when PyTorch sees a GPU), cpu or cuda: policy, value head, KL reference"
+    )
+    dtype: str = setting(
+        "auto",
+        "auto, float32 or bfloat16 (mixed precision: fp32 master weights and optimizer "
+        "state, bf16 matrix products); auto: bf16 on GPUs and CPUs with native bf16",
+    )
+    gradient_checkpointing: bool = setting(
+        False, "recompute activations in the backward pass (less memory, ~30% slower)"
+    )
+    logprob_chunk: int = setting(
+        1024, "completion tokens whose vocabulary logits exist at once; 0: the model's full logits"
+    )
     # rollouts, weights, runs
-    max_staleness: int = setting(0, "weight versions a batch may lag: 1 samples the next batch while this one trains")
+    max_staleness: int = setting(
+        0, "weight versions a batch may lag: 1 samples the next batch while this one trains"
+    )
     weight_sync: str = setting("auto", "how weights reach the servers: auto, lora, reload or restart")
-    server_timeout_s: float = setting(300.0, "seconds a dead server is waited for (retrying) before the run stops")
+    server_timeout_s: float = setting(
+        300.0, "seconds a dead server is waited for (retrying) before the run stops"
+    )
     checkpoint_every: int = setting(1, "updates between checkpoints")
     report_to: list[str] = setting(["tensorboard"], "metrics sinks besides metrics.jsonl: tensorboard, wandb")
     seed: int = setting(0, "seed of sampling, data order and initialisation")
-    process_group_timeout_s: float = setting(1800.0, "with several processes: seconds a collective may wait "
-                                                     "before the run fails instead of hanging")  # fmt: skip
+    process_group_timeout_s: float = setting(
+        1800.0,
+        "with several processes: seconds a collective may wait before the run fails instead of hanging",
+    )
 
     def validate(self) -> None:
-        for name, allowed in (("uniform_groups", UNIFORM_GROUPS), ("lr_schedule", LR_SCHEDULES),
-                              ("aggregation", AGGREGATIONS), ("device", DEVICES), ("dtype", DTYPES)):  # fmt: skip
+        for name, allowed in (
+            ("uniform_groups", UNIFORM_GROUPS),
+            ("lr_schedule", LR_SCHEDULES),
+            ("aggregation", AGGREGATIONS),
+            ("device", DEVICES),
+            ("dtype", DTYPES),
+        ):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, not {getattr(self, name)!r}")
-        for name in ("steps", "tasks_per_step", "group_size", "max_tokens", "micro_batch", "checkpoint_every"):
+        for name in (
+            "steps",
+            "tasks_per_step",
+            "group_size",
+            "max_tokens",
+            "micro_batch",
+            "checkpoint_every",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
         for name in ("max_staleness", "lora_rank", "logprob_chunk"):

@@ -34,8 +34,12 @@ class GRPOTrainer(Trainer):
         rewards = torch.tensor([s.reward for s in samples])
         group_index = {g: i for i, g in enumerate(dict.fromkeys(s.group_id for s in samples))}
         groups = torch.tensor([group_index[s.group_id] for s in samples])
-        advantages = group_advantages(rewards, groups, c.variant)  # over the whole batch, the same on every rank
-        total = batch_total([s.mask for s in samples], c.aggregation)  # the loss is normalised over the whole batch
+        advantages = group_advantages(
+            rewards, groups, c.variant
+        )  # over the whole batch, the same on every rank
+        total = batch_total(
+            [s.mask for s in samples], c.aggregation
+        )  # the loss is normalised over the whole batch
         mine = share(len(samples), self.processes.rank, self.processes.world)
         rows_all = [samples[i] if i is not None else padding(samples[0]) for i in mine]
         row_advantages = torch.tensor([float(advantages[i]) if i is not None else 0.0 for i in mine])
@@ -46,10 +50,18 @@ class GRPOTrainer(Trainer):
             rows = rows_all[begin : begin + c.micro_batch]
             with self.processes.accumulating(self.model, last=begin == starts[-1]):
                 new, old, mask, _ = self.forward(rows)
-                loss, stats = clipped_policy_loss(new, old, row_advantages[begin : begin + len(rows)].to(new.device), mask,
-                                                  clip_low=c.clip_low, clip_high=c.clip_high, aggregation=c.aggregation,
-                                                  ref_logprobs=self.reference_logprobs(rows), kl_coef=c.kl_coef,
-                                                  total=total)  # fmt: skip
+                loss, stats = clipped_policy_loss(
+                    new,
+                    old,
+                    row_advantages[begin : begin + len(rows)].to(new.device),
+                    mask,
+                    clip_low=c.clip_low,
+                    clip_high=c.clip_high,
+                    aggregation=c.aggregation,
+                    ref_logprobs=self.reference_logprobs(rows),
+                    kl_coef=c.kl_coef,
+                    total=total,
+                )
                 self.processes.backward(loss)
             tokens = float(mask.sum())
             sums["loss"] += float(loss.detach())

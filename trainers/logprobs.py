@@ -55,7 +55,13 @@ def pack(samples: list[TokenSample], device: torch.device) -> Packed:
         positions += range(start - 1, start - 1 + n)
         slots += range(n)
         targets += s.completion_ids
-    tensors = [ids, attention, *(torch.tensor(x, dtype=torch.long) for x in (rows, positions, slots, targets)), old, mask]
+    tensors = [
+        ids,
+        attention,
+        *(torch.tensor(x, dtype=torch.long) for x in (rows, positions, slots, targets)),
+        old,
+        mask,
+    ]
     return Packed(*(t.to(device, non_blocking=True) for t in tensors))
 
 
@@ -66,18 +72,27 @@ def unwrap(model):
     return model
 
 
-def _chunk_logprobs(states: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, targets: torch.Tensor):
+def _chunk_logprobs(
+    states: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, targets: torch.Tensor
+):
     dtype = torch.promote_types(states.dtype, torch.float32)  # float32 at least (float64 stays)
     with torch.autocast(states.device.type, enabled=False):
         logits = F.linear(states.to(dtype), weight.to(dtype), None if bias is None else bias.to(dtype))
         return logits.gather(-1, targets[:, None])[:, 0] - logits.logsumexp(-1)
 
 
-def head_logprobs(states: torch.Tensor, head: torch.nn.Module, targets: torch.Tensor, chunk_tokens: int) -> torch.Tensor:
+def head_logprobs(
+    states: torch.Tensor, head: torch.nn.Module, targets: torch.Tensor, chunk_tokens: int
+) -> torch.Tensor:
     """log p(target) for each row of ``states`` [N, H], ``chunk_tokens`` rows at a time."""
     pieces = []
     for begin in range(0, states.shape[0], chunk_tokens):
-        args = (states[begin : begin + chunk_tokens], head.weight, head.bias, targets[begin : begin + chunk_tokens])
+        args = (
+            states[begin : begin + chunk_tokens],
+            head.weight,
+            head.bias,
+            targets[begin : begin + chunk_tokens],
+        )
         if torch.is_grad_enabled():
             pieces.append(checkpoint(_chunk_logprobs, *args, use_reentrant=False))
         else:
@@ -88,9 +103,13 @@ def head_logprobs(states: torch.Tensor, head: torch.nn.Module, targets: torch.Te
 def completion_logprobs(model, packed: Packed, *, chunk_tokens: int, hidden: bool = False):
     """(log-probs [B, W] float32, last hidden states [B, W, H] or None) of the completion tokens."""
     if chunk_tokens:
-        out = model(input_ids=packed.ids, attention_mask=packed.attention, output_hidden_states=True, logits_to_keep=1)
+        out = model(
+            input_ids=packed.ids, attention_mask=packed.attention, output_hidden_states=True, logits_to_keep=1
+        )
         selected = out.hidden_states[-1][packed.rows, packed.positions]
-        logprobs = head_logprobs(selected, unwrap(model).get_output_embeddings(), packed.targets, chunk_tokens)
+        logprobs = head_logprobs(
+            selected, unwrap(model).get_output_embeddings(), packed.targets, chunk_tokens
+        )
     else:  # the baseline: the model's full logits
         out = model(input_ids=packed.ids, attention_mask=packed.attention, output_hidden_states=hidden)
         logits = out.logits[packed.rows, packed.positions]

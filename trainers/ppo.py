@@ -59,7 +59,9 @@ class PPOTrainer(Trainer):
         return [self.value_head]
 
     def trainable_parameters(self) -> list[dict[str, Any]]:
-        return super().trainable_parameters() + [{"params": list(self.value_head.parameters()), "lr": self.config.value_learning_rate}]
+        return super().trainable_parameters() + [
+            {"params": list(self.value_head.parameters()), "lr": self.config.value_learning_rate}
+        ]
 
     def extra_state(self) -> dict[str, Any]:
         return {"value_head": self.value_head.state_dict()}
@@ -78,7 +80,9 @@ class PPOTrainer(Trainer):
             for begin in range(0, len(samples), c.micro_batch):
                 rows = samples[begin : begin + c.micro_batch]
                 _, _, row_mask, states = self.forward(rows, hidden=True)
-                values[begin : begin + len(rows), : row_mask.shape[1]] = (self.value_head(states) * row_mask).cpu()
+                values[begin : begin + len(rows), : row_mask.shape[1]] = (
+                    self.value_head(states) * row_mask
+                ).cpu()
                 mask[begin : begin + len(rows), : row_mask.shape[1]] = row_mask.cpu()
         for row, sample in enumerate(samples):
             per_token = sample.token_rewards()
@@ -104,11 +108,20 @@ class PPOTrainer(Trainer):
                 new, old, mask, states = self.forward(rows, hidden=True)
                 width = mask.shape[1]
                 values = self.value_head(states)
-                policy_loss, stats = clipped_policy_loss(new, old, advantages[index, :width], mask, clip_low=c.clip_low,
-                                                         clip_high=c.clip_high, aggregation=c.aggregation,
-                                                         ref_logprobs=self.reference_logprobs(rows),
-                                                         kl_coef=c.kl_coef)  # fmt: skip
-                value_loss = clipped_value_loss(values, old_values[index, :width], returns[index, :width], mask, c.value_clip)
+                policy_loss, stats = clipped_policy_loss(
+                    new,
+                    old,
+                    advantages[index, :width],
+                    mask,
+                    clip_low=c.clip_low,
+                    clip_high=c.clip_high,
+                    aggregation=c.aggregation,
+                    ref_logprobs=self.reference_logprobs(rows),
+                    kl_coef=c.kl_coef,
+                )
+                value_loss = clipped_value_loss(
+                    values, old_values[index, :width], returns[index, :width], mask, c.value_clip
+                )
                 self.optimizer.zero_grad()
                 (policy_loss + c.value_coef * value_loss).backward()
                 self.clip_gradients()
@@ -118,7 +131,9 @@ class PPOTrainer(Trainer):
                     first_epoch["value_loss"].append(float(value_loss.detach()))
                     first_epoch["clip_fraction"].append(stats["clip_fraction"])
                     first_epoch["kl"].append(stats.get("kl", 0.0))
-                    explained.append(_explained_variance(old_values[index, :width], returns[index, :width], mask))
+                    explained.append(
+                        _explained_variance(old_values[index, :width], returns[index, :width], mask)
+                    )
         metrics = {key: sum(v) / len(v) for key, v in first_epoch.items() if v}
         metrics["explained_variance"] = sum(explained) / len(explained)
         if not c.kl_coef:

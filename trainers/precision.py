@@ -36,20 +36,25 @@ def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
     return frozenset()
 
 
-def resolve_device(device: str, *, cuda_available: bool | None = None, local_rank: int | None = None) -> torch.device:
+def resolve_device(
+    device: str, *, cuda_available: bool | None = None, local_rank: int | None = None
+) -> torch.device:
     if device not in DEVICES:
         raise ValueError(f"device must be one of {', '.join(DEVICES)}, not {device!r}")
     cuda = torch.cuda.is_available() if cuda_available is None else cuda_available
     if device == "cuda" and not cuda:
-        raise ValueError("device=cuda but PyTorch sees no GPU (CPU-only torch build?); use device: auto or cpu")
+        raise ValueError(
+            "device=cuda but PyTorch sees no GPU (CPU-only torch build?); use device: auto or cpu"
+        )
     if device == "cpu" or not cuda:
         return torch.device("cpu")
     rank = int(os.environ.get("LOCAL_RANK", "0")) if local_rank is None else local_rank
     return torch.device("cuda", rank)
 
 
-def resolve_dtype(dtype: str, device: torch.device, *, cuda_bf16: bool | None = None,
-                  flags: frozenset[str] | None = None) -> torch.dtype:  # fmt: skip
+def resolve_dtype(
+    dtype: str, device: torch.device, *, cuda_bf16: bool | None = None, flags: frozenset[str] | None = None
+) -> torch.dtype:
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
     if dtype == "float32":

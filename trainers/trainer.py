@@ -54,22 +54,27 @@ def load_policy(model_path: Path, config: TrainConfig, precision: Precision):
     if lora:
         from peft import LoraConfig, get_peft_model
 
-        adapter = LoraConfig(r=config.lora_rank, lora_alpha=config.lora_alpha, target_modules=LORA_TARGETS,
-                             lora_dropout=0.0)  # fmt: skip
+        adapter = LoraConfig(
+            r=config.lora_rank, lora_alpha=config.lora_alpha, target_modules=LORA_TARGETS, lora_dropout=0.0
+        )
         model = get_peft_model(model, adapter, autocast_adapter_dtype=True)  # adapter weights in float32
     return model.to(precision.device)
 
 
 def end_of_turn_id(model) -> int | None:
     """The EOS token the chat template closes a turn with (first of several)."""
-    eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None) or model.config.eos_token_id
+    eos = (
+        getattr(getattr(model, "generation_config", None), "eos_token_id", None) or model.config.eos_token_id
+    )
     return eos[0] if isinstance(eos, list) else eos
 
 
 class Trainer:
     algorithm = "base"
 
-    def __init__(self, config: TrainConfig, env, model_path: Path, server_urls: list[str], out_dir: Path, servers=()):
+    def __init__(
+        self, config: TrainConfig, env, model_path: Path, server_urls: list[str], out_dir: Path, servers=()
+    ):
         config.validate()
         self.config, self.env, self.model_path, self.out_dir = config, env, Path(model_path), Path(out_dir)
         self.urls = [u.rstrip("/") for u in server_urls]
@@ -88,18 +93,33 @@ class Trainer:
         self.model, self.optimizer = self.processes.prepare(self.policy, optimizer)  # DDP / FSDP2 / DeepSpeed
         from transformers import get_scheduler
 
-        self.scheduler = get_scheduler(config.lr_schedule, self.optimizer, num_warmup_steps=config.warmup_steps,
-                                       num_training_steps=config.steps)  # fmt: skip
+        self.scheduler = get_scheduler(
+            config.lr_schedule,
+            self.optimizer,
+            num_warmup_steps=config.warmup_steps,
+            num_training_steps=config.steps,
+        )
         self.step, self.data_position = 0, 0
         self.sync = None  # no servers: ``update`` on given batches only (tests, offline use)
         if self.urls and self.processes.main:  # the coordinator alone talks to the servers
             from trainers.weight_sync import make_weight_sync
 
-            self.sync = make_weight_sync(config.weight_sync, bool(config.lora_rank), self.urls, list(servers),
-                                         self.out_dir / "weights", keep=config.max_staleness + 1)  # fmt: skip
+            self.sync = make_weight_sync(
+                config.weight_sync,
+                bool(config.lora_rank),
+                self.urls,
+                list(servers),
+                self.out_dir / "weights",
+                keep=config.max_staleness + 1,
+            )
         self._resume()
-        self.metrics = MetricsLog(self.out_dir, config.report_to if self.processes.main else [], asdict(config), self.step,
-                                  enabled=self.processes.main)  # fmt: skip
+        self.metrics = MetricsLog(
+            self.out_dir,
+            config.report_to if self.processes.main else [],
+            asdict(config),
+            self.step,
+            enabled=self.processes.main,
+        )
 
     # ---- hooks for the algorithms ---------------------------------------------------------
     def extra_modules(self) -> list[torch.nn.Module]:
@@ -120,8 +140,13 @@ class Trainer:
 
     # ---- checkpoints ----------------------------------------------------------------------
     def _resume(self) -> None:
-        state = load_checkpoint(self.out_dir, policy=self.policy, config=self.config, algorithm=self.algorithm,
-                                lora=bool(self.config.lora_rank))  # fmt: skip
+        state = load_checkpoint(
+            self.out_dir,
+            policy=self.policy,
+            config=self.config,
+            algorithm=self.algorithm,
+            lora=bool(self.config.lora_rank),
+        )
         if state is None:
             return
         self.optimizer.load_state_dict(state["optimizer"])
@@ -131,16 +156,31 @@ class Trainer:
         if self.sync is not None:
             from trainers.collect import retrying
 
-            retrying(self.sync.publish, self.policy, self.step, self.model_path, timeout_s=self.config.server_timeout_s,
-                     urls=self.urls)  # fmt: skip
+            retrying(
+                self.sync.publish,
+                self.policy,
+                self.step,
+                self.model_path,
+                timeout_s=self.config.server_timeout_s,
+                urls=self.urls,
+            )
 
     def _checkpoint(self) -> None:
         if not self.processes.main:
             return
-        save_checkpoint(self.out_dir, policy=self.policy, state={
-            "step": self.step, "data_position": self.data_position, "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(), "config": asdict(self.config), "algorithm": self.algorithm,
-            "extra": self.extra_state()})  # fmt: skip
+        save_checkpoint(
+            self.out_dir,
+            policy=self.policy,
+            state={
+                "step": self.step,
+                "data_position": self.data_position,
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "config": asdict(self.config),
+                "algorithm": self.algorithm,
+                "extra": self.extra_state(),
+            },
+        )
 
     # ---- the loop -------------------------------------------------------------------------
     def train(self, on_step=None) -> list[dict[str, Any]]:
@@ -152,8 +192,15 @@ class Trainer:
         history: list[dict[str, Any]] = []
         rollouts = None
         if self.processes.main:
-            rollouts = Rollouts(env=self.env, urls=self.urls, config=self.config, sync=self.sync,
-                                end_of_turn=self.end_of_turn, step=self.step, position=self.data_position)  # fmt: skip
+            rollouts = Rollouts(
+                env=self.env,
+                urls=self.urls,
+                config=self.config,
+                sync=self.sync,
+                end_of_turn=self.end_of_turn,
+                step=self.step,
+                position=self.data_position,
+            )
         try:
             with rollouts or contextlib.nullcontext():
                 while self.step < self.config.steps:
@@ -201,8 +248,9 @@ class Trainer:
         predicted it [B, W, H]. The micro-batch moves to the device once."""
         packed = pack(samples, self.precision.device)
         with self.precision.autocast():
-            new, states = completion_logprobs(model or self.model, packed, chunk_tokens=self.config.logprob_chunk,
-                                              hidden=hidden)  # fmt: skip
+            new, states = completion_logprobs(
+                model or self.model, packed, chunk_tokens=self.config.logprob_chunk, hidden=hidden
+            )
         return new, packed.sampling_logprobs, packed.mask, states
 
     def reference_logprobs(self, samples: list[TokenSample]) -> torch.Tensor | None:
@@ -224,12 +272,18 @@ def batch_metrics(batch: Batch, *, step: int, waited_s: float) -> dict[str, Any]
     """What a batch holds: rewards, lengths, dropped groups, staleness, episode outcomes."""
     rewards = [s.reward for s in batch.samples]
     metrics: dict[str, Any] = {
-        "step": step, "mean_reward": sum(rewards) / max(1, len(rewards)), "samples": len(batch.samples),
-        "samples_trained": sum(batch.trained), "samples_lost": batch.samples_lost, "groups_dropped": batch.groups_dropped,
+        "step": step,
+        "mean_reward": sum(rewards) / max(1, len(rewards)),
+        "samples": len(batch.samples),
+        "samples_trained": sum(batch.trained),
+        "samples_lost": batch.samples_lost,
+        "groups_dropped": batch.groups_dropped,
         "mean_completion_tokens": sum(s.generated_tokens for s in batch.samples) / max(1, len(batch.samples)),
-        "staleness": step - 1 - batch.version, "data_position": batch.next_position,
-        "generation_s": round(batch.generation_s, 2), "wait_s": round(waited_s, 2),
-    }  # fmt: skip
+        "staleness": step - 1 - batch.version,
+        "data_position": batch.next_position,
+        "generation_s": round(batch.generation_s, 2),
+        "wait_s": round(waited_s, 2),
+    }
     for sample in batch.samples:  # ok, invalid, timeout, truncated, error
         metrics[f"outcome_{sample.outcome}"] = metrics.get(f"outcome_{sample.outcome}", 0) + 1
     return metrics

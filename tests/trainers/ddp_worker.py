@@ -27,23 +27,39 @@ REPLIES = ["Yes.", "No.", "Yes, surely.", "No, never.", "Maybe.", "Yes!", "No wa
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("out", type=Path)
-    parser.add_argument("--trained", default="0,1,2,3,4,5,6,7", help="indices of the samples that are trained")
+    parser.add_argument(
+        "--trained", default="0,1,2,3,4,5,6,7", help="indices of the samples that are trained"
+    )
     parser.add_argument("--aggregation", default="token_mean")
     args = parser.parse_args()
     from transformers import AutoTokenizer
 
     model_path = ensure_default_model()
     tokenizer = AutoTokenizer.from_pretrained(model_path)
-    text = tokenizer.apply_chat_template([{"role": "user", "content": "Say yes or no."}], add_generation_prompt=True,
-                                         tokenize=False)  # fmt: skip
+    text = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "Say yes or no."}], add_generation_prompt=True, tokenize=False
+    )
     prompt = tokenizer.encode(text)
     samples = []
     for i, reply in enumerate(REPLIES):
         ids = tokenizer.encode(reply)
-        samples.append(TokenSample(prompt, ids, [1] * len(ids), [0.0] * len(ids), float(reply.startswith("Yes")), str(i // 4)))
+        samples.append(
+            TokenSample(
+                prompt, ids, [1] * len(ids), [0.0] * len(ids), float(reply.startswith("Yes")), str(i // 4)
+            )
+        )
     trained = {int(i) for i in args.trained.split(",") if i}
-    config = GRPOConfig(lora_rank=4, lora_alpha=8, micro_batch=2, learning_rate=1e-4, report_to=[], device="cpu",
-                        dtype="float32", aggregation=args.aggregation, process_group_timeout_s=60)  # fmt: skip
+    config = GRPOConfig(
+        lora_rank=4,
+        lora_alpha=8,
+        micro_batch=2,
+        learning_rate=1e-4,
+        report_to=[],
+        device="cpu",
+        dtype="float32",
+        aggregation=args.aggregation,
+        process_group_timeout_s=60,
+    )
     with tempfile.TemporaryDirectory() as out:
         trainer = GRPOTrainer(config, None, model_path, [], out)
         with torch.no_grad():

@@ -6,7 +6,16 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVER_SIDE = ("httpx", "gymnasium", "atropos_envs", "trainers.rollout", "trainers.client", "trainers.collect", "vllm", "trl")
+SERVER_SIDE = (
+    "httpx",
+    "gymnasium",
+    "atropos_envs",
+    "trainers.rollout",
+    "trainers.client",
+    "trainers.collect",
+    "vllm",
+    "trl",
+)
 
 
 def test_gpu_check_smoke_on_cpu(tmp_path):
@@ -14,11 +23,14 @@ def test_gpu_check_smoke_on_cpu(tmp_path):
     code = (
         "import json, sys\n"
         "from benchmarks.gpu_check import main\n"
-        f"rows = main(['--device', 'cpu', '--samples', '2', '--repeat', '1', '--steps', '1', '--only', 'float32',"
+        "rows = main(['--device', 'cpu', '--samples', '2', '--repeat', '1', '--steps', '1',"
+        " '--only', 'float32',"
         f" '--out', {str(out)!r}])\n"
         f"print(json.dumps({{'rows': rows, 'loaded': [m for m in {SERVER_SIDE!r} if m in sys.modules]}}))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=900
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["loaded"] == []  # what the GPU machine lacks is never imported

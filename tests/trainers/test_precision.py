@@ -41,7 +41,9 @@ def _samples(model_path, count=3):
     samples = []
     for i in range(count):
         messages = [{"role": "user", "content": "Name a colour." + " Please." * i}]
-        prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=False)
+        prompt = tokenizer.apply_chat_template(
+            messages, add_generation_prompt=True, tokenize=True, return_dict=False
+        )
         reply = tokenizer.encode(["Red.", "Blue, like the sky at noon.", "Green"][i % 3])
         samples.append(TokenSample(list(prompt), reply, [1] * len(reply), [0.0] * len(reply), 0.0, "0"))
     return samples
@@ -90,7 +92,10 @@ def test_chunked_logprobs_agree_with_the_full_logits(model, wide, model_path):
             for chunk in (1, 5, 4096):
                 chunked, _ = completion_logprobs(tested, packed, chunk_tokens=chunk)
                 assert chunked.dtype == full.dtype and full.dtype in (torch.float32, torch.float64)
-                assert torch.allclose(chunked, full, atol=tolerance, rtol=0), (chunk, (chunked - full).abs().max())
+                assert torch.allclose(chunked, full, atol=tolerance, rtol=0), (
+                    chunk,
+                    (chunked - full).abs().max(),
+                )
         reference = wide(input_ids=packed.ids, attention_mask=packed.attention).logits.log_softmax(-1)
         chunked, _ = completion_logprobs(wide, packed, chunk_tokens=2)
     assert int(packed.mask.sum()) == len(packed.targets) > 6
