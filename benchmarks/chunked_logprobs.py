@@ -36,7 +36,7 @@ def machine() -> str:
     return f"{model}, {os.cpu_count()} cores; flags: {' '.join(flags) or 'no avx512/amx'}"
 
 
-def measure(chunk: int, rows: int, completion: int, steps: int) -> dict:
+def measure(chunk: int, rows: int, completion: int, steps: int, checkpointing: bool = False) -> dict:
     import torch
     from transformers import AutoTokenizer
 
@@ -49,7 +49,9 @@ def measure(chunk: int, rows: int, completion: int, steps: int) -> dict:
 
     path = ensure_default_model()
     precision = Precision(torch.device("cpu"), torch.float32)
-    policy = load_policy(path, TrainConfig(lora_rank=0), precision).train()
+    policy = load_policy(
+        path, TrainConfig(lora_rank=0, gradient_checkpointing=checkpointing), precision
+    ).train()
     tokenizer = AutoTokenizer.from_pretrained(path)
     text = tokenizer.encode((ROOT / "README.md").read_text())
     samples = []
@@ -94,7 +96,9 @@ def main() -> None:
     )  # a child process: one setting
     args = parser.parse_args()
     if args.one is not None:
-        print(json.dumps(measure(args.one, args.rows, args.completion, args.steps)))
+        print(
+            json.dumps(measure(args.one, args.rows, args.completion, args.steps, args.gradient_checkpointing))
+        )
         return
     rows = []
     for chunk in (int(c) for c in args.chunks.split(",")):
@@ -110,14 +114,15 @@ def main() -> None:
             str(args.completion),
             "--steps",
             str(args.steps),
+            *(["--gradient-checkpointing"] if args.gradient_checkpointing else []),
         ]
         out = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True).stdout
         rows.append(json.loads(out.strip().splitlines()[-1]))
         print(rows[-1], flush=True)
     lines = [
         f"\n## {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: {machine()}\n",
-        f"SmolLM2-135M, all weights, float32; {args.rows} rows x {args.completion} completion tokens; "
-        "forward + "
+        f"SmolLM2-135M, all weights, float32, gradient checkpointing {'on' if args.gradient_checkpointing else 'off'}; "
+        f"{args.rows} rows x {args.completion} completion tokens; load average {os.getloadavg()[0]:.1f}; forward + "
         f"backward of the log-probs; best of {args.steps} steps; peak RSS of the process (the model loaded: "
         f"{rows[0]['after_load_mib']} MiB).\n",
         "| log-probs | peak RSS (MiB) | step (s) | tokens/s |",

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BATCH = ROOT / "benchmarks" / "data" / "gpu_check_batch.json"
 
 
-def record(path: Path, *, tasks: int = 6, group: int = 8, max_new_tokens: int = 192) -> None:
+def record(path: Path, *, tasks: int = 4, group: int = 8, max_new_tokens: int = 128) -> None:
     """Sample ``group`` replies per Format-v0 task with the embedded model (Hugging Face
     generate, temperature 1), score them with the env, keep tokens and sampling log-probs."""
     import gymnasium as gym
