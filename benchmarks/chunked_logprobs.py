@@ -91,6 +91,7 @@ def main() -> None:
     parser.add_argument("--completion", type=int, default=1024)
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--chunks", default="0,1024,256")
+    parser.add_argument("--gradient-checkpointing", action="store_true")
     parser.add_argument(
         "--one", type=int, default=None, help=argparse.SUPPRESS
     )  # a child process: one setting
