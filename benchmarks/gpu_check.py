@@ -177,9 +177,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument(
         "--record", action="store_true", help="record the batch (needs the envs and the embedded model)"
     )
+    parser.add_argument("--record-tasks", type=int, default=4)
+    parser.add_argument("--record-group", type=int, default=8)
+    parser.add_argument("--record-tokens", type=int, default=128, help="max new tokens per recorded reply")
     args = parser.parse_args(argv)
     if args.record:
-        record(args.batch)
+        record(args.batch, tasks=args.record_tasks, group=args.record_group, max_new_tokens=args.record_tokens)
         return []
     if args.model is None:
         from trainers.models import ensure_default_model
