@@ -1,7 +1,7 @@
 """GPU check: GRPO and PPO updates of a real causal LM on recorded rollout tokens, for each
 precision, with and without gradient checkpointing and chunked log-probs.
 
-    python -m benchmarks.gpu_check                         # on a GPU machine (~2 min on an H200)
+    python -m benchmarks.gpu_check                         # on a GPU machine (not run on one yet)
     python -m benchmarks.gpu_check --device cpu --samples 4 --steps 1 --only float32   # smoke test
     python -m benchmarks.gpu_check --record                # (here) record the batch again
 
