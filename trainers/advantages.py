@@ -44,8 +44,18 @@ def informative_groups(rewards: torch.Tensor, groups: torch.Tensor) -> torch.Ten
     return keep
 
 
-def aggregate(per_token: torch.Tensor, mask: torch.Tensor, how: str = "sequence_mean", constant_length: int | None = None) -> torch.Tensor:
+def aggregate(per_token: torch.Tensor, mask: torch.Tensor, how: str = "sequence_mean", constant_length: int | None = None,
+              *, total: float | None = None) -> torch.Tensor:  # fmt: skip
+    """The loss over [B, T] tokens. With ``total``, the micro-batch's share of a loss normalised
+    over the whole batch (``batch_total``): the sum of the shares over micro-batches and
+    processes is the whole batch's loss (padding samples have an all-zero mask)."""
     mask = mask.to(per_token.dtype)
+    if total is not None:
+        rows = per_token * mask
+        if how == "sequence_mean":
+            return (rows.sum(-1) / mask.sum(-1).clamp(min=1)).sum() / total
+        if how in AGGREGATIONS:
+            return rows.sum() / total
     if how == "sequence_mean":
         return ((per_token * mask).sum(-1) / mask.sum(-1).clamp(min=1)).mean()
     if how == "token_mean":
@@ -56,18 +66,31 @@ def aggregate(per_token: torch.Tensor, mask: torch.Tensor, how: str = "sequence_
     raise ValueError(f"aggregation must be one of {AGGREGATIONS}")
 
 
+def batch_total(masks: list[list[int]], how: str) -> float:
+    """The normaliser of a whole batch (completion masks): its samples (sequence_mean), its
+    generated tokens (token_mean, DAPO) or samples x the longest completion (constant_length)."""
+    if how == "sequence_mean":
+        return float(len(masks))
+    if how == "token_mean":
+        return float(max(1, sum(sum(m) for m in masks)))
+    return float(len(masks) * max(len(m) for m in masks))
+
+
 def clipped_policy_loss(
     logprobs: torch.Tensor,
     sampling_logprobs: torch.Tensor,
     advantages: torch.Tensor,
     mask: torch.Tensor,
+    *,
     clip_low: float = 0.2,
     clip_high: float = 0.2,
     aggregation: str = "sequence_mean",
     ref_logprobs: torch.Tensor | None = None,
     kl_coef: float = 0.0,
+    total: float | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """PPO-style clipped surrogate; advantages are per sample [B] or per token [B, T]."""
+    """PPO-style clipped surrogate; advantages are per sample [B] or per token [B, T].
+    ``total``: the micro-batch's share of a whole batch's loss (see ``aggregate``)."""
     if advantages.dim() == 1:
         advantages = advantages[:, None].expand_as(logprobs)
     ratio = torch.exp(logprobs - sampling_logprobs)
@@ -82,7 +105,7 @@ def clipped_policy_loss(
         stats["kl"] = float(aggregate(kl.detach(), mask, "token_mean"))
     m = mask.bool()
     stats["clip_fraction"] = float(((unclipped != clipped) & m).sum() / m.sum().clamp(min=1))
-    return aggregate(per_token, mask, aggregation), stats
+    return aggregate(per_token, mask, aggregation, total=total), stats
 
 
 def gae(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: float = 1.0, lam: float = 0.95) -> tuple[torch.Tensor, torch.Tensor]:

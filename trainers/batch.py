@@ -10,8 +10,10 @@ GRPO and PPO differ only in how they turn this into advantages.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from trainers.rollout import Rollout
+if TYPE_CHECKING:  # the update side runs where no env is installed (benchmarks/gpu_check.py)
+    from trainers.rollout import Rollout
 
 
 @dataclass
@@ -25,6 +27,7 @@ class TokenSample:
     policy_version: int = 0
     components: dict[str, float] = field(default_factory=dict)
     turn_rewards: list[tuple[int, float]] = field(default_factory=list)  # (index of a turn's last token, its reward)
+    outcome: str = "ok"  # the episode's: ok, invalid, timeout, truncated or error
 
     @property
     def generated_tokens(self) -> int:
@@ -38,6 +41,19 @@ class TokenSample:
         for position, reward in self.turn_rewards or ([(generated[-1], self.reward)] if generated else []):
             rewards[position] += reward
         return rewards
+
+
+@dataclass
+class Batch:
+    """One step's samples, as the rollout thread hands them to training."""
+
+    version: int  # the policy version that sampled it (updates done when sampling began)
+    next_position: int  # data position after its tasks
+    samples: list[TokenSample]
+    trained: list[bool]  # False for samples of dropped uniform groups
+    groups_dropped: int
+    samples_lost: int
+    generation_s: float
 
 
 class TokenMismatch(ValueError):
@@ -94,4 +110,5 @@ def token_sample(rollout: Rollout, group_id: str, policy_version: int = 0, end_o
         else:
             turn_rewards.append((turn_rewards[-1][0], rollout.reward))
     return TokenSample(list(first.prompt_token_ids), completion, mask, logprobs, rollout.reward, group_id,
-                       policy_version, dict(rollout.components), turn_rewards)  # fmt: skip
+                       policy_version, dict(rollout.components), turn_rewards,
+                       getattr(rollout, "outcome", "ok"))  # fmt: skip

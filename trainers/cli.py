@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from trainers.server import DTYPES, ServerConfig
+from trainers.config import GRPOConfig, PPOConfig
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Verified RL environments for language models.")
 console = Console(stderr=True)
@@ -296,13 +297,10 @@ train_app = typer.Typer(no_args_is_help=True, help="Train a policy against an en
 app.add_typer(train_app, name="train")
 
 
-TrainConfigOpt = Annotated[Path | None, typer.Option(help="YAML with the trainer's config fields; command-line options override it")]
-TrainOutOpt = Annotated[Path | None, typer.Option(help="run folder: metrics.jsonl, tensorboard/, checkpoint/, curves.png (resumed when re-run)")]
-TrainServerOpt = Annotated[list[str], typer.Option("--server", help="running vLLM server(s) (--enable-lora for LoRA, VLLM_SERVER_DEV_MODE=1 for full weights); default: start one")]
 
 
 def _train(algorithm: str, env: str, env_arg: list[str], out: Path | None, config: Path | None, server: list[str], model: str,
-           overrides: dict[str, Any], dtype: str = ServerConfig.dtype) -> None:  # fmt: skip
+           overrides: dict[str, Any]) -> None:  # fmt: skip
     """What both train commands do: config from YAML + options, servers, the trainer, the loop."""
     import yaml
 
@@ -310,9 +308,10 @@ def _train(algorithm: str, env: str, env_arg: list[str], out: Path | None, confi
     from trainers.server import ServerConfig, VLLMServer
 
     if algorithm == "grpo":
-        from trainers.grpo import GRPOConfig as Config, GRPOTrainer as TrainerClass
+        from trainers.grpo import GRPOTrainer as TrainerClass
     else:
-        from trainers.ppo import PPOConfig as Config, PPOTrainer as TrainerClass
+        from trainers.ppo import PPOTrainer as TrainerClass
+    Config = GRPOConfig if algorithm == "grpo" else PPOConfig
     out = out or Path("runs") / algorithm
     with clear_errors():
         fields = yaml.safe_load(config.read_text()) if config else {}
@@ -326,6 +325,8 @@ def _train(algorithm: str, env: str, env_arg: list[str], out: Path | None, confi
         except TypeError as exc:
             raise ValueError(f"bad {algorithm.upper()} setting: {exc}") from None
         path = resolve_model(model or None)
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not server:
+            raise ValueError("training with several processes needs running vLLM servers: pass --server URL")
         with contextlib.ExitStack() as stack:
             owned, urls = [], list(server)
             if not urls:
@@ -333,7 +334,7 @@ def _train(algorithm: str, env: str, env_arg: list[str], out: Path | None, confi
                 with console.status("starting a vLLM server (~1-2 min on CPU)"):
                     owned.append(stack.enter_context(VLLMServer(ServerConfig(
                         model=path, served_name=path.name, enable_lora=lora, max_lora_rank=max(8, settings.lora_rank),
-                        dev_mode=not lora, dtype=dtype))))  # fmt: skip
+                        dev_mode=not lora, dtype=settings.dtype))))  # fmt: skip
                 urls = [owned[0].url]
             trainer = TrainerClass(settings, env_obj, path, urls, out, owned)
             with _progress() as progress:
@@ -349,41 +350,46 @@ def _train(algorithm: str, env: str, env_arg: list[str], out: Path | None, confi
     console.print(f"done: {out / 'metrics.jsonl'}, {out / 'curves.png'}, checkpoint in {out / 'checkpoint'}")
 
 
-LoraOpt = Annotated[int | None, typer.Option(help="LoRA rank; 0 trains every weight (synced by in-place reload)")]
-StalenessOpt = Annotated[int | None, typer.Option(help="versions a batch may lag: 1 samples the next batch while this one trains")]
+def _train_command(algorithm: str, config_class: type, summary: str):
+    """One option per field of the algorithm's config dataclass (its help is the field's), plus
+    the env, servers, model, run folder and YAML; options left out keep the YAML's or the default."""
+    import inspect
 
+    from trainers.config import options
 
-def _train_command(algorithm: str, summary: str):
-    """The same options for both algorithms; anything else comes from --config."""
+    fixed = {
+        "env": (str, "Format", typer.Option(help="environment, e.g. Format")),
+        "out": (Path | None, None, typer.Option(help="run folder: metrics.jsonl, tensorboard/, checkpoint/, curves.png "
+                                                     "(resumed when re-run)")),
+        "config": (Path | None, None, typer.Option(help=f"YAML of {config_class.__name__} fields; options win")),
+        "env_arg": (list[str], [], typer.Option("--env-arg", help="env setting as key=value (JSON when it parses)")),
+        "server": (list[str], [], typer.Option("--server", help="running vLLM server(s) (--enable-lora for LoRA, "
+                                               "VLLM_SERVER_DEV_MODE=1 for full weights); default: start one")),
+        "model": (str, "", typer.Option(help="Hugging Face model folder; default: the embedded SmolLM2-135M-Instruct")),
+    }  # fmt: skip
+    parameters = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[kind, opt])
+                  for name, (kind, default, opt) in fixed.items()]  # fmt: skip
+    settings = options(config_class)
+    for name, kind, default, text in settings:
+        flag = "--" + name.replace("_", "-")
+        opt = typer.Option(f"{flag}/--no-{flag[2:]}" if kind is bool else flag, help=f"{text} [default: {default}]")
+        parameters.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None,
+                                            annotation=Annotated[kind | None, opt]))  # fmt: skip
 
-    def command(
-        env: Annotated[str, typer.Option(help="environment, e.g. Format")] = "Format",
-        out: TrainOutOpt = None,
-        config: TrainConfigOpt = None,
-        steps: Annotated[int | None, typer.Option(help="updates (one batch each)")] = None,
-        tasks_per_step: int | None = None,
-        group_size: int | None = None,
-        max_tokens: int | None = None,
-        learning_rate: float | None = None,
-        assistant_prefix: str | None = None,
-        lora_rank: LoraOpt = None,
-        max_staleness: StalenessOpt = None,
-        env_arg: EnvArgOpt = [],  # noqa: B006
-        server: TrainServerOpt = [],  # noqa: B006
-        model: ModelOpt = "",
-        dtype: DtypeOpt = ServerConfig.dtype,
-    ) -> None:
-        overrides = {"steps": steps, "tasks_per_step": tasks_per_step, "group_size": group_size, "max_tokens": max_tokens,
-                     "learning_rate": learning_rate, "assistant_prefix": assistant_prefix, "lora_rank": lora_rank,
-                     "max_staleness": max_staleness}  # fmt: skip
-        _train(algorithm, env, env_arg, out, config, server, model, overrides, dtype)
+    def command(**given: Any) -> None:
+        overrides = {name: given[name] for name, *_ in settings}
+        if overrides.get("report_to") == []:
+            overrides["report_to"] = None  # typer gives [] for a list option left out
+        _train(algorithm, given["env"], given["env_arg"], given["out"], given["config"], given["server"], given["model"],
+               overrides)  # fmt: skip
 
+    command.__signature__ = inspect.Signature(parameters)
     command.__doc__ = summary
     return command
 
 
-train_app.command("grpo")(_train_command("grpo", "GRPO: group-relative advantages; rollouts from vLLM, new weights pushed to it after each step."))
-train_app.command("ppo")(_train_command("ppo", "PPO: a value head, GAE over generated tokens, clipped policy and value losses."))
+train_app.command("grpo")(_train_command("grpo", GRPOConfig, "GRPO: group-relative advantages; rollouts from vLLM, new weights pushed to it after each step."))
+train_app.command("ppo")(_train_command("ppo", PPOConfig, "PPO: a value head, GAE over generated tokens, clipped policy and value losses."))
 
 
 if __name__ == "__main__":

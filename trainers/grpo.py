@@ -13,18 +13,16 @@ One step (the rest, shared with PPO, is in ``trainers.trainer``):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from trainers.advantages import clipped_policy_loss, group_advantages
-from trainers.trainer import Batch, Trainer, TrainConfig
+from trainers.advantages import batch_total, clipped_policy_loss, group_advantages
+from trainers.config import GRPOConfig
+from trainers.distributed import padding, share
+from trainers.trainer import Batch, Trainer
 
-
-@dataclass
-class GRPOConfig(TrainConfig):
-    variant: str = "grpo"  # or dr_grpo
+__all__ = ["GRPOConfig", "GRPOTrainer"]
 
 
 class GRPOTrainer(Trainer):
@@ -35,21 +33,45 @@ class GRPOTrainer(Trainer):
         samples = [s for s, keep in zip(batch.samples, batch.trained) if keep]
         rewards = torch.tensor([s.reward for s in samples])
         group_index = {g: i for i, g in enumerate(dict.fromkeys(s.group_id for s in samples))}
-        advantages = group_advantages(rewards, torch.tensor([group_index[s.group_id] for s in samples]), c.variant)
+        groups = torch.tensor([group_index[s.group_id] for s in samples])
+        advantages = group_advantages(
+            rewards, groups, c.variant
+        )  # over the whole batch, the same on every rank
+        total = batch_total(
+            [s.mask for s in samples], c.aggregation
+        )  # the loss is normalised over the whole batch
+        mine = share(len(samples), self.processes.rank, self.processes.world)
+        rows_all = [samples[i] if i is not None else padding(samples[0]) for i in mine]
+        row_advantages = torch.tensor([float(advantages[i]) if i is not None else 0.0 for i in mine])
         self.optimizer.zero_grad()
-        totals = {"loss": 0.0, "clip_fraction": 0.0, "kl": 0.0}
-        for begin in range(0, len(samples), c.micro_batch):
-            rows = samples[begin : begin + c.micro_batch]
-            weight = len(rows) / len(samples)
-            new, old, mask, _ = self.forward(rows)
-            loss, stats = clipped_policy_loss(new, old, advantages[begin : begin + len(rows)], mask, c.clip_low, c.clip_high,
-                                              c.aggregation, self.reference_logprobs(rows), c.kl_coef)  # fmt: skip
-            (loss * weight).backward()  # gradient accumulation over micro-batches
-            totals["loss"] += float(loss.detach()) * weight
-            for key in ("clip_fraction", "kl"):
-                totals[key] += stats.get(key, 0.0) * weight
-        totals["grad_norm"] = self.clip_gradients()
+        sums = {"loss": 0.0, "clipped": 0.0, "kl": 0.0, "tokens": 0.0}
+        starts = list(range(0, len(rows_all), c.micro_batch))
+        for begin in starts:  # gradient accumulation; the same number of micro-batches on every rank
+            rows = rows_all[begin : begin + c.micro_batch]
+            with self.processes.accumulating(self.model, last=begin == starts[-1]):
+                new, old, mask, _ = self.forward(rows)
+                loss, stats = clipped_policy_loss(
+                    new,
+                    old,
+                    row_advantages[begin : begin + len(rows)].to(new.device),
+                    mask,
+                    clip_low=c.clip_low,
+                    clip_high=c.clip_high,
+                    aggregation=c.aggregation,
+                    ref_logprobs=self.reference_logprobs(rows),
+                    kl_coef=c.kl_coef,
+                    total=total,
+                )
+                self.processes.backward(loss)
+            tokens = float(mask.sum())
+            sums["loss"] += float(loss.detach())
+            sums["tokens"] += tokens
+            sums["clipped"] += stats["clip_fraction"] * tokens
+            sums["kl"] += stats.get("kl", 0.0) * tokens
+        sums = {key: self.processes.sum(value) for key, value in sums.items()}
+        metrics = {"loss": sums["loss"], "clip_fraction": sums["clipped"] / max(1.0, sums["tokens"])}
+        if c.kl_coef:
+            metrics["kl"] = sums["kl"] / max(1.0, sums["tokens"])
+        metrics["grad_norm"] = self.clip_gradients()
         self.optimizer.step()
-        if not c.kl_coef:
-            del totals["kl"]
-        return totals
+        return metrics

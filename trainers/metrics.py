@@ -45,14 +45,17 @@ def check_reporters(report_to: list[str]) -> None:
 
 
 class MetricsLog:
-    def __init__(self, out_dir: Path, report_to: list[str], config: dict[str, Any], resume_step: int,
-                 provenance: dict[str, Any] | None = None):  # fmt: skip
+    def __init__(self, out_dir: Path, report_to: list[str], config: dict[str, Any], resume_step: int, *,
+                 provenance: dict[str, Any] | None = None, enabled: bool = True):  # fmt: skip
+        """``enabled`` False: a training process other than the coordinator, which writes nothing."""
         check_reporters(report_to)
-        self.path = Path(out_dir) / "metrics.jsonl"
+        self.path, self.enabled = Path(out_dir) / "metrics.jsonl", enabled
+        self.tensorboard = self.wandb = None
+        if not enabled:
+            return
         self._trim(resume_step)
         if provenance is not None:  # how the run was produced: first line, and one more per resume
             self._append({"provenance": {**provenance, "from_step": resume_step + 1}})
-        self.tensorboard = self.wandb = None
         if "tensorboard" in report_to:
             from torch.utils.tensorboard import SummaryWriter
 
@@ -80,6 +83,8 @@ class MetricsLog:
             os.fsync(f.fileno())
 
     def write(self, metrics: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
         self._append(metrics)
         step = metrics["step"]
         numbers = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and k != "step"}

@@ -14,26 +14,16 @@ One step (the rest, shared with GRPO, is in ``trainers.trainer``):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
 from trainers.advantages import clipped_policy_loss, clipped_value_loss, gae
-from trainers.trainer import Batch, Trainer, TrainConfig
+from trainers.config import PPOConfig
+from trainers.trainer import Batch, Trainer
 
-
-@dataclass
-class PPOConfig(TrainConfig):
-    uniform_groups: str = "keep"
-    ppo_epochs: int = 2
-    gamma: float = 1.0
-    lam: float = 0.95
-    value_coef: float = 0.5
-    value_clip: float = 0.2
-    value_learning_rate: float = 1e-3
-    whiten_advantages: bool = True
+__all__ = ["PPOConfig", "PPOTrainer", "ValueHead", "whiten"]
 
 
 class ValueHead(nn.Module):
@@ -65,8 +55,13 @@ class PPOTrainer(Trainer):
         self.value_head = ValueHead(AutoConfig.from_pretrained(model_path).hidden_size)
         super().__init__(config, env, model_path, server_urls, out_dir, servers)
 
+    def extra_modules(self) -> list[nn.Module]:
+        return [self.value_head]
+
     def trainable_parameters(self) -> list[dict[str, Any]]:
-        return super().trainable_parameters() + [{"params": list(self.value_head.parameters()), "lr": self.config.value_learning_rate}]
+        return super().trainable_parameters() + [
+            {"params": list(self.value_head.parameters()), "lr": self.config.value_learning_rate}
+        ]
 
     def extra_state(self) -> dict[str, Any]:
         return {"value_head": self.value_head.state_dict()}
@@ -85,15 +80,18 @@ class PPOTrainer(Trainer):
             for begin in range(0, len(samples), c.micro_batch):
                 rows = samples[begin : begin + c.micro_batch]
                 _, _, row_mask, states = self.forward(rows, hidden=True)
-                values[begin : begin + len(rows), : row_mask.shape[1]] = self.value_head(states) * row_mask
-                mask[begin : begin + len(rows), : row_mask.shape[1]] = row_mask
+                values[begin : begin + len(rows), : row_mask.shape[1]] = (
+                    self.value_head(states) * row_mask
+                ).cpu()
+                mask[begin : begin + len(rows), : row_mask.shape[1]] = row_mask.cpu()
         for row, sample in enumerate(samples):
             per_token = sample.token_rewards()
             rewards[row, : len(per_token)] = torch.tensor(per_token)
         advantages, returns = gae(rewards, values, mask, c.gamma, c.lam)
         if c.whiten_advantages:
             advantages = whiten(advantages, mask)
-        return values, advantages, returns
+        device = self.precision.device  # GAE ran on the CPU: a Python loop over tokens
+        return values.to(device), advantages.to(device), returns.to(device)
 
     def update(self, batch: Batch) -> dict[str, Any]:
         c = self.config
@@ -110,9 +108,20 @@ class PPOTrainer(Trainer):
                 new, old, mask, states = self.forward(rows, hidden=True)
                 width = mask.shape[1]
                 values = self.value_head(states)
-                policy_loss, stats = clipped_policy_loss(new, old, advantages[index, :width], mask, c.clip_low, c.clip_high,
-                                                         c.aggregation, self.reference_logprobs(rows), c.kl_coef)  # fmt: skip
-                value_loss = clipped_value_loss(values, old_values[index, :width], returns[index, :width], mask, c.value_clip)
+                policy_loss, stats = clipped_policy_loss(
+                    new,
+                    old,
+                    advantages[index, :width],
+                    mask,
+                    clip_low=c.clip_low,
+                    clip_high=c.clip_high,
+                    aggregation=c.aggregation,
+                    ref_logprobs=self.reference_logprobs(rows),
+                    kl_coef=c.kl_coef,
+                )
+                value_loss = clipped_value_loss(
+                    values, old_values[index, :width], returns[index, :width], mask, c.value_clip
+                )
                 self.optimizer.zero_grad()
                 (policy_loss + c.value_coef * value_loss).backward()
                 self.clip_gradients()
@@ -122,7 +131,9 @@ class PPOTrainer(Trainer):
                     first_epoch["value_loss"].append(float(value_loss.detach()))
                     first_epoch["clip_fraction"].append(stats["clip_fraction"])
                     first_epoch["kl"].append(stats.get("kl", 0.0))
-                    explained.append(_explained_variance(old_values[index, :width], returns[index, :width], mask))
+                    explained.append(
+                        _explained_variance(old_values[index, :width], returns[index, :width], mask)
+                    )
         metrics = {key: sum(v) / len(v) for key, v in first_epoch.items() if v}
         metrics["explained_variance"] = sum(explained) / len(explained)
         if not c.kl_coef:

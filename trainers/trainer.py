@@ -1,147 +1,133 @@
-"""What the GRPO and PPO trainers share, readable top to bottom.
+"""What the GRPO and PPO trainers share; one training step reads top to bottom in ``_train_on``.
 
-- The policy: a Hugging Face causal LM, trained through a LoRA adapter (peft) or in full.
-- Rollouts: a background thread collects the batch of each step: ``tasks_per_step`` tasks
-  from the data position on, ``group_size`` episodes each, through the env and the vLLM
-  servers. It may run ahead of training by at most ``max_staleness`` weight versions
-  (0: generate, then train; 1: the next batch is sampled while this one trains), and every
-  sample records the version that sampled it. Groups whose rewards are all equal are kept,
-  dropped, or dropped and refilled from the next tasks (``uniform_groups``).
+- The policy: a Hugging Face causal LM, trained through a LoRA adapter (peft) or in full, on
+  ``device`` in ``dtype`` (``trainers.precision``), its log-probs computed in chunks
+  (``trainers.logprobs``).
+- Rollouts: a background thread collects each step's batch from the vLLM servers
+  (``trainers.collect``), at most ``max_staleness`` weight versions ahead of training.
 - Weights reach the servers after every update (``trainers.weight_sync``).
-- Checkpoints (weights, optimizer, RNG, step, data position, algorithm state) are written
-  to a staging folder and renamed; a re-run with the same arguments resumes from the last.
+- Checkpoints (``trainers.checkpoint``): a re-run with the same arguments resumes from the last.
 - Metrics per step go to ``metrics.jsonl`` (+ TensorBoard, W&B); ``curves.png`` at the end.
 
 Subclasses implement ``update(batch) -> metrics`` (and, for extra trained state such as a
-value head, ``trainable_parameters`` / ``extra_state`` / ``load_extra_state``).
+value head, ``extra_modules`` / ``trainable_parameters`` / ``extra_state`` / ``load_extra_state``).
+The server side (``trainers.collect``, ``trainers.weight_sync``) is imported only when there
+are servers, so updates on given batches run where only torch, transformers and peft are
+installed (``benchmarks/gpu_check.py``).
 """
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import copy
-import queue
-import random
-import shutil
-import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import httpx
 import torch
 
-from trainers.batch import TokenMismatch, TokenSample, token_sample
-from trainers.client import RequestRejected, RolloutClient, SamplingParams, ServerUnavailable
+from trainers.batch import Batch, TokenSample
+from trainers.checkpoint import load_checkpoint, save_checkpoint
+from trainers.config import TrainConfig
+from trainers.distributed import Processes
+from trainers.logprobs import completion_logprobs, pack
 from trainers.machine import provenance
-from trainers.metrics import MetricsLog, check_reporters, plot_metrics
-from trainers.rollout import run_episode
-from trainers.weight_sync import make_weight_sync
+from trainers.metrics import MetricsLog, plot_metrics
+from trainers.precision import Precision
+
+__all__ = ["Batch", "TrainConfig", "Trainer", "load_policy"]
 
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-UNIFORM_GROUPS = ("keep", "drop", "refill")
-LR_SCHEDULES = ("constant", "constant_with_warmup", "linear", "cosine")
 
 
-@dataclass
-class TrainConfig:
-    env_id: str = "atropos_envs/Format-v0"
-    env_kwargs: dict[str, Any] = field(default_factory=dict)
-    steps: int = 30
-    tasks_per_step: int = 4
-    group_size: int = 8
-    max_tokens: int = 64
-    temperature: float = 1.0
-    assistant_prefix: str = ""
-    learning_rate: float = 2e-4
-    max_grad_norm: float = 1.0
-    lr_schedule: str = "constant"  # constant, constant_with_warmup, linear, cosine (per update)
-    warmup_steps: int = 0
-    lora_rank: int = 16  # 0: full-parameter training
-    lora_alpha: int = 32
-    clip_low: float = 0.2
-    clip_high: float = 0.2  # DAPO's clip-higher: e.g. 0.28
-    aggregation: str = "sequence_mean"  # or token_mean (DAPO), constant_length (Dr.GRPO)
-    kl_coef: float = 0.0  # k3 KL to the starting policy
-    micro_batch: int = 8
-    uniform_groups: str = "drop"  # keep, drop, refill
-    max_staleness: int = 0  # weight versions a batch may lag behind the policy it trains
-    weight_sync: str = "auto"  # auto, lora, reload, restart
-    server_timeout_s: float = 300.0  # how long a dead server is waited for (retrying) before the run stops
-    checkpoint_every: int = 1
-    report_to: list[str] = field(default_factory=lambda: ["tensorboard"])
-    seed: int = 0
-
-    def validate(self) -> None:
-        if self.uniform_groups not in UNIFORM_GROUPS:
-            raise ValueError(f"uniform_groups must be one of {UNIFORM_GROUPS}, not {self.uniform_groups!r}")
-        for name in ("steps", "tasks_per_step", "group_size", "max_tokens", "micro_batch", "checkpoint_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1")
-        if self.max_staleness < 0 or self.lora_rank < 0:
-            raise ValueError("max_staleness and lora_rank must be >= 0")
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, not {self.lr_schedule!r}")
-        check_reporters(self.report_to)
-
-
-@dataclass
-class Batch:
-    version: int  # the policy version that sampled it (updates done when sampling began)
-    next_position: int  # data position after its tasks
-    samples: list[TokenSample]
-    trained: list[bool]  # False for samples of dropped uniform groups
-    groups_dropped: int
-    samples_lost: int
-    generation_s: float
-
-
-def load_policy(model_path: Path, config: TrainConfig):
+def load_policy(model_path: Path, config: TrainConfig, precision: Precision):
+    """The policy on its device. Full training keeps float32 (master) weights; a LoRA base is
+    frozen, so under mixed precision it is stored in bf16 while the adapter stays float32."""
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
-    if not config.lora_rank:
-        return model
-    from peft import LoraConfig, get_peft_model
+    lora = bool(config.lora_rank)
+    stored = precision.dtype if lora else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=stored)
+    if config.gradient_checkpointing:
+        model.config.use_cache = False
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    if lora:
+        from peft import LoraConfig, get_peft_model
 
-    lora = LoraConfig(r=config.lora_rank, lora_alpha=config.lora_alpha, target_modules=LORA_TARGETS, lora_dropout=0.0)
-    return get_peft_model(model, lora)
+        adapter = LoraConfig(
+            r=config.lora_rank, lora_alpha=config.lora_alpha, target_modules=LORA_TARGETS, lora_dropout=0.0
+        )
+        model = get_peft_model(model, adapter, autocast_adapter_dtype=True)  # adapter weights in float32
+    return model.to(precision.device)
 
 
 def end_of_turn_id(model) -> int | None:
     """The EOS token the chat template closes a turn with (first of several)."""
-    eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None) or model.config.eos_token_id
+    eos = (
+        getattr(getattr(model, "generation_config", None), "eos_token_id", None) or model.config.eos_token_id
+    )
     return eos[0] if isinstance(eos, list) else eos
 
 
 class Trainer:
     algorithm = "base"
 
-    def __init__(self, config: TrainConfig, env, model_path: Path, server_urls: list[str], out_dir: Path, servers=()):
+    def __init__(
+        self, config: TrainConfig, env, model_path: Path, server_urls: list[str], out_dir: Path, servers=()
+    ):
         config.validate()
         self.config, self.env, self.model_path, self.out_dir = config, env, Path(model_path), Path(out_dir)
         self.urls = [u.rstrip("/") for u in server_urls]
         self.out_dir.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(config.seed)
-        self.policy = load_policy(model_path, config)
+        self.processes = Processes(config.process_group_timeout_s)  # one, or several through accelerate
+        self.precision = Precision.resolve(config.device, config.dtype)
+        self.policy = load_policy(model_path, config, self.precision)
+        for module in self.extra_modules():
+            module.to(self.precision.device)
         self.end_of_turn = end_of_turn_id(self.policy)
-        self.reference = copy.deepcopy(self.policy).eval() if config.kl_coef and not config.lora_rank else None
-        self.optimizer = torch.optim.AdamW(self.trainable_parameters(), lr=config.learning_rate)
+        self.reference = None  # frozen starting policy for the KL term (LoRA: the base, adapter off)
+        if config.kl_coef and not config.lora_rank:
+            self.reference = copy.deepcopy(self.policy).to(self.precision.dtype).eval().requires_grad_(False)
+        optimizer = torch.optim.AdamW(self.trainable_parameters(), lr=config.learning_rate)
+        self.model, self.optimizer = self.processes.prepare(self.policy, optimizer)  # DDP / FSDP2 / DeepSpeed
         from transformers import get_scheduler
 
-        self.scheduler = get_scheduler(config.lr_schedule, self.optimizer, num_warmup_steps=config.warmup_steps,
-                                       num_training_steps=config.steps)  # fmt: skip
+        self.scheduler = get_scheduler(
+            config.lr_schedule,
+            self.optimizer,
+            num_warmup_steps=config.warmup_steps,
+            num_training_steps=config.steps,
+        )
         self.step, self.data_position = 0, 0
         self.sync = None  # no servers: ``update`` on given batches only (tests, offline use)
-        if self.urls:
-            self.sync = make_weight_sync(config.weight_sync, bool(config.lora_rank), self.urls, list(servers),
-                                         self.out_dir / "weights", keep=config.max_staleness + 1)  # fmt: skip
+        if self.urls and self.processes.main:  # the coordinator alone talks to the servers
+            from trainers.weight_sync import make_weight_sync
+
+            self.sync = make_weight_sync(
+                config.weight_sync,
+                bool(config.lora_rank),
+                self.urls,
+                list(servers),
+                self.out_dir / "weights",
+                keep=config.max_staleness + 1,
+            )
         self._resume()
-        self.metrics = MetricsLog(self.out_dir, config.report_to, asdict(config), self.step,
-                                  provenance=provenance(self.urls))  # fmt: skip
+        self.metrics = MetricsLog(
+            self.out_dir,
+            config.report_to if self.processes.main else [],
+            asdict(config),
+            self.step,
+            provenance=provenance(self.urls) if self.processes.main else None,
+            enabled=self.processes.main,
+        )
 
     # ---- hooks for the algorithms ---------------------------------------------------------
+    def extra_modules(self) -> list[torch.nn.Module]:
+        """Trained modules besides the policy (PPO's value head): placed on the device."""
+        return []
+
     def trainable_parameters(self) -> list[dict[str, Any]]:
         return [{"params": [p for p in self.policy.parameters() if p.requires_grad]}]
 
@@ -156,179 +142,101 @@ class Trainer:
 
     # ---- checkpoints ----------------------------------------------------------------------
     def _resume(self) -> None:
-        checkpoint, previous = self.out_dir / "checkpoint", self.out_dir / "checkpoint.old"
-        if not checkpoint.exists() and (previous / "state.pt").is_file():
-            previous.rename(checkpoint)  # killed between the two renames of _checkpoint
-        if not (checkpoint / "state.pt").is_file():
+        state = load_checkpoint(
+            self.out_dir,
+            policy=self.policy,
+            config=self.config,
+            algorithm=self.algorithm,
+            lora=bool(self.config.lora_rank),
+        )
+        if state is None:
             return
-        from safetensors.torch import load_file
-
-        state = torch.load(checkpoint / "state.pt", weights_only=False)
-        if state["config"] != asdict(self.config) or state.get("algorithm") != self.algorithm:
-            raise ValueError(f"{self.out_dir} holds a run with other settings; use another --out or the same arguments")
-        if self.config.lora_rank:
-            from peft import set_peft_model_state_dict
-
-            set_peft_model_state_dict(self.policy, load_file(checkpoint / "weights" / "adapter_model.safetensors"))
-        else:
-            result = self.policy.load_state_dict(load_file(checkpoint / "weights" / "model.safetensors"), strict=False)
-            if result.unexpected_keys or any("lm_head" not in key for key in result.missing_keys):  # tied lm_head only
-                raise ValueError(f"{checkpoint} does not hold this model's weights")
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.load_extra_state(state["extra"])
-        torch.set_rng_state(state["torch_rng"])
-        random.setstate(state["python_rng"])
         self.step, self.data_position = state["step"], state["data_position"]
         if self.sync is not None:
-            self._retrying(self.sync.publish, self.policy, self.step, self.model_path)
+            from trainers.collect import retrying
+
+            retrying(
+                self.sync.publish,
+                self.policy,
+                self.step,
+                self.model_path,
+                timeout_s=self.config.server_timeout_s,
+                urls=self.urls,
+            )
 
     def _checkpoint(self) -> None:
-        staging = self.out_dir / "checkpoint.tmp"
-        shutil.rmtree(staging, ignore_errors=True)
-        self.policy.save_pretrained(staging / "weights")
-        torch.save({"step": self.step, "data_position": self.data_position, "optimizer": self.optimizer.state_dict(),
-                    "scheduler": self.scheduler.state_dict(), "torch_rng": torch.get_rng_state(),
-                    "python_rng": random.getstate(), "config": asdict(self.config), "algorithm": self.algorithm,
-                    "extra": self.extra_state()}, staging / "state.pt")  # fmt: skip
-        final, old = self.out_dir / "checkpoint", self.out_dir / "checkpoint.old"
-        shutil.rmtree(old, ignore_errors=True)
-        if final.exists():
-            final.rename(old)
-        staging.rename(final)  # a checkpoint folder that exists is complete
-        shutil.rmtree(old, ignore_errors=True)
-
-    # ---- rollouts -------------------------------------------------------------------------
-    def _task_ids(self, count: int, position: int) -> list[str]:
-        """``count`` task ids from ``position``; finite task files are cycled (epochs)."""
-        ids = self.env.task_ids(count, position)
-        if len(ids) < count:
-            every = self.env.task_ids(None)
-            if not every:
-                raise ValueError("the env has no tasks to train on")
-            ids = [every[(position + i) % len(every)] for i in range(count)]
-        return ids
-
-    async def _collect(self, version: int, served: str, position: int) -> Batch:
-        c = self.config
-        started, first = time.monotonic(), position
-        sampling = SamplingParams(max_tokens=c.max_tokens, temperature=c.temperature)
-        samples: list[TokenSample] = []
-        trained: list[bool] = []
-        dropped = lost = groups_kept = 0
-        async with RolloutClient(self.urls, model=served, give_up_after_s=c.server_timeout_s) as client:
-            while groups_kept < c.tasks_per_step:
-                want = c.tasks_per_step - groups_kept
-                task_ids = self._task_ids(want, position)
-                episodes = [run_episode(self.env, task_id, sample_index=i, client=client, sampling=sampling, base_seed=c.seed + position + n, assistant_prefix=c.assistant_prefix)
-                            for n, task_id in enumerate(task_ids) for i in range(c.group_size)]  # fmt: skip
-                rollouts = await asyncio.gather(*episodes)
-                for n in range(len(task_ids)):
-                    group = []
-                    for rollout in rollouts[n * c.group_size : (n + 1) * c.group_size]:
-                        try:
-                            group.append(token_sample(rollout, str(position + n), version, self.end_of_turn))
-                        except TokenMismatch:
-                            lost += 1
-                    uniform = len({s.reward for s in group}) <= 1
-                    keep = not uniform or c.uniform_groups == "keep"
-                    dropped += int(uniform and not keep)
-                    groups_kept += int(keep or c.uniform_groups != "refill")
-                    samples += group
-                    trained += [keep] * len(group)
-                position += len(task_ids)
-                if c.uniform_groups != "refill" or position - first >= 4 * c.tasks_per_step:
-                    break  # refill gives up after 4 batches' worth of tasks
-        return Batch(version, position, samples, trained, dropped, lost, time.monotonic() - started)
-
-    def _collect_repairing(self, version: int, served: str, position: int, attempts: int = 3) -> Batch:
-        """A restarted server has lost the pushed weights (its adapter is unknown, or it serves
-        the base weights again): push them again and sample the batch again, same seeds."""
-        for attempt in range(1, attempts + 1):
-            self._retrying(self.sync.ensure)
-            try:
-                return asyncio.run(self._collect(version, served, position))
-            except RequestRejected:
-                if attempt == attempts:
-                    raise
-
-    def _retrying(self, call, *args):
-        """Weight pushes wait for a server that is restarting, up to server_timeout_s."""
-        deadline = time.monotonic() + self.config.server_timeout_s
-        while True:
-            try:
-                return call(*args)
-            except httpx.TransportError as exc:
-                if time.monotonic() > deadline:
-                    raise ServerUnavailable(f"no vLLM server answered for {self.config.server_timeout_s:.0f} s while "
-                                            f"pushing weights ({', '.join(self.urls)}): {type(exc).__name__}") from None  # fmt: skip
-                time.sleep(2.0)
-
-    def _producer(self, batches: queue.Queue, stop: threading.Event) -> None:
-        """Background thread: batches in step order, at most max_staleness versions ahead."""
-        step, position = self.step, self.data_position
-        try:
-            while step < self.config.steps and not stop.is_set():
-                with self._version_changed:
-                    while step - self.step > self.config.max_staleness and not stop.is_set():
-                        self._version_changed.wait(0.5)
-                    version, served = self.step, self.sync.served
-                if stop.is_set():
-                    return
-                batch = self._collect_repairing(version, served, position)
-                position = batch.next_position
-                batches.put(batch)
-                step += 1
-        except BaseException as exc:  # handed to the training thread, which re-raises it
-            batches.put(exc)
+        if not self.processes.main:
+            return
+        save_checkpoint(
+            self.out_dir,
+            policy=self.policy,
+            state={
+                "step": self.step,
+                "data_position": self.data_position,
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "config": asdict(self.config),
+                "algorithm": self.algorithm,
+                "extra": self.extra_state(),
+            },
+        )
 
     # ---- the loop -------------------------------------------------------------------------
     def train(self, on_step=None) -> list[dict[str, Any]]:
-        if self.sync is None:
+        """Rank 0 collects each batch and hands it to every rank (``None``: it failed, all stop)."""
+        if self.sync is None and self.processes.main:
             raise ValueError("training needs at least one vLLM server URL")
+        from trainers.collect import Rollouts
+
         history: list[dict[str, Any]] = []
-        batches: queue.Queue = queue.Queue()
-        stop = threading.Event()
-        self._version_changed = threading.Condition()
-        producer = threading.Thread(target=self._producer, args=(batches, stop), daemon=True, name="rollouts")
-        producer.start()
+        rollouts = None
+        if self.processes.main:
+            rollouts = Rollouts(
+                env=self.env,
+                urls=self.urls,
+                config=self.config,
+                sync=self.sync,
+                end_of_turn=self.end_of_turn,
+                step=self.step,
+                position=self.data_position,
+            )
         try:
-            while self.step < self.config.steps:
-                waited = time.monotonic()
-                batch = batches.get()
-                if isinstance(batch, BaseException):
-                    raise batch
-                history.append(self._train_on(batch, time.monotonic() - waited))
-                if on_step:
-                    on_step(history[-1])
+            with rollouts or contextlib.nullcontext():
+                while self.step < self.config.steps:
+                    waited, batch = time.monotonic(), None
+                    try:
+                        batch = rollouts.next() if rollouts else None
+                    finally:
+                        batch = self.processes.broadcast(batch)
+                    if batch is None:
+                        raise RuntimeError("the coordinator (rank 0) stopped; its log says why")
+                    history.append(self._train_on(batch, time.monotonic() - waited, rollouts))
+                    if on_step and self.processes.main:
+                        on_step(history[-1])
         finally:
-            stop.set()
-            producer.join(timeout=5)
             self.metrics.close()
-        plot_metrics(self.out_dir / "metrics.jsonl", self.out_dir / "curves.png")
+        if self.processes.main:
+            plot_metrics(self.out_dir / "metrics.jsonl", self.out_dir / "curves.png")
         return history
 
-    def _train_on(self, batch: Batch, waited_s: float) -> dict[str, Any]:
+    def _train_on(self, batch: Batch, waited_s: float, rollouts) -> dict[str, Any]:
+        """One step: what the batch holds, the update, the weights pushed, metrics, checkpoint."""
         c = self.config
         started = time.monotonic()
-        rewards = [s.reward for s in batch.samples]
-        metrics: dict[str, Any] = {
-            "step": self.step + 1, "mean_reward": sum(rewards) / max(1, len(rewards)), "samples": len(batch.samples),
-            "samples_trained": sum(batch.trained), "samples_lost": batch.samples_lost, "groups_dropped": batch.groups_dropped,
-            "mean_completion_tokens": sum(s.generated_tokens for s in batch.samples) / max(1, len(batch.samples)),
-            "staleness": self.step - batch.version, "data_position": batch.next_position,
-            "generation_s": round(batch.generation_s, 2), "wait_s": round(waited_s, 2),
-        }  # fmt: skip
+        metrics = batch_metrics(batch, step=self.step + 1, waited_s=waited_s)
         if any(batch.trained):
             self.policy.train()
             metrics.update(self.update(batch))
         metrics["learning_rate"] = self.scheduler.get_last_lr()[0]
         self.scheduler.step()  # once per update, whatever the number of optimizer steps in it
         trained = time.monotonic()
-        with self._version_changed:
-            metrics["sync_s"] = round(self._retrying(self.sync.publish, self.policy, self.step + 1, self.model_path), 3)
-            self.step, self.data_position = self.step + 1, batch.next_position
-            self._version_changed.notify_all()
+        if rollouts is not None:  # the coordinator pushes the weights (identical on every rank under DDP)
+            publish = lambda: self.sync.publish(self.policy, self.step + 1, self.model_path)  # noqa: E731
+            metrics["sync_s"] = round(rollouts.advance(publish), 3)
+        self.step, self.data_position = self.step + 1, batch.next_position
         metrics["train_s"] = round(trained - started, 2)
         self.metrics.write(metrics)  # before the checkpoint: a resume trims it back
         if self.step % c.checkpoint_every == 0 or self.step == c.steps:
@@ -337,31 +245,15 @@ class Trainer:
 
     # ---- what both losses need ------------------------------------------------------------
     def forward(self, samples: list[TokenSample], model=None, hidden: bool = False):
-        """Per completion token: the model's logprobs [B, W], the sampling logprobs, the
-        generated-token mask and (``hidden``) the last hidden state that predicted it [B, W, H]."""
-        model = model or self.policy
-        width = max(len(s.completion_ids) for s in samples)
-        sequences = [s.prompt_ids + s.completion_ids for s in samples]
-        length = max(len(seq) for seq in sequences)
-        ids = torch.zeros(len(samples), length, dtype=torch.long)
-        attention = torch.zeros(len(samples), length, dtype=torch.long)
-        for row, seq in enumerate(sequences):
-            ids[row, : len(seq)] = torch.tensor(seq)
-            attention[row, : len(seq)] = 1
-        out = model(input_ids=ids, attention_mask=attention, output_hidden_states=hidden)
-        new = torch.zeros(len(samples), width)
-        old = torch.zeros(len(samples), width)
-        mask = torch.zeros(len(samples), width)
-        states = torch.zeros(len(samples), width, out.hidden_states[-1].shape[-1]) if hidden else None
-        for row, s in enumerate(samples):
-            start, n = len(s.prompt_ids), len(s.completion_ids)
-            step_logits = out.logits[row, start - 1 : start - 1 + n].float()
-            new[row, :n] = torch.log_softmax(step_logits, -1).gather(-1, torch.tensor(s.completion_ids)[:, None])[:, 0]
-            old[row, :n] = torch.tensor(s.sampling_logprobs)
-            mask[row, :n] = torch.tensor(s.mask, dtype=torch.float)
-            if hidden:
-                states[row, :n] = out.hidden_states[-1][row, start - 1 : start - 1 + n]
-        return new, old, mask, states
+        """Per completion token, on the device: the model's logprobs [B, W] (float32), the
+        sampling logprobs, the generated-token mask and (``hidden``) the last hidden state that
+        predicted it [B, W, H]. The micro-batch moves to the device once."""
+        packed = pack(samples, self.precision.device)
+        with self.precision.autocast():
+            new, states = completion_logprobs(
+                model or self.model, packed, chunk_tokens=self.config.logprob_chunk, hidden=hidden
+            )
+        return new, packed.sampling_logprobs, packed.mask, states
 
     def reference_logprobs(self, samples: list[TokenSample]) -> torch.Tensor | None:
         """Logprobs under the starting policy (for the KL term), or None without one."""
@@ -371,8 +263,29 @@ class Trainer:
             if self.reference is not None:
                 return self.forward(samples, self.reference)[0]
             with self.policy.disable_adapter():
-                return self.forward(samples)[0]
+                return self.forward(samples, self.policy)[0]
 
     def clip_gradients(self) -> float:
         params = [p for group in self.optimizer.param_groups for p in group["params"]]
-        return float(torch.nn.utils.clip_grad_norm_(params, self.config.max_grad_norm))
+        return self.processes.clip_grad_norm(params, self.config.max_grad_norm)
+
+
+def batch_metrics(batch: Batch, *, step: int, waited_s: float) -> dict[str, Any]:
+    """What a batch holds: rewards, lengths, dropped groups, staleness, episode outcomes."""
+    rewards = [s.reward for s in batch.samples]
+    metrics: dict[str, Any] = {
+        "step": step,
+        "mean_reward": sum(rewards) / max(1, len(rewards)),
+        "samples": len(batch.samples),
+        "samples_trained": sum(batch.trained),
+        "samples_lost": batch.samples_lost,
+        "groups_dropped": batch.groups_dropped,
+        "mean_completion_tokens": sum(s.generated_tokens for s in batch.samples) / max(1, len(batch.samples)),
+        "staleness": step - 1 - batch.version,
+        "data_position": batch.next_position,
+        "generation_s": round(batch.generation_s, 2),
+        "wait_s": round(waited_s, 2),
+    }
+    for sample in batch.samples:  # ok, invalid, timeout, truncated, error
+        metrics[f"outcome_{sample.outcome}"] = metrics.get(f"outcome_{sample.outcome}", 0) + 1
+    return metrics

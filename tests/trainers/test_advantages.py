@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from trainers.advantages import aggregate, clipped_policy_loss, clipped_value_loss, gae, group_advantages, informative_groups
+from trainers.advantages import aggregate, batch_total, clipped_policy_loss, clipped_value_loss, gae, group_advantages, informative_groups
 from trainers.batch import TokenMismatch, token_sample
 from trainers.rollout import Rollout, Turn
 
@@ -93,3 +93,15 @@ def test_turn_rewards_sit_on_each_turns_last_generated_token():
     assert sample.token_rewards() == [0.0, 0.25, 0.0, 0.0, 1.0]  # the last turn carries the episode's score
     single = token_sample(_rollout([Turn([1], [2, 3, 4], [-0.1] * 3, "stop")]), "g")
     assert single.token_rewards() == [0.0, 0.0, 1.0]
+
+
+@pytest.mark.parametrize("how", ["sequence_mean", "token_mean", "constant_length"])
+def test_shares_of_a_whole_batch_loss_add_up_to_it(how):
+    """Micro-batches (and ranks) normalised by the whole batch's total sum to its loss;
+    an all-masked padding row adds nothing."""
+    per_token = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 0.0], [6.0, 0.0, 0.0], [9.0, 9.0, 9.0]])
+    mask = torch.tensor([[1, 1, 1], [1, 1, 0], [1, 0, 0], [0, 0, 0]])  # the last row: padding
+    whole = aggregate(per_token[:3], mask[:3], how)
+    total = batch_total([row.tolist() for row in mask[:3]], how)
+    parts = aggregate(per_token[:2], mask[:2], how, total=total) + aggregate(per_token[2:], mask[2:], how, total=total)
+    assert parts.item() == pytest.approx(whole.item())

@@ -76,3 +76,13 @@ def test_missing_sandbox_is_one_clear_line(tmp_path):
 def test_list_shows_builtins():
     result = cli("list")
     assert result.returncode == 0 and "atropos_envs/Format-v0" in result.stdout
+
+
+def test_train_options_come_from_the_config_fields(tmp_path):
+    """Every config field is an option (bools as --x/--no-x); the device check names the fix."""
+    result = cli("train", "ppo", "--help")
+    for option in ("--device", "--dtype", "--gradient-checkpointing", "--logprob-chunk", "--value-coef",
+                   "--no-whiten-advantages", "--kl-coef"):  # fmt: skip
+        assert option in result.stdout, option
+    result = cli("train", "grpo", "--dtype", "float16", "--server", "http://127.0.0.1:9", "--out", str(tmp_path / "r"))
+    assert result.returncode == 2 and "dtype must be one of" in result.stderr and "Traceback" not in result.stderr

@@ -1,0 +1,100 @@
+"""More than one training process, through accelerate.
+
+Launched by ``accelerate launch`` or ``torchrun`` (``WORLD_SIZE`` > 1), the trainer wraps the
+policy and optimizer with ``Accelerator.prepare``: DDP by default, FSDP2 or DeepSpeed when the
+user's accelerate config says so. How the work is split:
+
+- Rank 0 is the coordinator: it alone collects rollouts, pushes weights to the servers,
+  writes metrics and checkpoints. Each step it broadcasts the batch (token ids, rewards) to
+  every rank, or ``None`` when it failed, so that no rank waits in a collective it skips.
+- Every rank computes the group advantages over the whole batch (the same numbers
+  everywhere) and trains on its share: samples ``rank::world``, padded with all-masked copies
+  so that every rank runs the same number of micro-batches (each of which is a DDP
+  all-reduce or an FSDP gather).
+- Losses are normalised over the whole batch (``trainers.advantages.batch_total``): samples,
+  generated tokens (token-mean) or samples x the longest completion, and multiplied by the
+  number of ranks, which DDP's gradient mean divides out again; the gradient is then that of
+  the whole batch in one process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+from datetime import timedelta
+
+import torch
+
+from trainers.batch import TokenSample
+
+
+def launched_world() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def share(count: int, rank: int, world: int) -> list[int | None]:
+    """Indices of this rank's samples out of ``count``; every rank gets as many, a short share
+    padded with None (a padding sample: a copy whose mask is all zero, see ``padding``)."""
+    mine = list(range(rank, count, world))
+    return mine + [None] * (-(-count // world) - len(mine))
+
+
+def padding(sample: TokenSample) -> TokenSample:
+    """A copy that runs through the model like any sample but adds nothing to loss or metrics."""
+    return dataclasses.replace(sample, mask=[0] * len(sample.mask))
+
+
+class Processes:
+    """This process's place among the training processes; one process needs none of it."""
+
+    def __init__(self, timeout_s: float = 1800.0):
+        self.accelerator = None
+        self.rank, self.world = 0, 1
+        if launched_world() > 1:
+            from accelerate import Accelerator, InitProcessGroupKwargs
+
+            handler = InitProcessGroupKwargs(timeout=timedelta(seconds=timeout_s))
+            self.accelerator = Accelerator(kwargs_handlers=[handler])
+            self.rank, self.world = self.accelerator.process_index, self.accelerator.num_processes
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def prepare(self, model, optimizer):
+        if self.accelerator is None:
+            return model, optimizer
+        return self.accelerator.prepare(model, optimizer)
+
+    def broadcast(self, value):
+        """Rank 0's ``value`` on every rank."""
+        if self.accelerator is None:
+            return value
+        box = [value if self.main else None]
+        torch.distributed.broadcast_object_list(box, src=0)
+        return box[0]
+
+    def sum(self, value: float) -> float:
+        if self.accelerator is None:
+            return value
+        tensor = torch.tensor([value], dtype=torch.float64, device=self.accelerator.device)
+        torch.distributed.all_reduce(tensor)
+        return float(tensor[0])
+
+    def accumulating(self, model, last: bool):
+        """No gradient all-reduce until the last micro-batch of an optimizer step."""
+        if self.accelerator is None or last:
+            return contextlib.nullcontext()
+        return self.accelerator.no_sync(model)
+
+    def backward(self, loss: torch.Tensor) -> None:
+        if self.accelerator is None:
+            loss.backward()
+        else:
+            self.accelerator.backward(loss * self.world)  # DDP averages the ranks' gradients
+
+    def clip_grad_norm(self, parameters, max_norm: float) -> float:
+        if self.accelerator is None:
+            return float(torch.nn.utils.clip_grad_norm_(parameters, max_norm))
+        return float(self.accelerator.clip_grad_norm_(parameters, max_norm))
