@@ -133,7 +133,11 @@ class BoundedPool:
                 return worker.call(fn, args, timeout)
             except BoundedTimeout:  # a TimeoutError, hence an OSError: let it through first
                 raise
-            except (EOFError, OSError, pickle.UnpicklingError) as exc:  # the worker died (e.g. killed for memory)
+            except (
+                EOFError,
+                OSError,
+                pickle.UnpicklingError,
+            ) as exc:  # the worker died (e.g. killed for memory)
                 worker.kill()
                 raise RuntimeError(f"scoring worker died: {type(exc).__name__}") from None
             finally:

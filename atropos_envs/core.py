@@ -50,8 +50,12 @@ class Score:
             raise ValueError(f"outcome must be one of {OUTCOMES}, got {self.outcome!r}")
 
     def as_info(self) -> dict[str, Any]:
-        return {"reward": self.reward, "components": dict(self.components), "reason": self.reason,
-                "outcome": self.outcome}  # fmt: skip
+        return {
+            "reward": self.reward,
+            "components": dict(self.components),
+            "reason": self.reason,
+            "outcome": self.outcome,
+        }
 
 
 @dataclass
@@ -148,7 +152,9 @@ class TextEnv(gym.Env):
         self.config = self._build_config(settings)
         tasks = tasks if tasks is not None else self.default_tasks
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
+            raise ValueError(
+                f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}"
+            )
         self.render_mode = render_mode
         self.max_turns = max_turns or self.default_max_turns
         self.observation_space = Conversation()
@@ -171,7 +177,9 @@ class TextEnv(gym.Env):
         valid = [f.name for f in dataclasses.fields(cls.Config)]
         unknown = sorted(set(settings) - set(valid))
         if unknown:
-            raise TypeError(f"{name} has no setting {', '.join(map(repr, unknown))}; valid: {', '.join(valid)}")
+            raise TypeError(
+                f"{name} has no setting {', '.join(map(repr, unknown))}; valid: {', '.join(valid)}"
+            )
         config = cls.Config(**settings)
         validate = getattr(config, "validate", None)
         if validate is not None:
@@ -197,7 +205,9 @@ class TextEnv(gym.Env):
         """Per-episode state for multi-turn envs (passed to respond, kept in the trajectory)."""
         return {}
 
-    def respond(self, task: dict[str, Any], messages: list[Message], state: dict[str, Any]) -> list[Message] | None:
+    def respond(
+        self, task: dict[str, Any], messages: list[Message], state: dict[str, Any]
+    ) -> list[Message] | None:
         """The env's reply to the assistant's last turn, or None when the episode is over."""
         return None
 

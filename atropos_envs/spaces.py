@@ -14,8 +14,25 @@ ROLES = ("system", "user", "assistant", "tool")
 
 # Samples mix plain text with the markup envs parse, so check_env exercises real paths.
 _FRAGMENTS = (
-    "<think>", "</think>", "\\boxed{", "}", "{", "<answer>", "</answer>", "<tool_call>", "</tool_call>",
-    '{"answer": 1}', "42", "\\frac{1}{2}", " ", "\n", "é", "漢", "\x00", "```", "hello",
+    "<think>",
+    "</think>",
+    "\\boxed{",
+    "}",
+    "{",
+    "<answer>",
+    "</answer>",
+    "<tool_call>",
+    "</tool_call>",
+    '{"answer": 1}',
+    "42",
+    "\\frac{1}{2}",
+    " ",
+    "\n",
+    "é",
+    "漢",
+    "\x00",
+    "```",
+    "hello",
 )
 
 

@@ -100,8 +100,13 @@ def optional_bool(record: dict[str, Any], key: str, default: bool) -> bool:
     return value
 
 
-def require_list(record: dict[str, Any], key: str, *, item_type: type | tuple[type, ...] | None = None,
-                 allow_empty: bool = False) -> list[Any]:  # fmt: skip
+def require_list(
+    record: dict[str, Any],
+    key: str,
+    *,
+    item_type: type | tuple[type, ...] | None = None,
+    allow_empty: bool = False,
+) -> list[Any]:
     value = _get(record, key, required=True)
     if not isinstance(value, list):
         raise TaskFieldError(key, f"expected a list, got {describe(value)}")

@@ -33,13 +33,19 @@ def _schema_for(annotation: Any) -> dict[str, Any]:
         return {"type": "object"}
     if annotation in _JSON_TYPES:
         return {"type": _JSON_TYPES[annotation]}
-    raise TypeError(f"unsupported parameter type {annotation!r}; use int, float, str, bool, list, dict or Literal")
+    raise TypeError(
+        f"unsupported parameter type {annotation!r}; use int, float, str, bool, list, dict or Literal"
+    )
 
 
 def _docstring_parts(doc: str) -> tuple[str, dict[str, str]]:
     doc = inspect.cleandoc(doc or "")
     description = doc.split("\n\n", 1)[0].replace("\n", " ").strip()
-    params = dict(re.findall(r"^\s+(\w+)(?: \([^)]*\))?:\s*(.+)$", doc.split("Args:", 1)[1], flags=re.MULTILINE)) if "Args:" in doc else {}
+    params = (
+        dict(re.findall(r"^\s+(\w+)(?: \([^)]*\))?:\s*(.+)$", doc.split("Args:", 1)[1], flags=re.MULTILINE))
+        if "Args:" in doc
+        else {}
+    )
     return description, params
 
 
@@ -66,12 +72,19 @@ class Tool:
             properties[name] = schema
             if param.default is inspect.Parameter.empty:
                 required.append(name)
-        parameters = {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
+        parameters = {
+            "type": "object",
+            "properties": properties,
+            "required": required,
+            "additionalProperties": False,
+        }
         return cls(fn.__name__, description or fn.__name__, parameters, fn, wants_state)
 
     def spec(self) -> dict[str, Any]:
-        return {"type": "function", "function": {"name": self.name, "description": self.description,
-                                                  "parameters": self.parameters}}  # fmt: skip
+        return {
+            "type": "function",
+            "function": {"name": self.name, "description": self.description, "parameters": self.parameters},
+        }
 
     @functools.cached_property
     def validator(self) -> jsonschema.Draft202012Validator:

@@ -182,7 +182,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--record-tokens", type=int, default=128, help="max new tokens per recorded reply")
     args = parser.parse_args(argv)
     if args.record:
-        record(args.batch, tasks=args.record_tasks, group=args.record_group, max_new_tokens=args.record_tokens)
+        record(
+            args.batch, tasks=args.record_tasks, group=args.record_group, max_new_tokens=args.record_tokens
+        )
         return []
     if args.model is None:
         from trainers.models import ensure_default_model

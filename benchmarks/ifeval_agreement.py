@@ -20,13 +20,44 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 FRAGMENTS = [
-    "The river runs past the old lantern.", "Section 1", "SECTION 2", "* first point", "- second point", "** bold **",
-    "*highlighted part*", "<<A Title>>", "P.S. see you soon.", "P.P.S one more thing.", "***", "******", "\n\n", "\n",
-    "Dr. Smith arrived at 5 p.m. today.", "It rained! Did it? Yes.", '"', "Any other questions?", "Thanks for reading.",
-    '{"answer": {"value": 1}}', "```json", "```", "[name]", "[address]", "THIS IS LOUD", "quiet lowercase words",
-    "Bonjour, je suis très content de vous voir aujourd'hui.", "Hola, ¿cómo estás? Muy bien, gracias.", "My answer is yes.",
-    "compass", "meadow", "garden signal", "orbit, harbor, velvet", "zebra quiz", "  ", "a, b, c", "Is there anything else I can help with?",
-]  # fmt: skip
+    "The river runs past the old lantern.",
+    "Section 1",
+    "SECTION 2",
+    "* first point",
+    "- second point",
+    "** bold **",
+    "*highlighted part*",
+    "<<A Title>>",
+    "P.S. see you soon.",
+    "P.P.S one more thing.",
+    "***",
+    "******",
+    "\n\n",
+    "\n",
+    "Dr. Smith arrived at 5 p.m. today.",
+    "It rained! Did it? Yes.",
+    '"',
+    "Any other questions?",
+    "Thanks for reading.",
+    '{"answer": {"value": 1}}',
+    "```json",
+    "```",
+    "[name]",
+    "[address]",
+    "THIS IS LOUD",
+    "quiet lowercase words",
+    "Bonjour, je suis très content de vous voir aujourd'hui.",
+    "Hola, ¿cómo estás? Muy bien, gracias.",
+    "My answer is yes.",
+    "compass",
+    "meadow",
+    "garden signal",
+    "orbit, harbor, velvet",
+    "zebra quiz",
+    "  ",
+    "a, b, c",
+    "Is there anything else I can help with?",
+]
 
 
 def random_response(rng: random.Random, prompt: str) -> str:
@@ -98,10 +129,12 @@ def main() -> None:
             "|---|---|---|---|---|---|---|\n"
         )
     with results.open("a") as f:
-        f.write(f"| {datetime.now(timezone.utc):%Y-%m-%d} | {cpu_description()}, {os.cpu_count()} cores, "
-                f"Python {platform.python_version()} | {args.pairs} | {strict:.4%} | {loose:.4%} | "
-                f"{len(per_id)} | "
-                f"{ours_s / ref_s:.2f} |\n")  # fmt: skip
+        f.write(
+            f"| {datetime.now(timezone.utc):%Y-%m-%d} | {cpu_description()}, {os.cpu_count()} cores, "
+            f"Python {platform.python_version()} | {args.pairs} | {strict:.4%} | {loose:.4%} | "
+            f"{len(per_id)} | "
+            f"{ours_s / ref_s:.2f} |\n"
+        )
 
 
 if __name__ == "__main__":

@@ -30,8 +30,21 @@ def _ensure_sources() -> Path:
     if (folder / "instructions.py").is_file():
         return target
     CACHE.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", str(CACHE),
-                    f"lm-eval=={LM_EVAL_VERSION}", "immutabledict"], check=True)  # fmt: skip
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-deps",
+            "-d",
+            str(CACHE),
+            f"lm-eval=={LM_EVAL_VERSION}",
+            "immutabledict",
+        ],
+        check=True,
+    )
     wheel = next(CACHE.glob(f"lm_eval-{LM_EVAL_VERSION}-*.whl"))
     with zipfile.ZipFile(wheel) as zf:
         for name in zf.namelist():
@@ -52,8 +65,11 @@ def load_reference():
     from rewards.instruction_following import sentences, words
 
     nltk.download = lambda *args, **kwargs: True  # nothing may be fetched at run time
-    for name, path in (("lm_eval", root / "lm_eval"), ("lm_eval.tasks", root / "lm_eval" / "tasks"),
-                       ("lm_eval.tasks.ifeval", root / "lm_eval" / "tasks" / "ifeval")):  # fmt: skip
+    for name, path in (
+        ("lm_eval", root / "lm_eval"),
+        ("lm_eval.tasks", root / "lm_eval" / "tasks"),
+        ("lm_eval.tasks.ifeval", root / "lm_eval" / "tasks" / "ifeval"),
+    ):
         module = types.ModuleType(name)
         module.__path__ = [str(path)]
         sys.modules.setdefault(name, module)

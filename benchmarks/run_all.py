@@ -26,7 +26,10 @@ BENCHMARKS = [
     ("benchmarks.if_gate_ifbench", [], []),
     ("benchmarks.rollout_throughput", ["--reps", "3"], ["--reps", "1"]),
     ("benchmarks.trainer_vs_trl", ["--steps", "5"], ["--steps", "3"]),
-    *(("benchmarks.train_curve", ["--name", name, "--steps", "20"], None) for name in ("grpo_format", "grpo_if", "ppo_if")),
+    *(
+        ("benchmarks.train_curve", ["--name", name, "--steps", "20"], None)
+        for name in ("grpo_format", "grpo_if", "ppo_if")
+    ),
 ]
 
 
@@ -35,7 +38,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     failed = []
-    commands = [[module, *(quick if args.quick else full)] for module, full, quick in BENCHMARKS if quick or not args.quick]
+    commands = [
+        [module, *(quick if args.quick else full)]
+        for module, full, quick in BENCHMARKS
+        if quick or not args.quick
+    ]
     for command in commands:
         started = time.monotonic()
         print(f"\n=== python -m {' '.join(command)}", flush=True)

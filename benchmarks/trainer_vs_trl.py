@@ -50,11 +50,27 @@ def run_trl(steps: int) -> dict:
             stamps.append(time.perf_counter())
 
     with tempfile.TemporaryDirectory() as tmp:
-        args = GRPOConfig(output_dir=tmp, max_steps=steps, per_device_train_batch_size=TASKS * GROUP, num_generations=GROUP,
-                          max_completion_length=MAX_TOKENS, learning_rate=1e-6, logging_steps=1, save_strategy="no",
-                          report_to="none", bf16=False, use_cpu=True, seed=0)  # fmt: skip
-        trainer = GRPOTrainer(model=str(ensure_default_model()), reward_funcs=[EnvReward(env)],
-                              train_dataset=env_dataset(env, TASKS * steps), args=args, callbacks=[Clock()])  # fmt: skip
+        args = GRPOConfig(
+            output_dir=tmp,
+            max_steps=steps,
+            per_device_train_batch_size=TASKS * GROUP,
+            num_generations=GROUP,
+            max_completion_length=MAX_TOKENS,
+            learning_rate=1e-6,
+            logging_steps=1,
+            save_strategy="no",
+            report_to="none",
+            bf16=False,
+            use_cpu=True,
+            seed=0,
+        )
+        trainer = GRPOTrainer(
+            model=str(ensure_default_model()),
+            reward_funcs=[EnvReward(env)],
+            train_dataset=env_dataset(env, TASKS * steps),
+            args=args,
+            callbacks=[Clock()],
+        )
         trainer.train()
     return {"step_s": [b - a for a, b in zip(stamps, stamps[1:])]}
 
@@ -67,8 +83,18 @@ def run_ours(steps: int, url: str) -> dict:
     from trainers.models import ensure_default_model
 
     env = gym.make("atropos_envs/Format-v0").unwrapped
-    config = GRPOConfig(steps=steps, tasks_per_step=TASKS, group_size=GROUP, max_tokens=MAX_TOKENS, lora_rank=0, learning_rate=1e-6,
-                        uniform_groups="keep", report_to=[], checkpoint_every=10_000, micro_batch=TASKS * GROUP)  # fmt: skip
+    config = GRPOConfig(
+        steps=steps,
+        tasks_per_step=TASKS,
+        group_size=GROUP,
+        max_tokens=MAX_TOKENS,
+        lora_rank=0,
+        learning_rate=1e-6,
+        uniform_groups="keep",
+        report_to=[],
+        checkpoint_every=10_000,
+        micro_batch=TASKS * GROUP,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         trainer = GRPOTrainer(config, env, ensure_default_model(), [url], Path(tmp))
         started = [time.perf_counter()]
@@ -82,7 +108,11 @@ def run_ours(steps: int, url: str) -> dict:
         rows = []
         trainer.train(on_step=lambda m: (clock(m), rows.append(m)))
     # the last step also writes the final checkpoint, which TRL (save_strategy=no) does not do
-    return {"step_s": step_s[:-1], "sync_s": [r["sync_s"] for r in rows], "generation_s": [r["generation_s"] for r in rows]}
+    return {
+        "step_s": step_s[:-1],
+        "sync_s": [r["sync_s"] for r in rows],
+        "generation_s": [r["generation_s"] for r in rows],
+    }
 
 
 def _worker(kind: str, steps: int, url: str) -> None:
@@ -92,7 +122,17 @@ def _worker(kind: str, steps: int, url: str) -> None:
 
 
 def _spawn(kind: str, steps: int, url: str) -> dict:
-    cmd = [sys.executable, "-m", "benchmarks.trainer_vs_trl", "--worker", kind, "--steps", str(steps), "--server", url]
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks.trainer_vs_trl",
+        "--worker",
+        kind,
+        "--steps",
+        str(steps),
+        "--server",
+        url,
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, check=False)
     lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
     if out.returncode or not lines:
@@ -130,23 +170,29 @@ def main() -> None:
             from trainers.server import ServerConfig, VLLMServer
 
             path = resolve_model(None)
-            server = stack.enter_context(VLLMServer(ServerConfig(model=path, served_name=path.name, dev_mode=True)))
+            server = stack.enter_context(
+                VLLMServer(ServerConfig(model=path, served_name=path.name, dev_mode=True))
+            )
             url = server.url
         ours = _spawn("ours", args.steps, url)
         if server is not None:
             server_rss = _server_rss_mb(server.process.pid)
     trl = _spawn("trl", args.steps, "")
     ours_step, trl_step = statistics.median(ours["step_s"][1:]), statistics.median(trl["step_s"][1:])
-    line = (f"| {datetime.now(timezone.utc):%Y-%m-%d} | {platform.machine()}, {os.cpu_count()} cores, CPU | {args.steps - 1} | "
-            f"{ours_step:.1f} (generation {statistics.median(ours['generation_s'][1:]):.1f}, weight sync "
-            f"{statistics.median(ours['sync_s']):.2f}) | {trl_step:.1f} | {ours_step / trl_step:.2f} | {ours['peak_rss_mb']:.0f} "
-            f"(+ server {server_rss:.0f}) | {trl['peak_rss_mb']:.0f} |")  # fmt: skip
+    line = (
+        f"| {datetime.now(timezone.utc):%Y-%m-%d} | {platform.machine()}, {os.cpu_count()} cores, CPU | {args.steps - 1} | "
+        f"{ours_step:.1f} (generation {statistics.median(ours['generation_s'][1:]):.1f}, weight sync "
+        f"{statistics.median(ours['sync_s']):.2f}) | {trl_step:.1f} | {ours_step / trl_step:.2f} | {ours['peak_rss_mb']:.0f} "
+        f"(+ server {server_rss:.0f}) | {trl['peak_rss_mb']:.0f} |"
+    )
     print(line)
     if not RESULTS.exists():
-        RESULTS.write_text("# GRPO step: ours vs TRL's GRPOTrainer\n\nWritten by `python -m benchmarks.trainer_vs_trl`. SmolLM2-135M, "
-                           f"full-parameter fp32, {TASKS} prompts x {GROUP} completions x <= {MAX_TOKENS} tokens, median step after "
-                           "a warm-up step.\n\n| date | machine | steps | ours s/step | TRL s/step | ratio | ours peak RSS MB | "
-                           "TRL peak RSS MB |\n|---|---|---|---|---|---|---|---|\n")  # fmt: skip
+        RESULTS.write_text(
+            "# GRPO step: ours vs TRL's GRPOTrainer\n\nWritten by `python -m benchmarks.trainer_vs_trl`. SmolLM2-135M, "
+            f"full-parameter fp32, {TASKS} prompts x {GROUP} completions x <= {MAX_TOKENS} tokens, median step after "
+            "a warm-up step.\n\n| date | machine | steps | ours s/step | TRL s/step | ratio | ours peak RSS MB | "
+            "TRL peak RSS MB |\n|---|---|---|---|---|---|---|---|\n"
+        )
     with RESULTS.open("a") as f:
         f.write(line + "\n")
 

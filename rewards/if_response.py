@@ -54,17 +54,20 @@ email speech tweet riddle joke article advice announcement plan rules ideal imag
 """
 STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 #: Frequent function words per language: prose has many (English ~40 %), word salads few.
-FUNCTION_WORDS = {lang: frozenset(words.split()) for lang, words in {
-    "en": "the a an and or of to in on is are was were it that this for with as be by at from you i we they "
-          "he she not but your my our their can will have has his her its if so",
-    "de": "der die das und ist ein eine einen nicht zu mit den dem des im in es sie er wir ich auf für von "
-          "sich auch am wie aber oder sind war",
-    "fr": "le la les et est un une des de du en il elle nous je pas que qui pour dans sur au avec ce se sont "
-          "mais ou plus",
-    "es": "el la los las y es un una de del en que no por con para se lo su al son pero o más muy",
-    "it": "il la le lo gli e è un una di del della in che non per con si al sono ma o più da",
-    "pt": "o a os as e é um uma de do da em que não por com para se no na são mas ou mais",
-}.items()}  # fmt: skip
+FUNCTION_WORDS = {
+    lang: frozenset(words.split())
+    for lang, words in {
+        "en": "the a an and or of to in on is are was were it that this for with as be by at from you i we they "
+        "he she not but your my our their can will have has his her its if so",
+        "de": "der die das und ist ein eine einen nicht zu mit den dem des im in es sie er wir ich auf für von "
+        "sich auch am wie aber oder sind war",
+        "fr": "le la les et est un une des de du en il elle nous je pas que qui pour dans sur au avec ce se sont "
+        "mais ou plus",
+        "es": "el la los las y es un una de del en que no por con para se lo su al son pero o más muy",
+        "it": "il la le lo gli e è un una di del della in che non per con si al sono ma o più da",
+        "pt": "o a os as e é um uma de do da em que não por com para se no na são mas ou mais",
+    }.items()
+}
 MIN_FUNCTION_SHARE = 0.10
 #: A reply of REPEAT_MIN_WORDS words or more needs this share of distinct words (junk x20 has ~5 %).
 REPEAT_MIN_WORDS, MIN_DISTINCT_SHARE = 50, 0.1
@@ -112,16 +115,33 @@ def copied_mask(reply: list[str], sources: list[list[str]], n: int = NGRAM) -> l
 
 def content_stems(text: str) -> set[str]:
     """First five letters of the words that carry the topic (not stop or instruction words)."""
-    return {t[:5] for t in tokens(text) if len(t) >= 3 and not t.isdigit() and t not in STOPWORDS
-            and t not in INSTRUCTION_WORDS}  # fmt: skip
+    return {
+        t[:5]
+        for t in tokens(text)
+        if len(t) >= 3 and not t.isdigit() and t not in STOPWORDS and t not in INSTRUCTION_WORDS
+    }
 
 
-def non_response(text: str, *, request: str, prompt: str, system: str = "", required_copies: list[str] = (),
-                 min_new_words: int = 5, topical: bool = True, one_of: tuple[str, ...] = (),
-                 whole_echo_only: bool = False, min_words: int = 0, topic_words: list[str] = (),
-                 min_topic: int = 1, answer_words: list[str] = (), min_answer_topic: int = 0,
-                 spread: bool = False, language: str | None = None,
-                 topic_in_copies: bool = False) -> str | None:  # fmt: skip
+def non_response(
+    text: str,
+    *,
+    request: str,
+    prompt: str,
+    system: str = "",
+    required_copies: list[str] = (),
+    min_new_words: int = 5,
+    topical: bool = True,
+    one_of: tuple[str, ...] = (),
+    whole_echo_only: bool = False,
+    min_words: int = 0,
+    topic_words: list[str] = (),
+    min_topic: int = 1,
+    answer_words: list[str] = (),
+    min_answer_topic: int = 0,
+    spread: bool = False,
+    language: str | None = None,
+    topic_in_copies: bool = False,
+) -> str | None:
     """Why the reply does not respond to the request, or None when it does.
 
     request: the task itself (for the topic); prompt: the whole user message (what an
@@ -168,14 +188,28 @@ def non_response(text: str, *, request: str, prompt: str, system: str = "", requ
             return f"not prose in '{language}': {share:.0%} function words (prose has 10 %+)"
     if topical:
         words = rest if topic_in_copies else own
-        return _off_topic(words, request=request, topic_words=topic_words, min_topic=min_topic,
-                          answer_words=answer_words, min_answer_topic=min_answer_topic,
-                          spread=spread)  # fmt: skip
+        return _off_topic(
+            words,
+            request=request,
+            topic_words=topic_words,
+            min_topic=min_topic,
+            answer_words=answer_words,
+            min_answer_topic=min_answer_topic,
+            spread=spread,
+        )
     return None
 
 
-def _off_topic(own: list[str], *, request: str, topic_words: list[str], min_topic: int,
-               answer_words: list[str], min_answer_topic: int, spread: bool) -> str | None:  # fmt: skip
+def _off_topic(
+    own: list[str],
+    *,
+    request: str,
+    topic_words: list[str],
+    min_topic: int,
+    answer_words: list[str],
+    min_answer_topic: int,
+    spread: bool,
+) -> str | None:
     """Why the reply's own words are not about the topic, or None."""
     answer = {w.lower()[:5] for w in answer_words} - content_stems(request)
     stems = content_stems(request) | {w.lower()[:5] for w in topic_words} | answer
@@ -184,11 +218,15 @@ def _off_topic(own: list[str], *, request: str, topic_words: list[str], min_topi
     hits = [t[:5] if len(t) >= 3 and t[:5] in stems else None for t in own]
     found = {h for h in hits if h}
     if len(found) < min(min_topic, len(stems)):
-        return (f"off topic: its own words share {len(found)} distinct content words with the request's "
-                f"topic (needs {min_topic})")  # fmt: skip
+        return (
+            f"off topic: its own words share {len(found)} distinct content words with the request's "
+            f"topic (needs {min_topic})"
+        )
     if len(found & answer) < min_answer_topic:
-        return (f"off topic: {len(found & answer)} topic words beyond the request's own "
-                f"(needs {min_answer_topic}; repeating the request's words is not an answer)")  # fmt: skip
+        return (
+            f"off topic: {len(found & answer)} topic words beyond the request's own "
+            f"(needs {min_answer_topic}; repeating the request's words is not an answer)"
+        )
     if spread and len(own) >= SPREAD_MIN_WORDS:
         third = len(own) // 3
         empty = [n for n in range(3) if not any(hits[n * third : (n + 1) * third if n < 2 else None])]

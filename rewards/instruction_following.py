@@ -306,8 +306,10 @@ def nth_word_language(text: str, n: int, language: str) -> bool:
     tokens = [w for w in re.findall(r"[^\W\d_]+(?:['’-][^\W\d_]+)*", text)]
     if len(tokens) < n:
         return False
-    return all((_script_of(w) == target) == ((i + 1) % n == 0) and _script_of(w) in (target, "LATIN")
-               for i, w in enumerate(tokens))  # fmt: skip
+    return all(
+        (_script_of(w) == target) == ((i + 1) % n == 0) and _script_of(w) in (target, "LATIN")
+        for i, w in enumerate(tokens)
+    )
 
 
 def word_at_position(text: str, position: int, word: str) -> bool:

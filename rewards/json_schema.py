@@ -84,8 +84,10 @@ MAX_SIGNIFICANT_DIGITS = 17  # a double holds 15-17: more would be rounded befor
 def _finite_float(text: str) -> float:
     digits = text.lstrip("-").split("e")[0].split("E")[0].replace(".", "").lstrip("0").rstrip("0")
     if len(digits) > MAX_SIGNIFICANT_DIGITS:
-        raise NotStrictJSON(f"number {text[:30]} has more than {MAX_SIGNIFICANT_DIGITS} significant digits "
-                            "(it would be rounded before validation)")  # fmt: skip
+        raise NotStrictJSON(
+            f"number {text[:30]} has more than {MAX_SIGNIFICANT_DIGITS} significant digits "
+            "(it would be rounded before validation)"
+        )
     value = float(text)
     if value in (float("inf"), float("-inf")):
         raise NotStrictJSON(f"number {text[:20]} overflows to infinity")
@@ -173,8 +175,10 @@ def check_formats(schema: Any, checker: jsonschema.FormatChecker) -> None:
         name = node.get("format")
         if isinstance(name, str) and name not in checker.checkers:
             known = ", ".join(sorted(checker.checkers))
-            raise ValueError(f"format {name[:40]!r} cannot be checked here (checkable: {known}); "
-                             "remove it or use one of those")  # fmt: skip
+            raise ValueError(
+                f"format {name[:40]!r} cannot be checked here (checkable: {known}); "
+                "remove it or use one of those"
+            )
 
 
 def _local_registry(schema: dict[str, Any]) -> tuple[Registry, str]:
@@ -252,17 +256,43 @@ def schema_errors(instance: Any, schema: dict[str, Any]) -> list[str]:
     return errors
 
 
-_OBJECT_KEYWORDS = {"properties", "required", "additionalProperties", "patternProperties", "minProperties",
-                    "maxProperties", "propertyNames", "dependentRequired", "dependentSchemas", "dependencies",
-                    "unevaluatedProperties"}  # fmt: skip
-_ARRAY_KEYWORDS = {"items", "prefixItems", "additionalItems", "minItems", "maxItems", "uniqueItems",
-                   "contains",
-                   "minContains", "maxContains", "unevaluatedItems"}  # fmt: skip
+_OBJECT_KEYWORDS = {
+    "properties",
+    "required",
+    "additionalProperties",
+    "patternProperties",
+    "minProperties",
+    "maxProperties",
+    "propertyNames",
+    "dependentRequired",
+    "dependentSchemas",
+    "dependencies",
+    "unevaluatedProperties",
+}
+_ARRAY_KEYWORDS = {
+    "items",
+    "prefixItems",
+    "additionalItems",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "contains",
+    "minContains",
+    "maxContains",
+    "unevaluatedItems",
+}
 _NUMBER_KEYWORDS = {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"}
 _STRING_KEYWORDS = {"minLength", "maxLength", "pattern", "format"}
 _KIND_OF = {"object": dict, "array": list, "string": str}
-_JSON_TYPE_NAMES = {dict: "an object", list: "an array", str: "a string", int: "a number", float: "a number",
-                    bool: "a boolean", type(None): "null"}  # fmt: skip
+_JSON_TYPE_NAMES = {
+    dict: "an object",
+    list: "an array",
+    str: "a string",
+    int: "a number",
+    float: "a number",
+    bool: "a boolean",
+    type(None): "null",
+}
 
 
 def implied_root_types(schema: Any) -> tuple[str, ...] | None:
@@ -277,9 +307,16 @@ def implied_root_types(schema: Any) -> tuple[str, ...] | None:
     if not isinstance(schema, dict) or "type" in schema or "enum" in schema or "const" in schema:
         return None
     keys = set(schema)
-    kinds = tuple(kind for kind, words in (("object", _OBJECT_KEYWORDS), ("array", _ARRAY_KEYWORDS),
-                                           ("number", _NUMBER_KEYWORDS), ("string", _STRING_KEYWORDS))
-                  if keys & words)  # fmt: skip
+    kinds = tuple(
+        kind
+        for kind, words in (
+            ("object", _OBJECT_KEYWORDS),
+            ("array", _ARRAY_KEYWORDS),
+            ("number", _NUMBER_KEYWORDS),
+            ("string", _STRING_KEYWORDS),
+        )
+        if keys & words
+    )
     return kinds or ("object", "array")
 
 
@@ -330,15 +367,25 @@ def json_closeness(original: Any, edited: Any) -> float:
     return same / len(union)
 
 
-_CONTAINER_ERRORS = {"required", "minProperties", "dependentRequired", "dependencies", "minItems", "contains",
-                     "minContains"}  # fmt: skip
+_CONTAINER_ERRORS = {
+    "required",
+    "minProperties",
+    "dependentRequired",
+    "dependencies",
+    "minItems",
+    "contains",
+    "minContains",
+}
 
 
 def _extra_keys(instance: dict, schema: dict) -> list[str]:
     """The keys ``additionalProperties`` judges: neither in properties nor matching a pattern."""
     patterns = [re.compile(p) for p in (schema.get("patternProperties") or {})]
-    return [key for key in instance if key not in (schema.get("properties") or {})
-            and not any(p.search(key) for p in patterns)]  # fmt: skip
+    return [
+        key
+        for key in instance
+        if key not in (schema.get("properties") or {}) and not any(p.search(key) for p in patterns)
+    ]
 
 
 def sound_paths(original: Any, schema: dict[str, Any]) -> set[str]:

@@ -76,9 +76,22 @@ def plugin_path(tmp_path_factory):
     (src / "toy_reverse_env.py").write_text(PLUGIN_ENV)
     target = tmp_path_factory.mktemp("plugin-site")
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(target), str(src)],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(src),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return target
 
 
@@ -120,12 +133,16 @@ def test_plugin_is_usable_through_gymnasium(plugin_path):
 
 def test_plugin_env_is_probed_with_its_own_and_plugin_probes(plugin_path):
     probe_args = ["probe", "--env", "Reverse", "--tasks", "6", "--json", "-"]
-    result = _run([sys.executable, "-m", "trainers.cli", *probe_args],
-                  plugin_path)  # fmt: skip
+    result = _run([sys.executable, "-m", "trainers.cli", *probe_args], plugin_path)
     report = json.loads(result.stdout)
     probes = {(p["source"], p["probe"]): p for p in report["probes"]}
-    assert {("env", "forward"), ("env", "sorted"), ("plugin:reverse_tricks", "reversed_twice"),
-            ("plugin:reverse_tricks", "with_quotes"), ("generic", "echo_prompt")} <= set(probes)  # fmt: skip
+    assert {
+        ("env", "forward"),
+        ("env", "sorted"),
+        ("plugin:reverse_tricks", "reversed_twice"),
+        ("plugin:reverse_tricks", "with_quotes"),
+        ("generic", "echo_prompt"),
+    } <= set(probes)
     assert report["reference"]["mean_reward"] == 1.0 and report["reference"]["episodes"] == 6
     assert probes[("generic", "empty")]["outcomes"] == {"invalid": 6}
     # the word reversed twice is the word: paid only for a palindrome (none among these tasks)

@@ -26,8 +26,10 @@ def test_no_probe_reaches_the_bar(env_id):
     env = gym.make(env_id).unwrapped
     report = run_probes(env, env_id=env_id, num_tasks=TASKS.get(name, 10), plugins=[])
     assert {p.name for p in report.probes if p.source == "generic"} >= {"empty", "echo_prompt", "junk_100kB"}
-    paid = {f"{p.source}:{p.name}": f"{p.at_bar(PASS_BAR)}/{len(p.rewards)} ({p.best[1]}: {p.best[2][:90]})"
-            for p in report.exploits}  # fmt: skip
+    paid = {
+        f"{p.source}:{p.name}": f"{p.at_bar(PASS_BAR)}/{len(p.rewards)} ({p.best[1]}: {p.best[2][:90]})"
+        for p in report.exploits
+    }
     assert not paid, f"probes paid on {env_id}: {paid}"
     if report.reference is not None:  # an honest answer the env writes must be paid
         assert min(report.reference.rewards) >= PASS_BAR, report.reference.as_dict(PASS_BAR)
@@ -119,8 +121,14 @@ def _cli(*args):
         "COLUMNS": "200",
         "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
     }
-    return subprocess.run([sys.executable, "-m", "trainers.cli", "probe", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "trainers.cli", "probe", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_probe_command_table_json_and_exit_codes(tmp_path):

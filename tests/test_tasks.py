@@ -18,8 +18,11 @@ from atropos_envs.tasks import (
 
 
 def strict_loader(record):
-    return {"prompt": require_str(record, "prompt"), "n": require_int(record, "n", minimum=1, maximum=10),
-            "flag": optional_bool(record, "flag", False)}  # fmt: skip
+    return {
+        "prompt": require_str(record, "prompt"),
+        "n": require_int(record, "n", minimum=1, maximum=10),
+        "flag": optional_bool(record, "flag", False),
+    }
 
 
 def write_jsonl(path, rows):
@@ -80,10 +83,15 @@ def test_lines_split_on_newline_only(tmp_path):
 
 
 def test_common_id_fields_are_task_ids(tmp_path):
-    rows = [{"task_id": "HumanEval/1", "prompt": "a", "n": 1}, {"task_id": 11, "prompt": "b", "n": 1},
-            {"question_id": "abc123", "prompt": "c", "n": 1}, {"problem_id": 7, "prompt": "d", "n": 1},
-            {"key": 1000, "prompt": "e", "n": 1}, {"id": "x", "task_id": "y", "prompt": "f", "n": 1},
-            {"prompt": "g", "n": 1}]  # fmt: skip
+    rows = [
+        {"task_id": "HumanEval/1", "prompt": "a", "n": 1},
+        {"task_id": 11, "prompt": "b", "n": 1},
+        {"question_id": "abc123", "prompt": "c", "n": 1},
+        {"problem_id": 7, "prompt": "d", "n": 1},
+        {"key": 1000, "prompt": "e", "n": 1},
+        {"id": "x", "task_id": "y", "prompt": "f", "n": 1},
+        {"prompt": "g", "n": 1},
+    ]
     tasks = FileTasks(write_jsonl(tmp_path / "t.jsonl", rows), strict_loader)
     assert tasks.ids() == ["HumanEval/1", "11", "abc123", "7", "1000", "x", "6"]
     assert tasks.get(11)["prompt"] == "b" and tasks.get("HumanEval/1")["id"] == "HumanEval/1"
@@ -156,8 +164,10 @@ def test_reset_selects_a_task_by_a_dataset_id(tmp_path):
 
     import atropos_envs  # noqa: F401
 
-    rows = [{"task_id": "HumanEval/1", "question": "What is 1 + 1?", "answer": "2"},
-            {"task_id": 11, "question": "What is 2 + 9?", "answer": "11"}]  # fmt: skip
+    rows = [
+        {"task_id": "HumanEval/1", "question": "What is 1 + 1?", "answer": "2"},
+        {"task_id": 11, "question": "What is 2 + 9?", "answer": "11"},
+    ]
     env = gym.make("atropos_envs/Format-v0", tasks=write_jsonl(tmp_path / "t.jsonl", rows)).unwrapped
     assert env.reset(options={"task_id": "HumanEval/1"})[1]["task_id"] == "HumanEval/1"
     observation, info = env.reset(options={"task_id": 11})

@@ -17,7 +17,9 @@ import torch
 AGGREGATIONS = ("sequence_mean", "token_mean", "constant_length")
 
 
-def group_advantages(rewards: torch.Tensor, groups: torch.Tensor, variant: str = "grpo", eps: float = 1e-4) -> torch.Tensor:
+def group_advantages(
+    rewards: torch.Tensor, groups: torch.Tensor, variant: str = "grpo", eps: float = 1e-4
+) -> torch.Tensor:
     """Per-sample advantages: reward minus its group's mean (divided by the group's
     standard deviation for "grpo"; not for "dr_grpo")."""
     if variant not in ("grpo", "dr_grpo"):
@@ -44,8 +46,14 @@ def informative_groups(rewards: torch.Tensor, groups: torch.Tensor) -> torch.Ten
     return keep
 
 
-def aggregate(per_token: torch.Tensor, mask: torch.Tensor, how: str = "sequence_mean", constant_length: int | None = None,
-              *, total: float | None = None) -> torch.Tensor:  # fmt: skip
+def aggregate(
+    per_token: torch.Tensor,
+    mask: torch.Tensor,
+    how: str = "sequence_mean",
+    constant_length: int | None = None,
+    *,
+    total: float | None = None,
+) -> torch.Tensor:
     """The loss over [B, T] tokens. With ``total``, the micro-batch's share of a loss normalised
     over the whole batch (``batch_total``): the sum of the shares over micro-batches and
     processes is the whole batch's loss (padding samples have an all-zero mask)."""
@@ -108,7 +116,9 @@ def clipped_policy_loss(
     return aggregate(per_token, mask, aggregation, total=total), stats
 
 
-def gae(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: float = 1.0, lam: float = 0.95) -> tuple[torch.Tensor, torch.Tensor]:
+def gae(
+    rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: float = 1.0, lam: float = 0.95
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(advantages, returns) over generated tokens only: masked positions (tool output,
     template glue) are skipped, so the recursion links each generated token to the next one."""
     batch, length = rewards.shape
@@ -126,7 +136,13 @@ def gae(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: 
     return advantages * mask, returns
 
 
-def clipped_value_loss(values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor, clip: float = 0.2) -> torch.Tensor:
+def clipped_value_loss(
+    values: torch.Tensor,
+    old_values: torch.Tensor,
+    returns: torch.Tensor,
+    mask: torch.Tensor,
+    clip: float = 0.2,
+) -> torch.Tensor:
     clipped = old_values + torch.clamp(values - old_values, -clip, clip)
     per_token = 0.5 * torch.maximum((values - returns) ** 2, (clipped - returns) ** 2)
     return aggregate(per_token, mask, "token_mean")

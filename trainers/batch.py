@@ -26,7 +26,9 @@ class TokenSample:
     group_id: str
     policy_version: int = 0
     components: dict[str, float] = field(default_factory=dict)
-    turn_rewards: list[tuple[int, float]] = field(default_factory=list)  # (index of a turn's last token, its reward)
+    turn_rewards: list[tuple[int, float]] = field(
+        default_factory=list
+    )  # (index of a turn's last token, its reward)
     outcome: str = "ok"  # the episode's: ok, invalid, timeout, truncated or error
 
     @property
@@ -71,15 +73,19 @@ def inserted_tokens(previous: list[int], finished_with: int | None, prompt: list
     limit) past the point where the two sequences diverge; the model's own tokens stay what
     is trained on."""
     if prompt[: len(previous)] == previous:
-        return prompt[len(previous):]
+        return prompt[len(previous) :]
     if finished_with is not None:
-        common = next((i for i, (a, b) in enumerate(zip(previous, prompt)) if a != b), min(len(previous), len(prompt)))
+        common = next(
+            (i for i, (a, b) in enumerate(zip(previous, prompt)) if a != b), min(len(previous), len(prompt))
+        )
         if finished_with in prompt[common:]:
             return prompt[prompt.index(finished_with, common) + 1 :]
     raise TokenMismatch("a turn's prompt does not extend the tokens of the turns before it")
 
 
-def token_sample(rollout: Rollout, group_id: str, policy_version: int = 0, end_of_turn: int | None = None) -> TokenSample:
+def token_sample(
+    rollout: Rollout, group_id: str, policy_version: int = 0, end_of_turn: int | None = None
+) -> TokenSample:
     """Flatten a (multi-turn) rollout into one sequence with a generated-token mask.
     ``end_of_turn`` (the tokenizer's EOS) lines up turns cut off by the token limit."""
     if not rollout.turns:
@@ -92,8 +98,12 @@ def token_sample(rollout: Rollout, group_id: str, policy_version: int = 0, end_o
     for index, turn in enumerate(rollout.turns):
         if index > 0:
             before = rollout.turns[index - 1]
-            finished_with = before.token_ids[-1] if before.finish_reason == "stop" and before.token_ids else end_of_turn
-            inserted = inserted_tokens(before.prompt_token_ids + before.token_ids, finished_with, turn.prompt_token_ids)
+            finished_with = (
+                before.token_ids[-1] if before.finish_reason == "stop" and before.token_ids else end_of_turn
+            )
+            inserted = inserted_tokens(
+                before.prompt_token_ids + before.token_ids, finished_with, turn.prompt_token_ids
+            )
             completion += inserted
             mask += [0] * len(inserted)
             logprobs += [0.0] * len(inserted)
@@ -109,6 +119,15 @@ def token_sample(rollout: Rollout, group_id: str, policy_version: int = 0, end_o
             turn_rewards[-1] = (turn_rewards[-1][0], rollout.reward)
         else:
             turn_rewards.append((turn_rewards[-1][0], rollout.reward))
-    return TokenSample(list(first.prompt_token_ids), completion, mask, logprobs, rollout.reward, group_id,
-                       policy_version, dict(rollout.components), turn_rewards,
-                       getattr(rollout, "outcome", "ok"))  # fmt: skip
+    return TokenSample(
+        list(first.prompt_token_ids),
+        completion,
+        mask,
+        logprobs,
+        rollout.reward,
+        group_id,
+        policy_version,
+        dict(rollout.components),
+        turn_rewards,
+        getattr(rollout, "outcome", "ok"),
+    )

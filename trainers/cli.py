@@ -17,17 +17,29 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from trainers.server import DTYPES, ServerConfig
 from trainers.config import GRPOConfig, PPOConfig
+from trainers.server import DTYPES, ServerConfig
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Verified RL environments for language models.")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="Verified RL environments for language models."
+)
 console = Console(stderr=True)
 
-ServerOpt = Annotated[list[str], typer.Option("--server", help="URL of a running vLLM server (repeat for several); default: start one")]
+ServerOpt = Annotated[
+    list[str],
+    typer.Option("--server", help="URL of a running vLLM server (repeat for several); default: start one"),
+]
 GiveUpOpt = Annotated[float, typer.Option(help="seconds without any server answering before the job stops")]
-ModelOpt = Annotated[str, typer.Option(help="Hugging Face model folder; default: the embedded SmolLM2-135M-Instruct")]
-EnvArgOpt = Annotated[list[str], typer.Option("--env-arg", help="env setting as key=value (value parsed as JSON when it can be)")]
-DtypeOpt = Annotated[Literal[DTYPES], typer.Option(help=ServerConfig.help("dtype"))]  # from the ServerConfig field
+ModelOpt = Annotated[
+    str, typer.Option(help="Hugging Face model folder; default: the embedded SmolLM2-135M-Instruct")
+]
+EnvArgOpt = Annotated[
+    list[str],
+    typer.Option("--env-arg", help="env setting as key=value (value parsed as JSON when it can be)"),
+]
+DtypeOpt = Annotated[
+    Literal[DTYPES], typer.Option(help=ServerConfig.help("dtype"))
+]  # from the ServerConfig field
 
 
 def _fail(message: str) -> None:
@@ -45,8 +57,17 @@ def clear_errors():
     from trainers.server import ServerError
     from trainers.task_log import OutputMismatch
 
-    known = (TaskFileError, ServerUnavailable, RequestRejected, ModelError, ServerError, OutputMismatch, SandboxUnavailable,
-             KeyError, ValueError)  # fmt: skip
+    known = (
+        TaskFileError,
+        ServerUnavailable,
+        RequestRejected,
+        ModelError,
+        ServerError,
+        OutputMismatch,
+        SandboxUnavailable,
+        KeyError,
+        ValueError,
+    )
     try:
         yield
     except known as exc:
@@ -106,11 +127,17 @@ def rollout_servers(servers: list[str], model: str, dtype: str = ServerConfig.dt
 
 def _progress() -> Progress:
     return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
     )
 
 
-def _run_sampling(job, env, urls: list[str], out: Path, overwrite: bool, title: str, give_up_s: float) -> dict[str, Any]:
+def _run_sampling(
+    job, env, urls: list[str], out: Path, overwrite: bool, title: str, give_up_s: float
+) -> dict[str, Any]:
     from trainers.client import RolloutClient
     from trainers.rejection_sampling import run_job
 
@@ -139,9 +166,19 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
 
 
 def _run_job_command(
-    title: str, env: str, env_arg: list[str], tasks: Path | None, server: list[str], model: str, out: Path,
-    overwrite: bool, server_timeout: float, sampling: dict[str, Any], dtype: str = "auto", **job_fields: Any,
-) -> dict[str, Any]:  # fmt: skip
+    title: str,
+    env: str,
+    env_arg: list[str],
+    tasks: Path | None,
+    server: list[str],
+    model: str,
+    out: Path,
+    overwrite: bool,
+    server_timeout: float,
+    sampling: dict[str, Any],
+    dtype: str = "auto",
+    **job_fields: Any,
+) -> dict[str, Any]:
     """What sample and evaluate share: build the env and the job, get servers, run, summarise."""
     from trainers.client import SamplingParams
     from trainers.rejection_sampling import SamplingJob
@@ -154,7 +191,9 @@ def _run_job_command(
         job.validate(env_obj.reward_range)  # before any server is started
         with rollout_servers(server, model, dtype) as (urls, model_name):
             job.model = model_name
-            summary = _run_sampling(job, env_obj, urls, out, overwrite, f"{title} {job.env_id}", server_timeout)
+            summary = _run_sampling(
+                job, env_obj, urls, out, overwrite, f"{title} {job.env_id}", server_timeout
+            )
     _print_summary(summary, out)
     return summary
 
@@ -175,11 +214,17 @@ def list_envs() -> None:
 # ---- probe: exploit probes against an env (atropos_envs/probes.py) --------------------------------------------
 @app.command()
 def probe(
-    env: Annotated[str, typer.Option(help="environment, e.g. Format or atropos_envs/Format-v0 (plugins too)")] = "Format",
+    env: Annotated[
+        str, typer.Option(help="environment, e.g. Format or atropos_envs/Format-v0 (plugins too)")
+    ] = "Format",
     tasks: Annotated[int, typer.Option(help="tasks to probe (the first N; all of --task-file when 0)")] = 20,
-    json_out: Annotated[str | None, typer.Option("--json", help="write the report as JSON to FILE, or - for stdout")] = None,
+    json_out: Annotated[
+        str | None, typer.Option("--json", help="write the report as JSON to FILE, or - for stdout")
+    ] = None,
     bar: Annotated[float, typer.Option(help="reward at which a probe counts as getting paid")] = 0.5,
-    task_file: Annotated[Path | None, typer.Option(help="task file (JSONL/JSON/parquet) instead of the generator")] = None,
+    task_file: Annotated[
+        Path | None, typer.Option(help="task file (JSONL/JSON/parquet) instead of the generator")
+    ] = None,
     env_arg: EnvArgOpt = [],  # noqa: B006
 ) -> None:
     """Run degenerate and adversarial policies against an env; exit 1 when any reaches the bar."""
@@ -191,8 +236,13 @@ def probe(
         env_id, _, env_obj = make_env(env, env_arg, task_file)
         with _progress() as progress:
             bar_id = progress.add_task(f"probing {env_id}", total=None)
-            report = run_probes(env_obj, env_id=env_id, task_ids=env_obj.task_ids(tasks or None), bar=bar,
-                                on_task_done=lambda done, total: progress.update(bar_id, completed=done, total=total))
+            report = run_probes(
+                env_obj,
+                env_id=env_id,
+                task_ids=env_obj.task_ids(tasks or None),
+                bar=bar,
+                on_task_done=lambda done, total: progress.update(bar_id, completed=done, total=total),
+            )
     write_report(report, Console(stderr=json_out == "-"), json_out)
     raise typer.Exit(1 if report.exploits else 0)
 
@@ -216,8 +266,11 @@ def serve(
 
     with clear_errors():
         path = resolve_model(model or None)
-        server = VLLMServer(ServerConfig(model=path, served_name=path.name, port=port, max_model_len=max_model_len,
-                                         dtype=dtype))  # fmt: skip
+        server = VLLMServer(
+            ServerConfig(
+                model=path, served_name=path.name, port=port, max_model_len=max_model_len, dtype=dtype
+            )
+        )
         with console.status(f"starting vLLM for {path.name}"):
             server.start()
     console.print(f"serving {path.name} at {server.url}/v1 (log: {server.log_path}); Ctrl-C stops it")
@@ -235,7 +288,9 @@ def serve(
 @app.command()
 def sample(
     env: Annotated[str, typer.Option(help="environment, e.g. Format or atropos_envs/Format-v0")] = "Format",
-    out: Annotated[Path, typer.Option(help="SFT JSONL to write (resumed if it exists)")] = Path("data/sft.jsonl"),
+    out: Annotated[Path, typer.Option(help="SFT JSONL to write (resumed if it exists)")] = Path(
+        "data/sft.jsonl"
+    ),
     num_tasks: Annotated[int, typer.Option(help="tasks to sample (generator); 0 with --tasks: all")] = 32,
     n: Annotated[int, typer.Option(help="completions per task")] = 8,
     keep: Annotated[int, typer.Option(help="distinct verified samples kept per task at most")] = 2,
@@ -244,8 +299,12 @@ def sample(
     temperature: float = 0.8,
     top_p: float = 1.0,
     seed: int = 0,
-    assistant_prefix: Annotated[str, typer.Option(help="force replies to start with this text, e.g. '<think>'")] = "",
-    tasks: Annotated[Path | None, typer.Option(help="task file (JSONL/JSON/parquet) instead of the generator")] = None,
+    assistant_prefix: Annotated[
+        str, typer.Option(help="force replies to start with this text, e.g. '<think>'")
+    ] = "",
+    tasks: Annotated[
+        Path | None, typer.Option(help="task file (JSONL/JSON/parquet) instead of the generator")
+    ] = None,
     env_arg: EnvArgOpt = [],  # noqa: B006 - typer reads the default
     server: ServerOpt = [],  # noqa: B006
     model: ModelOpt = "",
@@ -255,26 +314,48 @@ def sample(
 ) -> None:
     """Rejection sampling: keep verified completions as an SFT dataset (resumable)."""
     summary = _run_job_command(
-        "sampling", env, env_arg, tasks, server, model, out, overwrite, server_timeout,
-        sampling={"max_tokens": max_tokens, "temperature": temperature, "top_p": top_p}, dtype=dtype,
-        num_tasks=num_tasks or None, samples_per_task=n, keep_per_task=keep, threshold=threshold, seed=seed,
+        "sampling",
+        env,
+        env_arg,
+        tasks,
+        server,
+        model,
+        out,
+        overwrite,
+        server_timeout,
+        sampling={"max_tokens": max_tokens, "temperature": temperature, "top_p": top_p},
+        dtype=dtype,
+        num_tasks=num_tasks or None,
+        samples_per_task=n,
+        keep_per_task=keep,
+        threshold=threshold,
+        seed=seed,
         assistant_prefix=assistant_prefix,
-    )  # fmt: skip
+    )
     console.print(f"wrote {summary['kept']} verified samples to {out}")
 
 
 @app.command()
 def evaluate(
     env: Annotated[str, typer.Option(help="environment, e.g. Format")] = "Format",
-    out: Annotated[Path, typer.Option(help="JSONL of every scored sample (resumed if it exists)")] = Path("runs/eval.jsonl"),
+    out: Annotated[Path, typer.Option(help="JSONL of every scored sample (resumed if it exists)")] = Path(
+        "runs/eval.jsonl"
+    ),
     num_tasks: int = 32,
-    first_task: Annotated[int, typer.Option(help="position of the first task; generated tasks from 1,000,000 on are never used by sample/train defaults")] = 1_000_000,
+    first_task: Annotated[
+        int,
+        typer.Option(
+            help="position of the first task; generated tasks from 1,000,000 on are never used by sample/train defaults"
+        ),
+    ] = 1_000_000,
     n: Annotated[int, typer.Option(help="samples per task (pass@n is reported)")] = 4,
     threshold: Annotated[float, typer.Option(help="reward that counts as a pass")] = 1.0,
     max_tokens: int = 256,
     temperature: float = 0.8,
     top_p: float = 1.0,
-    seed: Annotated[int, typer.Option(help="sampling seed; use a seed other than training's for held-out runs")] = 1000,
+    seed: Annotated[
+        int, typer.Option(help="sampling seed; use a seed other than training's for held-out runs")
+    ] = 1000,
     assistant_prefix: str = "",
     tasks: Annotated[Path | None, typer.Option(help="held-out task file")] = None,
     env_arg: EnvArgOpt = [],  # noqa: B006
@@ -286,21 +367,43 @@ def evaluate(
 ) -> None:
     """Mean reward and pass@k of a model on an env."""
     _run_job_command(
-        "evaluating", env, env_arg, tasks, server, model, out, overwrite, server_timeout,
-        sampling={"max_tokens": max_tokens, "temperature": temperature, "top_p": top_p}, dtype=dtype,
-        num_tasks=num_tasks or None, first_task=first_task if tasks is None else 0, samples_per_task=n,
-        keep_per_task=0, threshold=threshold, seed=seed, assistant_prefix=assistant_prefix,
-    )  # fmt: skip
+        "evaluating",
+        env,
+        env_arg,
+        tasks,
+        server,
+        model,
+        out,
+        overwrite,
+        server_timeout,
+        sampling={"max_tokens": max_tokens, "temperature": temperature, "top_p": top_p},
+        dtype=dtype,
+        num_tasks=num_tasks or None,
+        first_task=first_task if tasks is None else 0,
+        samples_per_task=n,
+        keep_per_task=0,
+        threshold=threshold,
+        seed=seed,
+        assistant_prefix=assistant_prefix,
+    )
 
 
-train_app = typer.Typer(no_args_is_help=True, help="Train a policy against an env through the vLLM rollout server.")
+train_app = typer.Typer(
+    no_args_is_help=True, help="Train a policy against an env through the vLLM rollout server."
+)
 app.add_typer(train_app, name="train")
 
 
-
-
-def _train(algorithm: str, env: str, env_arg: list[str], out: Path | None, config: Path | None, server: list[str], model: str,
-           overrides: dict[str, Any]) -> None:  # fmt: skip
+def _train(
+    algorithm: str,
+    env: str,
+    env_arg: list[str],
+    out: Path | None,
+    config: Path | None,
+    server: list[str],
+    model: str,
+    overrides: dict[str, Any],
+) -> None:
     """What both train commands do: config from YAML + options, servers, the trainer, the loop."""
     import yaml
 
@@ -332,19 +435,34 @@ def _train(algorithm: str, env: str, env_arg: list[str], out: Path | None, confi
             if not urls:
                 lora = bool(settings.lora_rank)
                 with console.status("starting a vLLM server (~1-2 min on CPU)"):
-                    owned.append(stack.enter_context(VLLMServer(ServerConfig(
-                        model=path, served_name=path.name, enable_lora=lora, max_lora_rank=max(8, settings.lora_rank),
-                        dev_mode=not lora, dtype=settings.dtype))))  # fmt: skip
+                    owned.append(
+                        stack.enter_context(
+                            VLLMServer(
+                                ServerConfig(
+                                    model=path,
+                                    served_name=path.name,
+                                    enable_lora=lora,
+                                    max_lora_rank=max(8, settings.lora_rank),
+                                    dev_mode=not lora,
+                                    dtype=settings.dtype,
+                                )
+                            )
+                        )
+                    )
                 urls = [owned[0].url]
             trainer = TrainerClass(settings, env_obj, path, urls, out, owned)
             with _progress() as progress:
-                bar = progress.add_task(f"{algorithm.upper()} on {env_id}", total=settings.steps, completed=trainer.step)
+                bar = progress.add_task(
+                    f"{algorithm.upper()} on {env_id}", total=settings.steps, completed=trainer.step
+                )
 
                 def report(m: dict[str, Any]) -> None:
                     progress.update(bar, completed=m["step"])
                     extra = f" value loss {m['value_loss']:.4f}" if "value_loss" in m else ""
-                    console.print(f"step {m['step']}: reward {m['mean_reward']:.3f} loss {m.get('loss', 0.0):.4f}{extra} "
-                                  f"gen {m['generation_s']} s (waited {m['wait_s']} s) train {m['train_s']} s sync {m['sync_s']} s")  # fmt: skip
+                    console.print(
+                        f"step {m['step']}: reward {m['mean_reward']:.3f} loss {m.get('loss', 0.0):.4f}{extra} "
+                        f"gen {m['generation_s']} s (waited {m['wait_s']} s) train {m['train_s']} s sync {m['sync_s']} s"
+                    )
 
                 trainer.train(on_step=report)
     console.print(f"done: {out / 'metrics.jsonl'}, {out / 'curves.png'}, checkpoint in {out / 'checkpoint'}")
@@ -359,37 +477,88 @@ def _train_command(algorithm: str, config_class: type, summary: str):
 
     fixed = {
         "env": (str, "Format", typer.Option(help="environment, e.g. Format")),
-        "out": (Path | None, None, typer.Option(help="run folder: metrics.jsonl, tensorboard/, checkpoint/, curves.png "
-                                                     "(resumed when re-run)")),
-        "config": (Path | None, None, typer.Option(help=f"YAML of {config_class.__name__} fields; options win")),
-        "env_arg": (list[str], [], typer.Option("--env-arg", help="env setting as key=value (JSON when it parses)")),
-        "server": (list[str], [], typer.Option("--server", help="running vLLM server(s) (--enable-lora for LoRA, "
-                                               "VLLM_SERVER_DEV_MODE=1 for full weights); default: start one")),
-        "model": (str, "", typer.Option(help="Hugging Face model folder; default: the embedded SmolLM2-135M-Instruct")),
-    }  # fmt: skip
-    parameters = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[kind, opt])
-                  for name, (kind, default, opt) in fixed.items()]  # fmt: skip
+        "out": (
+            Path | None,
+            None,
+            typer.Option(
+                help="run folder: metrics.jsonl, tensorboard/, checkpoint/, curves.png (resumed when re-run)"
+            ),
+        ),
+        "config": (
+            Path | None,
+            None,
+            typer.Option(help=f"YAML of {config_class.__name__} fields; options win"),
+        ),
+        "env_arg": (
+            list[str],
+            [],
+            typer.Option("--env-arg", help="env setting as key=value (JSON when it parses)"),
+        ),
+        "server": (
+            list[str],
+            [],
+            typer.Option(
+                "--server",
+                help="running vLLM server(s) (--enable-lora for LoRA, "
+                "VLLM_SERVER_DEV_MODE=1 for full weights); default: start one",
+            ),
+        ),
+        "model": (
+            str,
+            "",
+            typer.Option(help="Hugging Face model folder; default: the embedded SmolLM2-135M-Instruct"),
+        ),
+    }
+    parameters = [
+        inspect.Parameter(
+            name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[kind, opt]
+        )
+        for name, (kind, default, opt) in fixed.items()
+    ]
     settings = options(config_class)
     for name, kind, default, text in settings:
         flag = "--" + name.replace("_", "-")
-        opt = typer.Option(f"{flag}/--no-{flag[2:]}" if kind is bool else flag, help=f"{text} [default: {default}]")
-        parameters.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None,
-                                            annotation=Annotated[kind | None, opt]))  # fmt: skip
+        opt = typer.Option(
+            f"{flag}/--no-{flag[2:]}" if kind is bool else flag, help=f"{text} [default: {default}]"
+        )
+        parameters.append(
+            inspect.Parameter(
+                name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[kind | None, opt]
+            )
+        )
 
     def command(**given: Any) -> None:
         overrides = {name: given[name] for name, *_ in settings}
         if overrides.get("report_to") == []:
             overrides["report_to"] = None  # typer gives [] for a list option left out
-        _train(algorithm, given["env"], given["env_arg"], given["out"], given["config"], given["server"], given["model"],
-               overrides)  # fmt: skip
+        _train(
+            algorithm,
+            given["env"],
+            given["env_arg"],
+            given["out"],
+            given["config"],
+            given["server"],
+            given["model"],
+            overrides,
+        )
 
     command.__signature__ = inspect.Signature(parameters)
     command.__doc__ = summary
     return command
 
 
-train_app.command("grpo")(_train_command("grpo", GRPOConfig, "GRPO: group-relative advantages; rollouts from vLLM, new weights pushed to it after each step."))
-train_app.command("ppo")(_train_command("ppo", PPOConfig, "PPO: a value head, GAE over generated tokens, clipped policy and value losses."))
+train_app.command("grpo")(
+    _train_command(
+        "grpo",
+        GRPOConfig,
+        "GRPO: group-relative advantages; rollouts from vLLM, new weights pushed to it after each step.",
+    )
+)
+train_app.command("ppo")(
+    _train_command(
+        "ppo", PPOConfig, "PPO: a value head, GAE over generated tokens, clipped policy and value losses."
+    )
+)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,12 @@ class SamplingParams:
     stop: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"max_tokens": self.max_tokens, "temperature": self.temperature, "top_p": self.top_p, "stop": self.stop}
+        return {
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "stop": self.stop,
+        }
 
 
 @dataclass
@@ -57,12 +62,25 @@ class _Server:
     down_until: float = 0.0
 
 
-def chat_body(model: str | None, messages: list[dict[str, str]], sampling: SamplingParams, n: int = 1,
-              seed: int | None = None, assistant_prefix: str = "") -> dict[str, Any]:  # fmt: skip
+def chat_body(
+    model: str | None,
+    messages: list[dict[str, str]],
+    sampling: SamplingParams,
+    n: int = 1,
+    seed: int | None = None,
+    assistant_prefix: str = "",
+) -> dict[str, Any]:
     """The /v1/chat/completions request the rollout client sends: sampling logprobs and
     token ids on; with assistant_prefix the reply is forced to continue that text."""
-    body: dict[str, Any] = {"model": model, "messages": messages, "n": n, **sampling.as_dict(), "logprobs": True,
-                            "top_logprobs": 0, "return_token_ids": True}  # fmt: skip
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": messages,
+        "n": n,
+        **sampling.as_dict(),
+        "logprobs": True,
+        "top_logprobs": 0,
+        "return_token_ids": True,
+    }
     if seed is not None:
         body["seed"] = seed
     if assistant_prefix:
@@ -120,7 +138,9 @@ class RolloutClient:
                 if response.status_code in (429,) or response.status_code >= 500:
                     last_error = f"HTTP {response.status_code} from {server.url}"
                 else:
-                    raise RequestRejected(f"{server.url} rejected the request: HTTP {response.status_code} {response.text[:300]}")
+                    raise RequestRejected(
+                        f"{server.url} rejected the request: HTTP {response.status_code} {response.text[:300]}"
+                    )
             except httpx.TransportError as exc:
                 last_error = f"{type(exc).__name__} talking to {server.url}"
                 server.down_until = time.monotonic() + min(10.0, 0.5 * 2**attempt)

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 # The flags worth recording beside a figure: vector width and native bf16/int8 matrix units.
-SPEED_FLAGS = frozenset({"avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile", "amx_bf16", "amx_int8",
-                         "bf16", "sve"})  # fmt: skip
+SPEED_FLAGS = frozenset(
+    {"avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile", "amx_bf16", "amx_int8", "bf16", "sve"}
+)
 _NATIVE_BF16 = frozenset({"avx512_bf16", "amx_bf16", "bf16"})  # x86 AVX-512 BF16, Intel AMX, Arm BF16
 
 

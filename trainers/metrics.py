@@ -45,8 +45,16 @@ def check_reporters(report_to: list[str]) -> None:
 
 
 class MetricsLog:
-    def __init__(self, out_dir: Path, report_to: list[str], config: dict[str, Any], resume_step: int, *,
-                 provenance: dict[str, Any] | None = None, enabled: bool = True):  # fmt: skip
+    def __init__(
+        self,
+        out_dir: Path,
+        report_to: list[str],
+        config: dict[str, Any],
+        resume_step: int,
+        *,
+        provenance: dict[str, Any] | None = None,
+        enabled: bool = True,
+    ):
         """``enabled`` False: a training process other than the coordinator, which writes nothing."""
         check_reporters(report_to)
         self.path, self.enabled = Path(out_dir) / "metrics.jsonl", enabled
@@ -64,9 +72,16 @@ class MetricsLog:
             try:
                 import wandb
             except ImportError:
-                raise ValueError("report_to wandb needs the wandb package: pip install wandb (WANDB_MODE=offline works)") from None
-            self.wandb = wandb.init(project="atropos-envs", dir=str(out_dir), config=config, resume="allow",
-                                    id=Path(out_dir).resolve().name)  # fmt: skip
+                raise ValueError(
+                    "report_to wandb needs the wandb package: pip install wandb (WANDB_MODE=offline works)"
+                ) from None
+            self.wandb = wandb.init(
+                project="atropos-envs",
+                dir=str(out_dir),
+                config=config,
+                resume="allow",
+                id=Path(out_dir).resolve().name,
+            )
 
     def _trim(self, step: int) -> None:
         """Keep the metrics of checkpointed steps only: the steps after it will be redone."""

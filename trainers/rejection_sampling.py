@@ -51,8 +51,11 @@ class SamplingJob:
 
     def validate(self, reward_range: tuple[float, float] | None = None) -> None:
         """Raise ValueError (one line, naming the field) for settings no job can run with."""
-        positive = {"samples_per_task": self.samples_per_task, "tasks_in_flight": self.tasks_in_flight,
-                    "sampling.max_tokens": self.sampling.max_tokens}  # fmt: skip
+        positive = {
+            "samples_per_task": self.samples_per_task,
+            "tasks_in_flight": self.tasks_in_flight,
+            "sampling.max_tokens": self.sampling.max_tokens,
+        }
         if self.num_tasks is not None:
             positive["num_tasks"] = self.num_tasks
         for name, value in positive.items():
@@ -128,7 +131,11 @@ def to_record(rollout: Rollout, job: SamplingJob) -> dict[str, Any]:
             "outcome": rollout.outcome,
             "completion_tokens": rollout.completion_tokens,
             "model": job.model,
-            "sampling": {**job.sampling.as_dict(), "seed": job.seed, "assistant_prefix": job.assistant_prefix},
+            "sampling": {
+                **job.sampling.as_dict(),
+                "seed": job.seed,
+                "assistant_prefix": job.assistant_prefix,
+            },
         },
     }
 
@@ -152,8 +159,15 @@ async def _sample_task(env: TextEnv, task_id: str, job: SamplingJob, client: Rol
     return list(
         await asyncio.gather(
             *(
-                run_episode(env, task_id, sample_index=i, client=client, sampling=job.sampling,
-                            base_seed=job.seed, assistant_prefix=job.assistant_prefix)  # fmt: skip
+                run_episode(
+                    env,
+                    task_id,
+                    sample_index=i,
+                    client=client,
+                    sampling=job.sampling,
+                    base_seed=job.seed,
+                    assistant_prefix=job.assistant_prefix,
+                )
                 for i in range(job.samples_per_task)
             )
         )
@@ -163,7 +177,9 @@ async def _sample_task(env: TextEnv, task_id: str, job: SamplingJob, client: Rol
 def select(rollouts: list[Rollout], job: SamplingJob) -> list[Rollout]:
     if job.keep_per_task == 0:
         return rollouts
-    verified = [r for r in rollouts if r.reward >= job.threshold and (job.keep_truncated or not r.hit_token_limit)]
+    verified = [
+        r for r in rollouts if r.reward >= job.threshold and (job.keep_truncated or not r.hit_token_limit)
+    ]
     verified.sort(key=lambda r: (-r.reward, r.sample_index))
     return distinct(verified, job.keep_per_task, job.near_duplicate)
 
@@ -192,7 +208,11 @@ async def run_job(
             nonlocal finished
             async with slots:
                 rollouts = await _sample_task(env, task_id, job, client)
-            log.commit(task_id, [to_record(r, job) for r in select(rollouts, job)], task_stats(rollouts, job.threshold))
+            log.commit(
+                task_id,
+                [to_record(r, job) for r in select(rollouts, job)],
+                task_stats(rollouts, job.threshold),
+            )
             finished += 1
             if on_task_done:
                 on_task_done(finished, len(task_ids))
@@ -229,8 +249,11 @@ def summarize(entries: list[dict[str, Any]], job: SamplingJob, wall_s: float) ->
         "pass@1": _mean(pass_at_k(len(e["rewards"]), e["passed"], 1) for e in entries),
         f"pass@{k}": _mean(pass_at_k(len(e["rewards"]), e["passed"], k) for e in entries),
         "hit_token_limit": sum(e["hit_token_limit"] for e in entries),
-        "outcomes": {o: outcomes[o] for o in (*OUTCOMES, *sorted(set(outcomes) - set(OUTCOMES)))
-                     if o in OUTCOMES or outcomes[o]},  # fmt: skip
+        "outcomes": {
+            o: outcomes[o]
+            for o in (*OUTCOMES, *sorted(set(outcomes) - set(OUTCOMES)))
+            if o in OUTCOMES or outcomes[o]
+        },
         "error_examples": errors[:ERROR_EXAMPLES],
         "completion_tokens": sum(e["completion_tokens"] for e in entries),
         "wall_s_this_run": round(wall_s, 1),

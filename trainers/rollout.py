@@ -123,8 +123,12 @@ def _score_cut_short(episode: Episode, exc: RequestRejected) -> dict[str, Any]:
         score = episode.env.score(episode.trajectory)
     except Exception as error:
         return {"reward": 0.0, "components": {}, "reason": env_error_reason(error), "outcome": "error"}
-    return {"reward": score.reward, "components": dict(score.components), "reason": f"{score.reason}; {why}",
-            "outcome": "truncated" if score.outcome == "ok" else score.outcome}  # fmt: skip
+    return {
+        "reward": score.reward,
+        "components": dict(score.components),
+        "reason": f"{score.reason}; {why}",
+        "outcome": "truncated" if score.outcome == "ok" else score.outcome,
+    }
 
 
 def _messages(episode: Episode) -> list[dict[str, str]]:
@@ -134,4 +138,6 @@ def _messages(episode: Episode) -> list[dict[str, str]]:
 
 
 def _turn(completion: Completion) -> Turn:
-    return Turn(completion.prompt_token_ids, completion.token_ids, completion.logprobs, completion.finish_reason)
+    return Turn(
+        completion.prompt_token_ids, completion.token_ids, completion.logprobs, completion.finish_reason
+    )

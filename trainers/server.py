@@ -86,17 +86,29 @@ class ServerConfig:
     max_num_seqs: int = 64
     max_logprobs: int = 20
     kv_cache_gib: int = 2  # CPU only (VLLM_CPU_KVCACHE_SPACE)
-    dtype: str = field(default="auto", metadata={"help": (
-        "dtype of the vLLM server started here: auto (bfloat16 on CUDA and on CPUs with avx512_bf16 or "
-        "AMX, float32 on other CPUs), float32, bfloat16 or float16")})  # fmt: skip
+    dtype: str = field(
+        default="auto",
+        metadata={
+            "help": (
+                "dtype of the vLLM server started here: auto (bfloat16 on CUDA and on CPUs with avx512_bf16 or "
+                "AMX, float32 on other CPUs), float32, bfloat16 or float16"
+            )
+        },
+    )
     enable_lora: bool = False
     max_lora_rank: int = 16
     dev_mode: bool = False  # VLLM_SERVER_DEV_MODE=1: in-place weight reload for full-parameter training
     extra_args: list[str] = field(default_factory=list)
     startup_timeout_s: float = 300.0
-    cpu_bind: str = field(default="auto", metadata={"help": (
-        "CPU cores for the vLLM worker's threads (CPU only): auto (vLLM's default: one core reserved for "
-        "its scheduler), all (every core this process may use) or a list such as 0-3")})  # fmt: skip
+    cpu_bind: str = field(
+        default="auto",
+        metadata={
+            "help": (
+                "CPU cores for the vLLM worker's threads (CPU only): auto (vLLM's default: one core reserved for "
+                "its scheduler), all (every core this process may use) or a list such as 0-3"
+            )
+        },
+    )
 
     def __post_init__(self) -> None:
         if self.dtype not in DTYPES:
@@ -117,18 +129,30 @@ def omp_threads_bind(cpu_bind: str) -> str:
 
 def server_command(config: ServerConfig, port: int, cuda: bool) -> list[str]:
     cmd = [
-        sys.executable, "-m", "vllm.entrypoints.openai.api_server",
-        "--model", str(config.model),
-        "--served-model-name", config.served_name,
-        "--host", "127.0.0.1",
-        "--port", str(port),
-        "--dtype", resolve_dtype(config.dtype, cuda),
-        "--max-model-len", str(config.max_model_len),
-        "--max-num-seqs", str(config.max_num_seqs),
-        "--max-logprobs", str(config.max_logprobs),
-        "--enable-auto-tool-choice", "--tool-call-parser", "hermes",
+        sys.executable,
+        "-m",
+        "vllm.entrypoints.openai.api_server",
+        "--model",
+        str(config.model),
+        "--served-model-name",
+        config.served_name,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--dtype",
+        resolve_dtype(config.dtype, cuda),
+        "--max-model-len",
+        str(config.max_model_len),
+        "--max-num-seqs",
+        str(config.max_num_seqs),
+        "--max-logprobs",
+        str(config.max_logprobs),
+        "--enable-auto-tool-choice",
+        "--tool-call-parser",
+        "hermes",
         "--disable-uvicorn-access-log",
-    ]  # fmt: skip
+    ]
     if not cuda:
         budget = max(8192, config.max_model_len)
         cmd += ["--enforce-eager", "--no-enable-chunked-prefill", "--max-num-batched-tokens", str(budget)]
@@ -163,8 +187,14 @@ def describe_server(url: str, timeout_s: float = 10.0) -> dict[str, Any]:
     process, read from ``/server_info`` for others in dev mode, else recorded as None."""
     url = url.rstrip("/").removesuffix("/v1")
     started = _STARTED.get(url)
-    info: dict[str, Any] = {"url": url, "started_here": started is not None, "model": None,
-                            "model_path": None, "dtype": (started or {}).get("dtype"), "vllm": None}
+    info: dict[str, Any] = {
+        "url": url,
+        "started_here": started is not None,
+        "model": None,
+        "model_path": None,
+        "dtype": (started or {}).get("dtype"),
+        "vllm": None,
+    }
     try:
         info["vllm"] = _get_json(f"{url}/version", timeout_s).get("version")
         model = _get_json(f"{url}/v1/models", timeout_s)["data"][0]
@@ -206,8 +236,11 @@ class VLLMServer:
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
                 server_command(self.config, self.port, cuda),
-                stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-            )  # fmt: skip
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+            )
         dtype = resolve_dtype(self.config.dtype, cuda)
         _STARTED[self.url] = {"model": str(self.config.model), "dtype": dtype}
         try:

@@ -96,8 +96,10 @@ class _Recovery:
         for number, line in enumerate(_lines(raw), 1):
             task_id = task_of(_json(line))
             if task_id is None:  # we never leave a torn record before others: someone else wrote this
-                raise OutputMismatch(f"{path} line {number} is not a record naming its task (written by "
-                                     "another program?); remove it, or pass --overwrite to start over")
+                raise OutputMismatch(
+                    f"{path} line {number} is not a record naming its task (written by "
+                    "another program?); remove it, or pass --overwrite to start over"
+                )
             spans.setdefault(task_id, []).append(line)
         if len(b"".join(_lines(raw))) < len(raw):
             self.notes.append(f"{path}: a torn last record dropped")
@@ -113,14 +115,18 @@ class _Recovery:
             task_id, lines = entry["task_id"], spans.get(entry["task_id"], [])
             payload = b"".join(lines)
             if len(lines) < entry["records"]:
-                self.notes.append(f"{progress} line {number}: {len(lines)} of the {entry['records']} records "
-                                  f"of task {task_id!r} are in {path}; the task will be redone")  # fmt: skip
+                self.notes.append(
+                    f"{progress} line {number}: {len(lines)} of the {entry['records']} records "
+                    f"of task {task_id!r} are in {path}; the task will be redone"
+                )
                 spans.pop(task_id, None)
                 continue
             if len(lines) > entry["records"] or hashlib.sha256(payload).hexdigest() != entry["sha256"]:
-                raise OutputMismatch(f"{path}: the records of task {task_id!r} differ from what was "
-                                     "committed (edited, or written by another program); restore the file, "
-                                     "or pass --overwrite to start over")  # fmt: skip
+                raise OutputMismatch(
+                    f"{path}: the records of task {task_id!r} differ from what was "
+                    "committed (edited, or written by another program); restore the file, "
+                    "or pass --overwrite to start over"
+                )
             self.entries.append({**entry, "start_offset": size, "end_offset": size + len(payload)})
             self._seen.add(task_id)
             data.append(payload)
@@ -228,12 +234,16 @@ class TaskLog:
                 f"{self.progress_path} has no readable header; pass --overwrite or choose another --out"
             )
         if header.get("format") != FORMAT:
-            raise OutputMismatch(f"{self.progress_path} was written by an older version; finish it with that "
-                                 "version, pass --overwrite, or choose another --out")  # fmt: skip
+            raise OutputMismatch(
+                f"{self.progress_path} was written by an older version; finish it with that "
+                "version, pass --overwrite, or choose another --out"
+            )
         if header["settings"] == settings and header.get("job") != self.job:  # our lines are never foreign
-            raise OutputMismatch(f"{self.progress_path} names job {header.get('job')!r}, but its settings "
-                                 f"give {self.job!r}; finish it with the version that wrote it, or pass "
-                                 "--overwrite")  # fmt: skip
+            raise OutputMismatch(
+                f"{self.progress_path} names job {header.get('job')!r}, but its settings "
+                f"give {self.job!r}; finish it with the version that wrote it, or pass "
+                "--overwrite"
+            )
         if header["settings"] != settings:
             old = header["settings"]
             changed = sorted(k for k in set(settings) | set(old) if settings.get(k) != old.get(k))
@@ -255,9 +265,15 @@ class TaskLog:
         self._data.write(payload)
         self._data.flush()
         os.fsync(self._data.fileno())
-        entry = {**stats, "job": self.job, "task_id": task_id, "start_offset": start,
-                 "end_offset": self._data.tell(), "records": len(records),
-                 "sha256": hashlib.sha256(payload).hexdigest()}  # fmt: skip
+        entry = {
+            **stats,
+            "job": self.job,
+            "task_id": task_id,
+            "start_offset": start,
+            "end_offset": self._data.tell(),
+            "records": len(records),
+            "sha256": hashlib.sha256(payload).hexdigest(),
+        }
         self._progress.write((json.dumps(entry) + "\n").encode())
         self._progress.flush()
         os.fsync(self._progress.fileno())

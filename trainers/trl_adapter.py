@@ -42,13 +42,17 @@ def env_dataset(env, num_tasks: int | None, start: int = 0):
     from datasets import Dataset
 
     ids = env.task_ids(num_tasks, start)
-    return Dataset.from_list([{"prompt": env.start(task_id).observation, "task_id": task_id} for task_id in ids])
+    return Dataset.from_list(
+        [{"prompt": env.start(task_id).observation, "task_id": task_id} for task_id in ids]
+    )
 
 
 def _text(completion: Any) -> str:
     if isinstance(completion, str):
         return completion
-    return "".join(m.get("content") or "" for m in completion if m.get("role") == "assistant")  # conversational
+    return "".join(
+        m.get("content") or "" for m in completion if m.get("role") == "assistant"
+    )  # conversational
 
 
 class EnvReward:
@@ -64,7 +68,9 @@ class EnvReward:
             episode = self.env.start(task)
             _, reward, terminated, truncated, _ = episode.step(_text(completion))
             if not (terminated or truncated):
-                raise ValueError(f"{env_name(self.env)} is multi-turn: pass EnvRollouts as GRPOTrainer's rollout_func")
+                raise ValueError(
+                    f"{env_name(self.env)} is multi-turn: pass EnvRollouts as GRPOTrainer's rollout_func"
+                )
             rewards.append(float(reward))
         return rewards
 
@@ -72,8 +78,17 @@ class EnvReward:
 class EnvRollouts:
     """A TRL ``rollout_func``: whole episodes through our rollout loop and vLLM servers."""
 
-    def __init__(self, env, server_urls: list[str], max_tokens: int = 256, temperature: float = 1.0,
-                 assistant_prefix: str = "", weight_sync: str = "auto", seed: int = 0, work_dir: Path | None = None):  # fmt: skip
+    def __init__(
+        self,
+        env,
+        server_urls: list[str],
+        max_tokens: int = 256,
+        temperature: float = 1.0,
+        assistant_prefix: str = "",
+        weight_sync: str = "auto",
+        seed: int = 0,
+        work_dir: Path | None = None,
+    ):
         self.env, self.urls, self.seed, self.assistant_prefix = env, list(server_urls), seed, assistant_prefix
         self.sampling = SamplingParams(max_tokens=max_tokens, temperature=temperature)
         self.weight_sync, self.sync, self.synced_step = weight_sync, None, 0
@@ -85,7 +100,9 @@ class EnvRollouts:
     def _task_id(self, prompt: list[dict[str, str]]) -> str:
         key = json.dumps(prompt, sort_keys=True)
         if key not in (self._by_prompt or {}):
-            raise KeyError("a prompt that env_dataset did not produce: build the train dataset with env_dataset(env, ...)")
+            raise KeyError(
+                "a prompt that env_dataset did not produce: build the train dataset with env_dataset(env, ...)"
+            )
         return self._by_prompt[key]
 
     def index(self, dataset) -> None:
@@ -98,7 +115,9 @@ class EnvRollouts:
             return
         model = trainer.accelerator.unwrap_model(trainer.model)
         if self.sync is None:
-            self.sync = make_weight_sync(self.weight_sync, hasattr(model, "peft_config"), self.urls, [], self.work_dir)
+            self.sync = make_weight_sync(
+                self.weight_sync, hasattr(model, "peft_config"), self.urls, [], self.work_dir
+            )
         self.sync.publish(model, step)
         self.synced_step = step
 
@@ -126,8 +145,20 @@ class EnvRollouts:
         episodes = []
         async with RolloutClient(self.urls, model=served) as client:
             for task_id in task_ids:
-                seen[task_id] = seen.get(task_id, -1) + 1  # the i-th copy of a prompt is sample i of its group
-                episodes.append(run_episode(self.env, task_id, sample_index=seen[task_id], client=client, sampling=self.sampling, base_seed=base_seed, assistant_prefix=self.assistant_prefix))
+                seen[task_id] = (
+                    seen.get(task_id, -1) + 1
+                )  # the i-th copy of a prompt is sample i of its group
+                episodes.append(
+                    run_episode(
+                        self.env,
+                        task_id,
+                        sample_index=seen[task_id],
+                        client=client,
+                        sampling=self.sampling,
+                        base_seed=base_seed,
+                        assistant_prefix=self.assistant_prefix,
+                    )
+                )
             return await asyncio.gather(*episodes)
 
     def reward(self, prompts: list, completions: list, env_reward: list[float], **kwargs: Any) -> list[float]:

@@ -27,8 +27,15 @@ import httpx
 from trainers.client import ServerUnavailable
 from trainers.server import ServerError, VLLMServer
 
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja",
-                   "generation_config.json", "vocab.json", "merges.txt")  # fmt: skip
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "chat_template.jinja",
+    "generation_config.json",
+    "vocab.json",
+    "merges.txt",
+)
 
 
 def _post(url: str, path: str, **kwargs) -> httpx.Response:
@@ -50,7 +57,9 @@ def served_base_name(url: str) -> str:
     try:
         return httpx.get(f"{url}/v1/models", timeout=30).json()["data"][0]["id"]
     except httpx.TransportError as exc:
-        raise ServerUnavailable(f"no vLLM server answered at {url} ({type(exc).__name__}): start one, or fix --server") from None
+        raise ServerUnavailable(
+            f"no vLLM server answered at {url} ({type(exc).__name__}): start one, or fix --server"
+        ) from None
 
 
 class LoraSync:
@@ -69,14 +78,18 @@ class LoraSync:
         body = {"lora_name": f"policy-v{version}", "lora_path": str(self.work_dir / f"v{version}")}
         response = httpx.post(f"{url}/v1/load_lora_adapter", json=body, timeout=120)
         if response.status_code >= 400 and "already" not in response.text:
-            raise ServerError(f"{url} refused the adapter: {response.text[:200]} (start it with --enable-lora)")
+            raise ServerError(
+                f"{url} refused the adapter: {response.text[:200]} (start it with --enable-lora)"
+            )
 
     def ensure(self) -> bool:
         """Reload the adapters a restarted server lost; True if it had to."""
         with self.lock:
             repaired = False
             for url in self.urls:
-                if self.loaded and self.served not in [m["id"] for m in httpx.get(f"{url}/v1/models", timeout=30).json()["data"]]:
+                if self.loaded and self.served not in [
+                    m["id"] for m in httpx.get(f"{url}/v1/models", timeout=30).json()["data"]
+                ]:
                     for version in self.loaded:
                         self._load(url, version)
                     repaired = True
@@ -93,7 +106,9 @@ class LoraSync:
             while len(self.loaded) > self.keep + 1:
                 old = self.loaded.pop(0)
                 for url in self.urls:
-                    httpx.post(f"{url}/v1/unload_lora_adapter", json={"lora_name": f"policy-v{old}"}, timeout=60)
+                    httpx.post(
+                        f"{url}/v1/unload_lora_adapter", json={"lora_name": f"policy-v{old}"}, timeout=60
+                    )
                 shutil.rmtree(self.work_dir / f"v{old}", ignore_errors=True)
             return time.monotonic() - started
 
@@ -123,12 +138,18 @@ class ReloadSync:
         self.lock = threading.Lock()
         for url in urls:
             if not has_dev_endpoints(url):
-                raise ServerError(f"{url} has no weight-reload endpoint: start it with VLLM_SERVER_DEV_MODE=1, or train LoRA")
+                raise ServerError(
+                    f"{url} has no weight-reload endpoint: start it with VLLM_SERVER_DEV_MODE=1, or train LoRA"
+                )
 
     def _reload(self, url: str) -> None:
         _post(url, "/pause", params={"mode": "keep"})
         try:
-            _post(url, "/collective_rpc", json={"method": "reload_weights", "kwargs": {"weights_path": str(self.work_dir / "current")}})
+            _post(
+                url,
+                "/collective_rpc",
+                json={"method": "reload_weights", "kwargs": {"weights_path": str(self.work_dir / "current")}},
+            )
             _post(url, "/update_weight_version", json={"new_version": f"v{self.version}"})
         finally:
             _post(url, "/resume")
@@ -136,8 +157,13 @@ class ReloadSync:
     def ensure(self) -> bool:
         """Reload the weights into a server that restarted with others; True if it had to."""
         with self.lock:
-            stale = [u for u in self.urls if self.version is not None
-                     and httpx.get(f"{u}/weight_info", timeout=30).json().get("weight_version") != f"v{self.version}"]  # fmt: skip
+            stale = [
+                u
+                for u in self.urls
+                if self.version is not None
+                and httpx.get(f"{u}/weight_info", timeout=30).json().get("weight_version")
+                != f"v{self.version}"
+            ]
             for url in stale:
                 self._reload(url)
             return bool(stale)
@@ -178,17 +204,23 @@ class RestartSync:
         return time.monotonic() - started
 
 
-def make_weight_sync(mode: str, lora: bool, urls: list[str], owned: list[VLLMServer], work_dir: Path, keep: int = 1):
+def make_weight_sync(
+    mode: str, lora: bool, urls: list[str], owned: list[VLLMServer], work_dir: Path, keep: int = 1
+):
     """``mode`` is auto, lora, reload or restart; auto picks the fastest that these servers allow."""
     if mode not in ("auto", "lora", "reload", "restart"):
         raise ValueError(f"weight_sync must be auto, lora, reload or restart, not {mode!r}")
     if mode != "auto" and lora != (mode == "lora"):
-        raise ValueError(f"weight_sync={mode} does not fit lora_rank={'>0' if lora else '0'}: LoRA uses 'lora', full weights 'reload' or 'restart'")
+        raise ValueError(
+            f"weight_sync={mode} does not fit lora_rank={'>0' if lora else '0'}: LoRA uses 'lora', full weights 'reload' or 'restart'"
+        )
     if lora:
         return LoraSync(urls, work_dir, keep)
     if mode == "restart" or (mode == "auto" and not all(has_dev_endpoints(u) for u in urls)):
         if len(owned) != len(urls):
-            raise ServerError("full-parameter training needs servers started with VLLM_SERVER_DEV_MODE=1 (in-place reload), "
-                              "or no --server so that the trainer starts (and restarts) its own")  # fmt: skip
+            raise ServerError(
+                "full-parameter training needs servers started with VLLM_SERVER_DEV_MODE=1 (in-place reload), "
+                "or no --server so that the trainer starts (and restarts) its own"
+            )
         return RestartSync(owned, work_dir, keep)
     return ReloadSync(urls, work_dir, keep)

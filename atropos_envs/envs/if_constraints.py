@@ -17,13 +17,34 @@ from rewards.instruction_following import CONSTRAINED_RESPONSES, SCRIPTS
 
 Constraint = tuple[str, dict[str, Any], str]  # (instruction id, kwargs, instruction sentence)
 
-WORDS = ["river", "lantern", "orbit", "garden", "signal", "harbor", "velvet", "compass", "meadow", "puzzle",
-         "thunder", "ribbon", "canyon", "ember", "falcon", "glacier"]  # fmt: skip
+WORDS = [
+    "river",
+    "lantern",
+    "orbit",
+    "garden",
+    "signal",
+    "harbor",
+    "velvet",
+    "compass",
+    "meadow",
+    "puzzle",
+    "thunder",
+    "ribbon",
+    "canyon",
+    "ember",
+    "falcon",
+    "glacier",
+]
 ENDINGS = ["Is there anything else I can help with?", "That is all for today.", "Thanks for reading."]
 LANGUAGE_NAMES = {"es": "Spanish", "fr": "French", "de": "German", "it": "Italian", "pt": "Portuguese"}
-SCRIPT_NAMES = {"ru": "Russian (Cyrillic script)", "el": "Greek (Greek script)",
-                "ar": "Arabic (Arabic script)", "hi": "Hindi (Devanagari script)", "ko": "Korean (Hangul)",
-                "he": "Hebrew (Hebrew script)"}  # fmt: skip
+SCRIPT_NAMES = {
+    "ru": "Russian (Cyrillic script)",
+    "el": "Greek (Greek script)",
+    "ar": "Arabic (Arabic script)",
+    "hi": "Hindi (Devanagari script)",
+    "ko": "Korean (Hangul)",
+    "he": "Hebrew (Hebrew script)",
+}
 
 BASE_PROMPTS = [
     "Write a short note to a neighbour about a lost cat.",
@@ -224,17 +245,32 @@ def _make(rng: random.Random, base_prompt: str) -> dict[str, Callable[[], tuple[
     }
 
 
-_WHOLE_TEXT = {"detectable_format:constrained_response", "detectable_format:json_format",
-               "atropos:json_depth", "combination:two_responses", "combination:repeat_prompt",
-               "startend:quotation"}  # fmt: skip
+_WHOLE_TEXT = {
+    "detectable_format:constrained_response",
+    "detectable_format:json_format",
+    "atropos:json_depth",
+    "combination:two_responses",
+    "combination:repeat_prompt",
+    "startend:quotation",
+}
 _CASE = {"change_case:english_capital", "change_case:english_lowercase", "change_case:capital_word_frequency"}
 _LANGUAGE = {"language:response_language", "atropos:nth_word_language"}
 _PARAGRAPHS = {"length_constraints:number_paragraphs", "length_constraints:nth_paragraph_first_word"}
 _POSITION = {"atropos:word_at_position", "atropos:character_at_position"}
-_WORDING = {"keywords:existence", "keywords:frequency", "startend:end_checker", "keywords:forbidden_words",
-            "detectable_format:multiple_sections", "atropos:word_at_position"}  # fmt: skip
-_LAYOUT = {"detectable_format:title", "detectable_format:multiple_sections",
-           "detectable_format:number_bullet_lists", "atropos:nested_bullets"}  # fmt: skip
+_WORDING = {
+    "keywords:existence",
+    "keywords:frequency",
+    "startend:end_checker",
+    "keywords:forbidden_words",
+    "detectable_format:multiple_sections",
+    "atropos:word_at_position",
+}
+_LAYOUT = {
+    "detectable_format:title",
+    "detectable_format:multiple_sections",
+    "detectable_format:number_bullet_lists",
+    "atropos:nested_bullets",
+}
 _CONFLICT_GROUPS = [
     _WHOLE_TEXT,
     _CASE,

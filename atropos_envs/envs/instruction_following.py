@@ -68,8 +68,18 @@ class InstructionFollowingConfig:
 
 
 SYSTEM_PROMPT = "You are a helpful assistant. Follow every instruction in the request exactly."
-_COUNTS = {"frequency", "let_frequency", "num_sentences", "num_words", "num_placeholders", "num_bullets",
-           "num_highlights", "num_sections", "capital_frequency", "min_depth"}  # fmt: skip
+_COUNTS = {
+    "frequency",
+    "let_frequency",
+    "num_sentences",
+    "num_words",
+    "num_placeholders",
+    "num_bullets",
+    "num_highlights",
+    "num_sections",
+    "capital_frequency",
+    "min_depth",
+}
 _POSITIVE = {"n", "position", "nth_paragraph", "num_paragraphs"}
 _RELATIONS = {"relation", "let_relation", "capital_relation"}
 _WORD_LISTS = {"keywords", "forbidden_words"}
@@ -117,8 +127,12 @@ def _validated_kwargs(index: int, instruction_id: Any, kwargs: Any) -> dict[str,
         raise TaskFieldError(f"kwargs[{index}]", f"{instruction_id}: {exc}") from None
     for name, value in kwargs.items():
         problem = _kwarg_problem(name, value)
-        if problem is None and instruction_id == "atropos:nth_word_language" and name == "language" \
-                and value not in SCRIPTS:  # fmt: skip
+        if (
+            problem is None
+            and instruction_id == "atropos:nth_word_language"
+            and name == "language"
+            and value not in SCRIPTS
+        ):
             problem = f"expected one of {', '.join(sorted(SCRIPTS))}, got {describe(value)}"
         if problem:
             raise TaskFieldError(f"kwargs[{index}].{name}", f"{instruction_id}: {problem}")
@@ -172,30 +186,51 @@ def _response_rules(task: dict[str, Any]) -> dict[str, Any]:
     when the answer must be in another language."""
     ids, kwargs_list = task["instruction_id_list"], task["kwargs"]
     copies = kwarg_strings(kwargs_list)
-    language = next((kw.get("language") for iid, kw in zip(ids, kwargs_list)
-                     if iid == "language:response_language"), "en")  # fmt: skip
+    language = next(
+        (kw.get("language") for iid, kw in zip(ids, kwargs_list) if iid == "language:response_language"), "en"
+    )
     generated = "request" in task  # task files: no prose test (their answers may be lists, code, CSV)
     prose_language = language if generated and language in FUNCTION_WORDS else None
-    rules: dict[str, Any] = {"required_copies": copies, "whole_echo_only": not generated,
-                             "language": prose_language}  # fmt: skip
+    rules: dict[str, Any] = {
+        "required_copies": copies,
+        "whole_echo_only": not generated,
+        "language": prose_language,
+    }
     if "detectable_format:constrained_response" in ids:  # the answer is one of the fixed phrases
         copies += list(CONSTRAINED_RESPONSES)
-        return {**rules, "min_new_words": 0, "topical": False, "one_of": CONSTRAINED_RESPONSES,
-                "language": None}  # fmt: skip
+        return {
+            **rules,
+            "min_new_words": 0,
+            "topical": False,
+            "one_of": CONSTRAINED_RESPONSES,
+            "language": None,
+        }
     if generated:
         request, least = task["request"], _length_cap(ids, kwargs_list, GENERATED_MIN_WORDS)
-        rules.update(min_words=least, min_new_words=min(5, max(1, least // 3)), spread=True,
-                     min_topic=min(3, max(1, least // 4)))  # fmt: skip
+        rules.update(
+            min_words=least,
+            min_new_words=min(5, max(1, least // 3)),
+            spread=True,
+            min_topic=min(3, max(1, least // 4)),
+        )
         if language == "en":
             return {**rules, "answer_words": ANSWER_WORDS.get(request, ()), "min_answer_topic": 1}
-        return {**rules, "topic_words": foreign_words(request, language),
-                "min_topic": min(2, rules["min_topic"])}  # fmt: skip
+        return {
+            **rules,
+            "topic_words": foreign_words(request, language),
+            "min_topic": min(2, rules["min_topic"]),
+        }
     if _SHORT_ANSWER.search(task["prompt"]):
         return {**rules, "min_new_words": 0, "topical": False}
     least = _length_cap(ids, kwargs_list, FILE_MIN_WORDS)
     # a reply in another language shares no English word with the request: no topic test there
-    return {**rules, "min_words": least, "min_new_words": min(3, least), "topic_in_copies": True,
-            "topical": language in ("en", None)}  # fmt: skip
+    return {
+        **rules,
+        "min_words": least,
+        "min_new_words": min(3, least),
+        "topic_in_copies": True,
+        "topical": language in ("en", None),
+    }
 
 
 class InstructionFollowingEnv(TextEnv):
@@ -225,8 +260,10 @@ class InstructionFollowingEnv(TextEnv):
         ids = require_list(record, "instruction_id_list")
         kwargs = record.get("kwargs")
         if not isinstance(kwargs, list) or len(kwargs) != len(ids):
-            raise TaskFieldError("kwargs", f"expected a list with one dict per instruction id ({len(ids)}), "
-                                           f"got {describe(kwargs)}")  # fmt: skip
+            raise TaskFieldError(
+                "kwargs",
+                f"expected a list with one dict per instruction id ({len(ids)}), got {describe(kwargs)}",
+            )
         checked = [_validated_kwargs(n, iid, kw) for n, (iid, kw) in enumerate(zip(ids, kwargs))]
         return {"prompt": prompt, "instruction_id_list": ids, "kwargs": checked}
 
@@ -241,8 +278,12 @@ class InstructionFollowingEnv(TextEnv):
         ids = task["instruction_id_list"]
         if len(text) > MAX_REPLY_CHARS:
             zero = {**{name: 0.0 for name in REWARDS}, "responds": 0.0}
-            return Score(0.0, zero, f"reply longer than {MAX_REPLY_CHARS} characters (no task here asks for "
-                                    "that much)", outcome="invalid")  # fmt: skip
+            return Score(
+                0.0,
+                zero,
+                f"reply longer than {MAX_REPLY_CHARS} characters (no task here asks for that much)",
+                outcome="invalid",
+            )
         try:
             verdicts = shared_pool().call(
                 check_all, ids, task["kwargs"], text, timeout=self.config.score_timeout_s
@@ -283,10 +324,14 @@ class InstructionFollowingEnv(TextEnv):
         prompt, request = task["prompt"], task.get("request", task["prompt"])
         constraints = prompt[len(request) :].strip() if prompt.startswith(request) else prompt
         filler = "this reply says nothing at all about what was asked and only keeps to the stated limits"
-        return {"dot": ["."], "prompt echoed": [prompt], "constraint text echoed": [constraints],
-                "prompt echoed with a tail": [prompt + " " + filler],
-                "negative constraints only": [filler],
-                "negative constraints only, short": ["ok then"]}  # fmt: skip
+        return {
+            "dot": ["."],
+            "prompt echoed": [prompt],
+            "constraint text echoed": [constraints],
+            "prompt echoed with a tail": [prompt + " " + filler],
+            "negative constraints only": [filler],
+            "negative constraints only, short": ["ok then"],
+        }
 
     def reference_answer(self, task: dict[str, Any]) -> list[str] | None:
         """None: an honest reply to an open writing request under arbitrary constraints is

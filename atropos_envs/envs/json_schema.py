@@ -58,6 +58,7 @@ def _check_repair(value: Any, schema: dict[str, Any], original: Any) -> tuple[li
     """Errors, kept and closeness, in one bounded call."""
     return schema_errors(value, schema), *repair_closeness(original, value, schema)
 
+
 MODES = ("generate", "repair")
 
 
@@ -83,8 +84,11 @@ def _read_schema(record: dict[str, Any]) -> dict[str, Any]:
         except (ValueError, RecursionError) as exc:
             raise TaskFieldError("schema", f"the string is not JSON ({str(exc)[:80]})") from None
     if isinstance(schema, bool):  # valid JSON Schema, but no task: any reply (true) or none (false) passes
-        raise TaskFieldError("schema", f"the boolean schema {str(schema).lower()} accepts "
-                                       f"{'every value' if schema else 'nothing'}; give a schema object")  # fmt: skip
+        raise TaskFieldError(
+            "schema",
+            f"the boolean schema {str(schema).lower()} accepts "
+            f"{'every value' if schema else 'nothing'}; give a schema object",
+        )
     if not isinstance(schema, dict):
         raise TaskFieldError("schema", "expected a JSON Schema object (or a JSON string of one)")
     try:
@@ -111,8 +115,13 @@ class JsonSchemaEnv(TextEnv):
     def generate_task(self, rng: random.Random) -> dict[str, Any]:
         entity, schema, value = generate_schema_task(rng, self.config.complexity)
         mode = rng.choice(MODES) if self.config.mode == "mixed" else self.config.mode
-        task = {"mode": mode, "entity": entity, "schema": schema, "allow_wrapped": self.config.allow_wrapped,
-                "reference": value}  # fmt: skip
+        task = {
+            "mode": mode,
+            "entity": entity,
+            "schema": schema,
+            "allow_wrapped": self.config.allow_wrapped,
+            "reference": value,
+        }
         if mode == "repair":
             for _ in range(10):  # a corruption can happen to stay valid; draw again
                 invalid = corrupt(rng, schema, value, edits=rng.randint(1, 3))
@@ -128,8 +137,12 @@ class JsonSchemaEnv(TextEnv):
         )
         if mode == "repair" and record.get("invalid") is None:
             raise TaskFieldError("invalid", "a repair task needs an 'invalid' object")
-        task = {"mode": mode, "schema": schema, "entity": optional_str(record, "entity", "object"),
-                "allow_wrapped": optional_bool(record, "allow_wrapped", False)}  # fmt: skip
+        task = {
+            "mode": mode,
+            "schema": schema,
+            "entity": optional_str(record, "entity", "object"),
+            "allow_wrapped": optional_bool(record, "allow_wrapped", False),
+        }
         if mode == "repair":
             task["invalid"] = record["invalid"]
         return task
@@ -143,8 +156,10 @@ class JsonSchemaEnv(TextEnv):
         system = f"You write JSON that conforms exactly to a given JSON Schema. {reply_rule}"
         schema_text = json.dumps(task["schema"], indent=1)
         if task["mode"] == "generate":
-            user = (f"Write a JSON object describing a {task['entity']} that is valid against this schema:\n"
-                    f"{schema_text}")
+            user = (
+                f"Write a JSON object describing a {task['entity']} that is valid against this schema:\n"
+                f"{schema_text}"
+            )
         else:
             user = (
                 "This JSON object is not valid against the schema below. Fix it with as few changes as "
@@ -156,8 +171,11 @@ class JsonSchemaEnv(TextEnv):
     def score(self, trajectory: Trajectory) -> Score:
         task = trajectory.task
         value, why = extract_json(trajectory.last_completion, bool(task.get("allow_wrapped")))
-        zero = {"parseable": 0.0, "valid": 0.0,
-                **({"kept": 0.0, "closeness": 0.0} if task["mode"] == "repair" else {})}  # fmt: skip
+        zero = {
+            "parseable": 0.0,
+            "valid": 0.0,
+            **({"kept": 0.0, "closeness": 0.0} if task["mode"] == "repair" else {}),
+        }
         if value is None and why != "ok":
             return Score(0.0, zero, why, outcome="invalid")
         repair = task["mode"] == "repair"
@@ -181,8 +199,11 @@ class JsonSchemaEnv(TextEnv):
             return Score(0.1, components, f"invalid: {'; '.join(errors)}")
         if repair:
             reward = KEPT_WEIGHT * kept + CLOSENESS_WEIGHT * closeness
-            return Score(reward, components, f"valid; {kept:.2f} of the original's sound parts kept, "
-                                             f"closeness {closeness:.2f}")  # fmt: skip
+            return Score(
+                reward,
+                components,
+                f"valid; {kept:.2f} of the original's sound parts kept, closeness {closeness:.2f}",
+            )
         return Score(1.0, components, "valid")
 
     # ---- probe hooks --------------------------------------------------------------------

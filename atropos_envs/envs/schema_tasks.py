@@ -33,7 +33,10 @@ def _email(rng):
 
 
 def _date(rng):
-    return {"type": "string", "format": "date"}, f"20{rng.randint(10, 29)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+    return {
+        "type": "string",
+        "format": "date",
+    }, f"20{rng.randint(10, 29)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
 
 
 def _uuid(rng):
@@ -47,8 +50,10 @@ def _ipv4(rng):
 def _code(rng):
     letters = rng.randint(2, 4)
     digits = rng.randint(3, 5)
-    value = "".join(rng.choice(string.ascii_uppercase) for _ in range(letters)) + "-" + "".join(
-        rng.choice(string.digits) for _ in range(digits)
+    value = (
+        "".join(rng.choice(string.ascii_uppercase) for _ in range(letters))
+        + "-"
+        + "".join(rng.choice(string.digits) for _ in range(digits))
     )
     return {"type": "string", "pattern": f"^[A-Z]{{{letters}}}-[0-9]{{{digits}}}$"}, value
 
@@ -76,18 +81,33 @@ def _boolean(rng):
 def _tags(rng):
     lo, hi = rng.randint(1, 2), rng.randint(3, 5)
     items = rng.sample(_WORDS, rng.randint(lo, hi))
-    return {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": lo, "maxItems": hi,
-            "uniqueItems": True}, items  # fmt: skip
+    return {
+        "type": "array",
+        "items": {"type": "string", "minLength": 1},
+        "minItems": lo,
+        "maxItems": hi,
+        "uniqueItems": True,
+    }, items
 
 
 def _contact(rng):
-    phone = {"type": "object", "properties": {"phone": {"type": "string", "pattern": "^\\+[0-9]{8,12}$"}},
-             "required": ["phone"], "additionalProperties": False}  # fmt: skip
-    mail = {"type": "object", "properties": {"email": {"type": "string", "format": "email"}},
-            "required": ["email"], "additionalProperties": False}  # fmt: skip
-    value = {"phone": "+" + "".join(rng.choice(string.digits) for _ in range(10))} if rng.random() < 0.5 else {
-        "email": f"{_word(rng)}@example.org"
+    phone = {
+        "type": "object",
+        "properties": {"phone": {"type": "string", "pattern": "^\\+[0-9]{8,12}$"}},
+        "required": ["phone"],
+        "additionalProperties": False,
     }
+    mail = {
+        "type": "object",
+        "properties": {"email": {"type": "string", "format": "email"}},
+        "required": ["email"],
+        "additionalProperties": False,
+    }
+    value = (
+        {"phone": "+" + "".join(rng.choice(string.digits) for _ in range(10))}
+        if rng.random() < 0.5
+        else {"email": f"{_word(rng)}@example.org"}
+    )
     return {"oneOf": [phone, mail]}, value
 
 
@@ -98,10 +118,23 @@ def _identifier(rng):
 
 
 _LEAF_KINDS = {
-    "name": _string, "title": _string, "email": _email, "created": _date, "due_date": _date, "uuid": _uuid,
-    "ip_address": _ipv4, "sku": _code, "quantity": _integer, "price": _number, "status": _enum,
-    "active": _boolean, "tags": _tags, "contact": _contact, "external_id": _identifier, "rating": _integer,
-}  # fmt: skip
+    "name": _string,
+    "title": _string,
+    "email": _email,
+    "created": _date,
+    "due_date": _date,
+    "uuid": _uuid,
+    "ip_address": _ipv4,
+    "sku": _code,
+    "quantity": _integer,
+    "price": _number,
+    "status": _enum,
+    "active": _boolean,
+    "tags": _tags,
+    "contact": _contact,
+    "external_id": _identifier,
+    "rating": _integer,
+}
 ENTITIES = ["customer", "product", "order", "server", "event", "library book", "support ticket", "employee"]
 
 
@@ -117,7 +150,9 @@ def _object(rng: random.Random, n_fields: int, strict: bool) -> Field:
     return schema, value
 
 
-def generate_schema_task(rng: random.Random, complexity: int = 2) -> tuple[str, dict[str, Any], dict[str, Any]]:
+def generate_schema_task(
+    rng: random.Random, complexity: int = 2
+) -> tuple[str, dict[str, Any], dict[str, Any]]:
     """(entity name, schema, a valid instance)."""
     entity = rng.choice(ENTITIES)
     schema, value = _object(rng, rng.randint(2 + complexity, 3 + 2 * complexity), strict=rng.random() < 0.7)
@@ -149,7 +184,9 @@ def _wrong_type(value: Any) -> Any:
     return [value]
 
 
-def corrupt(rng: random.Random, schema: dict[str, Any], value: dict[str, Any], edits: int = 2) -> dict[str, Any]:
+def corrupt(
+    rng: random.Random, schema: dict[str, Any], value: dict[str, Any], edits: int = 2
+) -> dict[str, Any]:
     """A copy of value with a few schema violations of the kinds real outputs have."""
     broken = copy.deepcopy(value)
     props = schema["properties"]

@@ -75,8 +75,23 @@ MASKED_PROC = (
     "sysrq-trigger",
 )
 _NAMESPACES = ["--unshare-all", "--unshare-user", "--disable-userns"]
-_USR = ["--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib",
-        "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/sbin", "/sbin"]  # fmt: skip
+_USR = [
+    "--ro-bind",
+    "/usr",
+    "/usr",
+    "--symlink",
+    "usr/bin",
+    "/bin",
+    "--symlink",
+    "usr/lib",
+    "/lib",
+    "--symlink",
+    "usr/lib64",
+    "/lib64",
+    "--symlink",
+    "usr/sbin",
+    "/sbin",
+]
 
 
 def _probe() -> str:
@@ -124,8 +139,13 @@ def _masks() -> list[str]:
 class BubblewrapSandbox(Sandbox):
     name = "bubblewrap"
 
-    def __init__(self, interpreter: str = "/usr/bin/python3", *, allow_unenforced: bool | None = None,
-                 use_cgroups: bool | None = None):  # fmt: skip
+    def __init__(
+        self,
+        interpreter: str = "/usr/bin/python3",
+        *,
+        allow_unenforced: bool | None = None,
+        use_cgroups: bool | None = None,
+    ):
         problem = _probe()
         if problem:
             raise SandboxUnavailable(problem)
@@ -148,22 +168,56 @@ class BubblewrapSandbox(Sandbox):
     def _bwrap_args(self, limits: SandboxLimits, file_fds: dict[str, int], seccomp_fd: int) -> list[str]:
         mb = 1024 * 1024
         args = [
-            "bwrap", *_NAMESPACES, "--die-with-parent", "--new-session", "--cap-drop", "ALL", *_USR,
-            "--proc", "/proc", *_masks(),
-            "--dev", "/dev", "--size", str(limits.tmp_mb * mb), "--tmpfs", "/dev/shm", "--remount-ro", "/dev",
-            "--size", str(limits.disk_mb * mb), "--tmpfs", WORK_DIR,
-            "--size", str(limits.tmp_mb * mb), "--tmpfs", "/tmp",
-        ]  # fmt: skip
+            "bwrap",
+            *_NAMESPACES,
+            "--die-with-parent",
+            "--new-session",
+            "--cap-drop",
+            "ALL",
+            *_USR,
+            "--proc",
+            "/proc",
+            *_masks(),
+            "--dev",
+            "/dev",
+            "--size",
+            str(limits.tmp_mb * mb),
+            "--tmpfs",
+            "/dev/shm",
+            "--remount-ro",
+            "/dev",
+            "--size",
+            str(limits.disk_mb * mb),
+            "--tmpfs",
+            WORK_DIR,
+            "--size",
+            str(limits.tmp_mb * mb),
+            "--tmpfs",
+            "/tmp",
+        ]
         for name, fd in file_fds.items():
             parent = os.path.dirname(name)
             if parent:
                 args += ["--dir", f"{WORK_DIR}/{parent}"]
             args += ["--file", str(fd), f"{WORK_DIR}/{name}"]
         return args + [
-            "--remount-ro", "/", "--chdir", WORK_DIR, "--clearenv",
-            "--setenv", "PATH", "/usr/bin", "--setenv", "HOME", WORK_DIR, "--setenv", "LANG", "C.UTF-8",
-            "--seccomp", str(seccomp_fd),
-        ]  # fmt: skip
+            "--remount-ro",
+            "/",
+            "--chdir",
+            WORK_DIR,
+            "--clearenv",
+            "--setenv",
+            "PATH",
+            "/usr/bin",
+            "--setenv",
+            "HOME",
+            WORK_DIR,
+            "--setenv",
+            "LANG",
+            "C.UTF-8",
+            "--seccomp",
+            str(seccomp_fd),
+        ]
 
     def _argv(
         self, command: list[str], limits: SandboxLimits, cgroup: CgroupRun | None, bwrap: list[str]
@@ -172,8 +226,12 @@ class BubblewrapSandbox(Sandbox):
         process count among them, which counts only this run's user namespace there. Nothing
         of the program runs outside its limits, and no preexec_fn runs in a threaded parent."""
         mb = 1024 * 1024
-        rlimits = [f"--cpu={limits.cpu_time_s}", f"--fsize={limits.file_size_mb * mb}",
-                   f"--nofile={limits.open_files}", f"--nproc={limits.max_processes}"]  # fmt: skip
+        rlimits = [
+            f"--cpu={limits.cpu_time_s}",
+            f"--fsize={limits.file_size_mb * mb}",
+            f"--nofile={limits.open_files}",
+            f"--nproc={limits.max_processes}",
+        ]
         if cgroup is None:  # no cgroup: the address-space rlimit is the (per-process) memory bound
             rlimits.append(f"--as={(limits.memory_mb + 256) * mb}")
         argv = [*bwrap, "--", "/usr/bin/prlimit", *rlimits, "--", *command]
@@ -224,8 +282,15 @@ class BubblewrapSandbox(Sandbox):
             fds.append(seccomp_fd)
             argv = self._argv(command, limits, cgroup, self._bwrap_args(limits, file_fds, seccomp_fd))
             pipe = subprocess.PIPE
-            process = subprocess.Popen(argv, stdin=pipe, stdout=pipe, stderr=pipe, pass_fds=fds,
-                                       start_new_session=True, env={"PATH": "/usr/bin:/bin"})  # fmt: skip
+            process = subprocess.Popen(
+                argv,
+                stdin=pipe,
+                stdout=pipe,
+                stderr=pipe,
+                pass_fds=fds,
+                start_new_session=True,
+                env={"PATH": "/usr/bin:/bin"},
+            )
             for fd in fds:
                 os.close(fd)
             fds = []

@@ -35,12 +35,24 @@ class UnsafeLocalSandbox(Sandbox):
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(encode(content))
             mb = 1024 * 1024
-            rlimits = ["prlimit", f"--cpu={limits.cpu_time_s}", f"--fsize={limits.file_size_mb * mb}",
-                       f"--nofile={limits.open_files}", f"--as={(limits.memory_mb + 256) * mb}", "--"]
+            rlimits = [
+                "prlimit",
+                f"--cpu={limits.cpu_time_s}",
+                f"--fsize={limits.file_size_mb * mb}",
+                f"--nofile={limits.open_files}",
+                f"--as={(limits.memory_mb + 256) * mb}",
+                "--",
+            ]
             pipe = subprocess.PIPE
-            process = subprocess.Popen([*rlimits, *command], cwd=work, stdin=pipe, stdout=pipe, stderr=pipe,
-                                       start_new_session=True,
-                                       env={"PATH": os.environ.get("PATH", "/usr/bin")})  # fmt: skip
+            process = subprocess.Popen(
+                [*rlimits, *command],
+                cwd=work,
+                stdin=pipe,
+                stdout=pipe,
+                stderr=pipe,
+                start_new_session=True,
+                env={"PATH": os.environ.get("PATH", "/usr/bin")},
+            )
             out, err, timed_out, exceeded, wall = communicate_bounded(process, stdin, limits)
         code = process.returncode
         status = "timeout" if timed_out else "output_limit" if exceeded else "ok" if code == 0 else "crash"

@@ -10,6 +10,8 @@ def vllm_server(tmp_path_factory):
     runtime LoRA loading and the dev-mode weight reload that the trainer tests use."""
     model = ensure_default_model()
     log = tmp_path_factory.mktemp("vllm") / "server.log"
-    config = ServerConfig(model=model, served_name="smollm2", max_num_seqs=32, enable_lora=True, max_lora_rank=8, dev_mode=True)
+    config = ServerConfig(
+        model=model, served_name="smollm2", max_num_seqs=32, enable_lora=True, max_lora_rank=8, dev_mode=True
+    )
     with VLLMServer(config, log_path=log) as server:
         yield server

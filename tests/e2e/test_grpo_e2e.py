@@ -21,10 +21,38 @@ ROOT = Path(__file__).resolve().parents[2]
 def _train(url, out, steps):
     # InstructionFollowing with one constraint: SmolLM2 passes ~36 % of the time, so groups
     # carry signal even with 32 tokens (on Format-v0 they would all score 0 and be dropped).
-    cmd = [sys.executable, "-m", "trainers.cli", "train", "grpo", "--server", url, "--out", str(out), "--steps", str(steps),
-           "--env", "InstructionFollowing", "--env-arg", "max_constraints=1", "--tasks-per-step", "2", "--group-size", "4",
-           "--max-tokens", "32", "--learning-rate", "0.001", "--max-staleness", "1", "--config", str(out.parent / "grpo.yaml")]  # fmt: skip
-    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "trainers.cli",
+        "train",
+        "grpo",
+        "--server",
+        url,
+        "--out",
+        str(out),
+        "--steps",
+        str(steps),
+        "--env",
+        "InstructionFollowing",
+        "--env-arg",
+        "max_constraints=1",
+        "--tasks-per-step",
+        "2",
+        "--group-size",
+        "4",
+        "--max-tokens",
+        "32",
+        "--learning-rate",
+        "0.001",
+        "--max-staleness",
+        "1",
+        "--config",
+        str(out.parent / "grpo.yaml"),
+    ]
+    return subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
 
 
 def _steps(out):
@@ -37,7 +65,9 @@ def test_grpo_kill_and_resume_reaches_the_same_step_and_data_position(vllm_serve
     out = tmp_path / "run"
     proc = _train(vllm_server.url, out, 3)
     deadline = time.monotonic() + 600
-    while not (out / "checkpoint" / "state.pt").exists() and proc.poll() is None and time.monotonic() < deadline:
+    while (
+        not (out / "checkpoint" / "state.pt").exists() and proc.poll() is None and time.monotonic() < deadline
+    ):
         time.sleep(0.2)
     assert proc.poll() is None, proc.stderr.read()
     os.killpg(proc.pid, signal.SIGKILL)
@@ -58,7 +88,9 @@ def test_grpo_kill_and_resume_reaches_the_same_step_and_data_position(vllm_serve
     assert [r["data_position"] for r in rows] == [2, 4, 6]
     assert any(r["groups_dropped"] < 2 for r in rows), rows  # some group carried signal
     assert all(r["staleness"] <= 1 for r in rows)  # generation ran ahead by one version at most
-    assert any(name.endswith("lora_B.weight") and tensor.abs().sum() > 0 for name, tensor in adapter.items())  # trained
+    assert any(
+        name.endswith("lora_B.weight") and tensor.abs().sum() > 0 for name, tensor in adapter.items()
+    )  # trained
     served = [m["id"] for m in __import__("httpx").get(f"{vllm_server.url}/v1/models").json()["data"]]
     assert "policy-v3" in served
     assert (out / "curves.png").stat().st_size > 1000
@@ -68,8 +100,15 @@ def test_grpo_kill_and_resume_reaches_the_same_step_and_data_position(vllm_serve
 def _greedy(url, model):
     import httpx
 
-    body = {"model": model, "messages": [{"role": "user", "content": "Name three colours."}], "max_tokens": 12, "temperature": 0}
-    return httpx.post(f"{url}/v1/chat/completions", json=body, timeout=120).json()["choices"][0]["message"]["content"]
+    body = {
+        "model": model,
+        "messages": [{"role": "user", "content": "Name three colours."}],
+        "max_tokens": 12,
+        "temperature": 0,
+    }
+    return httpx.post(f"{url}/v1/chat/completions", json=body, timeout=120).json()["choices"][0]["message"][
+        "content"
+    ]
 
 
 def test_ppo_full_parameter_update_reaches_the_server(vllm_server, tmp_path):
@@ -81,9 +120,18 @@ def test_ppo_full_parameter_update_reaches_the_server(vllm_server, tmp_path):
     from trainers.ppo import PPOConfig, PPOTrainer
 
     env = gym.make("atropos_envs/InstructionFollowing-v0", max_constraints=1).unwrapped
-    config = PPOConfig(env_id="atropos_envs/InstructionFollowing-v0", env_kwargs={"max_constraints": 1}, steps=1,
-                       tasks_per_step=2, group_size=4, max_tokens=32, lora_rank=0, learning_rate=1e-3, micro_batch=4,
-                       ppo_epochs=1)  # fmt: skip
+    config = PPOConfig(
+        env_id="atropos_envs/InstructionFollowing-v0",
+        env_kwargs={"max_constraints": 1},
+        steps=1,
+        tasks_per_step=2,
+        group_size=4,
+        max_tokens=32,
+        lora_rank=0,
+        learning_rate=1e-3,
+        micro_batch=4,
+        ppo_epochs=1,
+    )
     before = _greedy(vllm_server.url, "smollm2")
     try:
         trainer = PPOTrainer(config, env, ensure_default_model(), [vllm_server.url], tmp_path / "ppo")
@@ -91,8 +139,14 @@ def test_ppo_full_parameter_update_reaches_the_server(vllm_server, tmp_path):
         assert trainer.sync.name == "reload" and metrics["sync_s"] > 0
         assert metrics["value_loss"] > 0 and metrics["samples_trained"] == 8
         assert _greedy(vllm_server.url, "smollm2") != before  # the server samples from the new weights
-        assert "value_head" in torch.load(tmp_path / "ppo" / "checkpoint" / "state.pt", weights_only=False)["extra"]
+        assert (
+            "value_head"
+            in torch.load(tmp_path / "ppo" / "checkpoint" / "state.pt", weights_only=False)["extra"]
+        )
     finally:  # give the shared server its original weights back
-        httpx.post(f"{vllm_server.url}/collective_rpc", timeout=300,
-                   json={"method": "reload_weights", "kwargs": {"weights_path": str(ensure_default_model())}})  # fmt: skip
+        httpx.post(
+            f"{vllm_server.url}/collective_rpc",
+            timeout=300,
+            json={"method": "reload_weights", "kwargs": {"weights_path": str(ensure_default_model())}},
+        )
     assert _greedy(vllm_server.url, "smollm2") == before

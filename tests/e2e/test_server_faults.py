@@ -40,12 +40,20 @@ def test_sampling_survives_a_server_restart(vllm_server, tmp_path):
     assert proc.wait(900) == 0, proc.stderr.read()
     got = _samples(out)
     assert len({(t, i) for t, i, _ in got}) == len(got), "a sample was written twice"
-    assert got == _reference(vllm_server.url, tmp_path), "the run must keep exactly what an uninterrupted run keeps"
+    assert got == _reference(vllm_server.url, tmp_path), (
+        "the run must keep exactly what an uninterrupted run keeps"
+    )
 
 
 def test_one_of_two_servers_dying_shifts_its_load_to_the_other(vllm_server, tmp_path):
-    config = ServerConfig(model=ensure_default_model(), served_name="smollm2", max_num_seqs=32, enable_lora=True,
-                          max_lora_rank=8, dev_mode=True)  # fmt: skip
+    config = ServerConfig(
+        model=ensure_default_model(),
+        served_name="smollm2",
+        max_num_seqs=32,
+        enable_lora=True,
+        max_lora_rank=8,
+        dev_mode=True,
+    )
     out = tmp_path / "two.jsonl"
     with VLLMServer(config, log_path=tmp_path / "second.log") as second:
         proc = _sample(vllm_server.url, out, "--server", second.url)
@@ -58,11 +66,39 @@ def test_one_of_two_servers_dying_shifts_its_load_to_the_other(vllm_server, tmp_
 def test_training_survives_a_server_restart(vllm_server, tmp_path):
     """The restarted server has lost the trained adapter: the trainer pushes it again."""
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "trainers.cli", "train", "grpo", "--server", vllm_server.url, "--out", str(out), "--steps", "3",
-           "--env", "InstructionFollowing", "--env-arg", "max_constraints=1", "--tasks-per-step", "2", "--group-size", "4",
-           "--max-tokens", "32", "--lora-rank", "8", "--config", str(tmp_path / "grpo.yaml")]  # fmt: skip
-    (tmp_path / "grpo.yaml").write_text("lora_alpha: 16\nmicro_batch: 4\nuniform_groups: keep\nreport_to: []\n")
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "trainers.cli",
+        "train",
+        "grpo",
+        "--server",
+        vllm_server.url,
+        "--out",
+        str(out),
+        "--steps",
+        "3",
+        "--env",
+        "InstructionFollowing",
+        "--env-arg",
+        "max_constraints=1",
+        "--tasks-per-step",
+        "2",
+        "--group-size",
+        "4",
+        "--max-tokens",
+        "32",
+        "--lora-rank",
+        "8",
+        "--config",
+        str(tmp_path / "grpo.yaml"),
+    ]
+    (tmp_path / "grpo.yaml").write_text(
+        "lora_alpha: 16\nmicro_batch: 4\nuniform_groups: keep\nreport_to: []\n"
+    )
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     metrics = out / "metrics.jsonl"
     _wait_for(lambda: read_metrics(metrics), proc, 600)
     vllm_server.stop()

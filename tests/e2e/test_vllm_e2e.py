@@ -21,7 +21,18 @@ from trainers.rejection_sampling import SamplingJob, run_job
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLE_ARGS = ["--num-tasks", "8", "--n", "4", "--keep", "2", "--max-tokens", "48", "--assistant-prefix", "<think>"]
+SAMPLE_ARGS = [
+    "--num-tasks",
+    "8",
+    "--n",
+    "4",
+    "--keep",
+    "2",
+    "--max-tokens",
+    "48",
+    "--assistant-prefix",
+    "<think>",
+]
 
 
 def test_client_returns_text_token_ids_and_logprobs(vllm_server):
@@ -46,9 +57,13 @@ def test_client_returns_text_token_ids_and_logprobs(vllm_server):
 
 def test_client_spreads_over_servers_and_skips_a_dead_one(vllm_server):
     async def go():
-        async with RolloutClient(["http://127.0.0.1:9", vllm_server.url], model="smollm2", give_up_after_s=30) as client:
+        async with RolloutClient(
+            ["http://127.0.0.1:9", vllm_server.url], model="smollm2", give_up_after_s=30
+        ) as client:
             params = SamplingParams(max_tokens=4)
-            return await asyncio.gather(*(client.chat([{"role": "user", "content": "hi"}], params) for _ in range(6)))
+            return await asyncio.gather(
+                *(client.chat([{"role": "user", "content": "hi"}], params) for _ in range(6))
+            )
 
     assert len(asyncio.run(go())) == 6
 
@@ -64,8 +79,15 @@ def test_client_reports_a_dead_server():
 
 def test_rejection_sampling_writes_verified_sft_data(vllm_server, tmp_path):
     env = gym.make("atropos_envs/Format-v0").unwrapped
-    job = SamplingJob(env_id="atropos_envs/Format-v0", num_tasks=12, samples_per_task=6, keep_per_task=2,
-                      sampling=SamplingParams(max_tokens=48), assistant_prefix="<think>", model="smollm2")  # fmt: skip
+    job = SamplingJob(
+        env_id="atropos_envs/Format-v0",
+        num_tasks=12,
+        samples_per_task=6,
+        keep_per_task=2,
+        sampling=SamplingParams(max_tokens=48),
+        assistant_prefix="<think>",
+        model="smollm2",
+    )
     out = tmp_path / "sft.jsonl"
 
     async def go():
@@ -90,9 +112,21 @@ def test_rejection_sampling_writes_verified_sft_data(vllm_server, tmp_path):
 
 
 def _sample(url, out, *extra):
-    cmd = [sys.executable, "-m", "trainers.cli", "sample", "--server", url, "--out", str(out), *SAMPLE_ARGS, *extra]
-    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "trainers.cli",
+        "sample",
+        "--server",
+        url,
+        "--out",
+        str(out),
+        *SAMPLE_ARGS,
+        *extra,
+    ]
+    return subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
 
 
 def _committed(out: Path) -> int:
@@ -102,7 +136,9 @@ def _committed(out: Path) -> int:
 
 def _samples(out: Path) -> list[tuple]:
     rows = [json.loads(line) for line in out.read_text().splitlines()]
-    return sorted((r["metadata"]["task_id"], r["metadata"]["sample_index"], r["messages"][-1]["content"]) for r in rows)
+    return sorted(
+        (r["metadata"]["task_id"], r["metadata"]["sample_index"], r["messages"][-1]["content"]) for r in rows
+    )
 
 
 def test_killed_run_resumes_without_loss_or_duplicates(vllm_server, tmp_path):
@@ -132,8 +168,22 @@ def test_killed_run_resumes_without_loss_or_duplicates(vllm_server, tmp_path):
 
 def test_evaluate_scores_every_sample_on_held_out_tasks(vllm_server, tmp_path):
     out = tmp_path / "eval.jsonl"
-    cmd = [sys.executable, "-m", "trainers.cli", "evaluate", "--server", vllm_server.url, "--out", str(out),
-           "--num-tasks", "4", "--n", "2", "--max-tokens", "32"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "trainers.cli",
+        "evaluate",
+        "--server",
+        vllm_server.url,
+        "--out",
+        str(out),
+        "--num-tasks",
+        "4",
+        "--n",
+        "2",
+        "--max-tokens",
+        "32",
+    ]
     result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in out.read_text().splitlines()]
@@ -144,11 +194,20 @@ def test_evaluate_scores_every_sample_on_held_out_tasks(vllm_server, tmp_path):
     assert summary["mean_reward"] == pytest.approx(sum(r["metadata"]["reward"] for r in rows) / 8)
 
 
-@pytest.mark.parametrize("env_id,settings", [("atropos_envs/ToolUse-v0", {"max_turns": 3}), ("atropos_envs/Code-v0", {})])
+@pytest.mark.parametrize(
+    "env_id,settings", [("atropos_envs/ToolUse-v0", {"max_turns": 3}), ("atropos_envs/Code-v0", {})]
+)
 def test_sandboxed_and_multi_turn_envs_run_against_the_server(vllm_server, tmp_path, env_id, settings):
     env = gym.make(env_id, **settings).unwrapped
-    job = SamplingJob(env_id=env_id, env_kwargs=settings, num_tasks=3, samples_per_task=2, keep_per_task=0,
-                      sampling=SamplingParams(max_tokens=96), model="smollm2")  # fmt: skip
+    job = SamplingJob(
+        env_id=env_id,
+        env_kwargs=settings,
+        num_tasks=3,
+        samples_per_task=2,
+        keep_per_task=0,
+        sampling=SamplingParams(max_tokens=96),
+        model="smollm2",
+    )
     out = tmp_path / "eval.jsonl"
 
     async def go():
@@ -171,8 +230,20 @@ def test_multi_turn_rollouts_flatten_to_one_masked_token_sequence(vllm_server):
 
     async def go():
         async with RolloutClient([vllm_server.url]) as client:
-            return await asyncio.gather(*(run_episode(env, str(i), sample_index=0, client=client, sampling=SamplingParams(max_tokens=48), base_seed=0, assistant_prefix="<tool_call>")
-                                          for i in range(4)))  # fmt: skip
+            return await asyncio.gather(
+                *(
+                    run_episode(
+                        env,
+                        str(i),
+                        sample_index=0,
+                        client=client,
+                        sampling=SamplingParams(max_tokens=48),
+                        base_seed=0,
+                        assistant_prefix="<tool_call>",
+                    )
+                    for i in range(4)
+                )
+            )
 
     multi_turn = [r for r in asyncio.run(go()) if len(r.turns) > 1]
     assert multi_turn, "with a <tool_call> prefill SmolLM2's first reply is a (possibly malformed) call"

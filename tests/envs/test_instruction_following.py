@@ -18,12 +18,20 @@ def make(**kwargs):
 
 def test_loads_ifeval_files_as_they_are(tmp_path):
     rows = [
-        {"key": 1000, "prompt": "Write a haiku. Do not use commas. Include a title like <<t>>.",
-         "instruction_id_list": ["punctuation:no_comma", "detectable_format:title"], "kwargs": [{}, {}]},
+        {
+            "key": 1000,
+            "prompt": "Write a haiku. Do not use commas. Include a title like <<t>>.",
+            "instruction_id_list": ["punctuation:no_comma", "detectable_format:title"],
+            "kwargs": [{}, {}],
+        },
         # the Hugging Face copy of IFEval carries every keyword, mostly null
-        {"key": 1001, "prompt": "Answer in at least 5 words.", "instruction_id_list": ["length_constraints:number_words"],
-         "kwargs": [{"num_words": 5, "relation": "at least", "keyword": None, "letter": None}]},
-    ]  # fmt: skip
+        {
+            "key": 1001,
+            "prompt": "Answer in at least 5 words.",
+            "instruction_id_list": ["length_constraints:number_words"],
+            "kwargs": [{"num_words": 5, "relation": "at least", "keyword": None, "letter": None}],
+        },
+    ]
     path = tmp_path / "ifeval.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     env = make(tasks=str(path))
@@ -166,9 +174,11 @@ def test_value_level_contradictions_are_rejected():
 
 
 def test_a_generated_task_can_be_satisfied():
-    task = {"prompt": "Where did we go?", "instruction_id_list": ["atropos:nth_word_language",
-                                                                "detectable_content:postscript"],
-            "kwargs": [{"n": 3, "language": "el"}, {"postscript_marker": "P.S."}]}  # fmt: skip
+    task = {
+        "prompt": "Where did we go?",
+        "instruction_id_list": ["atropos:nth_word_language", "detectable_content:postscript"],
+        "kwargs": [{"n": 3, "language": "el"}, {"postscript_marker": "P.S."}],
+    }
     assert reply(make(tasks=[task]), "We went καλά home now σήμερα P.S. ναι")[0] == 1.0
 
 
@@ -219,12 +229,18 @@ def test_file_tasks_accept_short_picks_and_edits_of_quoted_text():
     honest = "Sunlight scatters off air molecules and blue light scatters most so the sky looks blue to us."
     assert reply(env, honest)[0] == 1.0
     assert reply(env, "Rayleigh scattering")[0] == 1.0  # a short answer is still an answer
-    edit = {"prompt": "Fix the grammar of this text: 'the cat sit on the mat and it look happy today in the sun'",
-            "instruction_id_list": ["punctuation:no_comma"], "kwargs": [{}]}  # fmt: skip
+    edit = {
+        "prompt": "Fix the grammar of this text: 'the cat sit on the mat and it look happy today in the sun'",
+        "instruction_id_list": ["punctuation:no_comma"],
+        "kwargs": [{}],
+    }
     assert reply(make(tasks=[edit]), "The cat sits on the mat and it looks happy today in the sun.")[0] == 1.0
-    options = {"prompt": "Is water wet? Answer with one of these options only: My answer is yes., My answer is no., "
-                         "My answer is maybe.", "instruction_id_list": ["detectable_format:constrained_response"],
-               "kwargs": [{}]}  # fmt: skip
+    options = {
+        "prompt": "Is water wet? Answer with one of these options only: My answer is yes., My answer is no., "
+        "My answer is maybe.",
+        "instruction_id_list": ["detectable_format:constrained_response"],
+        "kwargs": [{}],
+    }
     assert reply(make(tasks=[options]), "My answer is yes.")[0] == 1.0
     reward, info = reply(make(tasks=[options]), options["prompt"])  # every option at once
     assert reward == 0.0 and "3 of the offered answers" in info["reason"]
@@ -243,8 +259,11 @@ def generated(constraint_ids, **config):
         ("Do not use any commas.", "not an answer: 0 words of its own"),
         ("ok sure fine then", "not an answer: 4 words of its own"),
         ("My uncle repaired the old tractor", "too short for the request"),
-        ("My uncle repaired the old tractor yesterday afternoon before dinner and then he drove it to the "
-         "farm shop where the owner gave him a discount on new tyres for the winter season", "off topic"),
+        (
+            "My uncle repaired the old tractor yesterday afternoon before dinner and then he drove it to the "
+            "farm shop where the owner gave him a discount on new tyres for the winter season",
+            "off topic",
+        ),
         (
             (
                 "Write a short note to a neighbour about a lost cat. Do not use any commas. My uncle repaired the"
@@ -263,15 +282,19 @@ def test_generated_tasks_want_an_answer_on_the_topic(text, why):
 
 def test_generated_tasks_pay_honest_answers():
     env, task_id = generated(["punctuation:no_comma"])
-    note = ("Hello neighbour! Our grey kitten Milo went missing on Tuesday evening. He wears a blue collar and "
-            "may be hiding in a garden shed. Please call us if you see him and thank you for looking.")
+    note = (
+        "Hello neighbour! Our grey kitten Milo went missing on Tuesday evening. He wears a blue collar and "
+        "may be hiding in a garden shed. Please call us if you see him and thank you for looking."
+    )
     assert reply(env, note, task_id)[0] == 1.0
     env, task_id = generated(["combination:repeat_prompt"])
     request = env.get_task(task_id)["request"]
     assert request == "Write a short story about a lighthouse keeper."
-    story = (" Every night old Tom climbed the tower and lit the lamp so the fishing boats came home safely. "
-             "One winter storm the light failed and he carried a lantern up the stairs until the last ship "
-             "reached the shore.")  # fmt: skip
+    story = (
+        " Every night old Tom climbed the tower and lit the lamp so the fishing boats came home safely. "
+        "One winter storm the light failed and he carried a lantern up the stairs until the last ship "
+        "reached the shore."
+    )
     assert reply(env, request + story, task_id)[0] == 1.0
     assert reply(env, request, task_id)[0] == 0.0
 
@@ -289,8 +312,10 @@ def test_probes_stay_below_the_pass_bar(config):
 
 # ---- red-team regressions: junk with topic words, other languages, task-file junk, huge replies ------
 JUNK = "marble violet tundra copper glacier"
-FILLER = ("the quarterly report covers inventory levels and shipping schedules for the northern warehouse "
-          "and the accounting team will review the numbers next week")  # fmt: skip
+FILLER = (
+    "the quarterly report covers inventory levels and shipping schedules for the northern warehouse "
+    "and the accounting team will review the numbers next week"
+)
 
 
 def _salad(words: list[str], topic: list[str], every: int = 4) -> str:
@@ -307,7 +332,12 @@ def test_generated_tasks_refuse_junk_with_topic_words():
         topic = [w for w in task["request"].lower().rstrip(".").split() if len(w) > 3]
         lorem = "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor".split()
         german = "das wetter ist heute sehr kalt und grau im norden und wir bleiben zu hause bei tee"
-        for text in (f"{topic[-1]} {JUNK}", _salad(FILLER.split() * 2, topic), _salad(lorem * 3, topic), german):
+        for text in (
+            f"{topic[-1]} {JUNK}",
+            _salad(FILLER.split() * 2, topic),
+            _salad(lorem * 3, topic),
+            german,
+        ):
             reward, info = reply(env, text, str(i))
             assert reward < 0.5, (i, text, info["reason"])
 
@@ -316,35 +346,52 @@ def test_a_response_language_keeps_the_topic_check():
     env, task_id = generated(["language:response_language"], max_constraints=1)
     task = env.get_task(task_id)
     assert task["kwargs"][0]["language"] in ("de", "fr", "es", "it", "pt")
-    weather = ("das wetter ist heute sehr kalt und grau im norden und wir bleiben heute lieber zu hause bei "
-               "einer tasse tee und einem guten buch am warmen ofen")  # fmt: skip
+    weather = (
+        "das wetter ist heute sehr kalt und grau im norden und wir bleiben heute lieber zu hause bei "
+        "einer tasse tee und einem guten buch am warmen ofen"
+    )
     reward, info = reply(env, weather, task_id)
     assert reward == 0.0 and ("off topic" in info["reason"] or "not prose" in info["reason"]), info["reason"]
 
 
-JAPAN = {"prompt": "Write a short blog post about a trip to Japan. Do not use any commas in your response.",
-         "instruction_id_list": ["punctuation:no_comma"], "kwargs": [{}]}  # fmt: skip
-ROME = {"prompt": "Write a 300+ word essay about the history of the Roman Empire. Do not use any commas.",
-        "instruction_id_list": ["punctuation:no_comma", "length_constraints:number_words"],
-        "kwargs": [{}, {"num_words": 300, "relation": "at least"}]}  # fmt: skip
+JAPAN = {
+    "prompt": "Write a short blog post about a trip to Japan. Do not use any commas in your response.",
+    "instruction_id_list": ["punctuation:no_comma"],
+    "kwargs": [{}],
+}
+ROME = {
+    "prompt": "Write a 300+ word essay about the history of the Roman Empire. Do not use any commas.",
+    "instruction_id_list": ["punctuation:no_comma", "length_constraints:number_words"],
+    "kwargs": [{}, {"num_words": 300, "relation": "at least"}],
+}
 
 
-@pytest.mark.parametrize("task,text", [
-    (JAPAN, "ok"), (JAPAN, "Japan"), (JAPAN, "x y"), (JAPAN, "Write a short blog post about a trip to Japan."),
-    (JAPAN, JUNK), (JAPAN, "The Eiffel Tower was finished in 1889 and it is the most visited monument in Paris."),
-    (JAPAN, "Der Eiffelturm wurde 1889 fertiggestellt und ist heute das meistbesuchte Bauwerk in Paris"),
-    (JAPAN, "lorem ipsum dolor sit amet consectetur adipiscing elit " * 20),
-    (ROME, "lorem ipsum dolor sit amet consectetur adipiscing elit " * 40), (ROME, f"roman {JUNK} " * 60),
-    (ROME, "the history of the roman empire essay words about " * 40),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "task,text",
+    [
+        (JAPAN, "ok"),
+        (JAPAN, "Japan"),
+        (JAPAN, "x y"),
+        (JAPAN, "Write a short blog post about a trip to Japan."),
+        (JAPAN, JUNK),
+        (JAPAN, "The Eiffel Tower was finished in 1889 and it is the most visited monument in Paris."),
+        (JAPAN, "Der Eiffelturm wurde 1889 fertiggestellt und ist heute das meistbesuchte Bauwerk in Paris"),
+        (JAPAN, "lorem ipsum dolor sit amet consectetur adipiscing elit " * 20),
+        (ROME, "lorem ipsum dolor sit amet consectetur adipiscing elit " * 40),
+        (ROME, f"roman {JUNK} " * 60),
+        (ROME, "the history of the roman empire essay words about " * 40),
+    ],
+)
 def test_file_tasks_refuse_junk(task, text):
     reward, info = reply(make(tasks=[task]), text)
     assert (reward, info["outcome"]) == (0.0, "invalid"), info["reason"]
 
 
 def test_file_tasks_pay_an_honest_answer():
-    post = ("Our trip to Japan began in Tokyo where we ate ramen at midnight and rode the quiet trains. "
-            "Then we took the bullet train to Kyoto to see the temples and the bamboo forest.")
+    post = (
+        "Our trip to Japan began in Tokyo where we ate ramen at midnight and rode the quiet trains. "
+        "Then we took the bullet train to Kyoto to see the temples and the bamboo forest."
+    )
     assert reply(make(tasks=[JAPAN]), post)[0] == 1.0
 
 

@@ -15,11 +15,14 @@ from tests.envs.helpers import reply
 
 SCHEMA = {
     "type": "object",
-    "properties": {"name": {"type": "string", "minLength": 2}, "email": {"type": "string", "format": "email"},
-                   "age": {"type": "integer", "minimum": 0, "maximum": 150}},
+    "properties": {
+        "name": {"type": "string", "minLength": 2},
+        "email": {"type": "string", "format": "email"},
+        "age": {"type": "integer", "minimum": 0, "maximum": 150},
+    },
     "required": ["name", "email"],
     "additionalProperties": False,
-}  # fmt: skip
+}
 GOOD = {"name": "Ada", "email": "ada@example.com", "age": 36}
 
 
@@ -55,9 +58,17 @@ def test_generator_uses_refs_and_combinators():
 
 def test_generate_task_scoring():
     env = make(tasks=[{"schema": SCHEMA, "entity": "person"}])
-    assert reply(env, json.dumps(GOOD)) == (1.0, {"task_id": "0", "turn": 1, "reward": 1.0,
-                                                  "components": {"parseable": 1.0, "valid": 1.0}, "reason": "valid",
-                                                  "outcome": "ok"})  # fmt: skip
+    assert reply(env, json.dumps(GOOD)) == (
+        1.0,
+        {
+            "task_id": "0",
+            "turn": 1,
+            "reward": 1.0,
+            "components": {"parseable": 1.0, "valid": 1.0},
+            "reason": "valid",
+            "outcome": "ok",
+        },
+    )
     reward, info = reply(env, json.dumps({**GOOD, "email": "not an email"}))
     assert reward == 0.1 and "email: 'not an email' is not a 'email'" in info["reason"]
     reward, info = reply(env, json.dumps({**GOOD, "extra": 1}))
@@ -134,20 +145,31 @@ def test_task_files(tmp_path):
 
 def test_red_team_holes_are_closed(tmp_path):
     invalid = {"a": {"b": "x", "c": "y"}}
-    env = make(tasks=[{"schema": {"type": "object", "properties": {"a": {"type": "string"}}}, "invalid": invalid}])
+    env = make(
+        tasks=[{"schema": {"type": "object", "properties": {"a": {"type": "string"}}}, "invalid": invalid}]
+    )
     clean = reply(env, json.dumps({"a": "x"}))[0]
     assert reply(env, json.dumps({"a": "z", "a/b": "x", "a/c": "y"}))[0] <= clean  # no path collision
-    scratch, info = reply(make(tasks=[{"schema": SCHEMA, "invalid": {**GOOD, "age": "old"}}]), json.dumps(
-        {"name": "Zed", "email": "zed@example.org", "age": 1}))  # fmt: skip
+    scratch, info = reply(
+        make(tasks=[{"schema": SCHEMA, "invalid": {**GOOD, "age": "old"}}]),
+        json.dumps({"name": "Zed", "email": "zed@example.org", "age": 1}),
+    )
     assert scratch < 0.5 and info["components"]["valid"] == 1.0 and info["components"]["kept"] == 0.0
     env = make(tasks=[{"schema": SCHEMA}])
     assert reply(env, "\u00a0" + json.dumps(GOOD))[0] == 0.0
-    assert reply(make(tasks=[{"schema": SCHEMA, "allow_wrapped": True}]),
-                 "```json\n" + json.dumps(GOOD) + " junk\n```")[0] == 0.0  # fmt: skip
+    assert (
+        reply(
+            make(tasks=[{"schema": SCHEMA, "allow_wrapped": True}]),
+            "```json\n" + json.dumps(GOOD) + " junk\n```",
+        )[0]
+        == 0.0
+    )
     timed = {"type": "object", "properties": {"when": {"type": "string", "format": "date-time"}}}
     assert reply(make(tasks=[{"schema": timed}]), '{"when": "yesterday"}')[0] == 0.1
     path = tmp_path / "t.jsonl"
-    path.write_text(json.dumps({"schema": {"type": "object", "properties": {"v": {"format": "made-up"}}}}) + "\n")
+    path.write_text(
+        json.dumps({"schema": {"type": "object", "properties": {"v": {"format": "made-up"}}}}) + "\n"
+    )
     with pytest.raises(TaskFileError, match="line 1, field 'schema': format 'made-up' cannot be checked"):
         make(tasks=str(path))
     with pytest.raises(TaskFileError, match="the boolean schema true accepts every value"):
@@ -176,8 +198,13 @@ def test_non_json_numbers_and_duplicate_keys_are_refused():
 
 def test_a_schema_without_root_type_still_wants_its_kind_of_value():
     props = {"properties": {"a": {"type": "integer"}}}
-    env = make(tasks=[{"schema": props}, {"schema": {"items": {"type": "integer"}}, "id": "arr"},
-                      {"schema": {"anyOf": [{"required": ["a"]}, {"required": ["b"]}]}, "id": "any"}])  # fmt: skip
+    env = make(
+        tasks=[
+            {"schema": props},
+            {"schema": {"items": {"type": "integer"}}, "id": "arr"},
+            {"schema": {"anyOf": [{"required": ["a"]}, {"required": ["b"]}]}, "id": "any"},
+        ]
+    )
     for text in ["null", "0", "[]", '"x"', "true"]:
         reward, info = reply(env, text)
         assert reward == 0.1 and "(root): expected an object" in info["reason"], text
@@ -205,8 +232,10 @@ def test_schemas_may_only_refer_inside_themselves(tmp_path, schema, message):
 
 
 def test_local_refs_and_anchors_still_work():
-    schema = {"$defs": {"n": {"$anchor": "num", "type": "integer"}},
-              "properties": {"a": {"$ref": "#/$defs/n"}, "b": {"$ref": "#num"}, "c": {"$ref": "#"}}}  # fmt: skip
+    schema = {
+        "$defs": {"n": {"$anchor": "num", "type": "integer"}},
+        "properties": {"a": {"$ref": "#/$defs/n"}, "b": {"$ref": "#num"}, "c": {"$ref": "#"}},
+    }
     env = make(tasks=[{"schema": schema}])
     assert reply(env, '{"a": 1, "b": 2, "c": {"a": 3}}')[0] == 1.0
     assert reply(env, '{"a": 1, "c": {"a": "x"}}')[0] == 0.1
@@ -238,7 +267,9 @@ def test_probes_fail_and_the_reference_passes_on_generated_tasks():
             for name, turns in env.probes(task).items():
                 assert reply(env, turns[0], str(i))[0] < 0.5, (name, i)
             reward = reply(env, env.reference_answer(task)[0], str(i))[0]
-            assert reward == 1.0 if mode == "generate" else 0.7 <= reward <= 1.0  # repair: every sound part kept
+            assert (
+                reward == 1.0 if mode == "generate" else 0.7 <= reward <= 1.0
+            )  # repair: every sound part kept
     assert (
         make(tasks=[{"schema": SCHEMA}]).reference_answer(make(tasks=[{"schema": SCHEMA}]).get_task("0"))
         is None
@@ -246,9 +277,16 @@ def test_probes_fail_and_the_reference_passes_on_generated_tasks():
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-                    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
-                    max_leaves=30) | st.text(max_size=300))  # fmt: skip
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+        lambda children: (
+            st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+        ),
+        max_leaves=30,
+    )
+    | st.text(max_size=300)
+)
 def test_any_reply_scores_in_range_with_a_reason(value):
     env = make(tasks=[{"schema": SCHEMA, "invalid": {"name": 1}}])
     text = value if isinstance(value, str) else json.dumps(value)

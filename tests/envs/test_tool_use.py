@@ -453,11 +453,19 @@ def test_junk_calls_earn_nothing_and_an_honest_answer_beats_any_incomplete_reply
 
 def _user_env(tmp_path):
     records = [
-        {"id": "u1", "question": "Convert 5 km to metres.", "answer": [5000],
-         "ground_truth": [{"convert_units": {"value": [5], "from_unit": ["km"], "to_unit": ["m"]}}]},
-        {"id": "u2", "question": "What is 123 * 456?", "answer": [56088],
-         "ground_truth": [{"calculator": {"expression": ["123*456"]}}]},
-    ]  # fmt: skip
+        {
+            "id": "u1",
+            "question": "Convert 5 km to metres.",
+            "answer": [5000],
+            "ground_truth": [{"convert_units": {"value": [5], "from_unit": ["km"], "to_unit": ["m"]}}],
+        },
+        {
+            "id": "u2",
+            "question": "What is 123 * 456?",
+            "answer": [56088],
+            "ground_truth": [{"calculator": {"expression": ["123*456"]}}],
+        },
+    ]
     path = tmp_path / "user.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
     return make(tasks=str(path))

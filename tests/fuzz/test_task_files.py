@@ -22,29 +22,49 @@ import atropos_envs  # noqa: F401
 from atropos_envs.core import Trajectory
 from atropos_envs.tasks import MAX_TASK_DEPTH, TaskFileError
 
-SCHEMA = {"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer", "minimum": 0}},
-          "required": ["name"], "additionalProperties": False}  # fmt: skip
+SCHEMA = {
+    "type": "object",
+    "properties": {"name": {"type": "string"}, "age": {"type": "integer", "minimum": 0}},
+    "required": ["name"],
+    "additionalProperties": False,
+}
 
 # A valid record per env (and the field paths the fuzzer changes), after each env's task_schema.
 BASES = {
     "Format-v0": {"question": "What is 2 + 3?", "answer": "5", "answer_format": "boxed"},
-    "InstructionFollowing-v0": {"prompt": "Describe a river. Answer with at least 10 words.",
-                                "instruction_id_list": ["length_constraints:number_words"],
-                                "kwargs": [{"num_words": 10, "relation": "at least"}]},
-    "JsonSchema-v0": {"schema": SCHEMA, "entity": "person", "mode": "repair", "invalid": {"name": 3},
-                      "allow_wrapped": False},
-    "Code-v0": {"question": "Print the sum of two integers read from stdin.",
-                "tests": [{"input": "1 2\n", "output": "3"}]},
-    "ToolUse-v0": {"question": "What is 2 + 2?", "ground_truth": [{"calculator": {"expression": ["2 + 2", "2+2"]}}],
-                   "answer": [4]},
-}  # fmt: skip
+    "InstructionFollowing-v0": {
+        "prompt": "Describe a river. Answer with at least 10 words.",
+        "instruction_id_list": ["length_constraints:number_words"],
+        "kwargs": [{"num_words": 10, "relation": "at least"}],
+    },
+    "JsonSchema-v0": {
+        "schema": SCHEMA,
+        "entity": "person",
+        "mode": "repair",
+        "invalid": {"name": 3},
+        "allow_wrapped": False,
+    },
+    "Code-v0": {
+        "question": "Print the sum of two integers read from stdin.",
+        "tests": [{"input": "1 2\n", "output": "3"}],
+    },
+    "ToolUse-v0": {
+        "question": "What is 2 + 2?",
+        "ground_truth": [{"calculator": {"expression": ["2 + 2", "2+2"]}}],
+        "answer": [4],
+    },
+}
 EXTRA_PATHS = {
-    "InstructionFollowing-v0": [("kwargs", 0, "num_words"), ("kwargs", 0, "relation"), ("kwargs", 0),
-                                ("instruction_id_list", 0)],
+    "InstructionFollowing-v0": [
+        ("kwargs", 0, "num_words"),
+        ("kwargs", 0, "relation"),
+        ("kwargs", 0),
+        ("instruction_id_list", 0),
+    ],
     "JsonSchema-v0": [("schema", "properties"), ("schema", "type"), ("schema", "required")],
     "Code-v0": [("tests", 0), ("tests", 0, "input"), ("tests", 0, "output")],
     "ToolUse-v0": [("ground_truth", 0), ("ground_truth", 0, "calculator")],
-}  # fmt: skip
+}
 # Colleagues are fixing these loaders in parallel: their findings are reported, not failed.
 
 
@@ -56,11 +76,16 @@ def deep(depth: int) -> list:
 
 
 HOSTILE = st.one_of(
-    st.none(), st.booleans(), st.integers(-(10**20), 10**20), st.floats(allow_nan=True, allow_infinity=True),
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**20), 10**20),
+    st.floats(allow_nan=True, allow_infinity=True),
     st.sampled_from(["", " ", "false", "true", "0", "100", "a\u2028b", "\u202e\u200b", "x" * 100_000]),
-    st.text(max_size=30), st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
+    st.text(max_size=30),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
     st.sampled_from([deep(20), deep(MAX_TASK_DEPTH + 5), [[1]], [{}], {"a": {"b": []}}]),
-)  # fmt: skip
+)
 
 
 def mutate(base: dict, path: tuple, action: str, value) -> dict:
@@ -147,8 +172,12 @@ def test_base_records_load(name):
 
 @pytest.mark.parametrize("name", sorted(BASES))
 def test_fuzzed_task_files_fail_in_one_line_or_load_right(name):
-    @settings(max_examples=60, deadline=None, derandomize=True,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])  # fmt: skip
+    @settings(
+        max_examples=60,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(fuzz_case(name))
     def inner(case):
         run_case(name, case)

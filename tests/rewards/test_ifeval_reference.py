@@ -5,9 +5,9 @@ benchmarks/reference_ifeval.py); benchmarks/ifeval_agreement.py runs the larger 
 
 import random
 
+from atropos_envs.envs.instruction_following import InstructionFollowingEnv
 from benchmarks.ifeval_agreement import random_response
 from benchmarks.reference_ifeval import load_reference, reference_verdicts
-from atropos_envs.envs.instruction_following import InstructionFollowingEnv
 from rewards.instruction_following import IFEVAL_IDS, check_all
 
 

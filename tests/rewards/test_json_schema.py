@@ -28,8 +28,18 @@ def test_nesting_and_closeness():
     assert json_closeness({"a": 1}, {"a": 1, "b": 2}) == 0.5
 
 
-@pytest.mark.parametrize("text", ["NaN", "[Infinity]", '{"a": -Infinity}', "1e400", "-1e400", '{"a": 1, "a": 2}',
-                                  '[{"k": {"x": 1, "x": 1}}]'])  # fmt: skip
+@pytest.mark.parametrize(
+    "text",
+    [
+        "NaN",
+        "[Infinity]",
+        '{"a": -Infinity}',
+        "1e400",
+        "-1e400",
+        '{"a": 1, "a": 2}',
+        '[{"k": {"x": 1, "x": 1}}]',
+    ],
+)
 def test_strict_loads_refuses_what_json_does_not_allow(text):
     json.loads(text)  # Python's json accepts every one of these
     with pytest.raises(NotStrictJSON):
@@ -37,10 +47,17 @@ def test_strict_loads_refuses_what_json_does_not_allow(text):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
-                    | st.text(max_size=10),
-                    lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=5), c, max_size=4),
-                    max_leaves=20))  # fmt: skip
+@given(
+    st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.text(max_size=10),
+        lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=5), c, max_size=4),
+        max_leaves=20,
+    )
+)
 def test_strict_loads_agrees_with_json_on_json(value):
     text = json.dumps(value)
     assert strict_loads(text) == json.loads(text)
@@ -82,8 +99,10 @@ def test_schema_errors_include_the_implied_root_type():
 
 
 def test_refs_must_stay_inside_the_schema():
-    schema = {"$defs": {"a": {"$anchor": "A", "type": "string"}, "b": {"$ref": "#/$defs/a"}},
-              "properties": {"x": {"$ref": "#A"}, "y": {"$ref": "#"}, "$ref": {"type": "string"}}}  # fmt: skip
+    schema = {
+        "$defs": {"a": {"$anchor": "A", "type": "string"}, "b": {"$ref": "#/$defs/a"}},
+        "properties": {"x": {"$ref": "#A"}, "y": {"$ref": "#"}, "$ref": {"type": "string"}},
+    }
     assert sorted(schema_refs(schema)) == ["#", "#/$defs/a", "#A"]
     check_refs(schema)
     with_id = {
@@ -119,9 +138,16 @@ def test_validation_never_retrieves(monkeypatch):
 
 
 # ---- red-team regressions (repair closeness, formats, exact numbers, whitespace) ----------------
-REPAIR_SCHEMA = {"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"},
-                                                  "tags": {"type": "array", "items": {"type": "string"}}},
-                 "required": ["name", "age"], "additionalProperties": False}  # fmt: skip
+REPAIR_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"},
+        "age": {"type": "integer"},
+        "tags": {"type": "array", "items": {"type": "string"}},
+    },
+    "required": ["name", "age"],
+    "additionalProperties": False,
+}
 
 
 def test_leaf_paths_escape_slashes_like_json_pointer():
@@ -145,11 +171,18 @@ def test_repair_closeness_keeps_the_sound_parts():
     assert repair_closeness(whole, {"b": "x"}, schema)[0] == 0.0
 
 
-@pytest.mark.parametrize("fmt,bad,good", [("date-time", "yesterday", "2024-05-01T10:00:00Z"),
-                                          ("uri", "not a uri", "https://example.com/a"),
-                                          ("hostname", "!!!", "example.com"), ("time", "noon", "10:00:00Z"),
-                                          ("duration", "long", "P3D"), ("json-pointer", "a/b", "/a/b"),
-                                          ("uri-reference", "\\\\x y", "/a?b=1")])  # fmt: skip
+@pytest.mark.parametrize(
+    "fmt,bad,good",
+    [
+        ("date-time", "yesterday", "2024-05-01T10:00:00Z"),
+        ("uri", "not a uri", "https://example.com/a"),
+        ("hostname", "!!!", "example.com"),
+        ("time", "noon", "10:00:00Z"),
+        ("duration", "long", "P3D"),
+        ("json-pointer", "a/b", "/a/b"),
+        ("uri-reference", "\\\\x y", "/a?b=1"),
+    ],
+)
 def test_every_format_is_checked(fmt, bad, good):
     schema = {"type": "object", "properties": {"v": {"type": "string", "format": fmt}}}
     assert schema_errors({"v": bad}, schema) and not schema_errors({"v": good}, schema)

@@ -129,8 +129,11 @@ def test_fork_bomb_is_contained(sandbox):
 
 
 def test_memory_exhaustion_is_stopped(sandbox):
-    result = run(sandbox, "blocks = []\nwhile True: blocks.append(bytearray(16 * 1024 * 1024))",
-                 limits=SandboxLimits(memory_mb=128))  # fmt: skip
+    result = run(
+        sandbox,
+        "blocks = []\nwhile True: blocks.append(bytearray(16 * 1024 * 1024))",
+        limits=SandboxLimits(memory_mb=128),
+    )
     assert result.status == "memory", (result.status, result.detail, result.stderr[-300:])
 
 
@@ -340,7 +343,10 @@ def test_a_zero_limit_is_refused_not_unlimited(name):
 
 def test_cpu_time_limit_stops_a_busy_loop(sandbox):
     result = run(sandbox, "while True: pass", limits=SandboxLimits(cpu_time_s=1, wall_time_s=20))
-    assert (result.status, result.detail) == ("timeout", "passed the 1 s CPU limit"), (result.status, result.detail)
+    assert (result.status, result.detail) == ("timeout", "passed the 1 s CPU limit"), (
+        result.status,
+        result.detail,
+    )
 
 
 def test_text_that_is_not_valid_unicode_runs_instead_of_raising(sandbox):

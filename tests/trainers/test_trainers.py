@@ -25,7 +25,9 @@ def _batch(model_path, rewards):
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model_path)
-    text = tokenizer.apply_chat_template([{"role": "user", "content": "Say yes or no."}], add_generation_prompt=True, tokenize=False)
+    text = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "Say yes or no."}], add_generation_prompt=True, tokenize=False
+    )
     prompt = tokenizer.encode(text)
     samples = []
     for i, reward in enumerate(rewards):
@@ -74,9 +76,13 @@ def test_checkpoint_restores_the_schedule_and_the_data_position(model_path, tmp_
     trainer.step, trainer.data_position = 2, 8
     trainer._checkpoint()
     resumed = GRPOTrainer(GRPOConfig(**SMALL, lr_schedule="linear", steps=4), None, model_path, [], tmp_path)
-    assert resumed.scheduler.get_last_lr() == trainer.scheduler.get_last_lr() == [pytest.approx(5e-4)]  # halfway down
+    assert (
+        resumed.scheduler.get_last_lr() == trainer.scheduler.get_last_lr() == [pytest.approx(5e-4)]
+    )  # halfway down
     assert (resumed.step, resumed.data_position) == (2, 8)
-    (tmp_path / "checkpoint").rename(tmp_path / "checkpoint.old")  # as if killed between _checkpoint's renames
+    (tmp_path / "checkpoint").rename(
+        tmp_path / "checkpoint.old"
+    )  # as if killed between _checkpoint's renames
     again = GRPOTrainer(GRPOConfig(**SMALL, lr_schedule="linear", steps=4), None, model_path, [], tmp_path)
     assert (again.step, again.data_position) == (2, 8)
 
@@ -88,7 +94,9 @@ def test_whiten_uses_generated_tokens_only():
 
 
 def test_metrics_log_trims_to_the_checkpoint_and_writes_tensorboard(tmp_path):
-    (tmp_path / "metrics.jsonl").write_text('{"step": 1, "mean_reward": 0.1}\n{"step": 2, "mean_reward": 0.2}\n{"step": 3, "mean')
+    (tmp_path / "metrics.jsonl").write_text(
+        '{"step": 1, "mean_reward": 0.1}\n{"step": 2, "mean_reward": 0.2}\n{"step": 3, "mean'
+    )
     log = MetricsLog(tmp_path, ["tensorboard"], {}, resume_step=1)
     log.write({"step": 2, "mean_reward": 0.5, "note": "text is skipped by tensorboard"})
     log.close()
@@ -98,8 +106,15 @@ def test_metrics_log_trims_to_the_checkpoint_and_writes_tensorboard(tmp_path):
         MetricsLog(tmp_path, ["mlflow"], {}, 0)
 
 
-@pytest.mark.parametrize("change, message", [({"uniform_groups": "refil"}, "uniform_groups"), ({"group_size": 0}, "group_size"),
-                                             ({"max_staleness": -1}, "max_staleness"), ({"lr_schedule": "wsd"}, "lr_schedule")])  # fmt: skip
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"uniform_groups": "refil"}, "uniform_groups"),
+        ({"group_size": 0}, "group_size"),
+        ({"max_staleness": -1}, "max_staleness"),
+        ({"lr_schedule": "wsd"}, "lr_schedule"),
+    ],
+)
 def test_bad_settings_are_named(change, message):
     with pytest.raises(ValueError, match=message):
         TrainConfig(**change).validate()
