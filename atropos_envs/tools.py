@@ -106,10 +106,11 @@ def tools_system_prompt(tools: list[Tool]) -> str:
     """The Hermes function-calling system prompt: the specs inside <tools></tools>."""
     specs = "\n".join(json.dumps(t.spec()) for t in tools)
     return (
-        "You are a function calling AI model. You may call one or more functions to assist with the user query. "
-        f"Here are the available tools: <tools>\n{specs}\n</tools>\n"
-        "For each function call return a JSON object with the function name and arguments within "
-        '<tool_call></tool_call> tags:\n<tool_call>\n{"name": <function-name>, "arguments": <args-dict>}\n</tool_call>\n'
-        "Tool results come back inside <tool_response></tool_response>. When you have the result, reply without any "
-        "tool call and put the final answer inside <answer></answer>."
+        "You are a function calling AI model. You may call one or more functions to assist with the user "
+        f"query. Here are the available tools: <tools>\n{specs}\n</tools>\nFor each function call return a "
+        "JSON object with the function name and arguments within "
+        '<tool_call></tool_call> tags:\n<tool_call>\n{"name": <function-name>, "arguments": '
+        "<args-dict>}\n</tool_call>\n"
+        "Tool results come back inside <tool_response></tool_response>. When you have the result, reply "
+        "without any tool call and put the final answer inside <answer></answer>."
     )

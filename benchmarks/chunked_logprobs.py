@@ -119,10 +119,10 @@ def main() -> None:
         print(rows[-1], flush=True)
     lines = [
         f"\n## {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: {machine()}\n",
-        f"SmolLM2-135M, all weights, float32, gradient checkpointing {'on' if args.gradient_checkpointing else 'off'}; "
-        f"{args.rows} rows x {args.completion} completion tokens; load average {os.getloadavg()[0]:.1f}; forward + "
-        f"backward of the log-probs; best of {args.steps} steps; peak RSS of the process (the model loaded: "
-        f"{rows[0]['after_load_mib']} MiB).\n",
+        "SmolLM2-135M, all weights, float32, gradient checkpointing "
+        f"{'on' if args.gradient_checkpointing else 'off'}; {args.rows} rows x {args.completion} completion "
+        f"tokens; load average {os.getloadavg()[0]:.1f}; forward + backward of the log-probs; best of "
+        f"{args.steps} steps; peak RSS of the process (the model loaded: {rows[0]['after_load_mib']} MiB).\n",
         "| log-probs | peak RSS (MiB) | step (s) | tokens/s |",
         "| --- | ---: | ---: | ---: |",
     ]

@@ -52,15 +52,15 @@ def main() -> None:
     results = Path(__file__).resolve().parent / "results" / "sandbox.md"
     if not results.exists():
         results.write_text(
-            "| date | machine | backend | program | bare ms (median) | sandbox ms (median) | overhead ms | runs/s |\n"
-            "|---|---|---|---|---|---|---|---|\n"
+            "| date | machine | backend | program | bare ms (median) | sandbox ms (median) | overhead ms | "
+            "runs/s |\n|---|---|---|---|---|---|---|---|\n"
         )
     with results.open("a") as f:
         for label, b, s, o in rows:
             rate_cell = f"{rate:.1f}" if label == "python -c pass" else ""
             f.write(
-                f"| {datetime.now(timezone.utc):%Y-%m-%d} | {platform.machine()}, {os.cpu_count()} cores | {sandbox.name} "
-                f"| {label} | {b:.1f} | {s:.1f} | {o:.1f} | {rate_cell} |\n"
+                f"| {datetime.now(timezone.utc):%Y-%m-%d} | {platform.machine()}, {os.cpu_count()} cores | "
+                f"{sandbox.name} | {label} | {b:.1f} | {s:.1f} | {o:.1f} | {rate_cell} |\n"
             )
 
 

@@ -249,7 +249,8 @@ cases = json.load(sys.stdin)
 verdicts, started = [], time.perf_counter()
 for c in cases:
     output = [{c["call"]["name"]: c["call"]["arguments"]}]
-    verdicts.append(bool(ast_checker([c["function"]], output, [c["truth"]], Language.PYTHON, "simple", "m")["valid"]))
+    result = ast_checker([c["function"]], output, [c["truth"]], Language.PYTHON, "simple", "m")
+    verdicts.append(bool(result["valid"]))
 print(json.dumps({"verdicts": verdicts, "seconds": time.perf_counter() - started}))
 """
 
@@ -304,7 +305,8 @@ def _row(label, inputs, ours, peer, seconds, peer_seconds) -> tuple[str, list[st
     ]
     row = (
         f"| {label} | {len(ours)} | {100 * agree / len(ours):.1f} % | {sum(ours)} / {sum(peer)} | "
-        f"{1000 * seconds / len(ours):.3f} / {1000 * peer_seconds / len(ours):.3f} | {seconds / max(peer_seconds, 1e-9):.2f} |"
+        f"{1000 * seconds / len(ours):.3f} / {1000 * peer_seconds / len(ours):.3f} | "
+        f"{seconds / max(peer_seconds, 1e-9):.2f} |"
     )
     return row, disagreements
 
@@ -321,10 +323,9 @@ def main() -> None:
         notes += disagreements[:5]
         print(row, f"({len(disagreements)} disagreements)", flush=True)
     header = (
-        f"\n## {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {os.cpu_count()} cores, "
-        f"{args.cases} cases each (seed {args.seed})\n\n"
-        "| comparison | cases | agreement | accepted (ours / reference) | ms per case (ours / reference) | time ratio |\n"
-        "|---|---|---|---|---|---|\n"
+        f"\n## {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {os.cpu_count()} "
+        f"cores, {args.cases} cases each (seed {args.seed})\n\n| comparison | cases | agreement | accepted "
+        "(ours / reference) | ms per case (ours / reference) | time ratio |\n|---|---|---|---|---|---|\n"
     )
     text = (
         header

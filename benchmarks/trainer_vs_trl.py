@@ -180,18 +180,18 @@ def main() -> None:
     trl = _spawn("trl", args.steps, "")
     ours_step, trl_step = statistics.median(ours["step_s"][1:]), statistics.median(trl["step_s"][1:])
     line = (
-        f"| {datetime.now(timezone.utc):%Y-%m-%d} | {platform.machine()}, {os.cpu_count()} cores, CPU | {args.steps - 1} | "
-        f"{ours_step:.1f} (generation {statistics.median(ours['generation_s'][1:]):.1f}, weight sync "
-        f"{statistics.median(ours['sync_s']):.2f}) | {trl_step:.1f} | {ours_step / trl_step:.2f} | {ours['peak_rss_mb']:.0f} "
-        f"(+ server {server_rss:.0f}) | {trl['peak_rss_mb']:.0f} |"
+        f"| {datetime.now(timezone.utc):%Y-%m-%d} | {platform.machine()}, {os.cpu_count()} cores, CPU | "
+        f"{args.steps - 1} | {ours_step:.1f} (generation {statistics.median(ours['generation_s'][1:]):.1f}, "
+        f"weight sync {statistics.median(ours['sync_s']):.2f}) | {trl_step:.1f} | {ours_step / trl_step:.2f} "
+        f"| {ours['peak_rss_mb']:.0f} (+ server {server_rss:.0f}) | {trl['peak_rss_mb']:.0f} |"
     )
     print(line)
     if not RESULTS.exists():
         RESULTS.write_text(
-            "# GRPO step: ours vs TRL's GRPOTrainer\n\nWritten by `python -m benchmarks.trainer_vs_trl`. SmolLM2-135M, "
-            f"full-parameter fp32, {TASKS} prompts x {GROUP} completions x <= {MAX_TOKENS} tokens, median step after "
-            "a warm-up step.\n\n| date | machine | steps | ours s/step | TRL s/step | ratio | ours peak RSS MB | "
-            "TRL peak RSS MB |\n|---|---|---|---|---|---|---|---|\n"
+            "# GRPO step: ours vs TRL's GRPOTrainer\n\nWritten by `python -m benchmarks.trainer_vs_trl`. "
+            f"SmolLM2-135M, full-parameter fp32, {TASKS} prompts x {GROUP} completions x <= {MAX_TOKENS} "
+            "tokens, median step after a warm-up step.\n\n| date | machine | steps | ours s/step | TRL "
+            "s/step | ratio | ours peak RSS MB | TRL peak RSS MB |\n|---|---|---|---|---|---|---|---|\n"
         )
     with RESULTS.open("a") as f:
         f.write(line + "\n")

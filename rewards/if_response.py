@@ -57,12 +57,18 @@ STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 FUNCTION_WORDS = {
     lang: frozenset(words.split())
     for lang, words in {
-        "en": "the a an and or of to in on is are was were it that this for with as be by at from you i we they "
-        "he she not but your my our their can will have has his her its if so",
-        "de": "der die das und ist ein eine einen nicht zu mit den dem des im in es sie er wir ich auf für von "
-        "sich auch am wie aber oder sind war",
-        "fr": "le la les et est un une des de du en il elle nous je pas que qui pour dans sur au avec ce se sont "
-        "mais ou plus",
+        "en": (
+            "the a an and or of to in on is are was were it that this for with as be by at from you i we "
+            "they he she not but your my our their can will have has his her its if so"
+        ),
+        "de": (
+            "der die das und ist ein eine einen nicht zu mit den dem des im in es sie er wir ich auf für "
+            "von sich auch am wie aber oder sind war"
+        ),
+        "fr": (
+            "le la les et est un une des de du en il elle nous je pas que qui pour dans sur au avec ce se "
+            "sont mais ou plus"
+        ),
         "es": "el la los las y es un una de del en que no por con para se lo su al son pero o más muy",
         "it": "il la le lo gli e è un una di del della in che non per con si al sono ma o più da",
         "pt": "o a os as e é um uma de do da em que não por com para se no na são mas ou mais",

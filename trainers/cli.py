@@ -211,7 +211,7 @@ def list_envs() -> None:
     Console().print(table)
 
 
-# ---- probe: exploit probes against an env (atropos_envs/probes.py) --------------------------------------------
+# ---- probe: exploit probes against an env (atropos_envs/probes.py) ------------------------------------
 @app.command()
 def probe(
     env: Annotated[
@@ -345,7 +345,10 @@ def evaluate(
     first_task: Annotated[
         int,
         typer.Option(
-            help="position of the first task; generated tasks from 1,000,000 on are never used by sample/train defaults"
+            help=(
+                "position of the first task; generated tasks from 1,000,000 on are never used by "
+                "sample/train defaults"
+            )
         ),
     ] = 1_000_000,
     n: Annotated[int, typer.Option(help="samples per task (pass@n is reported)")] = 4,
@@ -460,8 +463,9 @@ def _train(
                     progress.update(bar, completed=m["step"])
                     extra = f" value loss {m['value_loss']:.4f}" if "value_loss" in m else ""
                     console.print(
-                        f"step {m['step']}: reward {m['mean_reward']:.3f} loss {m.get('loss', 0.0):.4f}{extra} "
-                        f"gen {m['generation_s']} s (waited {m['wait_s']} s) train {m['train_s']} s sync {m['sync_s']} s"
+                        f"step {m['step']}: reward {m['mean_reward']:.3f} loss "
+                        f"{m.get('loss', 0.0):.4f}{extra} gen {m['generation_s']} s (waited {m['wait_s']} s) "
+                        f"train {m['train_s']} s sync {m['sync_s']} s"
                     )
 
                 trainer.train(on_step=report)

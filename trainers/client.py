@@ -139,7 +139,8 @@ class RolloutClient:
                     last_error = f"HTTP {response.status_code} from {server.url}"
                 else:
                     raise RequestRejected(
-                        f"{server.url} rejected the request: HTTP {response.status_code} {response.text[:300]}"
+                        f"{server.url} rejected the request: HTTP {response.status_code} "
+                        f"{response.text[:300]}"
                     )
             except httpx.TransportError as exc:
                 last_error = f"{type(exc).__name__} talking to {server.url}"
@@ -150,7 +151,8 @@ class RolloutClient:
             if time.monotonic() - started > self.give_up_after_s:
                 urls = ", ".join(s.url for s in self.servers)
                 raise ServerUnavailable(
-                    f"no vLLM server answered for {self.give_up_after_s:.0f} s ({urls}); last error: {last_error}"
+                    f"no vLLM server answered for {self.give_up_after_s:.0f} s ({urls}); last error: "
+                    f"{last_error}"
                 )
             await asyncio.sleep(min(8.0, 0.25 * 2**attempt) * (0.5 + random.random()))
 

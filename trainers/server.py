@@ -90,8 +90,8 @@ class ServerConfig:
         default="auto",
         metadata={
             "help": (
-                "dtype of the vLLM server started here: auto (bfloat16 on CUDA and on CPUs with avx512_bf16 or "
-                "AMX, float32 on other CPUs), float32, bfloat16 or float16"
+                "dtype of the vLLM server started here: auto (bfloat16 on CUDA and on CPUs with avx512_bf16 "
+                "or AMX, float32 on other CPUs), float32, bfloat16 or float16"
             )
         },
     )
@@ -104,8 +104,8 @@ class ServerConfig:
         default="auto",
         metadata={
             "help": (
-                "CPU cores for the vLLM worker's threads (CPU only): auto (vLLM's default: one core reserved for "
-                "its scheduler), all (every core this process may use) or a list such as 0-3"
+                "CPU cores for the vLLM worker's threads (CPU only): auto (vLLM's default: one core "
+                "reserved for its scheduler), all (every core this process may use) or a list such as 0-3"
             )
         },
     )

@@ -191,11 +191,11 @@ class TaskLog:
         self._lock = open(self.path.with_name(f".{self.path.name}.lock"), "ab")
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        except BlockingIOError as exc:
             self._lock.close()
             raise OutputMismatch(
                 f"{self.path} is being written by another process; wait for it or choose another --out"
-            )
+            ) from exc
         try:
             self._open(settings, overwrite)
         except BaseException:

@@ -5,7 +5,9 @@ Two ways, both with TRL's own loop, loss and logging:
 - Reward functions (single-turn envs; TRL generates): the dataset holds each task's
   prompt and id, and ``EnvReward`` scores a completion by running it through the env.
 
-      trainer = GRPOTrainer(model, reward_funcs=[EnvReward(env)], train_dataset=env_dataset(env, 256), args=...)
+      trainer = GRPOTrainer(
+          model, reward_funcs=[EnvReward(env)], train_dataset=env_dataset(env, 256), args=...
+      )
 
 - ``EnvRollouts`` as ``rollout_func`` (any env, multi-turn tool use included): episodes
   run against our vLLM server(s) through our rollout loop; TRL receives the token ids,
@@ -101,7 +103,8 @@ class EnvRollouts:
         key = json.dumps(prompt, sort_keys=True)
         if key not in (self._by_prompt or {}):
             raise KeyError(
-                "a prompt that env_dataset did not produce: build the train dataset with env_dataset(env, ...)"
+                "a prompt that env_dataset did not produce: "
+                "build the train dataset with env_dataset(env, ...)"
             )
         return self._by_prompt[key]
 

@@ -139,7 +139,8 @@ class ReloadSync:
         for url in urls:
             if not has_dev_endpoints(url):
                 raise ServerError(
-                    f"{url} has no weight-reload endpoint: start it with VLLM_SERVER_DEV_MODE=1, or train LoRA"
+                    f"{url} has no weight-reload endpoint: start it with VLLM_SERVER_DEV_MODE=1, or train "
+                    "LoRA"
                 )
 
     def _reload(self, url: str) -> None:
@@ -212,15 +213,16 @@ def make_weight_sync(
         raise ValueError(f"weight_sync must be auto, lora, reload or restart, not {mode!r}")
     if mode != "auto" and lora != (mode == "lora"):
         raise ValueError(
-            f"weight_sync={mode} does not fit lora_rank={'>0' if lora else '0'}: LoRA uses 'lora', full weights 'reload' or 'restart'"
+            f"weight_sync={mode} does not fit lora_rank={'>0' if lora else '0'}: LoRA uses 'lora', full "
+            "weights 'reload' or 'restart'"
         )
     if lora:
         return LoraSync(urls, work_dir, keep)
     if mode == "restart" or (mode == "auto" and not all(has_dev_endpoints(u) for u in urls)):
         if len(owned) != len(urls):
             raise ServerError(
-                "full-parameter training needs servers started with VLLM_SERVER_DEV_MODE=1 (in-place reload), "
-                "or no --server so that the trainer starts (and restarts) its own"
+                "full-parameter training needs servers started with VLLM_SERVER_DEV_MODE=1 (in-place "
+                "reload), or no --server so that the trainer starts (and restarts) its own"
             )
         return RestartSync(owned, work_dir, keep)
     return ReloadSync(urls, work_dir, keep)

@@ -9,38 +9,70 @@ German sentence about the weather. The gate compares words by their first five l
 from __future__ import annotations
 
 _ANSWER = {
-    "Write a short note to a neighbour about a lost cat.": "kitten pet missing seen found neighbor collar tabby garden street phone reward "
-    "fur grey black white orange ginger house yard",
-    "Describe your ideal weekend.": "saturday sunday morning relax sleep friends family coffee breakfast walk park book read movie "
-    "dinner lunch cook hike afternoon evening nature beach music games",
-    "Explain why the sky looks blue.": "light sunlight scatter scattering atmosphere air wavelength wavelengths rayleigh molecules "
-    "nitrogen oxygen violet red sunset colour color shorter longer eyes sun spectrum waves particles",
-    "Write a product description for a reusable water bottle.": "drink steel stainless plastic hydrated hydration leak proof insulated cold hot lid cap "
-    "bpa eco environment waste durable carry bag gym travel litre ounces wash dishwasher",
-    "Give advice to someone starting to learn the guitar.": "chords strings practice play playing music fingers tune tuning songs frets fretboard teacher "
-    "lessons patience daily minutes pick strum strumming acoustic electric scales rhythm beginner",
-    "Write a short story about a lighthouse keeper.": "lamp light sea storm ship keeper night waves rocks tower island lonely boat sailors fog beam "
-    "shore wind lantern stairs coast ocean",
-    "Summarise the benefits of regular exercise.": "health healthy heart muscles fitness activity body weight sleep mood stress energy strength "
-    "bones disease blood pressure mental walking running physical",
-    "Write a letter inviting a friend to a picnic.": "park food basket lunch sandwiches invite blanket saturday sunday sun weather lake fruit drinks "
-    "afternoon noon meet",
-    "Explain how a bicycle stays upright.": "bike wheels wheel balance steering steer rider gyroscopic moving lean leaning fork trail "
-    "handlebars stable stability momentum physics",
-    "Describe a busy market in the morning.": "stalls vendors sellers buyers crowd crowded fruit vegetables fish bread shouting prices baskets "
-    "sun smell colours colors noise stall fresh carts coins",
-    "Write a review of an imaginary restaurant.": "food dish dishes dinner menu chef service meal waiter table taste tasty flavour flavor dessert "
-    "price stars atmosphere delicious wine course sauce ordered recommend",
-    "Explain what a computer's memory is for.": "ram data storage programs processor cpu store stores bytes temporary disk files running "
-    "apps applications access gigabytes cache instructions",
-    "Write a poem about the sea.": "ocean waves wave tide tides shore water salt blue deep foam sand beach wind gulls horizon moon "
-    "sailors endless depths",
-    "Plan a one-day trip to a mountain village.": "hike hiking mountains village morning lunch travel train bus drive arrive leave trail views "
-    "peak valley cafe local church walk evening return breakfast afternoon",
-    "Describe the rules of a simple card game.": "cards card deck players player turns win wins hand hands deal dealer draw discard points "
-    "suit score round pile ace king queen",
-    "Write an announcement for a community book club.": "books book reading read meeting meetings members novel club library discuss discussion month "
-    "monthly authors coffee evening",
+    "Write a short note to a neighbour about a lost cat.": (
+        "kitten pet missing seen found neighbor collar tabby garden street phone reward fur grey black "
+        "white orange ginger house yard"
+    ),
+    "Describe your ideal weekend.": (
+        "saturday sunday morning relax sleep friends family coffee breakfast walk park book read movie "
+        "dinner lunch cook hike afternoon evening nature beach music games"
+    ),
+    "Explain why the sky looks blue.": (
+        "light sunlight scatter scattering atmosphere air wavelength wavelengths rayleigh molecules "
+        "nitrogen oxygen violet red sunset colour color shorter longer eyes sun spectrum waves particles"
+    ),
+    "Write a product description for a reusable water bottle.": (
+        "drink steel stainless plastic hydrated hydration leak proof insulated cold hot lid cap bpa eco "
+        "environment waste durable carry bag gym travel litre ounces wash dishwasher"
+    ),
+    "Give advice to someone starting to learn the guitar.": (
+        "chords strings practice play playing music fingers tune tuning songs frets fretboard teacher "
+        "lessons patience daily minutes pick strum strumming acoustic electric scales rhythm beginner"
+    ),
+    "Write a short story about a lighthouse keeper.": (
+        "lamp light sea storm ship keeper night waves rocks tower island lonely boat sailors fog beam shore "
+        "wind lantern stairs coast ocean"
+    ),
+    "Summarise the benefits of regular exercise.": (
+        "health healthy heart muscles fitness activity body weight sleep mood stress energy strength bones "
+        "disease blood pressure mental walking running physical"
+    ),
+    "Write a letter inviting a friend to a picnic.": (
+        "park food basket lunch sandwiches invite blanket saturday sunday sun weather lake fruit drinks "
+        "afternoon noon meet"
+    ),
+    "Explain how a bicycle stays upright.": (
+        "bike wheels wheel balance steering steer rider gyroscopic moving lean leaning fork trail "
+        "handlebars stable stability momentum physics"
+    ),
+    "Describe a busy market in the morning.": (
+        "stalls vendors sellers buyers crowd crowded fruit vegetables fish bread shouting prices baskets "
+        "sun smell colours colors noise stall fresh carts coins"
+    ),
+    "Write a review of an imaginary restaurant.": (
+        "food dish dishes dinner menu chef service meal waiter table taste tasty flavour flavor dessert "
+        "price stars atmosphere delicious wine course sauce ordered recommend"
+    ),
+    "Explain what a computer's memory is for.": (
+        "ram data storage programs processor cpu store stores bytes temporary disk files running apps "
+        "applications access gigabytes cache instructions"
+    ),
+    "Write a poem about the sea.": (
+        "ocean waves wave tide tides shore water salt blue deep foam sand beach wind gulls horizon moon "
+        "sailors endless depths"
+    ),
+    "Plan a one-day trip to a mountain village.": (
+        "hike hiking mountains village morning lunch travel train bus drive arrive leave trail views peak "
+        "valley cafe local church walk evening return breakfast afternoon"
+    ),
+    "Describe the rules of a simple card game.": (
+        "cards card deck players player turns win wins hand hands deal dealer draw discard points suit "
+        "score round pile ace king queen"
+    ),
+    "Write an announcement for a community book club.": (
+        "books book reading read meeting meetings members novel club library discuss discussion month "
+        "monthly authors coffee evening"
+    ),
 }
 #: Words an answer to each base prompt is likely to use beside the prompt's own.
 ANSWER_WORDS = {prompt: words.split() for prompt, words in _ANSWER.items()}

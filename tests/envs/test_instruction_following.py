@@ -70,7 +70,10 @@ def test_loads_ifeval_files_as_they_are(tmp_path):
                 "instruction_id_list": ["length_constraints:number_words"],
                 "kwargs": [{"num_words": "100", "relation": "less than"}],
             },
-            r"field 'kwargs\[0\].num_words': length_constraints:number_words: expected an integer from 0 to 100000, got '100'",
+            (
+                r"field 'kwargs\[0\].num_words': length_constraints:number_words: "
+                r"expected an integer from 0 to 100000, got '100'"
+            ),
         ),
         (
             {
@@ -266,8 +269,8 @@ def generated(constraint_ids, **config):
         ),
         (
             (
-                "Write a short note to a neighbour about a lost cat. Do not use any commas. My uncle repaired the"
-                " old tractor yesterday afternoon before dinner and then went home to rest"
+                "Write a short note to a neighbour about a lost cat. Do not use any commas. My uncle "
+                "repaired the old tractor yesterday afternoon before dinner and then went home to rest"
             ),
             "off topic",
         ),

@@ -37,7 +37,8 @@ def test_cannot_read_host_files_or_hidden_tests(sandbox, tmp_path):
     secret.chmod(0o600)
     code = f"""
 import os
-for path in [{str(secret)!r}, "/root", "/etc/shadow", "/etc/passwd", {str(Path(__file__).resolve())!r}, "/home"]:
+here = {str(Path(__file__).resolve())!r}
+for path in [{str(secret)!r}, "/root", "/etc/shadow", "/etc/passwd", here, "/home"]:
     try:
         print(path, "READ", (os.listdir(path) if os.path.isdir(path) else open(path).read())[:20])
     except OSError as exc:
@@ -80,7 +81,8 @@ def test_no_network_not_even_loopback_or_vsock(sandbox):
     port = server.getsockname()[1]
     code = f"""
 import socket
-for family, target in [(socket.AF_INET, ("127.0.0.1", {port})), (40, None), (socket.AF_INET6, ("::1", {port})),
+for family, target in [(socket.AF_INET, ("127.0.0.1", {port})), (40, None),
+                       (socket.AF_INET6, ("::1", {port})),
                        (socket.AF_NETLINK, None), (socket.AF_PACKET, None)]:
     try:
         s = socket.socket(family, socket.SOCK_STREAM if family != socket.AF_NETLINK else socket.SOCK_RAW)
