@@ -228,6 +228,7 @@ def test_resume_through_run_job_needs_no_server_when_all_was_committed(env, refe
             return await run_job(JOB, env, client, out)
 
     summary = asyncio.run(go())
+    assert "cpu" in json.dumps(summary.pop("provenance"))  # how it was produced: run_job adds it
     assert {**summary, "wall_s_this_run": 0.0} == reference[1]
     assert sorted(out.read_text().splitlines()) == reference[0]
 
