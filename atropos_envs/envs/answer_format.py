@@ -119,12 +119,14 @@ class FormatEnv(TextEnv):
         if answer is None:
             return Score(0.0, {"format": 0.0, "correct": 0.0}, why, outcome="invalid")
         outcome = "ok"
-        if self.config.plain_numeric_answers and is_plain_number(task["answer"]) and not is_plain_number(answer):
+        question = task["question"]
+        if (self.config.plain_numeric_answers and is_plain_number(task["answer"], question)
+                and not is_plain_number(answer, question)):
             correct, why = False, "the reference is a number: write the value, not an expression for it"
         else:
             try:
                 self._warm_worker()
-                correct, why = shared_pool().call(math_equal, answer, task["answer"],
+                correct, why = shared_pool().call(math_equal, answer, task["answer"], question,
                                                   timeout=self.config.score_timeout_s)  # fmt: skip
             except BoundedTimeout as exc:  # the worker was killed; its replacement starts cold
                 FormatEnv._worker_warm = False
