@@ -253,6 +253,15 @@ def test_f1_test_points_are_deterministic_and_spread_over_signs_and_magnitudes()
     assert len(values) == me.N_TEST_POINTS >= 20
     assert any(v < 0 for v in values) and any(v > 0 for v in values)
     assert min(abs(v) for v in values) < 1 < max(abs(v) for v in values)
+    assert max(v.q for v in values) > 10**4  # no short product clears every denominator
+
+
+@pytest.mark.parametrize("answer", ["x^2+\\sin(100 \\pi x \\prod_{k=1}^{500} k)",
+                                    "x^2+\\sin(\\pi x \\prod_{j=1}^{9}\\prod_{k=1}^{9} (9j+k))",
+                                    "x^2+\\sin(100 \\pi x \\cdot 200!)"])
+def test_f1_an_answer_that_vanishes_at_every_rational_is_refused(answer):
+    assert not math_equal(answer, "x^2")[0]
+    assert math_equal("\\prod_{k=1}^{5} k", "120")[0]
 
 
 @pytest.mark.parametrize("reference", ["\\frac{\\sqrt{2}}{10^{12}}", "e^{-30}", "\\sin(10^{-12})", "\\ln(1+10^{-15})",
