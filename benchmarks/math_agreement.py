@@ -11,7 +11,7 @@ gsm_symbolic). Each reference is rendered into the answers models write, right o
 terms) and wrong ones (off by one, near-miss decimals, inverted fractions, missing roots,
 candidate lists, intervals, infinities). Every case is labelled right or wrong by
 construction, so each disagreement with math-verify is justified by the label. Our verdict
-is ``rewards.math_equal(answer, reference)``; math-verify's ``verify(parse(gold),
+is ``rewards.math_equal(answer, reference, question)``; math-verify's ``verify(parse(gold),
 parse(answer))``. Both peers are installed into ``benchmarks/.cache`` and run in their own
 interpreter (math-verify's antlr4 4.13 conflicts with latex2sympy2's 4.7), as in
 ``benchmarks/scoring_agreement``. Writes results/math_agreement.md (summary, CPU, every
@@ -197,7 +197,8 @@ def build_cases(per_dataset: int, seed: int) -> list[dict]:
     cases = []
     for record in records:
         for gold, answer, right in render(DATASETS[record["dataset"]], record["answer"], record["question"], rng):
-            cases.append({"dataset": record["dataset"], "gold": gold, "answer": answer, "right": right})
+            cases.append({"dataset": record["dataset"], "gold": gold, "answer": answer, "right": right,
+                          "question": record["question"]})
     return cases
 
 
@@ -211,7 +212,7 @@ def main() -> None:
     cases = build_cases(args.per_dataset, args.seed)
     peer = _run_peer(_peer_dir("math-verify", MATH_VERIFY), MATH_VERIFY_CODE, [(c["gold"], c["answer"]) for c in cases])
     started = time.perf_counter()
-    ours = [math_equal(c["answer"], c["gold"]) for c in cases]
+    ours = [math_equal(c["answer"], c["gold"], c["question"]) for c in cases]
     seconds = time.perf_counter() - started
     theirs = peer["verdicts"]
     labels = [c["right"] for c in cases]

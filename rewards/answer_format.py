@@ -87,6 +87,8 @@ def extract_answer(answer_part: str, answer_format: str) -> tuple[str | None, st
             return None, "no \\boxed{} answer"
         if len(boxes) > 1:
             return None, f"{len(boxes)} \\boxed{{}} answers; expected exactly one"
+        if not _braces_balanced(answer_part):
+            return None, "unbalanced braces around the \\boxed{} answer"
         return (boxes[0].strip() or None), ("ok" if boxes[0].strip() else "empty \\boxed{}")
     if answer_format == "answer_tag":
         n_open, n_close = answer_part.count(ANSWER_OPEN), answer_part.count(ANSWER_CLOSE)
@@ -99,7 +101,9 @@ def extract_answer(answer_part: str, answer_format: str) -> tuple[str | None, st
         if body.startswith("```"):
             body = body.strip("`").removeprefix("json").strip()
         try:
-            obj = json.loads(body)
+            obj = json.loads(body, object_pairs_hook=_no_duplicate_keys)
+        except _DuplicateKey as exc:
+            return None, f"JSON repeats the key {exc}; give one answer"
         except (ValueError, RecursionError):
             return None, "the text after </think> is not a JSON object"
         if not isinstance(obj, dict) or "answer" not in obj:
@@ -109,6 +113,35 @@ def extract_answer(answer_part: str, answer_format: str) -> tuple[str | None, st
             return None, '"answer" must be a string or a number'
         return str(value).strip() or None, "ok"
     raise ValueError(f"unknown answer format {answer_format!r}; choose from {ANSWER_FORMATS}")
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
+    """json's object hook: refuse ``{"answer": 6, "answer": 5}`` (json keeps the last one)."""
+    obj: dict = {}
+    for key, value in pairs:
+        if key in obj:
+            raise _DuplicateKey(repr(key))
+        obj[key] = value
+    return obj
+
+
+def _braces_balanced(text: str) -> bool:
+    """Whether every unescaped ``}`` in text closes an earlier ``{`` and every ``{`` is closed
+    (``\\boxed{5}}`` has a stray closing brace)."""
+    depth, i = 0, 0
+    while i < len(text):
+        if text[i] == "\\":
+            i += 2
+            continue
+        depth += (text[i] == "{") - (text[i] == "}")
+        if depth < 0:
+            return False
+        i += 1
+    return depth == 0
 
 
 def format_instruction(answer_format: str) -> str:

@@ -11,17 +11,29 @@ What counts as equal:
 - an exact expression equals another when their difference evaluates to zero with no
   significant digit left (sympy's adaptive evaluation; ``e^{-500}`` is not zero);
 - a decimal against an irrational value is the only comparison with a tolerance:
-  relative ``FLOAT_TOLERANCE``, and the reason says so;
+  relative ``FLOAT_TOLERANCE`` to the reference's own magnitude, however small (``0.0`` is
+  not ``e^{-30}``), and the reason says so;
 - undefined values (NaN, ``\\frac00``, ``\\infty - \\infty``, complex infinity) equal
   nothing; ``\\infty`` and ``-\\infty`` equal only themselves;
-- expressions with variables are compared at ``len(TEST_POINTS)`` points that include
-  negatives and fractions (so ``|x|`` and ``\\sqrt{x^2}`` are not ``x``), and must be
-  defined and agree at most of them;
+- expressions with variables are compared at ``N_TEST_POINTS`` rational points drawn from a
+  generator seeded by the two expressions (deterministic, but no fixed list to plant a
+  vanishing product against), of both signs, magnitudes 1/100 to 10^4 and denominators up to
+  10^6 (so ``|x|`` and
+  ``\\sqrt{x^2}`` are not ``x``); they must be defined and agree at most of them. Rational
+  functions without decimals must moreover be identical after cancelling (exact); the reason
+  says which rule decided;
 - tuples and intervals compare element-wise with the same brackets (``[1,2]`` is not
   ``(1,2)``); sets ``\\{...\\}`` and bare lists ``1, 2`` compare as multisets, unions of
-  intervals piece by piece in any order;
-- spelling is forgiven: ``\\sqrt2``, ``1{,}000``, ``+\\infty``, ``x = 3``, trailing units
-  and words (``5 cm``, ``12 apples``), ``^\\circ``, ``\\%`` against the bare number.
+  intervals piece by piece in any order; ``2 and 3`` lists the set ``\\{2, 3\\}`` (never a
+  single value), ``\\pm 1`` is ``\\{-1, 1\\}``, ``\\{1\\}\\cup\\{2\\}`` is ``\\{1, 2\\}``;
+- percentages have one reading per comparison: when the reference is written with ``%`` or
+  the question is about percent, answers count in percent (``9%`` and ``9`` are the same
+  answer); otherwise ``9%`` is the number 0.09;
+- spelling is forgiven: ``\\sqrt2``, ``1{,}000``, ``1\\ 000``, ``5\\times 10^{3}``,
+  ``+\\infty``, ``x = 3``, ``3 = x``, ``f(x) = x^2``, ``x \\in [0, 1]``, ``\\color{red}{5}``,
+  ``\\varnothing``, ``^\\circ``, and a trailing word only when it is a unit (``5 cm``,
+  ``5\\,\\mathrm{m}``) or a plain noun of the question (``12 apples``); words that change the
+  value (``5 trillion``, ``5 factorial``, ``5 maybe``) are never dropped.
 
 The guards keep sympy away from inputs that blow up (huge powers, factorials, deep
 nesting); callers that need a hard wall-clock bound run this in a worker with a timeout.
@@ -32,6 +44,8 @@ worker gives every call the same verdict a fresh process would.
 
 from __future__ import annotations
 
+import hashlib
+import random
 import re
 from fractions import Fraction
 
@@ -41,8 +55,11 @@ MAX_EXPONENT = 512
 MAX_NUMBER_DIGITS = 200
 FLOAT_TOLERANCE = 1e-9  # relative; only when a side is a decimal and the other is not rational
 DIGITS = 40
-# Rational test points for expressions with variables: negatives, fractions, both sides of 0 and 1.
-TEST_POINTS = ("-7/3", "-3/2", "-1/2", "1/3", "5/4", "2", "11/3", "-5", "7", "3/7", "-13/4", "9/2")
+# Expressions with variables are compared at N_TEST_POINTS rational points drawn per comparison
+# from a generator seeded by the two expressions: the same verdict every time, but no fixed list
+# a policy could plant a vanishing product against. Both signs, magnitudes from 1/100 to 10^4.
+N_TEST_POINTS = 20
+MAX_EXACT_DEGREE = 64  # rational functions with powers up to this are also compared exactly
 
 _SPACING = ("\\!", "\\,", "\\;", "\\:", "\\quad", "\\qquad", "\\displaystyle", "\\left", "\\right", "~")
 _UNICODE = {"−": "-", "∞": "\\infty", "π": "\\pi", "×": "\\times", "·": "\\cdot", "÷": "\\div", "√": "\\sqrt"}
@@ -61,19 +78,74 @@ _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _PLAIN_FRACTION = re.compile(r"^([+-]?\d+)\s*/\s*([+-]?\d+)$")
 _DECIMAL = re.compile(r"\d\.\d|(?<!\d)\.\d")
 # "5 cm", "12 apples", "3.5 m/s", "20 square feet": a number and at most four words after it.
-_TRAILING_WORDS = re.compile(r"^([+-]?(?:\d+(?:\.\d+)?|\.\d+))\s*((?:[A-Za-z]{2,}|[A-Za-z]/[A-Za-z])[A-Za-z/]*(?:\^\{?[23]\}?)?"
+_TRAILING_WORDS = re.compile(r"^([+-]?(?:\d+(?:\.\d+)?|\.\d+))\s*((?:[A-Za-z]+|[A-Za-z]/[A-Za-z])[A-Za-z/]*(?:\^\{?[23]\}?)?"
                              r"(?:\s+[A-Za-z]+(?:\^\{?[23]\}?)?){0,3})\.?$")  # fmt: skip
-# Words that change the meaning of the number before them: "3 or 4", "5 plus 2", "2 pi".
-_MEANINGFUL_WORDS = {"or", "and", "not", "no", "nor", "to", "plus", "minus", "times", "over", "than", "but",
-                     "except", "more", "less", "least", "most", "approximately", "about", "around", "roughly",
-                     "nearly", "almost", "under", "above", "below", "between", "pi", "percent", "squared",
-                     "cubed", "thousand", "thousands", "million", "millions", "billion", "hundred", "hundreds",
-                     "dozen", "half", "halves", "third", "thirds", "quarter", "quarters", "tenths", "hundredths",
-                     "infinity", "inf", "undefined", "nan", "i", "e"}  # fmt: skip
+# Words after a number that leave its value alone: units, and the plain nouns of the question
+# ("12 apples" when the question counts apples). Anything else ("5 trillion", "5 factorial",
+# "5 maybe") stays in the answer and fails to parse as the reference.
+_UNITS = set("""m cm mm km nm um meter metre centimeter centimetre millimeter millimetre kilometer kilometre
+    in inch inches ft foot feet yd yard mile mi g mg kg gram kilogram milligram lb lbs pound ounce oz ton tonne
+    s sec second ms min minute h hr hour day week month year yr l ml liter litre milliliter millilitre gallon
+    quart pint cup cc dollar cent euro rupee yen usd eur square sq cubic unit deg degree rad radian mph kph kmh
+    m/s km/h ft/s mi/h celsius fahrenheit kelvin byte kb mb gb bit item piece person people student""".split())  # noqa: SIM905
+# Words that change the value of the number before them; never dropped, even when the question uses them.
+_MEANINGFUL_WORDS = set("""or and not no nor to plus minus times over than but except more less least most
+    approximately approx about around roughly nearly almost under above below between maybe perhaps probably
+    wrong incorrect false true pi percent squared cubed root factorial reciprocal inverse negative
+    positive opposite power powers thousand thousands million millions billion billions trillion trillions
+    quadrillion lakh lakhs crore crores dozen dozens score gross hundred hundreds ten tens tenth tenths
+    hundredth hundredths thousandth thousandths millionth millionths billionth billionths half halves third
+    thirds quarter quarters fourth fourths fifth fifths double triple twice thrice infinity inf undefined nan
+    log ln exp sqrt sin cos tan mod modulo i e k""".split())  # fmt: skip  # noqa: SIM905
+_WORD = re.compile(r"[A-Za-z]+")
+_SCIENTIFIC = re.compile(r"^([+-]?\d+(?:\.\d+)?)\s*(?:\\times|\\cdot|\*)\s*10\s*\^\s*(?:\{\s*([+-]?\d+)\s*\}|([+-]?\d))$")
+_SPACED_THOUSANDS = re.compile(r"^[+-]?\d{1,3}( \d{3})+(\.\d+)?$")
+_COLOR = re.compile(r"\\(?:color|textcolor)\s*\{[^{}]*\}")
+_EMPTY_SETS = ("\\varnothing", "\\emptyset", "\\{\\}", "\\{ \\}", "∅", "{}")
+_FUNCTION_OF = re.compile(r"^[a-zA-Z]\s*\(\s*[a-zA-Z](?:\s*,\s*[a-zA-Z])*\s*\)\s*=(?!=)")
+_VALUE_EQUALS_NAME = re.compile(r"^([^=<>]+?)\s*=\s*[a-zA-Z]$")
+_MEMBER_OF = re.compile(r"^[a-zA-Z]\s*\\in\s*")
+_REALS_MINUS_POINT = re.compile(r"^\\mathbb\{R\}\s*\\setminus\s*\\\{([^{},]+)\\\}$")
 
 
-def normalize(answer: str) -> str:
-    """Canonical spelling of an answer: LaTeX spacing, wrappers, synonyms and units removed."""
+def _question_nouns(question: str) -> frozenset[str]:
+    """Plain words of the question that may follow a number in the answer ("12 apples")."""
+    return frozenset(w.lower() for w in _WORD.findall(question)
+                     if len(w) > 2 and w.lower() not in _MEANINGFUL_WORDS)  # not "x" of "solve for x"
+
+
+def _keeps_value(word: str, nouns: frozenset[str]) -> bool:
+    """Whether a word after a number is a unit or a noun of the question (singular or plural)."""
+    w = word.split("^")[0].lower()
+    if w in _MEANINGFUL_WORDS or w.rstrip("s") in _MEANINGFUL_WORDS:
+        return False
+    forms = {w, w.removesuffix("s"), w.removesuffix("es")}
+    return bool(forms & (_UNITS | nouns))
+
+
+def _merge_set_union(s: str) -> str:
+    """``\\{1\\}\\cup\\{2\\}`` is the set ``\\{1, 2\\}`` (unions of intervals stay as they are)."""
+    pieces = [p.strip() for p in s.split("\\cup")]
+    if len(pieces) < 2 or not all(p.startswith("\\{") and _closes_at_end(p, "\\{") == "\\}" for p in pieces):
+        return s
+    return "\\{" + ", ".join(p[2:-2].strip() for p in pieces if p[2:-2].strip()) + "\\}"
+
+
+def _plus_minus(s: str) -> str:
+    """``\\pm 1`` is the set ``\\{-1, 1\\}``; ``2 \\pm \\sqrt{3}`` is ``\\{2-\\sqrt{3}, 2+\\sqrt{3}\\}``."""
+    if s.count("\\pm") != 1 or "," in s:
+        return s
+    left, right = (part.strip() for part in s.split("\\pm"))
+    if not right or left.count("{") != left.count("}") or right.count("{") != right.count("}"):
+        return s
+    right = right if re.fullmatch(r"[\w.]+|\\sqrt\{[^{}]*\}|\\frac\{[^{}]*\}\{[^{}]*\}", right) else f"({right})"
+    return f"\\{{{left}-{right}, {left}+{right}\\}}"
+
+
+def normalize(answer: str, question: str = "") -> str:
+    """Canonical spelling of an answer: LaTeX spacing, wrappers, synonyms and units removed.
+
+    A trailing word is removed only when it is a unit or a plain noun of ``question``."""
     s = answer.strip().strip("$").strip()
     if s.startswith("\\(") and s.endswith("\\)") or s.startswith("\\[") and s.endswith("\\]"):
         s = s[2:-2].strip()
@@ -83,22 +155,44 @@ def normalize(answer: str) -> str:
     for token in _SPACING:
         s = s.replace(token, "")
     s = s.replace("\\%", "%").replace("\\$", "").replace("\\ ", " ").replace("{,}", ",")
-    s = _TEXT.sub(r"\1", s)
+    s = _COLOR.sub("", s)
+    if s.startswith("{") and _closes_at_end(s, "{") == "}" and "," not in s:  # "\\color{red}{5}" left {5}
+        s = s[1:-1].strip()
+    s = _TEXT.sub(lambda m: (" " if m.start() and s[m.start() - 1].isdigit() else "") + m.group(1), s)
     s = _DEGREES.sub("", s)
     s = _FRAC_SHORT.sub(r"\\frac{\1}{\2}", s)
     s = _FRAC_HALF_SHORT.sub(r"\\frac{\1}{", s)
     s = _FRAC_HALF_SHORT2.sub(r"\\frac\1{\2}", s)
     s = _SQRT_SHORT.sub(r"\\sqrt{\1}", s)
+    if _FUNCTION_OF.match(s) and s.count("=") == 1:  # "f(x) = x^2" answers x^2
+        s = s.split("=", 1)[1]
     if re.match(r"^[a-zA-Z]\s*=", s) and s.count("=") == 1:  # "x = 3" answers the value 3
         s = s.split("=", 1)[1]
+    m = _VALUE_EQUALS_NAME.match(s)
+    if m and s.count("=") == 1:  # "3 = x"
+        s = m.group(1)
+    s = _MEMBER_OF.sub("", s)  # "x \\in [0, \\infty)"
     s = " ".join(s.rstrip(".").split())
+    if s in _EMPTY_SETS:
+        return "\\emptyset"
+    m = _REALS_MINUS_POINT.match(s)
+    if m:  # "\\mathbb{R} \\setminus \\{0\\}"
+        s = f"(-\\infty, {m.group(1)}) \\cup ({m.group(1)}, \\infty)"
+    if s == "\\mathbb{R}":
+        s = "(-\\infty, \\infty)"
+    s = _plus_minus(_merge_set_union(s))
+    m = _SCIENTIFIC.match(s)
+    if m:  # "5\\times 10^{3}" is the plain number 5e3
+        s = f"{m.group(1)}e{m.group(2) or m.group(3)}"
+    if _SPACED_THOUSANDS.match(s):  # "1\\ 000"
+        s = s.replace(" ", "")
     s = _INFINITY_WORDS.get(s.lower(), s)
     if s.startswith("+") and not s.startswith("+-"):
         s = s[1:].lstrip()
     if _THOUSANDS.match(s):
         s = s.replace(",", "")
     m = _TRAILING_WORDS.match(s)
-    if m and not any(word.split("^")[0].lower() in _MEANINGFUL_WORDS for word in m.group(2).split()):
+    if m and (len(m.group(2).split()[0]) > 1 or s[len(m.group(1))] == " ") and all(_keeps_value(word, _question_nouns(question)) for word in m.group(2).split()):
         s = m.group(1)
     return s
 
@@ -279,6 +373,11 @@ def _magnitude_problem(expr) -> str:
         exponent = abs(complex(sympy.N(expr.exp, 15)))
         if exponent > MAX_EXPONENT:
             return "exponent too large to evaluate"
+    if isinstance(expr, (sympy.Sum, sympy.Product)):
+        if any(arg.has(sympy.Sum, sympy.Product) for arg in expr.args):
+            return "nested sums or products"
+        if any(not (hi - lo).is_number or abs(complex(sympy.N(hi - lo, 15))) > 200 for _, lo, hi in expr.limits):
+            return "sum or product with too many terms"
     if isinstance(expr, (sympy.factorial, sympy.factorial2, sympy.gamma)) and not expr.args[0].free_symbols:
         if abs(complex(sympy.N(expr.args[0], 15))) > 200:
             return "factorial too large to evaluate"
@@ -306,8 +405,10 @@ def _is_zero(value) -> bool:
 
 
 def _close(a, b, tolerance: float) -> bool:
+    """Within ``tolerance`` relative to the reference b, however small b is (no absolute floor:
+    0.0 is not e^{-30})."""
     da, db = complex(a), complex(b)
-    return abs(da - db) <= tolerance * max(1.0, abs(db))
+    return da == db or abs(da - db) <= tolerance * abs(db)
 
 
 def _constants_equal(a, b, tolerance: float) -> tuple[bool, str]:
@@ -329,10 +430,34 @@ def _constants_equal(a, b, tolerance: float) -> tuple[bool, str]:
     return False, "different numbers"
 
 
+def test_points(a, b, symbols: list) -> list[dict]:
+    """N_TEST_POINTS assignments of rationals to symbols, drawn from a generator seeded by the
+    pair of expressions: deterministic, yet not knowable before the answer is written."""
+    import sympy
+
+    seed = hashlib.sha256(f"{sympy.srepr(a)}\0{sympy.srepr(b)}".encode()).digest()
+    rng = random.Random(seed)
+
+    def draw():  # a denominator up to 10^6: no product a 400-character answer can write clears them all
+        denominator = rng.randint(10**5, 10**6)
+        value = sympy.Rational(max(1, int(denominator * 10 ** rng.uniform(-2, 4))), denominator)
+        return -value if rng.random() < 0.5 else value
+
+    return [{sym: draw() for sym in symbols} for _ in range(N_TEST_POINTS)]
+
+
+def _max_power(expr) -> int:
+    import sympy
+
+    powers = [abs(int(p.exp)) for p in expr.atoms(sympy.Pow) if p.exp.is_Integer]
+    return max(powers, default=1)
+
+
 def _functions_equal(a, b, tolerance: float) -> tuple[bool, str]:
-    """Compare expressions with variables at TEST_POINTS: more than half must be defined on both
-    sides (a pole or a removable singularity, as in ``\\frac{x^2-4}{x-2}`` at 2, is skipped),
-    and every defined one must agree."""
+    """Compare expressions with variables: at random test points (more than half must be defined
+    on both sides, so a pole or a removable singularity such as ``\\frac{x^2-4}{x-2}`` at 2 is
+    skipped, and every defined one must agree); rational functions without decimals must also
+    be identical after cancelling, so agreement at points is never alone enough for them."""
     import sympy
 
     symbols = sorted(a.free_symbols | b.free_symbols, key=str)
@@ -340,8 +465,7 @@ def _functions_equal(a, b, tolerance: float) -> tuple[bool, str]:
         if sympy.simplify(a - b) != 0:
             return False, "different variables"
     defined = 0
-    for k in range(len(TEST_POINTS)):
-        point = {sym: sympy.Rational(TEST_POINTS[(k + 5 * j) % len(TEST_POINTS)]) for j, sym in enumerate(symbols)}
+    for point in test_points(a, b, symbols):
         (kind_a, va), (kind_b, vb) = _value(a.subs(point)), _value(b.subs(point))
         if kind_a != "finite" or kind_b != "finite":  # a pole or a removable singularity: skip it
             continue
@@ -349,10 +473,16 @@ def _functions_equal(a, b, tolerance: float) -> tuple[bool, str]:
         same = _close(va, vb, tolerance) if tolerance else _is_zero(sympy.N((a - b).subs(point), DIGITS))
         if not same:
             return False, f"differs at {_show(point)}"
-    if 2 * defined <= len(TEST_POINTS):
-        return False, f"defined at only {defined} of {len(TEST_POINTS)} test points"
+    if 2 * defined <= N_TEST_POINTS:
+        return False, f"defined at only {defined} of {N_TEST_POINTS} test points"
+    diff = a - b
+    if not tolerance and diff.is_rational_function(*symbols) and _max_power(diff) <= MAX_EXACT_DEGREE:
+        if sympy.cancel(sympy.together(diff)) != 0:
+            return False, f"different rational functions (exact), though equal at {defined} random points"
+        return True, f"mathematically equivalent (identical rational functions, exact; equal at {defined} points)"
     extra = f" within {tolerance:g} relative" if tolerance else ""
-    return True, f"mathematically equivalent (equal{extra} at {defined} test points, negatives included)"
+    return True, (f"mathematically equivalent (equal{extra} at {defined} random test points seeded by the "
+                  "answer pair, negatives included)")
 
 
 def _show(point: dict) -> str:
@@ -386,13 +516,13 @@ def _sympy_equal(pred: str, ref: str) -> tuple[bool, str]:
         return False, f"could not compare: {type(exc).__name__}"
 
 
-def _collections_equal(pred: str, ref: str) -> tuple[bool, str] | None:
+def _collections_equal(pred: str, ref: str, ctx: tuple[str, bool]) -> tuple[bool, str] | None:
     """The verdict when either side is a tuple, interval, set, list or union; None otherwise."""
     if "\\cup" in pred or "\\cup" in ref:
         pred_parts, ref_parts = pred.split("\\cup"), ref.split("\\cup")
         if len(pred_parts) != len(ref_parts):
             return False, "different number of pieces in the union"
-        return _multiset_equal(pred_parts, ref_parts, "union")
+        return _multiset_equal(pred_parts, ref_parts, "union", ctx)
     p, r = _collection(pred), _collection(ref)
     if p is None and r is None:
         return None
@@ -400,36 +530,56 @@ def _collections_equal(pred: str, ref: str) -> tuple[bool, str] | None:
         return False, "different number of elements"
     unordered = {"{", ""}
     if p[0] in unordered and r[0] in unordered:
-        return _multiset_equal(p[1], r[1], "set")
+        return _multiset_equal(p[1], r[1], "set", ctx)
     if (p[0], p[2]) != (r[0], r[2]):
         return False, f"brackets {p[0]}...{p[2]} where the reference has {r[0]}...{r[2]}"
     for i, (x, y) in enumerate(zip(p[1], r[1])):
-        if not math_equal(x, y)[0]:
+        if not _equal(x, y, ctx)[0]:
             return False, f"element {i + 1} differs"
     return True, "same elements"
 
 
-def _multiset_equal(pred_parts: list[str], ref_parts: list[str], what: str) -> tuple[bool, str]:
+def _multiset_equal(pred_parts: list[str], ref_parts: list[str], what: str, ctx: tuple[str, bool]) -> tuple[bool, str]:
     remaining = list(ref_parts)
     for part in pred_parts:
-        match = next((r for r in remaining if math_equal(part, r)[0]), None)
+        match = next((r for r in remaining if _equal(part, r, ctx)[0]), None)
         if match is None:
             return False, f"{what} element {part.strip()[:40]!r} not in the reference"
         remaining.remove(match)
     return True, f"same {what}"
 
 
-def math_equal(predicted: str, reference: str) -> tuple[bool, str]:
-    """Whether the predicted answer equals the reference mathematically, with the reason."""
-    pred, ref = normalize(predicted), normalize(reference)
+_PERCENT_QUESTION = re.compile(r"percent|%", re.IGNORECASE)
+_AND_LIST = re.compile(r"\s*,?\s*(?<![\\A-Za-z])and(?![A-Za-z])\s*", re.IGNORECASE)
+
+
+def math_equal(predicted: str, reference: str, question: str = "") -> tuple[bool, str]:
+    """Whether the predicted answer equals the reference mathematically, with the reason.
+
+    ``question`` (the task's text, when known) decides two spellings: a trailing word is dropped
+    when it is a unit or one of the question's plain nouns ("12 apples"), and when the reference
+    is written as a percentage or the question is about percent, answers count in percent
+    ("9%" and "9" are the same answer, "0.09" is not); otherwise "9%" is the number 0.09."""
+    percent_units = "%" in reference or bool(_PERCENT_QUESTION.search(question))
+    return _equal(predicted, reference, (question, percent_units))
+
+
+def _equal(predicted: str, reference: str, ctx: tuple[str, bool]) -> tuple[bool, str]:
+    question, percent_units = ctx
+    pred, ref = normalize(predicted, question), normalize(reference, question)
+    if percent_units:  # one reading of "%" per comparison: 5% cannot be both 5 and 0.05
+        pred, ref = pred.replace("%", "").strip(), ref.replace("%", "").strip()
     if not pred:
         return False, "empty answer"
     if pred == ref or pred.lower() == ref.lower():
         return True, "same answer"
-    if pred.endswith("%") != ref.endswith("%"):  # "9%" answers "9" (the MATH convention) and "0.09"
-        if math_equal(pred.removesuffix("%").strip(), ref.removesuffix("%").strip())[0]:
-            return True, "same number, one side as a percentage"
-    verdict = _collections_equal(pred, ref)
+    listed = _AND_LIST.split(pred)
+    reference_list = _collection(ref)
+    if len(listed) > 1 and reference_list and reference_list[0] in ("{", "") and not _HEDGE.search(ref):
+        joined = ", ".join(listed)  # "2 and 3" lists every value of the set {2, 3}; it hedges nothing
+        if len(_split_commas(joined)) == len(reference_list[1]):
+            pred = joined
+    verdict = _collections_equal(pred, ref, ctx)
     if verdict is not None:
         return verdict
     exact_pred, exact_ref = _as_fraction(pred), _as_fraction(ref)
@@ -443,7 +593,7 @@ _WRITTEN_NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d+)?%?$
                              r"|^[+-]?\\frac\{[+-]?\d+\}\{[+-]?\d+\}$")  # fmt: skip
 
 
-def is_plain_number(answer: str) -> bool:
+def is_plain_number(answer: str, question: str = "") -> bool:
     """Whether answer, once normalised, is a number written out (integer, decimal, fraction,
     percentage) rather than an expression that still computes one (``16+9``, ``2^{3}+5``)."""
-    return bool(_WRITTEN_NUMBER.match(normalize(answer).replace(" ", "")))
+    return bool(_WRITTEN_NUMBER.match(normalize(answer, question).replace(" ", "")))

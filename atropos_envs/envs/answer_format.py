@@ -3,7 +3,9 @@
 As in the Hermes 4 format environment, the reward checks the shape of the response and,
 separately, whether the final answer is right. Correctness is mathematical equivalence
 (``\\frac{1}{2}`` = ``0.5``; see ``rewards.math_equivalence`` for exactly what counts),
-decided in a time-bounded worker.
+decided in a time-bounded worker. The task's question goes along: a word after the number
+is dropped only when it is a unit or a plain noun of the question (``12 apples``), and when
+the question (or the reference) is about percent, answers count in percent (``9%`` = ``9``).
 
 Reward: ``format_weight * format + (1 - format_weight) * correct``. A reply with the right
 shape (one non-empty ``<think>`` block, then exactly one non-empty answer in the task's
@@ -118,11 +120,13 @@ class FormatEnv(TextEnv):
         if answer is None:
             return Score(0.0, {"format": 0.0, "correct": 0.0}, why, outcome="invalid")
         outcome = "ok"
-        if self.config.plain_numeric_answers and is_plain_number(task["answer"]) and not is_plain_number(answer):
+        question = task["question"]
+        if (self.config.plain_numeric_answers and is_plain_number(task["answer"], question)
+                and not is_plain_number(answer, question)):
             correct, why = False, "the reference is a number: write the value, not an expression for it"
         else:
             try:  # a worker's cold start (sympy, the parser) is not charged to the reply
-                correct, why = shared_pool().call(math_equal, answer, task["answer"],
+                correct, why = shared_pool().call(math_equal, answer, task["answer"], question,
                                                   timeout=self.config.score_timeout_s)  # fmt: skip
             except BoundedTimeout as exc:
                 correct, why, outcome = False, f"equivalence check {exc}", "timeout"

@@ -209,7 +209,19 @@ def test_numeric_references_need_a_written_out_number():
     env = make(tasks=[{"question": "What is 16 + 9?", "answer": "25"}])
     _, reward, *_, info = answer(env, "0", "<think>t</think> \\boxed{16 + 9}")
     assert reward == pytest.approx(0.2) and "not an expression" in info["reason"]
+    assert answer(env, "0", "<think>t</think> \\boxed{25 cm}")[1] == 1.0
+
+
+def test_the_question_decides_trailing_nouns_and_percent_units():
+    env = make(tasks=[{"question": "Ann has 16 apples and gets 9 more. How many apples?", "answer": "25"},
+                      {"question": "What percent of 200 is 18?", "answer": "9"},
+                      {"question": "What is 18 divided by 200?", "answer": "0.09"}])
     assert answer(env, "0", "<think>t</think> \\boxed{25 apples}")[1] == 1.0
+    for word in ("trillion", "dozens", "maybe", "factorial"):
+        assert answer(env, "0", f"<think>t</think> \\boxed{{25 {word}}}")[1] < 0.5
+    assert answer(env, "1", "<think>t</think> \\boxed{9\\%}")[1] == 1.0
+    assert answer(env, "2", "<think>t</think> \\boxed{9\\%}")[1] == 1.0
+    assert answer(env, "2", "<think>t</think> \\boxed{0.09\\%}")[1] < 0.5
     assert answer(make(tasks=[{"question": "q", "answer": "25"}], plain_numeric_answers=False), "0",
                   "<think>t</think> \\boxed{16 + 9}")[1] == 1.0  # fmt: skip
 

@@ -53,6 +53,13 @@ def test_find_braced_is_linear_on_deep_nesting():
         (' {"answer": [1]}', "json", None, "string or a number"),
         (" [1, 2]", "json", None, 'no "answer"'),
         (" not json", "json", None, "not a JSON object"),
+        # red team F6: two answers in one object (json keeps the last) are refused
+        (' {"answer": 6, "answer": 5}', "json", None, "repeats the key 'answer'"),
+        (' {"answer": 5, "note": {"a": 1, "a": 2}}', "json", None, "repeats the key 'a'"),
+        # red team F7: a stray closing brace after the box
+        (" \\boxed{5}}", "boxed", None, "unbalanced braces"),
+        (" {\\boxed{5}", "boxed", None, "unbalanced braces"),
+        (" \\boxed{\\{1, 2\\}} and a set \\{3\\}", "boxed", "\\{1, 2\\}", "ok"),
     ],
 )
 def test_extract_answer(part, fmt, answer, reason_part):
