@@ -69,8 +69,9 @@ def encode(value, function_index, depth=0):
     for tag, base in SEQUENCES.items():
         if isinstance(value, base):
             return tag, [sub(item) for item in base.__iter__(value)]
-    if kind in VIEWS:
-        return VIEWS[kind], [sub(item) for item in value]
+    for view, tag in VIEWS.items():  # odict_keys etc. are subclasses
+        if isinstance(value, view):
+            return tag, [sub(item) for item in value]
     if isinstance(value, bytearray):
         return "bytearray", bytes(value)
     if isinstance(value, complex):
