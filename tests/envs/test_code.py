@@ -328,6 +328,7 @@ SAFE_TYPES = {"id": "t", "text": "Functions returning and changing safe types.",
                   "assert d == {'a': 1, 'z': 0} and s == {1, 2} and b == bytearray(b'abc')",
                   "assert list(squares(3)) == [0, 1, 4]",
                   "it = squares(2); assert next(it) == 0 and list(it) == [1]",
+                  "import itertools\nassert list(itertools.islice(naturals(), 3)) == [0, 1, 2]",
                   "assert count_chars('aab') == {'a': 2, 'b': 1}",
                   "assert make_point(1, 2) == (1, 2)",
                   "assert half(1) == Fraction(1, 2) and type(half(1)) is Fraction",
@@ -338,7 +339,7 @@ SAFE_TYPES = {"id": "t", "text": "Functions returning and changing safe types.",
               ]}  # fmt: skip
 
 SAFE_TYPES_SOLUTION = '''
-import collections
+import collections, itertools
 from fractions import Fraction
 from decimal import Decimal
 class C(complex):
@@ -350,6 +351,8 @@ def grow(d, s, b):
 def squares(n):
     for i in range(n):
         yield i * i
+def naturals():
+    return itertools.count()
 def count_chars(s):
     return collections.Counter(s)
 P = collections.namedtuple("P", "x y")
@@ -385,12 +388,14 @@ def test_rebuilt_values_keep_no_behaviour_of_the_candidates_classes():
     task = {"id": "t", "text": "f", "test_list": ["assert f() == [1, 2]", "assert len(list(g())) == 3",
                                                   "assert h() == {1: 2}"]}  # fmt: skip
     cheat = ("class L(list):\n    def __eq__(self, other): return True\n    __hash__ = None\n"
-             "class D(dict):\n    def __eq__(self, other): return True\n    def items(self): return [(1, 2)]\n"
+             "class D(dict):\n    def __eq__(self, other): return True\n"
+             "    def items(self): return [(1, 2)]\n"
              "def f(): return L([9])\n"
              "def g():\n    import itertools\n    return itertools.count()\n"
              "def h(): return D(a=1)\n")  # fmt: skip
     reward, info = answer(make(tasks=[task]), "t", cheat)
-    assert reward == 0.0 and "assertion failed" in info["reason"] and "more than 100000 items" in info["reason"]
+    assert reward == 0.0 and "assertion failed" in info["reason"]
+    assert "more than 10000 items" in info["reason"]
 
 
 def test_lone_surrogate_in_the_code_block_is_scored():
