@@ -45,6 +45,9 @@ ITER_MAX = 10_000  # items of a returned iterator that cross
 ATOMS = (type(None), bool, int, float, complex, str, bytes)
 MUTABLE = (list, dict, set, bytearray)
 SEQUENCES = {"list": list, "tuple": tuple, "set": set, "frozenset": frozenset}
+UNSAFE_CALLBACKS = [getattr(builtins, name) for name in (  # they would run the candidate's text here
+    "eval", "exec", "compile", "open", "__import__", "breakpoint", "input", "getattr", "setattr", "delattr",
+    "globals", "locals", "vars", "exit", "quit") if hasattr(builtins, name)]  # fmt: skip
 VIEWS = {type({}.keys()): "keys", type({}.values()): "values", type({}.items()): "items"}
 
 
@@ -345,6 +348,8 @@ class Candidate:
         functions = []
 
         def function_index(function):
+            if any(function is unsafe for unsafe in UNSAFE_CALLBACKS):
+                raise Unplain(f"{function.__name__}, which would run the candidate's text in the harness")
             functions.append(function)
             return len(functions) - 1
 
@@ -361,6 +366,9 @@ class Candidate:
             while message[0] == "callback":
                 self.answer_callback(message, functions, function_index)
                 message = self.receive()
+        except BaseException:  # the child is mid-call: restart it for the next test
+            self.kill()
+            raise
         finally:
             self.busy = False
         return self.result(message, functions, mutable_arguments(args, kwargs))

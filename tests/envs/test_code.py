@@ -415,3 +415,12 @@ def test_stdin_stdout_decimal_outputs_have_a_tolerance():
     assert answer(env, "t", "print(round(1 / int(input()), 3))")[0] == 0.5
     task = {"id": "i", "question": "Print 6.", "tests": [{"input": "", "output": "6"}]}
     assert answer(make(tasks=[task]), "i", "print(6.0)")[0] == 0.0  # integers stay exact
+
+
+def test_callbacks_that_the_harness_cannot_run_are_errors():
+    task = {"id": "t", "text": "Apply f to x.", "test_list": ["assert apply(lambda v: apply(abs, v), -1) == 1",
+                                                             "assert apply(eval, '1') == 1",
+                                                             "assert apply(abs, -2) == 2"]}  # fmt: skip
+    reward, info = answer(make(tasks=[task]), "t", "def apply(f, x):\n    return f(x)")
+    assert reward == pytest.approx(1 / 3) and info["outcome"] == "error", info["reason"]
+    assert "calls the candidate again" in info["reason"] and "eval, which would run" in info["reason"]
