@@ -9,8 +9,11 @@ Two task shapes, as in the common datasets (fields checked at load: code_tasks.p
 - function + asserts (HumanEval / MBPP), run as their own harnesses run them: HumanEval's
   prompt + completion, ``test``, ``check(entry_point)``; MBPP's ``test_setup_code`` +
   ``test_imports`` + candidate + each assert of ``test_list``. The tests run in a harness
-  process the candidate cannot read or write; only plain values cross back from the
-  candidate's functions (see code_harness.py).
+  process the candidate cannot read or write; values cross from the candidate's functions
+  as plain data and are rebuilt there as safe built-in types (container subclasses as their
+  base type, Fraction, Decimal, complex, range, returned iterators as iterators); in-place
+  changes of list/dict/set/bytearray arguments come back; callbacks run in the harness
+  (see code_harness.py for what cannot cross).
 
 The model's program is the last fenced code block of its answer (after any <think>).
 Reward in [0, 1]: the fraction of tests passed (``reward="all"``: 1 only if all pass).
