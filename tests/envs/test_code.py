@@ -324,8 +324,8 @@ SAFE_TYPES = {"id": "t", "text": "Functions returning and changing safe types.",
               "test_imports": ["from fractions import Fraction", "from decimal import Decimal"],
               "test_list": [
                   "x = [3, 1, 2]; sort_inplace(x); assert x == [1, 2, 3]",
-                  "d = {'a': 1}; s = {1}; b = bytearray(b'ab'); grow(d, s, b=b)\n"
-                  "assert d == {'a': 1, 'z': 0} and s == {1, 2} and b == bytearray(b'abc')",
+                  ("d = {'a': 1}; s = {1}; b = bytearray(b'ab'); grow(d, s, b=b)\n"
+                   "assert d == {'a': 1, 'z': 0} and s == {1, 2} and b == bytearray(b'abc')"),
                   "assert list(squares(3)) == [0, 1, 4]",
                   "it = squares(2); assert next(it) == 0 and list(it) == [1]",
                   "import itertools\nassert list(itertools.islice(naturals(), 3)) == [0, 1, 2]",
