@@ -22,6 +22,15 @@ the child (so an in-place sort is seen). Each call has a deadline; a child that 
 dies or exits is killed and restarted for the next test. The verdicts are printed on one
 line tagged with the nonce, on a stream the candidate cannot write.
 
+What cannot cross (the test fails, or is an error when the harness's own argument cannot pass):
+subclasses of int/float/str/bytes (IntEnum, numpy scalars) and objects of other classes
+(dataclasses, numpy arrays) returned by the candidate; such objects as a test's arguments; an
+iterator nested inside a value, or as an argument; behaviour of the rebuilt types' subclasses
+(a Counter comes back a dict: no most_common, a missing key raises KeyError); identity (the same
+list passed twice arrives as two lists; copy-back replaces the items of the original); changes
+to arguments when the call raises; a callback that calls the candidate again, or one of
+eval/exec/open/getattr... (they would run the candidate's text here).
+
 Verdicts: [status, detail] with status passed | failed | timeout | error (error: the
 harness could not run the test, e.g. an argument that it cannot pass).
 """
