@@ -4,12 +4,16 @@ Two task shapes, as in the common datasets (fields checked at load: code_tasks.p
 - stdin/stdout (LiveCodeBench / APPS / CodeContests): ``tests`` = [{"input", "output"}],
   or APPS' ``input_output`` {"inputs", "outputs"}, or CodeContests' ``public_tests`` /
   ``private_tests`` {"input": [...], "output": [...]}. Each test is a separate run that
-  sees only its own input; outputs are compared token by token on the host.
+  sees only its own input; outputs are compared token by token on the host (a decimal
+  number within 1e-6, absolute or relative, counts as equal; integers stay exact).
 - function + asserts (HumanEval / MBPP), run as their own harnesses run them: HumanEval's
   prompt + completion, ``test``, ``check(entry_point)``; MBPP's ``test_setup_code`` +
   ``test_imports`` + candidate + each assert of ``test_list``. The tests run in a harness
-  process the candidate cannot read or write; only plain values cross back from the
-  candidate's functions (see code_harness.py).
+  process the candidate cannot read or write; values cross from the candidate's functions
+  as plain data and are rebuilt there as safe built-in types (container subclasses as their
+  base type, Fraction, Decimal, complex, range, returned iterators as iterators); in-place
+  changes of list/dict/set/bytearray arguments come back; callbacks run in the harness
+  (see code_harness.py for what cannot cross).
 
 The model's program is the last fenced code block of its answer (after any <think>).
 Reward in [0, 1]: the fraction of tests passed (``reward="all"``: 1 only if all pass).
@@ -153,6 +157,7 @@ class CodeEnv(TextEnv):
         zero = {"fraction_passed": 0.0, "all_passed": 0.0, **{f"test_{i}": 0.0 for i in range(n)}}
         if code is None:
             return Score(0.0, zero, "no ```python code block in the answer", outcome="invalid")
+        code = code.encode("utf-8", errors="replace").decode("utf-8")  # lone surrogates become '?'
         if task["kind"] == "io":
             verdicts = self._run_io(code, task["tests"])
         else:

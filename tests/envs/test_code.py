@@ -316,3 +316,109 @@ def test_exceptions_cross_as_their_builtin_type_but_faults_cannot_be_swallowed()
         code = f"def f(x):\n    if x < 0: raise ValueError('negative')\n    {exits}"
         reward, info = answer(env, "t", code)
         assert reward == 0.0, (exits, info["reason"])
+
+
+SAFE_TYPES = {"id": "t", "text": "Functions returning and changing safe types.",
+              "test_imports": ["from fractions import Fraction", "from decimal import Decimal"],
+              "test_list": [
+                  "x = [3, 1, 2]; sort_inplace(x); assert x == [1, 2, 3]",
+                  ("d = {'a': 1}; s = {1}; b = bytearray(b'ab'); grow(d, s, b=b)\n"
+                   "assert d == {'a': 1, 'z': 0} and s == {1, 2} and b == bytearray(b'abc')"),
+                  "assert list(squares(3)) == [0, 1, 4]",
+                  "it = squares(2); assert next(it) == 0 and list(it) == [1]",
+                  "import itertools\nassert list(itertools.islice(naturals(), 3)) == [0, 1, 2]",
+                  "assert count_chars('aab') == {'a': 2, 'b': 1}",
+                  "assert make_point(1, 2) == (1, 2)",
+                  "assert half(1) == Fraction(1, 2) and type(half(1)) is Fraction",
+                  "assert tenth() == Decimal('0.1') and conj(1j) == -1j and span(3) == range(3)",
+                  "assert keys({'a': 1, 'b': 2}) == {'a', 'b'}",
+                  "assert apply_all(lambda v, k=0: v + k, [1, 2], k=1) == [2, 3]",
+                  "def bad(v):\n    raise ValueError(v)\nassert guarded(bad, 5) == 'ValueError'",
+              ]}  # fmt: skip
+
+SAFE_TYPES_SOLUTION = '''
+import collections, itertools
+from fractions import Fraction
+from decimal import Decimal
+class C(complex):
+    pass
+def sort_inplace(x):
+    x.sort()
+def grow(d, s, b):
+    d["z"] = 0; s.add(2); b.append(ord("c"))
+def squares(n):
+    for i in range(n):
+        yield i * i
+def naturals():
+    return itertools.count()
+def count_chars(s):
+    return collections.Counter(s)
+P = collections.namedtuple("P", "x y")
+def make_point(a, b):
+    return P(a, b)
+def half(n):
+    return Fraction(n, 2)
+def tenth():
+    return Decimal("0.1")
+def conj(z):
+    return C(z.conjugate())
+def span(n):
+    return range(n)
+def keys(d):
+    return collections.OrderedDict(d).keys()
+def apply_all(f, xs, k):
+    return list(map(lambda v: f(v, k=k), xs))
+def guarded(f, v):
+    try:
+        f(v)
+    except ValueError as exc:
+        return type(exc).__name__
+'''
+
+
+def test_safe_types_cross_rebuilt_and_in_place_changes_come_back():
+    env = make(tasks=[SAFE_TYPES])
+    reward, info = answer(env, "t", SAFE_TYPES_SOLUTION)
+    assert reward == 1.0, info["reason"]
+
+
+def test_rebuilt_values_keep_no_behaviour_of_the_candidates_classes():
+    task = {"id": "t", "text": "f", "test_list": ["assert f() == [1, 2]", "assert len(list(g())) == 3",
+                                                  "assert h() == {1: 2}"]}  # fmt: skip
+    cheat = ("class L(list):\n    def __eq__(self, other): return True\n    __hash__ = None\n"
+             "class D(dict):\n    def __eq__(self, other): return True\n"
+             "    def items(self): return [(1, 2)]\n"
+             "def f(): return L([9])\n"
+             "def g():\n    import itertools\n    return itertools.count()\n"
+             "def h(): return D(a=1)\n")  # fmt: skip
+    reward, info = answer(make(tasks=[task]), "t", cheat)
+    assert reward == 0.0 and "assertion failed" in info["reason"]
+    assert "more than 10000 items" in info["reason"]
+
+
+def test_lone_surrogate_in_the_code_block_is_scored():
+    env = make()
+    for task_id in ("sum-two", "is-palindrome"):
+        env.reset(options={"task_id": task_id})
+        _, reward, terminated, _, info = env.step("```python\n# \ud800\nprint(1)\n```")
+        assert terminated and reward == 0.0 and info["outcome"] == "ok", info["reason"]
+    reward, _ = answer(env, "sum-two", "# \udcff\na, b = map(int, input().split())\nprint(a + b)")
+    assert reward == 1.0
+
+
+def test_stdin_stdout_decimal_outputs_have_a_tolerance():
+    tests = [{"input": "3\n", "output": "0.3333333333\n"}, {"input": "4\n", "output": "0.25"}]
+    env = make(tasks=[{"id": "t", "question": "Read n, print 1/n.", "tests": tests}])
+    assert answer(env, "t", "print(1 / int(input()))")[0] == 1.0
+    assert answer(env, "t", "print(round(1 / int(input()), 3))")[0] == 0.5
+    task = {"id": "i", "question": "Print 6.", "tests": [{"input": "", "output": "6"}]}
+    assert answer(make(tasks=[task]), "i", "print(6.0)")[0] == 0.0  # integers stay exact
+
+
+def test_callbacks_that_the_harness_cannot_run_are_errors():
+    task = {"id": "t", "text": "Apply f to x.", "test_list": ["assert apply(lambda v: apply(abs, v), -1) == 1",
+                                                             "assert apply(eval, '1') == 1",
+                                                             "assert apply(abs, -2) == 2"]}  # fmt: skip
+    reward, info = answer(make(tasks=[task]), "t", "def apply(f, x):\n    return f(x)")
+    assert reward == pytest.approx(1 / 3) and info["outcome"] == "error", info["reason"]
+    assert "calls the candidate again" in info["reason"] and "eval, which would run" in info["reason"]

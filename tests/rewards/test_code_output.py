@@ -19,3 +19,13 @@ def test_outputs_match_compares_tokens():
     assert not outputs_match("1 2", "1 2 3")
     assert not outputs_match("", "0")
     assert not outputs_match("3.0", "3")
+
+
+def test_decimal_tokens_match_within_tolerance_and_integers_stay_exact():
+    assert outputs_match("0.3333333333333333\n", "0.3333333333")  # absolute 1e-6
+    assert outputs_match("1.0000009e20 2", "1e20 2")  # relative 1e-6
+    assert outputs_match("2", "2.0") and outputs_match("-0.5000004", "-.5")
+    assert not outputs_match("0.333", "0.3333333333")
+    assert not outputs_match("6.0", "6") and not outputs_match("7", "6")
+    assert not outputs_match("nan", "0.5") and not outputs_match("inf", "1e308")
+    assert not outputs_match("1_0.5", "10.5") and not outputs_match("0.5 0.5", "0.5")
