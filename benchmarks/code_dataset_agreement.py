@@ -17,7 +17,7 @@ from pathlib import Path
 
 from atropos_envs.envs.code import CodeEnv
 
-PERTURB = '''
+PERTURB = """
 _honest = {name}
 def {name}(*args, **kwargs):
     value = _honest(*args, **kwargs)
@@ -30,7 +30,7 @@ def {name}(*args, **kwargs):
     if isinstance(value, (list, tuple)):
         return type(value)([*value, None])
     return 0 if value is None else None
-'''
+"""
 
 
 def humaneval_records() -> list[dict]:
@@ -76,9 +76,13 @@ def main() -> None:
                 value = reward(probe_env, task_id, turns[0])[0]
                 if value >= 0.5:
                     failures["probe"].append(f"{task_id}: {name} {value}")
-    summary = {"tasks": len(records), "probe_tasks": min(args.probe_tasks, len(records)),
-               "probes_per_task": len(env.probes(env.get_task(records[0]["task_id"]))),
-               "seconds": round(time.monotonic() - started, 1), **failures}  # fmt: skip
+    summary = {
+        "tasks": len(records),
+        "probe_tasks": min(args.probe_tasks, len(records)),
+        "probes_per_task": len(env.probes(env.get_task(records[0]["task_id"]))),
+        "seconds": round(time.monotonic() - started, 1),
+        **failures,
+    }
     print(json.dumps(summary, indent=1))
 
 

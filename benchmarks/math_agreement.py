@@ -42,13 +42,25 @@ from benchmarks.scoring_agreement import (
 RESULTS = Path(__file__).resolve().parent / "results" / "math_agreement.md"
 REASONING_GYM = "reasoning-gym==0.1.25"
 DATASETS = {  # reasoning-gym dataset -> how its answer is rendered
-    "basic_arithmetic": "integer", "chain_sum": "integer", "products": "integer", "gcd": "integer",
-    "lcm": "integer", "simple_equations": "integer", "leg_counting": "integer", "count_bits": "integer",
-    "gsm_symbolic": "integer", "fraction_simplification": "fraction", "decimal_arithmetic": "decimal",
-    "decimal_chain_sum": "decimal", "power_function": "decimal", "complex_arithmetic": "complex",
-    "prime_factorization": "factors", "polynomial_equations": "roots",
-    "polynomial_multiplication": "polynomial", "simple_integration": "polynomial",
-}  # fmt: skip
+    "basic_arithmetic": "integer",
+    "chain_sum": "integer",
+    "products": "integer",
+    "gcd": "integer",
+    "lcm": "integer",
+    "simple_equations": "integer",
+    "leg_counting": "integer",
+    "count_bits": "integer",
+    "gsm_symbolic": "integer",
+    "fraction_simplification": "fraction",
+    "decimal_arithmetic": "decimal",
+    "decimal_chain_sum": "decimal",
+    "power_function": "decimal",
+    "complex_arithmetic": "complex",
+    "prime_factorization": "factors",
+    "polynomial_equations": "roots",
+    "polynomial_multiplication": "polynomial",
+    "simple_integration": "polynomial",
+}
 
 GENERATE_CODE = """
 import json, sys
@@ -86,17 +98,33 @@ def render(kind: str, gold: str, question: str, rng: random.Random) -> list[tupl
         right = [str(n), f"{n}.0", f"${n}$", f"{_variable(question)} = {n}", f"{n} units", f"\\text{{{n}}}"]
         if abs(n) >= 1000:
             right += [f"{n:,}", f"{n:,}".replace(",", "{,}")]
-        wrong = [str(n + 1), str(n - 1), f"{n}, {n + 1}", f"[{n - 1}, {n + 1}]", f"{n} or {n + 1}", "\\infty",
-                 "\\infty i - \\infty", f"{n}.0000001"]  # fmt: skip
+        wrong = [
+            str(n + 1),
+            str(n - 1),
+            f"{n}, {n + 1}",
+            f"[{n - 1}, {n + 1}]",
+            f"{n} or {n + 1}",
+            "\\infty",
+            "\\infty i - \\infty",
+            f"{n}.0000001",
+        ]
         if n:
             wrong.append(str(-n))
         return [(str(n), a, True) for a in right] + [(str(n), a, False) for a in wrong]
     if kind == "fraction":
         value = parse_latex_number(gold.strip("$ "))
         g = _latex_fraction(value)
-        right = [g, _latex_fraction(value, "\\dfrac"), f"{value.numerator}/{value.denominator}",
-                 f"\\frac{{{2 * value.numerator}}}{{{2 * value.denominator}}}"]  # fmt: skip
-        wrong = [_latex_fraction(1 / value), _latex_fraction(value + Fraction(1, value.denominator)), f"{float(value):.4f}"]
+        right = [
+            g,
+            _latex_fraction(value, "\\dfrac"),
+            f"{value.numerator}/{value.denominator}",
+            f"\\frac{{{2 * value.numerator}}}{{{2 * value.denominator}}}",
+        ]
+        wrong = [
+            _latex_fraction(1 / value),
+            _latex_fraction(value + Fraction(1, value.denominator)),
+            f"{float(value):.4f}",
+        ]
         return [(g, a, True) for a in right] + [(g, a, False) for a in wrong]
     if kind == "decimal":
         value = Fraction(gold)
@@ -109,13 +137,19 @@ def render(kind: str, gold: str, question: str, rng: random.Random) -> list[tupl
         step = Fraction(1, 10 ** len(gold.split(".")[1])) if plain else abs(value) / 10**6 or Fraction(1)
         wrong = [_number(value + step), _number(value * 10) if value else "1", f"{float(value):.3g}"]
         wrong = [w for w in wrong if "\\" in w or Fraction(w) != value]
-        return [(gold, a, True) for a in dict.fromkeys(right)] + [(gold, a, False) for a in dict.fromkeys(wrong)]
+        return [(gold, a, True) for a in dict.fromkeys(right)] + [
+            (gold, a, False) for a in dict.fromkeys(wrong)
+        ]
     if kind == "complex":
         re_part, im_part = _complex_parts(gold)
         r, i = _compact(re_part), _compact(im_part)
         g = f"{r} {'+' if im_part >= 0 else '-'} {_compact(abs(im_part))}i"
         right = [gold, g.replace(" ", ""), f"{i}i {'+' if re_part >= 0 else '-'} {_compact(abs(re_part))}"]
-        wrong = [f"{i} + {r}i"] if im_part == 0 else [f"{r} {'-' if im_part > 0 else '+'} {_compact(abs(im_part))}i", r]
+        wrong = (
+            [f"{i} + {r}i"]
+            if im_part == 0
+            else [f"{r} {'-' if im_part > 0 else '+'} {_compact(abs(im_part))}i", r]
+        )
         if re_part == im_part:
             wrong = [f"{r} + {_compact(im_part + 1)}i"]
         return [(gold, a, True) for a in right] + [(gold, a, False) for a in wrong if a not in right]
@@ -134,8 +168,12 @@ def render(kind: str, gold: str, question: str, rng: random.Random) -> list[tupl
         g = ", ".join(_number(r) for r in roots)
         shuffled = roots[:]
         rng.shuffle(shuffled)
-        right = [g, "\\{" + g + "\\}", ", ".join(_number(r) for r in shuffled),
-                 ", ".join(f"x = {_number(r)}" for r in roots)]  # fmt: skip
+        right = [
+            g,
+            "\\{" + g + "\\}",
+            ", ".join(_number(r) for r in shuffled),
+            ", ".join(f"x = {_number(r)}" for r in roots),
+        ]
         wrong = [", ".join(_number(r + (k == 0)) for k, r in enumerate(roots))]
         if len(roots) > 1:
             wrong.append(", ".join(_number(r) for r in roots[1:]))
@@ -183,22 +221,40 @@ def _render_polynomial(gold: str, rng: random.Random) -> list[tuple[str, str, bo
     terms = sympy.Add.make_args(expr)
     shuffled = list(terms)
     rng.shuffle(shuffled)
-    right = [g, " + ".join(sympy.latex(t) for t in shuffled).replace("+ -", "- "), sympy.latex(sympy.factor(expr))]
+    right = [
+        g,
+        " + ".join(sympy.latex(t) for t in shuffled).replace("+ -", "- "),
+        sympy.latex(sympy.factor(expr)),
+    ]
     x = sorted(expr.free_symbols - {sympy.Symbol("C")}, key=str)[0]
     changed = expr + x ** sympy.degree(expr.subs(sympy.Symbol("C"), 0), x)  # one coefficient off by one
     wrong = [sympy.latex(changed), sympy.latex(expr - terms[0]), sympy.latex(expr.subs(x, -x))]
-    return [(g, a, True) for a in dict.fromkeys(right)] + [(g, a, False) for a in dict.fromkeys(wrong) if a != g]
+    return [(g, a, True) for a in dict.fromkeys(right)] + [
+        (g, a, False) for a in dict.fromkeys(wrong) if a != g
+    ]
 
 
 def build_cases(per_dataset: int, seed: int) -> list[dict]:
-    records = _run_peer(_peer_dir("reasoning-gym", REASONING_GYM), GENERATE_CODE,
-                        {"datasets": list(DATASETS), "n": per_dataset, "seed": seed})  # fmt: skip
+    records = _run_peer(
+        _peer_dir("reasoning-gym", REASONING_GYM),
+        GENERATE_CODE,
+        {"datasets": list(DATASETS), "n": per_dataset, "seed": seed},
+    )
     rng = random.Random(seed)
     cases = []
     for record in records:
-        for gold, answer, right in render(DATASETS[record["dataset"]], record["answer"], record["question"], rng):
-            cases.append({"dataset": record["dataset"], "gold": gold, "answer": answer, "right": right,
-                          "question": record["question"]})
+        for gold, answer, right in render(
+            DATASETS[record["dataset"]], record["answer"], record["question"], rng
+        ):
+            cases.append(
+                {
+                    "dataset": record["dataset"],
+                    "gold": gold,
+                    "answer": answer,
+                    "right": right,
+                    "question": record["question"],
+                }
+            )
     return cases
 
 
@@ -210,7 +266,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     cases = build_cases(args.per_dataset, args.seed)
-    peer = _run_peer(_peer_dir("math-verify", MATH_VERIFY), MATH_VERIFY_CODE, [(c["gold"], c["answer"]) for c in cases])
+    peer = _run_peer(
+        _peer_dir("math-verify", MATH_VERIFY), MATH_VERIFY_CODE, [(c["gold"], c["answer"]) for c in cases]
+    )
     started = time.perf_counter()
     ours = [math_equal(c["answer"], c["gold"], c["question"]) for c in cases]
     seconds = time.perf_counter() - started
@@ -220,43 +278,60 @@ def main() -> None:
     ours_ok = sum(o[0] == lab for o, lab in zip(ours, labels))
     theirs_ok = sum(t == lab for t, lab in zip(theirs, labels))
     lines = [
-        f"\n## {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC: {len(cases)} cases from {len(DATASETS)} reasoning-gym "
-        f"generators ({args.per_dataset} questions each, seed {args.seed})\n",
+        f"\n## {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC: {len(cases)} cases from "
+        f"{len(DATASETS)} reasoning-gym generators ({args.per_dataset} questions each, seed {args.seed})\n",
         f"Machine: {_cpu()}, {os.cpu_count()} cores, {platform.machine()}.\n",
-        "| | value |", "|---|---|",
+        "| | value |",
+        "|---|---|",
         f"| agreement with math-verify | {agree} / {len(cases)} = {100 * agree / len(cases):.1f} % |",
-        f"| ours matches the construction label | {ours_ok} / {len(cases)} = {100 * ours_ok / len(cases):.1f} % |",
-        f"| math-verify matches the label | {theirs_ok} / {len(cases)} = {100 * theirs_ok / len(cases):.1f} % |",
-        f"| accepted (ours / math-verify / right by construction) | {sum(o[0] for o in ours)} / {sum(theirs)} / "
-        f"{sum(labels)} |",
+        f"| ours matches the construction label | {ours_ok} / {len(cases)} = "
+        f"{100 * ours_ok / len(cases):.1f} % |",
+        f"| math-verify matches the label | {theirs_ok} / {len(cases)} = "
+        f"{100 * theirs_ok / len(cases):.1f} % |",
+        "| accepted (ours / math-verify / right by construction) | "
+        f"{sum(o[0] for o in ours)} / {sum(theirs)} / {sum(labels)} |",
         f"| ms per case (ours / math-verify) | {1000 * seconds / len(cases):.2f} / "
         f"{1000 * peer['seconds'] / len(cases):.2f} |",
-        "", "Per generator (agreement, ours right, math-verify right):", "",
-    ]  # fmt: skip
+        "",
+        "Per generator (agreement, ours right, math-verify right):",
+        "",
+    ]
     for name in DATASETS:
         idx = [i for i, c in enumerate(cases) if c["dataset"] == name]
         if idx:
-            lines.append(f"- {name}: {len(idx)} cases, {sum(ours[i][0] == theirs[i] for i in idx)} agree, "
-                         f"ours right {sum(ours[i][0] == labels[i] for i in idx)}, "
-                         f"math-verify right {sum(theirs[i] == labels[i] for i in idx)}")  # fmt: skip
-    lines += ["", "Every disagreement (label = right or wrong by construction; who is right follows from it):", ""]
+            lines.append(
+                f"- {name}: {len(idx)} cases, {sum(ours[i][0] == theirs[i] for i in idx)} agree, "
+                f"ours right {sum(ours[i][0] == labels[i] for i in idx)}, "
+                f"math-verify right {sum(theirs[i] == labels[i] for i in idx)}"
+            )
+    lines += [
+        "",
+        "Every disagreement (label = right or wrong by construction; who is right follows from it):",
+        "",
+    ]
     for c, o, t in zip(cases, ours, theirs):
         if o[0] != t:
             who = "ours right" if o[0] == c["right"] else "math-verify right"
-            lines.append(f"- [{c['dataset']}] answer `{c['answer']}` vs reference `{c['gold']}`: label "
-                         f"{'right' if c['right'] else 'wrong'}, ours {o[0]} ({o[1]}), math-verify {t}: **{who}**")  # fmt: skip
+            lines.append(
+                f"- [{c['dataset']}] answer `{c['answer']}` vs reference `{c['gold']}`: label "
+                f"{'right' if c['right'] else 'wrong'}, ours {o[0]} ({o[1]}), math-verify {t}: **{who}**"
+            )
     text = "\n".join(lines) + "\n"
     print(text)
     if not RESULTS.exists():
-        RESULTS.write_text("# Math equivalence vs math-verify on reasoning-gym answers\n\n"
-                           "Written by `python -m benchmarks.math_agreement`.\n")  # fmt: skip
+        RESULTS.write_text(
+            "# Math equivalence vs math-verify on reasoning-gym answers\n\n"
+            "Written by `python -m benchmarks.math_agreement`.\n"
+        )
     with RESULTS.open("a") as f:
         f.write(text)
 
 
 def _cpu() -> str:
     info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
+    model = next(
+        (line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?"
+    )
     flags = next((line for line in info.splitlines() if line.startswith("flags")), "")
     extras = sorted({f for f in flags.split() if f.startswith(("avx512", "amx"))})
     return f"{model} ({', '.join(extras) if extras else 'no avx512/amx'})"

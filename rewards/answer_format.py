@@ -33,8 +33,10 @@ def split_think(text: str) -> ThinkSplit:
     if closes == 0:
         return ThinkSplit(False, "", text, "missing </think>")
     if opens != 1 or closes != 1:
-        return ThinkSplit(False, "", text, f"expected one think block, found {opens} <think> and {closes} </think>")
-    body, _, after = stripped[len(THINK_OPEN):].partition(THINK_CLOSE)
+        return ThinkSplit(
+            False, "", text, f"expected one think block, found {opens} <think> and {closes} </think>"
+        )
+    body, _, after = stripped[len(THINK_OPEN) :].partition(THINK_CLOSE)
     if not body.strip():
         return ThinkSplit(False, "", after, "empty <think> block")
     if not after.strip():
@@ -73,7 +75,7 @@ def find_braced(text: str, command: str) -> tuple[list[str], str]:
             j += 1
         if depth != 0:
             return contents, f"unbalanced braces after {command}"
-        contents.append(text[i + 1:j])
+        contents.append(text[i + 1 : j])
         start = j + 1
 
 

@@ -63,8 +63,16 @@ MAX_EXACT_DEGREE = 64  # rational functions with powers up to this are also comp
 
 _SPACING = ("\\!", "\\,", "\\;", "\\:", "\\quad", "\\qquad", "\\displaystyle", "\\left", "\\right", "~")
 _UNICODE = {"−": "-", "∞": "\\infty", "π": "\\pi", "×": "\\times", "·": "\\cdot", "÷": "\\div", "√": "\\sqrt"}
-_INFINITY_WORDS = {"inf": "\\infty", "infinity": "\\infty", "+inf": "\\infty", "+infinity": "\\infty",
-                   "-inf": "-\\infty", "-infinity": "-\\infty", "oo": "\\infty", "-oo": "-\\infty"}  # fmt: skip
+_INFINITY_WORDS = {
+    "inf": "\\infty",
+    "infinity": "\\infty",
+    "+inf": "\\infty",
+    "+infinity": "\\infty",
+    "-inf": "-\\infty",
+    "-infinity": "-\\infty",
+    "oo": "\\infty",
+    "-oo": "-\\infty",
+}
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
 _FRAC_SHORT = re.compile(r"\\frac\s*(\d)\s*(\d)")
 _FRAC_HALF_SHORT = re.compile(r"\\frac\s*(\d)\s*\{")
@@ -78,27 +86,36 @@ _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _PLAIN_FRACTION = re.compile(r"^([+-]?\d+)\s*/\s*([+-]?\d+)$")
 _DECIMAL = re.compile(r"\d\.\d|(?<!\d)\.\d")
 # "5 cm", "12 apples", "3.5 m/s", "20 square feet": a number and at most four words after it.
-_TRAILING_WORDS = re.compile(r"^([+-]?(?:\d+(?:\.\d+)?|\.\d+))\s*((?:[A-Za-z]+|[A-Za-z]/[A-Za-z])[A-Za-z/]*(?:\^\{?[23]\}?)?"
-                             r"(?:\s+[A-Za-z]+(?:\^\{?[23]\}?)?){0,3})\.?$")  # fmt: skip
+_TRAILING_WORDS = re.compile(
+    r"^([+-]?(?:\d+(?:\.\d+)?|\.\d+))\s*((?:[A-Za-z]+|[A-Za-z]/[A-Za-z])[A-Za-z/]*(?:\^\{?[23]\}?)?"
+    r"(?:\s+[A-Za-z]+(?:\^\{?[23]\}?)?){0,3})\.?$"
+)
 # Words after a number that leave its value alone: units, and the plain nouns of the question
 # ("12 apples" when the question counts apples). Anything else ("5 trillion", "5 factorial",
 # "5 maybe") stays in the answer and fails to parse as the reference.
-_UNITS = set("""m cm mm km nm um meter metre centimeter centimetre millimeter millimetre kilometer kilometre
-    in inch inches ft foot feet yd yard mile mi g mg kg gram kilogram milligram lb lbs pound ounce oz ton tonne
-    s sec second ms min minute h hr hour day week month year yr l ml liter litre milliliter millilitre gallon
-    quart pint cup cc dollar cent euro rupee yen usd eur square sq cubic unit deg degree rad radian mph kph kmh
-    m/s km/h ft/s mi/h celsius fahrenheit kelvin byte kb mb gb bit item piece person people student""".split())  # noqa: SIM905
+_UNITS = set(
+    """m cm mm km nm um meter metre centimeter centimetre millimeter millimetre kilometer kilometre
+    in inch inches ft foot feet yd yard mile mi g mg kg gram kilogram milligram lb lbs pound ounce oz
+    ton tonne s sec second ms min minute h hr hour day week month year yr l ml liter litre milliliter
+    millilitre gallon quart pint cup cc dollar cent euro rupee yen usd eur square sq cubic unit deg degree
+    rad radian mph kph kmh m/s km/h ft/s mi/h celsius fahrenheit kelvin byte kb mb gb bit item piece
+    person people student""".split()
+)
 # Words that change the value of the number before them; never dropped, even when the question uses them.
-_MEANINGFUL_WORDS = set("""or and not no nor to plus minus times over than but except more less least most
+_MEANINGFUL_WORDS = set(
+    """or and not no nor to plus minus times over than but except more less least most
     approximately approx about around roughly nearly almost under above below between maybe perhaps probably
     wrong incorrect false true pi percent squared cubed root factorial reciprocal inverse negative
     positive opposite power powers thousand thousands million millions billion billions trillion trillions
     quadrillion lakh lakhs crore crores dozen dozens score gross hundred hundreds ten tens tenth tenths
     hundredth hundredths thousandth thousandths millionth millionths billionth billionths half halves third
     thirds quarter quarters fourth fourths fifth fifths double triple twice thrice infinity inf undefined nan
-    log ln exp sqrt sin cos tan mod modulo i e k""".split())  # fmt: skip  # noqa: SIM905
+    log ln exp sqrt sin cos tan mod modulo i e k""".split()
+)
 _WORD = re.compile(r"[A-Za-z]+")
-_SCIENTIFIC = re.compile(r"^([+-]?\d+(?:\.\d+)?)\s*(?:\\times|\\cdot|\*)\s*10\s*\^\s*(?:\{\s*([+-]?\d+)\s*\}|([+-]?\d))$")
+_SCIENTIFIC = re.compile(
+    r"^([+-]?\d+(?:\.\d+)?)\s*(?:\\times|\\cdot|\*)\s*10\s*\^\s*(?:\{\s*([+-]?\d+)\s*\}|([+-]?\d))$"
+)
 _SPACED_THOUSANDS = re.compile(r"^[+-]?\d{1,3}( \d{3})+(\.\d+)?$")
 _COLOR = re.compile(r"\\(?:color|textcolor)\s*\{[^{}]*\}")
 _EMPTY_SETS = ("\\varnothing", "\\emptyset", "\\{\\}", "\\{ \\}", "∅", "{}")
@@ -110,8 +127,9 @@ _REALS_MINUS_POINT = re.compile(r"^\\mathbb\{R\}\s*\\setminus\s*\\\{([^{},]+)\\\
 
 def _question_nouns(question: str) -> frozenset[str]:
     """Plain words of the question that may follow a number in the answer ("12 apples")."""
-    return frozenset(w.lower() for w in _WORD.findall(question)
-                     if len(w) > 2 and w.lower() not in _MEANINGFUL_WORDS)  # not "x" of "solve for x"
+    return frozenset(
+        w.lower() for w in _WORD.findall(question) if len(w) > 2 and w.lower() not in _MEANINGFUL_WORDS
+    )  # not "x" of "solve for x"
 
 
 def _keeps_value(word: str, nouns: frozenset[str]) -> bool:
@@ -138,7 +156,9 @@ def _plus_minus(s: str) -> str:
     left, right = (part.strip() for part in s.split("\\pm"))
     if not right or left.count("{") != left.count("}") or right.count("{") != right.count("}"):
         return s
-    right = right if re.fullmatch(r"[\w.]+|\\sqrt\{[^{}]*\}|\\frac\{[^{}]*\}\{[^{}]*\}", right) else f"({right})"
+    right = (
+        right if re.fullmatch(r"[\w.]+|\\sqrt\{[^{}]*\}|\\frac\{[^{}]*\}\{[^{}]*\}", right) else f"({right})"
+    )
     return f"\\{{{left}-{right}, {left}+{right}\\}}"
 
 
@@ -192,7 +212,11 @@ def normalize(answer: str, question: str = "") -> str:
     if _THOUSANDS.match(s):
         s = s.replace(",", "")
     m = _TRAILING_WORDS.match(s)
-    if m and (len(m.group(2).split()[0]) > 1 or s[len(m.group(1))] == " ") and all(_keeps_value(word, _question_nouns(question)) for word in m.group(2).split()):
+    if (
+        m
+        and (len(m.group(2).split()[0]) > 1 or s[len(m.group(1))] == " ")
+        and all(_keeps_value(word, _question_nouns(question)) for word in m.group(2).split())
+    ):
         s = m.group(1)
     return s
 
@@ -236,7 +260,7 @@ def _closes_at_end(s: str, opener: str) -> str | None:
     (``(1,2]`` yes, ``(1)+(2)`` and ``\\{1\\}+e^{2}`` no); None otherwise."""
     depth, i = 0, 0
     while i < len(s):
-        token = s[i:i + 2] if s[i] == "\\" and s[i + 1:i + 2] in ("{", "}") else s[i]
+        token = s[i : i + 2] if s[i] == "\\" and s[i + 1 : i + 2] in ("{", "}") else s[i]
         if token in ("(", "[", "{", "\\{"):
             depth += 1
         elif token in (")", "]", "}", "\\}"):
@@ -258,7 +282,7 @@ def _collection(s: str) -> tuple[str, list[str], str] | None:
         closer = _closes_at_end(s, opener)
         if closer is None:
             break
-        parts = _split_commas(s[len(opener):len(s) - len(closer)])
+        parts = _split_commas(s[len(opener) : len(s) - len(closer)])
         if len(parts) < 2:
             return None
         braces = (opener in ("\\{", "{"), closer in ("\\}", "}"))
@@ -376,7 +400,9 @@ def _magnitude_problem(expr) -> str:
     if isinstance(expr, (sympy.Sum, sympy.Product)):
         if any(arg.has(sympy.Sum, sympy.Product) for arg in expr.args):
             return "nested sums or products"
-        if any(not (hi - lo).is_number or abs(complex(sympy.N(hi - lo, 15))) > 200 for _, lo, hi in expr.limits):
+        if any(
+            not (hi - lo).is_number or abs(complex(sympy.N(hi - lo, 15))) > 200 for _, lo, hi in expr.limits
+        ):
             return "sum or product with too many terms"
     if isinstance(expr, (sympy.factorial, sympy.factorial2, sympy.gamma)) and not expr.args[0].free_symbols:
         if abs(complex(sympy.N(expr.args[0], 15))) > 200:
@@ -479,10 +505,15 @@ def _functions_equal(a, b, tolerance: float) -> tuple[bool, str]:
     if not tolerance and diff.is_rational_function(*symbols) and _max_power(diff) <= MAX_EXACT_DEGREE:
         if sympy.cancel(sympy.together(diff)) != 0:
             return False, f"different rational functions (exact), though equal at {defined} random points"
-        return True, f"mathematically equivalent (identical rational functions, exact; equal at {defined} points)"
+        return (
+            True,
+            f"mathematically equivalent (identical rational functions, exact; equal at {defined} points)",
+        )
     extra = f" within {tolerance:g} relative" if tolerance else ""
-    return True, (f"mathematically equivalent (equal{extra} at {defined} random test points seeded by the "
-                  "answer pair, negatives included)")
+    return True, (
+        f"mathematically equivalent (equal{extra} at {defined} random test points seeded by the "
+        "answer pair, negatives included)"
+    )
 
 
 def _show(point: dict) -> str:
@@ -503,7 +534,10 @@ def _sympy_equal(pred: str, ref: str) -> tuple[bool, str]:
     try:
         a, b = _to_sympy(pred), _to_sympy(ref)
     except Exception as exc:  # the LaTeX parser raises bare Exceptions on malformed input
-        return False, f"could not parse as math: {str(exc).splitlines()[0][:80] if str(exc) else type(exc).__name__}"
+        return (
+            False,
+            f"could not parse as math: {str(exc).splitlines()[0][:80] if str(exc) else type(exc).__name__}",
+        )
     try:
         problem = _magnitude_problem(a) or _magnitude_problem(b)
         if problem:
@@ -539,7 +573,9 @@ def _collections_equal(pred: str, ref: str, ctx: tuple[str, bool]) -> tuple[bool
     return True, "same elements"
 
 
-def _multiset_equal(pred_parts: list[str], ref_parts: list[str], what: str, ctx: tuple[str, bool]) -> tuple[bool, str]:
+def _multiset_equal(
+    pred_parts: list[str], ref_parts: list[str], what: str, ctx: tuple[str, bool]
+) -> tuple[bool, str]:
     remaining = list(ref_parts)
     for part in pred_parts:
         match = next((r for r in remaining if _equal(part, r, ctx)[0]), None)
@@ -589,8 +625,10 @@ def _equal(predicted: str, reference: str, ctx: tuple[str, bool]) -> tuple[bool,
     return _sympy_equal(pred, ref)
 
 
-_WRITTEN_NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d+)?%?$|^[+-]?\d+/\d+$"
-                             r"|^[+-]?\\frac\{[+-]?\d+\}\{[+-]?\d+\}$")  # fmt: skip
+_WRITTEN_NUMBER = re.compile(
+    r"^[+-]?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d+)?%?$|^[+-]?\d+/\d+$"
+    r"|^[+-]?\\frac\{[+-]?\d+\}\{[+-]?\d+\}$"
+)
 
 
 def is_plain_number(answer: str, question: str = "") -> bool:

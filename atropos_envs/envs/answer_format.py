@@ -62,8 +62,10 @@ class FormatConfig:
         if self.answer_format not in (*ANSWER_FORMATS, "mixed"):
             raise ValueError(f"answer_format must be one of {ANSWER_FORMATS} or 'mixed'")
         if not 0.0 <= self.format_weight <= MAX_FORMAT_WEIGHT:
-            raise ValueError(f"format_weight must be between 0 and {MAX_FORMAT_WEIGHT} (a format-only reply must "
-                             "stay below the pass bar 0.5)")
+            raise ValueError(
+                f"format_weight must be between 0 and {MAX_FORMAT_WEIGHT} (a format-only reply must "
+                "stay below the pass bar 0.5)"
+            )
 
 
 class FormatEnv(TextEnv):
@@ -106,7 +108,8 @@ class FormatEnv(TextEnv):
     def prompt(self, task: dict[str, Any]) -> list[dict[str, str]]:
         fmt = task["answer_format"]
         system = (
-            f"Think step by step inside <think> and </think> tags. After </think>, {format_instruction(fmt)}.\n\n"
+            "Think step by step inside <think> and </think> tags. "
+            f"After </think>, {format_instruction(fmt)}.\n\n"
             f"Example:\nQuestion: What is 3 + 3?\nAnswer: <think>3 + 3 = 6</think>\n{_EXAMPLE_ANSWER[fmt]}"
         )
         return [{"role": "system", "content": system}, {"role": "user", "content": task["question"]}]
@@ -121,13 +124,17 @@ class FormatEnv(TextEnv):
             return Score(0.0, {"format": 0.0, "correct": 0.0}, why, outcome="invalid")
         outcome = "ok"
         question = task["question"]
-        if (self.config.plain_numeric_answers and is_plain_number(task["answer"], question)
-                and not is_plain_number(answer, question)):
+        if (
+            self.config.plain_numeric_answers
+            and is_plain_number(task["answer"], question)
+            and not is_plain_number(answer, question)
+        ):
             correct, why = False, "the reference is a number: write the value, not an expression for it"
         else:
             try:  # a worker's cold start (sympy, the parser) is not charged to the reply
-                correct, why = shared_pool().call(math_equal, answer, task["answer"], question,
-                                                  timeout=self.config.score_timeout_s)  # fmt: skip
+                correct, why = shared_pool().call(
+                    math_equal, answer, task["answer"], question, timeout=self.config.score_timeout_s
+                )
             except BoundedTimeout as exc:
                 correct, why, outcome = False, f"equivalence check {exc}", "timeout"
             except RuntimeError as exc:
@@ -143,7 +150,10 @@ class FormatEnv(TextEnv):
         """Replies that try to get paid without solving: NaN and infinities, candidate lists,
         intervals around the answer, near misses, ``\\text{}`` junk, a format-only shell and
         the question echoed as the answer. Each keeps the format, so earns at most the format share."""
-        return {name: [reply] for name, reply in format_probes(task, parse_latex_number(task["answer"])).items()}
+        return {
+            name: [reply] for name, reply in format_probes(task, parse_latex_number(task["answer"])).items()
+        }
 
     def reference_answer(self, task: dict[str, Any]) -> list[str] | None:
-        return [f"<think>I work it out step by step.</think>\n{render_answer(task['answer'], task['answer_format'])}"]
+        answer = render_answer(task["answer"], task["answer_format"])
+        return [f"<think>I work it out step by step.</think>\n{answer}"]

@@ -95,13 +95,19 @@ class CodeEnv(TextEnv):
         return code_tasks.task_from_record(record)
 
     def prompt(self, task: dict[str, Any]) -> list[dict[str, str]]:
-        how = ("Read the input from standard input and print the answer to standard output."
-               if task["kind"] == "io" else "Write the complete function (with its imports).")  # fmt: skip
+        how = (
+            "Read the input from standard input and print the answer to standard output."
+            if task["kind"] == "io"
+            else "Write the complete function (with its imports)."
+        )
         return [
-            {"role": "system", "content": f"You are an expert Python programmer. {how} "
-                                          "Put your final program in one ```python code block."},
+            {
+                "role": "system",
+                "content": f"You are an expert Python programmer. {how} "
+                "Put your final program in one ```python code block.",
+            },
             {"role": "user", "content": task["question"]},
-        ]  # fmt: skip
+        ]
 
     def probes(self, task: dict[str, Any]) -> dict[str, list[str]]:
         return {name: [f"```python\n{program}\n```"] for name, program in code_probes.programs(task).items()}
@@ -123,8 +129,12 @@ class CodeEnv(TextEnv):
             wall = min(self.config.time_limit_s, deadline - time.monotonic())
             if wall <= 0.05:
                 return "timeout", "the step's time budget ran out"
-            result = self.sandbox.run([PYTHON, "-I", "solution.py"], files={"solution.py": code},
-                                      stdin=test["input"], limits=self._limits(wall))  # fmt: skip
+            result = self.sandbox.run(
+                [PYTHON, "-I", "solution.py"],
+                files={"solution.py": code},
+                stdin=test["input"],
+                limits=self._limits(wall),
+            )
             if result.status == "timeout":
                 return "timeout", f"no exit within {wall:.1f} s"
             if result.status != "ok":
@@ -137,18 +147,28 @@ class CodeEnv(TextEnv):
     def _run_function(self, code: str, task: dict[str, Any]) -> list[tuple[str, str]]:
         nonce = secrets.token_hex(16)
         budget = self._budget_s()
-        request = {"setup": task["setup"], "tests": task["tests"], "names": task["names"],
-                   "entry_point": task["entry_point"], "nonce": nonce, "budget_s": budget,
-                   "test_time_s": self.config.time_limit_s}  # fmt: skip
+        request = {
+            "setup": task["setup"],
+            "tests": task["tests"],
+            "names": task["names"],
+            "entry_point": task["entry_point"],
+            "nonce": nonce,
+            "budget_s": budget,
+            "test_time_s": self.config.time_limit_s,
+        }
         files = {"harness.py": harness_source(), "solution.py": task["prefix"] + "\n" + code}
-        result = self.sandbox.run([PYTHON, "-I", "harness.py"], files=files, stdin=json.dumps(request),
-                                  limits=self._limits(budget + HARNESS_MARGIN_S))  # fmt: skip
+        result = self.sandbox.run(
+            [PYTHON, "-I", "harness.py"],
+            files=files,
+            stdin=json.dumps(request),
+            limits=self._limits(budget + HARNESS_MARGIN_S),
+        )
         line = next((ln for ln in result.stdout.splitlines() if ln.startswith(nonce)), None)
         if line is None:
             status = "timeout" if result.status == "timeout" else "error"
             why = f"the harness reported nothing (sandbox: {result.status}; the candidate may have killed it)"
             return [(status, why)] * len(task["tests"])
-        return [(str(status), str(why)) for status, why in json.loads(line[len(nonce):])]
+        return [(str(status), str(why)) for status, why in json.loads(line[len(nonce) :])]
 
     def score(self, trajectory: Trajectory) -> Score:
         task = trajectory.task

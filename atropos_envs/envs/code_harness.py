@@ -54,9 +54,27 @@ ITER_MAX = 10_000  # items of a returned iterator that cross
 ATOMS = (type(None), bool, int, float, complex, str, bytes)
 MUTABLE = (list, dict, set, bytearray)
 SEQUENCES = {"list": list, "tuple": tuple, "set": set, "frozenset": frozenset}
-UNSAFE_CALLBACKS = [getattr(builtins, name) for name in (  # they would run the candidate's text here
-    "eval", "exec", "compile", "open", "__import__", "breakpoint", "input", "getattr", "setattr", "delattr",
-    "globals", "locals", "vars", "exit", "quit") if hasattr(builtins, name)]  # fmt: skip
+UNSAFE_CALLBACKS = [
+    getattr(builtins, name)
+    for name in (  # they would run the candidate's text here
+        "eval",
+        "exec",
+        "compile",
+        "open",
+        "__import__",
+        "breakpoint",
+        "input",
+        "getattr",
+        "setattr",
+        "delattr",
+        "globals",
+        "locals",
+        "vars",
+        "exit",
+        "quit",
+    )
+    if hasattr(builtins, name)
+]
 VIEWS = {type({}.keys()): "keys", type({}.values()): "values", type({}.items()): "items"}
 
 
@@ -281,8 +299,9 @@ class Candidate:
         self.deadline, self.busy = deadline, False
         pipe = subprocess.PIPE
         command = [sys.executable, "-I", os.path.abspath(__file__), "--child"]
-        self.child = subprocess.Popen(command, stdin=pipe, stdout=pipe, stderr=subprocess.DEVNULL,
-                                      close_fds=True)  # fmt: skip
+        self.child = subprocess.Popen(
+            command, stdin=pipe, stdout=pipe, stderr=subprocess.DEVNULL, close_fds=True
+        )
         self.died = False
         message = self.receive()
         if message[0] != "ok":
@@ -342,7 +361,7 @@ class Candidate:
         try:
             while frame:
                 self._wait(fd, write=True)
-                frame = frame[os.write(fd, frame[:65536]):]
+                frame = frame[os.write(fd, frame[:65536]) :]
         except OSError:
             raise self.fail("the candidate process died") from None
         except CandidateTimeout:

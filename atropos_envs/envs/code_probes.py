@@ -10,16 +10,16 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-ALWAYS_EQUAL = '''
+ALWAYS_EQUAL = """
 class Anything(str):
     def __eq__(self, other): return True
     def __ne__(self, other): return False
     def __hash__(self): return 0
     def __bool__(self): return True
     def __len__(self): return 0
-'''
+"""
 
-FAKE_PASS = '''
+FAKE_PASS = """
 import json, os, sys
 line = json.dumps([["passed", ""]] * 64)
 for nonce in ("0" * 32, ""):
@@ -33,9 +33,9 @@ try:
     print(open("harness.py").read()[:2000])
 except OSError:
     pass
-'''
+"""
 
-WRITE_RPC_PIPES = '''
+WRITE_RPC_PIPES = """
 import marshal, os, struct
 frame = marshal.dumps(("ok", True))
 for fd in range(3, 32):
@@ -44,9 +44,9 @@ for fd in range(3, 32):
             os.write(fd, struct.pack("!I", len(frame)) + frame)
     except OSError:
         pass
-'''
+"""
 
-PATCH_BUILTINS = '''
+PATCH_BUILTINS = """
 import builtins, sys
 class Fine(Exception):
     pass
@@ -56,7 +56,7 @@ builtins.__dict__["len"] = lambda *a: 0
 sys.excepthook = lambda *a: None
 import threading
 threading.excepthook = lambda *a: None
-'''
+"""
 
 
 def _visible_value(task: dict[str, Any]) -> str:

@@ -124,8 +124,16 @@ def function_task(record: dict[str, Any]) -> dict[str, Any]:
         except SyntaxError:
             setup = "\n".join(ln for ln in prompt.splitlines() if ln.startswith(("import ", "from ")))
         body = _str(record, "canonical_solution", required=False)
-        return {"kind": "function", "question": prompt, "setup": setup, "prefix": setup, "tests": [test],
-                "names": [entry], "entry_point": entry, "solution": body and prompt + body}  # fmt: skip
+        return {
+            "kind": "function",
+            "question": prompt,
+            "setup": setup,
+            "prefix": setup,
+            "tests": [test],
+            "names": [entry],
+            "entry_point": entry,
+            "solution": body and prompt + body,
+        }
     tests = record["test_list"]
     if not isinstance(tests, list) or not tests or not all(isinstance(t, str) and t.strip() for t in tests):
         raise ValueError("test_list: expected a non-empty list of assert statements (strings)")
@@ -150,8 +158,16 @@ def function_task(record: dict[str, Any]) -> dict[str, Any]:
     if not names:
         raise ValueError("test_list: no call of a function to test (give entry_point)")
     question = f"{text}\nYour code should pass these tests:\n{tests[0]}"
-    return {"kind": "function", "question": question, "setup": setup, "prefix": setup, "tests": tests,
-            "names": names, "entry_point": None, "solution": code}  # fmt: skip
+    return {
+        "kind": "function",
+        "question": question,
+        "setup": setup,
+        "prefix": setup,
+        "tests": tests,
+        "names": names,
+        "entry_point": None,
+        "solution": code,
+    }
 
 
 def task_from_record(record: dict[str, Any]) -> dict[str, Any]:
@@ -159,13 +175,19 @@ def task_from_record(record: dict[str, Any]) -> dict[str, Any]:
         statement = next((record[k] for k in ("question", "problem", "description") if k in record), None)
         if not isinstance(statement, str) or not statement.strip():
             raise ValueError("question (or problem/description): expected the problem statement, non-empty")
-        task = {"kind": "io", "question": statement, "tests": io_tests(record),
-                "solution": _str(record, "solution", required=False)}  # fmt: skip
+        task = {
+            "kind": "io",
+            "question": statement,
+            "tests": io_tests(record),
+            "solution": _str(record, "solution", required=False),
+        }
     elif "test_list" in record or "test" in record:
         task = function_task(record)
     else:
-        raise ValueError("expected stdin/stdout tests (tests, input_output, public_tests), "
-                         "a HumanEval test + entry_point, or an MBPP test_list")  # fmt: skip
+        raise ValueError(
+            "expected stdin/stdout tests (tests, input_output, public_tests), "
+            "a HumanEval test + entry_point, or an MBPP test_list"
+        )
     for key in DATASET_IDS:  # kept for tasks.py, which takes the task id from the record
         if key in record:
             task[key] = record[key]

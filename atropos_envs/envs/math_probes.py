@@ -60,24 +60,32 @@ def format_probes(task: dict[str, Any], value: Fraction | None) -> dict[str, str
         answers["question_math_echo"] = (math_part.group(1) or math_part.group(2)).strip()
     if value is not None:
         below, above = latex_number(value - 1), latex_number(value + 1)
-        answers.update({
-            "candidate_list": f"{below}, {reference}, {above}",
-            "candidate_set": f"\\{{{below}, {reference}, {above}\\}}",
-            "interval_closed": f"[{below}, {above}]",
-            "interval_open": f"({below}, {above})",
-            "interval_degenerate": f"[{reference}, {reference}]",
-            "near_miss_plus_one": above,
-            "near_miss_decimal": _decimal(value + Fraction(1, 10**15), 15),  # off by 5e-16 to 1.5e-15
-            "near_miss_large": latex_number(value * 10**12 + 1) + " \\cdot 10^{-12}",
-        })  # fmt: skip
+        answers.update(
+            {
+                "candidate_list": f"{below}, {reference}, {above}",
+                "candidate_set": f"\\{{{below}, {reference}, {above}\\}}",
+                "interval_closed": f"[{below}, {above}]",
+                "interval_open": f"({below}, {above})",
+                "interval_degenerate": f"[{reference}, {reference}]",
+                "near_miss_plus_one": above,
+                "near_miss_decimal": _decimal(value + Fraction(1, 10**15), 15),  # off by 5e-16 to 1.5e-15
+                "near_miss_large": latex_number(value * 10**12 + 1) + " \\cdot 10^{-12}",
+            }
+        )
     else:
-        answers.update({
-            "candidate_list": f"{reference}, 0, 1",
-            "interval_degenerate": f"[{reference}, {reference}]",
-        })  # fmt: skip
+        answers.update(
+            {
+                "candidate_list": f"{reference}, 0, 1",
+                "interval_degenerate": f"[{reference}, {reference}]",
+            }
+        )
     answers["near_miss_tiny"] = f"{reference} + e^{{-100}}"
     replies = {name: _THINK + render_answer(answer, fmt) for name, answer in answers.items()}
     replies["format_only_empty"] = _THINK + render_answer("", fmt)
-    several = [reference, "0", "1"] if value is None else [latex_number(value - 1), reference, latex_number(value + 1)]
+    several = (
+        [reference, "0", "1"]
+        if value is None
+        else [latex_number(value - 1), reference, latex_number(value + 1)]
+    )
     replies["several_answers"] = _THINK + _several(several, fmt)
     return replies

@@ -80,7 +80,7 @@ def parse_latex_number(text: str) -> Fraction | None:
     sign = -1 if s.startswith("-") else 1
     s = s.lstrip("+-")
     if s.startswith("\\frac{") and s.endswith("}") and s.count("}{") == 1:
-        s = s[len("\\frac{"):-1].replace("}{", "/")
+        s = s[len("\\frac{") : -1].replace("}{", "/")
     try:
         value = Fraction(s)
     except (ValueError, ZeroDivisionError):

@@ -37,8 +37,9 @@ def test_stdin_stdout_tasks(env):
 
 
 def test_function_tasks(env):
-    good = ("def is_palindrome(text):\n    "
-            "s = [c.lower() for c in text if c.isalpha()]\n    return s == s[::-1]")
+    good = (
+        "def is_palindrome(text):\n    s = [c.lower() for c in text if c.isalpha()]\n    return s == s[::-1]"
+    )
     assert answer(env, "is-palindrome", good)[0] == 1.0
     reward, info = answer(env, "is-palindrome", "def is_palindrome(text):\n    return True")
     assert reward == 0.0 and "assertion failed" in info["reason"]
@@ -70,8 +71,12 @@ def test_no_code_block_is_invalid(env):
 
 def test_step_budget_bounds_all_tests_together():
     tests = [{"input": f"{i}\n", "output": str(i)} for i in range(8)]
-    env = make(tasks=[{"id": "t", "question": "echo", "tests": tests}], time_limit_s=1.0,
-               step_time_budget_s=2.0, parallel_runs=1)  # fmt: skip
+    env = make(
+        tasks=[{"id": "t", "question": "echo", "tests": tests}],
+        time_limit_s=1.0,
+        step_time_budget_s=2.0,
+        parallel_runs=1,
+    )
     reward, info = answer(env, "t", "while True: pass")
     assert reward == 0.0 and info["outcome"] == "timeout" and "budget ran out" in info["reason"]
     mbpp = {"id": "m", "text": "f", "test_list": [f"assert f({i}) == {i}" for i in range(8)]}
@@ -80,14 +85,21 @@ def test_step_budget_bounds_all_tests_together():
     assert reward == 0.0 and info["outcome"] == "timeout" and "budget ran out" in info["reason"]
 
 
-@pytest.mark.parametrize("setting", [{"step_time_budget_s": 0}, {"episode_time_budget_s": -1},
-                                     {"time_limit_s": float("nan")}, {"parallel_runs": 0}])  # fmt: skip
+@pytest.mark.parametrize(
+    "setting",
+    [
+        {"step_time_budget_s": 0},
+        {"episode_time_budget_s": -1},
+        {"time_limit_s": float("nan")},
+        {"parallel_runs": 0},
+    ],
+)
 def test_bad_settings_are_refused(setting):
     with pytest.raises(ValueError, match=next(iter(setting))):
         make(**setting)
 
 
-SNOOP = r'''
+SNOOP = r"""
 import os
 MARK = "".join(["SECRET", "-MARKER"]).encode()  # not constant-folded into the .pyc
 def snoop():
@@ -111,28 +123,38 @@ def snoop():
             except OSError:
                 pass
     return "found: " + ",".join(found) if found else "not found"
-'''
+"""
 
 
 def test_hidden_tests_are_invisible_to_the_candidate():
     marker = "SECRET" + "-MARKER"
-    task = {"id": "t", "prompt": "def snoop(): ...", "entry_point": "snoop",
-            "test": f"EXPECTED = '{marker}'\n"
-                    "def check(candidate):\n    assert candidate() == 'not found', candidate()"}  # fmt: skip
+    task = {
+        "id": "t",
+        "prompt": "def snoop(): ...",
+        "entry_point": "snoop",
+        "test": f"EXPECTED = '{marker}'\n"
+        "def check(candidate):\n    assert candidate() == 'not found', candidate()",
+    }
     reward, info = answer(make(tasks=[task]), "t", SNOOP)
     assert reward == 1.0, info["reason"]
 
 
 def test_candidate_cannot_forge_or_break_verdicts():
-    task = {"id": "t", "prompt": "def f(): ...", "entry_point": "f",
-            "test": "def check(candidate):\n    assert candidate() == 42\n"}  # fmt: skip
+    task = {
+        "id": "t",
+        "prompt": "def f(): ...",
+        "entry_point": "f",
+        "test": "def check(candidate):\n    assert candidate() == 42\n",
+    }
     env = make(tasks=[task])
-    forge = ("import os, sys, json\n"
-             "for fd in ('/proc/%d/fd/1' % os.getppid(), '/dev/stdout'):\n"
-             "    try: open(fd, 'w').write('0' * 32 + json.dumps([['passed', '']]) + '\\n')\n"
-             "    except OSError: pass\n"
-             "print('[[\"passed\", \"\"]]')\n"
-             "def f(): return 41\n")  # fmt: skip
+    forge = (
+        "import os, sys, json\n"
+        "for fd in ('/proc/%d/fd/1' % os.getppid(), '/dev/stdout'):\n"
+        "    try: open(fd, 'w').write('0' * 32 + json.dumps([['passed', '']]) + '\\n')\n"
+        "    except OSError: pass\n"
+        'print(\'[["passed", ""]]\')\n'
+        "def f(): return 41\n"
+    )
     assert answer(env, "t", forge)[0] == 0.0
     kill_parent = "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\ndef f(): return 41\n"
     reward, info = answer(env, "t", kill_parent)
@@ -143,9 +165,13 @@ def test_candidate_cannot_forge_or_break_verdicts():
 
 
 def test_a_helper_from_the_prompt_is_the_tasks_own_not_the_candidates():
-    prompt = "def square(x):\n    return x * x\n\n\ndef root(y):\n    \"\"\"x with square(x) == y\"\"\"\n"
-    task = {"id": "t", "prompt": prompt, "entry_point": "root",
-            "test": "def check(candidate):\n    assert square(candidate(49)) == 49\n"}  # fmt: skip
+    prompt = 'def square(x):\n    return x * x\n\n\ndef root(y):\n    """x with square(x) == y"""\n'
+    task = {
+        "id": "t",
+        "prompt": prompt,
+        "entry_point": "root",
+        "test": "def check(candidate):\n    assert square(candidate(49)) == 49\n",
+    }
     env = make(tasks=[task])
     assert answer(env, "t", "def root(y):\n    return round(y ** 0.5)")[0] == 1.0
     cheat = "def square(x):\n    return 49\n\ndef root(y):\n    return 0"
@@ -153,20 +179,39 @@ def test_a_helper_from_the_prompt_is_the_tasks_own_not_the_candidates():
 
 
 MBPP_SHAPES = [
-    {"task_id": 901, "text": "Write a function to find the shared elements of two tuples.",
-     "code": "def shared(a, b):\n    return tuple(set(a) & set(b))",
-     "test_list": ["assert set(shared((1, 2, 3), (3, 4, 2))) == set((2, 3))",
-                   "assert set(shared((5,), (6,))) == set()",
-                   "assert sorted(shared((7, 8), (8, 7))) == [7, 8]"]},
-    {"task_id": 902, "text": "Write a function for the area of a circle of radius r.",
-     "code": "import math\ndef disc_area(r):\n    return math.pi * r * r",
-     "test_imports": ["import math"], "test_setup_code": "",
-     "test_list": ["assert math.isclose(disc_area(1), 3.14159, rel_tol=0.001)",
-                   "assert math.isclose(disc_area(2), 12.566, rel_tol=0.001)", "assert disc_area(0) == 0"]},
-    {"task_id": 903, "text": "Write a function that scales a list of numbers by FACTOR.",
-     "test_setup_code": "FACTOR = 3", "test_list": ["assert scale([1, 2]) == [x * FACTOR for x in [1, 2]]",
-                                                     "assert scale([]) == []", "assert scale([0]) == [0]"]},
-]  # fmt: skip
+    {
+        "task_id": 901,
+        "text": "Write a function to find the shared elements of two tuples.",
+        "code": "def shared(a, b):\n    return tuple(set(a) & set(b))",
+        "test_list": [
+            "assert set(shared((1, 2, 3), (3, 4, 2))) == set((2, 3))",
+            "assert set(shared((5,), (6,))) == set()",
+            "assert sorted(shared((7, 8), (8, 7))) == [7, 8]",
+        ],
+    },
+    {
+        "task_id": 902,
+        "text": "Write a function for the area of a circle of radius r.",
+        "code": "import math\ndef disc_area(r):\n    return math.pi * r * r",
+        "test_imports": ["import math"],
+        "test_setup_code": "",
+        "test_list": [
+            "assert math.isclose(disc_area(1), 3.14159, rel_tol=0.001)",
+            "assert math.isclose(disc_area(2), 12.566, rel_tol=0.001)",
+            "assert disc_area(0) == 0",
+        ],
+    },
+    {
+        "task_id": 903,
+        "text": "Write a function that scales a list of numbers by FACTOR.",
+        "test_setup_code": "FACTOR = 3",
+        "test_list": [
+            "assert scale([1, 2]) == [x * FACTOR for x in [1, 2]]",
+            "assert scale([]) == []",
+            "assert scale([0]) == [0]",
+        ],
+    },
+]
 
 
 def test_mbpp_shapes_run_as_their_harness_runs_them():
@@ -190,24 +235,44 @@ def test_a_candidate_that_dies_on_one_test_is_judged_on_the_others():
 
 
 def test_an_argument_the_harness_cannot_pass_is_an_error_not_a_fail():
-    task = {"id": "t", "text": "Return the box's value.", "test_setup_code": "class Box:\n    value = 3",
-            "test_list": ["assert unbox(Box()) == 3"]}  # fmt: skip
+    task = {
+        "id": "t",
+        "text": "Return the box's value.",
+        "test_setup_code": "class Box:\n    value = 3",
+        "test_list": ["assert unbox(Box()) == 3"],
+    }
     reward, info = answer(make(tasks=[task]), "t", "def unbox(box):\n    return box.value")
     assert reward == 0.0 and info["outcome"] == "error" and "not plain data" in info["reason"]
 
 
 def test_loads_common_dataset_shapes(tmp_path):
     rows = [
-        {"id": "apps", "question": "print n+1",
-         "input_output": json.dumps({"inputs": ["1\n"], "outputs": ["2\n"]})},
-        {"id": "cc", "description": "print n+1", "public_tests": {"input": ["1\n"], "output": ["2\n"]},
-         "private_tests": {"input": ["5\n"], "output": ["6\n"]}},
-        {"task_id": "HumanEval/0", "id": "he", "prompt": "def inc(x):\n", "entry_point": "inc",
-         "test": "def check(candidate):\n    assert candidate(1) == 2\n"},
+        {
+            "id": "apps",
+            "question": "print n+1",
+            "input_output": json.dumps({"inputs": ["1\n"], "outputs": ["2\n"]}),
+        },
+        {
+            "id": "cc",
+            "description": "print n+1",
+            "public_tests": {"input": ["1\n"], "output": ["2\n"]},
+            "private_tests": {"input": ["5\n"], "output": ["6\n"]},
+        },
+        {
+            "task_id": "HumanEval/0",
+            "id": "he",
+            "prompt": "def inc(x):\n",
+            "entry_point": "inc",
+            "test": "def check(candidate):\n    assert candidate(1) == 2\n",
+        },
         {"id": "mbpp", "text": "Write inc.", "test_list": ["assert inc(1) == 2", "assert inc(-1) == 0"]},
-        {"id": "lcb", "question_id": "abc301_a", "question": "echo",
-         "tests": [{"input": "x\n", "output": "x"}]},
-    ]  # fmt: skip
+        {
+            "id": "lcb",
+            "question_id": "abc301_a",
+            "question": "echo",
+            "tests": [{"input": "x\n", "output": "x"}],
+        },
+    ]
     path = tmp_path / "code.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     env = make(tasks=str(path))
@@ -223,19 +288,25 @@ def test_loads_common_dataset_shapes(tmp_path):
 BAD_RECORDS = [
     ({"prompt": 5, "test": "def check(c): pass", "entry_point": "f"}, "prompt: expected a string, got int"),
     ({"prompt": "def f(): ...", "test": "assert 1", "entry_point": "f"}, "test: expected it to define check"),
-    ({"prompt": "def f(): ...", "test": "def check(c): 1", "entry_point": "f x"},
-     "entry_point: expected a func"),
+    (
+        {"prompt": "def f(): ...", "test": "def check(c): 1", "entry_point": "f x"},
+        "entry_point: expected a func",
+    ),
     ({"question": "q", "tests": []}, "tests: expected at least one test"),
     ({"question": "q", "input_output": {"inputs": [], "outputs": []}}, "input_output: expected at least one"),
     ({"question": "q", "input_output": {"inputs": ["1"], "outputs": ["1", "2"]}}, "1 inputs but 2 outputs"),
-    ({"description": "q", "public_tests": {"input": [1], "output": ["2"]}},
-     r"public_tests\[0\] input: expected a string, got int"),
+    (
+        {"description": "q", "public_tests": {"input": [1], "output": ["2"]}},
+        r"public_tests\[0\] input: expected a string, got int",
+    ),
     ({"question": "q", "tests": [{"input": "1", "output": " "}]}, r"tests\[0\] output: expected non-empty"),
     ({"question": 3, "tests": [{"input": "1", "output": "1"}]}, "question .*: expected the problem"),
     ({"text": "t", "test_list": []}, "test_list: expected a non-empty list"),
     ({"text": "t", "test_list": ["assert f(1) =="]}, r"test_list\[0\]: not valid Python"),
-    ({"text": "t", "test_list": ["assert f(1)"], "test_imports": "import os"},
-     "test_imports: expected a list"),
+    (
+        {"text": "t", "test_list": ["assert f(1)"], "test_imports": "import os"},
+        "test_imports: expected a list",
+    ),
     ({"text": "t", "test_list": ["assert len([1]) == 1"]}, "test_list: no call of a function to test"),
     ({"answer": 3}, "expected stdin/stdout tests"),
 ]
@@ -248,9 +319,14 @@ def test_bad_records_are_refused_at_load_naming_the_field(record, message):
     assert "\n" not in str(caught.value)
 
 
-GENERIC_PROBES = {"empty": "", "whitespace": " \n\t", "token": "x", "junk": "ab\u202e\x00" * 25_000,
-                  "shell": "<think></think>\n```python\n\n```",
-                  "placeholder": "```python\n...\n```"}  # fmt: skip
+GENERIC_PROBES = {
+    "empty": "",
+    "whitespace": " \n\t",
+    "token": "x",
+    "junk": "ab\u202e\x00" * 25_000,
+    "shell": "<think></think>\n```python\n\n```",
+    "placeholder": "```python\n...\n```",
+}
 
 
 @pytest.mark.parametrize("tasks", [None, MBPP_SHAPES], ids=["built-in", "mbpp-shapes"])
@@ -303,40 +379,51 @@ def test_dataset_ids_are_task_ids():
 
 
 def test_exceptions_cross_as_their_builtin_type_but_faults_cannot_be_swallowed():
-    test = ("def check(candidate):\n    try:\n        candidate(-1)\n    except ValueError:\n        pass\n"
-            "    else:\n        raise AssertionError('no ValueError')\n    try:\n        candidate(0)\n"
-            "    except Exception:\n        pass\n")  # fmt: skip
+    test = (
+        "def check(candidate):\n    try:\n        candidate(-1)\n    except ValueError:\n        pass\n"
+        "    else:\n        raise AssertionError('no ValueError')\n    try:\n        candidate(0)\n"
+        "    except Exception:\n        pass\n"
+    )
     task = {"id": "t", "prompt": "def f(x): ...", "entry_point": "f", "test": test}
     env = make(tasks=[task], time_limit_s=1.0)
     honest = "def f(x):\n    if x < 0: raise ValueError('negative')\n    return x"
     assert answer(make(tasks=[task]), "t", honest)[0] == 1.0  # default limits: a loaded machine is slow
-    exits_ways = ("raise SystemExit(0)", "while True: pass", "import os; os._exit(0)",
-                  "raise KeyboardInterrupt")
+    exits_ways = (
+        "raise SystemExit(0)",
+        "while True: pass",
+        "import os; os._exit(0)",
+        "raise KeyboardInterrupt",
+    )
     for exits in exits_ways:
         code = f"def f(x):\n    if x < 0: raise ValueError('negative')\n    {exits}"
         reward, info = answer(env, "t", code)
         assert reward == 0.0, (exits, info["reason"])
 
 
-SAFE_TYPES = {"id": "t", "text": "Functions returning and changing safe types.",
-              "test_imports": ["from fractions import Fraction", "from decimal import Decimal"],
-              "test_list": [
-                  "x = [3, 1, 2]; sort_inplace(x); assert x == [1, 2, 3]",
-                  ("d = {'a': 1}; s = {1}; b = bytearray(b'ab'); grow(d, s, b=b)\n"
-                   "assert d == {'a': 1, 'z': 0} and s == {1, 2} and b == bytearray(b'abc')"),
-                  "assert list(squares(3)) == [0, 1, 4]",
-                  "it = squares(2); assert next(it) == 0 and list(it) == [1]",
-                  "import itertools\nassert list(itertools.islice(naturals(), 3)) == [0, 1, 2]",
-                  "assert count_chars('aab') == {'a': 2, 'b': 1}",
-                  "assert make_point(1, 2) == (1, 2)",
-                  "assert half(1) == Fraction(1, 2) and type(half(1)) is Fraction",
-                  "assert tenth() == Decimal('0.1') and conj(1j) == -1j and span(3) == range(3)",
-                  "assert keys({'a': 1, 'b': 2}) == {'a', 'b'}",
-                  "assert apply_all(lambda v, k=0: v + k, [1, 2], k=1) == [2, 3]",
-                  "def bad(v):\n    raise ValueError(v)\nassert guarded(bad, 5) == 'ValueError'",
-              ]}  # fmt: skip
+SAFE_TYPES = {
+    "id": "t",
+    "text": "Functions returning and changing safe types.",
+    "test_imports": ["from fractions import Fraction", "from decimal import Decimal"],
+    "test_list": [
+        "x = [3, 1, 2]; sort_inplace(x); assert x == [1, 2, 3]",
+        (
+            "d = {'a': 1}; s = {1}; b = bytearray(b'ab'); grow(d, s, b=b)\n"
+            "assert d == {'a': 1, 'z': 0} and s == {1, 2} and b == bytearray(b'abc')"
+        ),
+        "assert list(squares(3)) == [0, 1, 4]",
+        "it = squares(2); assert next(it) == 0 and list(it) == [1]",
+        "import itertools\nassert list(itertools.islice(naturals(), 3)) == [0, 1, 2]",
+        "assert count_chars('aab') == {'a': 2, 'b': 1}",
+        "assert make_point(1, 2) == (1, 2)",
+        "assert half(1) == Fraction(1, 2) and type(half(1)) is Fraction",
+        "assert tenth() == Decimal('0.1') and conj(1j) == -1j and span(3) == range(3)",
+        "assert keys({'a': 1, 'b': 2}) == {'a', 'b'}",
+        "assert apply_all(lambda v, k=0: v + k, [1, 2], k=1) == [2, 3]",
+        "def bad(v):\n    raise ValueError(v)\nassert guarded(bad, 5) == 'ValueError'",
+    ],
+}
 
-SAFE_TYPES_SOLUTION = '''
+SAFE_TYPES_SOLUTION = """
 import collections, itertools
 from fractions import Fraction
 from decimal import Decimal
@@ -373,7 +460,7 @@ def guarded(f, v):
         f(v)
     except ValueError as exc:
         return type(exc).__name__
-'''
+"""
 
 
 def test_safe_types_cross_rebuilt_and_in_place_changes_come_back():
@@ -383,14 +470,19 @@ def test_safe_types_cross_rebuilt_and_in_place_changes_come_back():
 
 
 def test_rebuilt_values_keep_no_behaviour_of_the_candidates_classes():
-    task = {"id": "t", "text": "f", "test_list": ["assert f() == [1, 2]", "assert len(list(g())) == 3",
-                                                  "assert h() == {1: 2}"]}  # fmt: skip
-    cheat = ("class L(list):\n    def __eq__(self, other): return True\n    __hash__ = None\n"
-             "class D(dict):\n    def __eq__(self, other): return True\n"
-             "    def items(self): return [(1, 2)]\n"
-             "def f(): return L([9])\n"
-             "def g():\n    import itertools\n    return itertools.count()\n"
-             "def h(): return D(a=1)\n")  # fmt: skip
+    task = {
+        "id": "t",
+        "text": "f",
+        "test_list": ["assert f() == [1, 2]", "assert len(list(g())) == 3", "assert h() == {1: 2}"],
+    }
+    cheat = (
+        "class L(list):\n    def __eq__(self, other): return True\n    __hash__ = None\n"
+        "class D(dict):\n    def __eq__(self, other): return True\n"
+        "    def items(self): return [(1, 2)]\n"
+        "def f(): return L([9])\n"
+        "def g():\n    import itertools\n    return itertools.count()\n"
+        "def h(): return D(a=1)\n"
+    )
     reward, info = answer(make(tasks=[task]), "t", cheat)
     assert reward == 0.0 and "assertion failed" in info["reason"]
     assert "more than 10000 items" in info["reason"]
@@ -416,9 +508,15 @@ def test_stdin_stdout_decimal_outputs_have_a_tolerance():
 
 
 def test_callbacks_that_the_harness_cannot_run_are_errors():
-    task = {"id": "t", "text": "Apply f to x.", "test_list": ["assert apply(lambda v: apply(abs, v), -1) == 1",
-                                                             "assert apply(eval, '1') == 1",
-                                                             "assert apply(abs, -2) == 2"]}  # fmt: skip
+    task = {
+        "id": "t",
+        "text": "Apply f to x.",
+        "test_list": [
+            "assert apply(lambda v: apply(abs, v), -1) == 1",
+            "assert apply(eval, '1') == 1",
+            "assert apply(abs, -2) == 2",
+        ],
+    }
     reward, info = answer(make(tasks=[task]), "t", "def apply(f, x):\n    return f(x)")
     assert reward == pytest.approx(1 / 3) and info["outcome"] == "error", info["reason"]
     assert "calls the candidate again" in info["reason"] and "eval, which would run" in info["reason"]

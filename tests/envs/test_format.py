@@ -6,7 +6,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import atropos_envs
 from atropos_envs import TaskFileError
 from atropos_envs.checker import check_text_env
 
@@ -26,7 +25,9 @@ def test_passes_the_contract_and_check_env():
 
 
 def test_correct_equivalent_and_wrong_answers():
-    env = make(tasks=[{"id": "half", "question": "What is 1/2?", "answer": "\\frac{1}{2}"}], answer_format="boxed")
+    env = make(
+        tasks=[{"id": "half", "question": "What is 1/2?", "answer": "\\frac{1}{2}"}], answer_format="boxed"
+    )
     _, reward, terminated, truncated, info = answer(env, "half", "<think>one half</think> \\boxed{0.5}")
     assert (reward, terminated, truncated) == (1.0, True, False)
     assert info["components"] == {"format": 1.0, "correct": 1.0}
@@ -39,8 +40,11 @@ def test_correct_equivalent_and_wrong_answers():
 
 @pytest.mark.parametrize(
     "fmt,text",
-    [("boxed", "<think>t</think>\\boxed{7}"), ("answer_tag", "<think>t</think><answer>7</answer>"),
-     ("json", '<think>t</think>{"answer": 7}')],
+    [
+        ("boxed", "<think>t</think>\\boxed{7}"),
+        ("answer_tag", "<think>t</think><answer>7</answer>"),
+        ("json", '<think>t</think>{"answer": 7}'),
+    ],
 )
 def test_each_answer_format(fmt, text):
     env = make(tasks=[{"question": "3+4?", "answer": "7", "answer_format": fmt}])
@@ -97,7 +101,10 @@ def test_loads_common_math_dataset_shapes(tmp_path):
         ('{"answer": "1"}\n', "line 1: needs a 'question'"),
         ('{"question": "q", "answer": "1"}\nnot json\n', "line 2: not valid JSON"),
         ("", "no tasks"),
-        ('{"id": 1, "question": "q", "answer": "1"}\n{"id": 1, "question": "q", "answer": "2"}\n', "duplicate task id"),
+        (
+            '{"id": 1, "question": "q", "answer": "1"}\n{"id": 1, "question": "q", "answer": "2"}\n',
+            "duplicate task id",
+        ),
     ],
 )
 def test_bad_task_files_get_clear_errors(tmp_path, content, message):
@@ -135,7 +142,10 @@ def test_equivalence_blow_up_is_cut_off_by_the_time_bound():
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.text(max_size=400) | st.from_regex(r"(<think>)?[\\{}a-z0-9 ^]{0,80}(</think>)?( ?\\boxed\{[0-9{}^\\a-z/]{0,40}\}?)?"))
+@given(
+    st.text(max_size=400)
+    | st.from_regex(r"(<think>)?[\\{}a-z0-9 ^]{0,80}(</think>)?( ?\\boxed\{[0-9{}^\\a-z/]{0,40}\}?)?")
+)
 def test_garbage_scores_in_range_with_a_reason(text):
     env = make(tasks=[{"question": "q", "answer": "12"}])
     _, reward, terminated, _, info = answer(env, "0", text)
@@ -148,8 +158,11 @@ FORMATS = ("boxed", "answer_tag", "json")
 def _score(env, task, text):
     from atropos_envs.core import Trajectory
 
-    return env.score(Trajectory(task, [{"role": "user", "content": task["question"]},
-                                       {"role": "assistant", "content": text}], {}))  # fmt: skip
+    return env.score(
+        Trajectory(
+            task, [{"role": "user", "content": task["question"]}, {"role": "assistant", "content": text}], {}
+        )
+    )
 
 
 @pytest.mark.parametrize("difficulty", [1, 2, 3])
@@ -180,8 +193,12 @@ def test_probes_are_refused_by_the_equivalence_itself_not_only_by_the_plain_numb
 
 
 def test_probes_on_symbolic_file_answers():
-    tasks = [{"question": "Expand (x+1)^2.", "answer": "x^2+2x+1"}, {"question": "Domain?", "answer": "(0, \\infty)"},
-             {"question": "Root?", "answer": "\\sqrt{2}"}, {"question": "Roots?", "answer": "\\{-1, 1\\}"}]
+    tasks = [
+        {"question": "Expand (x+1)^2.", "answer": "x^2+2x+1"},
+        {"question": "Domain?", "answer": "(0, \\infty)"},
+        {"question": "Root?", "answer": "\\sqrt{2}"},
+        {"question": "Roots?", "answer": "\\{-1, 1\\}"},
+    ]
     for fmt in FORMATS:
         env = make(tasks=[dict(t, answer_format=fmt) for t in tasks])
         for task_id in env.task_ids():
@@ -199,7 +216,9 @@ def test_outcomes():
     assert answer(env, "0", "<think>t</think> \\boxed{13}")[4]["outcome"] == "ok"
     assert answer(env, "0", "<think>t</think> \\boxed{12}")[4]["outcome"] == "ok"
     slow = make(tasks=[{"question": "q", "answer": "x^2"}], score_timeout_s=0.5)
-    _, reward, *_, info = answer(slow, "0", "<think>t</think>\\boxed{" + "\\sin(" * 8 + "x" + ")" * 8 + "^{99}}")
+    _, reward, *_, info = answer(
+        slow, "0", "<think>t</think>\\boxed{" + "\\sin(" * 8 + "x" + ")" * 8 + "^{99}}"
+    )
     assert info["outcome"] in ("timeout", "ok") and reward <= 0.2
     if info["outcome"] == "timeout":
         assert "longer than" in info["reason"]
@@ -213,17 +232,27 @@ def test_numeric_references_need_a_written_out_number():
 
 
 def test_the_question_decides_trailing_nouns_and_percent_units():
-    env = make(tasks=[{"question": "Ann has 16 apples and gets 9 more. How many apples?", "answer": "25"},
-                      {"question": "What percent of 200 is 18?", "answer": "9"},
-                      {"question": "What is 18 divided by 200?", "answer": "0.09"}])
+    env = make(
+        tasks=[
+            {"question": "Ann has 16 apples and gets 9 more. How many apples?", "answer": "25"},
+            {"question": "What percent of 200 is 18?", "answer": "9"},
+            {"question": "What is 18 divided by 200?", "answer": "0.09"},
+        ]
+    )
     assert answer(env, "0", "<think>t</think> \\boxed{25 apples}")[1] == 1.0
     for word in ("trillion", "dozens", "maybe", "factorial"):
         assert answer(env, "0", f"<think>t</think> \\boxed{{25 {word}}}")[1] < 0.5
     assert answer(env, "1", "<think>t</think> \\boxed{9\\%}")[1] == 1.0
     assert answer(env, "2", "<think>t</think> \\boxed{9\\%}")[1] == 1.0
     assert answer(env, "2", "<think>t</think> \\boxed{0.09\\%}")[1] < 0.5
-    assert answer(make(tasks=[{"question": "q", "answer": "25"}], plain_numeric_answers=False), "0",
-                  "<think>t</think> \\boxed{16 + 9}")[1] == 1.0  # fmt: skip
+    assert (
+        answer(
+            make(tasks=[{"question": "q", "answer": "25"}], plain_numeric_answers=False),
+            "0",
+            "<think>t</think> \\boxed{16 + 9}",
+        )[1]
+        == 1.0
+    )
 
 
 @pytest.mark.parametrize("weight", [0.5, 0.8, -0.1])

@@ -25,7 +25,10 @@ def test_split_think(text, ok, reason_part):
 
 
 def test_find_braced_handles_nesting_and_escapes():
-    assert find_braced("\\boxed{\\frac{1}{2}} and \\boxed{ {a} }", "\\boxed") == (["\\frac{1}{2}", " {a} "], "")
+    assert find_braced("\\boxed{\\frac{1}{2}} and \\boxed{ {a} }", "\\boxed") == (
+        ["\\frac{1}{2}", " {a} "],
+        "",
+    )
     assert find_braced("\\boxed{\\{1,2\\}}", "\\boxed") == (["\\{1,2\\}"], "")
     assert find_braced("\\boxed {7}", "\\boxed") == (["7"], "")
     assert find_braced("\\boxed{\\frac{1}{2}", "\\boxed")[1] == "unbalanced braces after \\boxed"

@@ -196,9 +196,21 @@ def test_reasons_say_how_the_verdict_was_reached():
     assert "random test points seeded by the answer pair" in math_equal("\\sin(2x)", "2\\sin x\\cos x")[1]
 
 
-@pytest.mark.parametrize("text,plain", [("25", True), ("-\\frac{7}{12}", True), ("x = 3", True), ("1{,}000", True),
-                                        ("0.5", True), ("5 cm", True), ("16+9", False), ("2^{3}+5", False),
-                                        ("\\frac{1}{2}+\\frac{1}{3}", False), ("\\sqrt{4}", False)])
+@pytest.mark.parametrize(
+    "text,plain",
+    [
+        ("25", True),
+        ("-\\frac{7}{12}", True),
+        ("x = 3", True),
+        ("1{,}000", True),
+        ("0.5", True),
+        ("5 cm", True),
+        ("16+9", False),
+        ("2^{3}+5", False),
+        ("\\frac{1}{2}+\\frac{1}{3}", False),
+        ("\\sqrt{4}", False),
+    ],
+)
 def test_is_plain_number(text, plain):
     assert is_plain_number(text) is plain
 
@@ -256,16 +268,23 @@ def test_f1_test_points_are_deterministic_and_spread_over_signs_and_magnitudes()
     assert max(v.q for v in values) > 10**4  # no short product clears every denominator
 
 
-@pytest.mark.parametrize("answer", ["x^2+\\sin(100 \\pi x \\prod_{k=1}^{500} k)",
-                                    "x^2+\\sin(\\pi x \\prod_{j=1}^{9}\\prod_{k=1}^{9} (9j+k))",
-                                    "x^2+\\sin(100 \\pi x \\cdot 200!)"])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "x^2+\\sin(100 \\pi x \\prod_{k=1}^{500} k)",
+        "x^2+\\sin(\\pi x \\prod_{j=1}^{9}\\prod_{k=1}^{9} (9j+k))",
+        "x^2+\\sin(100 \\pi x \\cdot 200!)",
+    ],
+)
 def test_f1_an_answer_that_vanishes_at_every_rational_is_refused(answer):
     assert not math_equal(answer, "x^2")[0]
     assert math_equal("\\prod_{k=1}^{5} k", "120")[0]
 
 
-@pytest.mark.parametrize("reference", ["\\frac{\\sqrt{2}}{10^{12}}", "e^{-30}", "\\sin(10^{-12})", "\\ln(1+10^{-15})",
-                                       "\\pi\\cdot 10^{-20}"])
+@pytest.mark.parametrize(
+    "reference",
+    ["\\frac{\\sqrt{2}}{10^{12}}", "e^{-30}", "\\sin(10^{-12})", "\\ln(1+10^{-15})", "\\pi\\cdot 10^{-20}"],
+)
 def test_f2_zero_is_not_a_tiny_irrational_reference(reference):
     assert not math_equal("0.0", reference)[0]
     assert not math_equal("0", reference)[0]
@@ -277,9 +296,31 @@ def test_f2_tolerance_is_relative_to_the_reference_however_small():
     assert math_equal("9.35762296884e-14", "e^{-30}")[0]
 
 
-@pytest.mark.parametrize("word", ["trillion", "thousandths", "millionths", "billions", "dozens", "tens", "lakh",
-                                  "factorial", "reciprocal", "inverse", "negative", "wrong", "incorrect", "maybe",
-                                  "thousand", "hundredths", "squared", "cubed", "not", "approximately"])
+@pytest.mark.parametrize(
+    "word",
+    [
+        "trillion",
+        "thousandths",
+        "millionths",
+        "billions",
+        "dozens",
+        "tens",
+        "lakh",
+        "factorial",
+        "reciprocal",
+        "inverse",
+        "negative",
+        "wrong",
+        "incorrect",
+        "maybe",
+        "thousand",
+        "hundredths",
+        "squared",
+        "cubed",
+        "not",
+        "approximately",
+    ],
+)
 def test_f3_a_trailing_word_that_changes_the_value_is_kept(word):
     assert not math_equal(f"5 {word}", "5")[0]
     assert not math_equal(f"\\text{{5 {word}}}", "5")[0]
@@ -287,11 +328,17 @@ def test_f3_a_trailing_word_that_changes_the_value_is_kept(word):
     assert not math_equal(f"5 {word}", "5", f"How many {word} are there?")[0]
 
 
-@pytest.mark.parametrize("answer,reference,question", [
-    ("5 cm", "5", ""), ("3 hours", "3", ""), ("12 dollars", "12", ""), ("20 square feet", "20", ""),
-    ("12 apples", "12", "Ann has 7 apples and buys 5 more. How many apples does she have?"),
-    ("4 marbles", "4", "How many marbles are left?"),
-])
+@pytest.mark.parametrize(
+    "answer,reference,question",
+    [
+        ("5 cm", "5", ""),
+        ("3 hours", "3", ""),
+        ("12 dollars", "12", ""),
+        ("20 square feet", "20", ""),
+        ("12 apples", "12", "Ann has 7 apples and buys 5 more. How many apples does she have?"),
+        ("4 marbles", "4", "How many marbles are left?"),
+    ],
+)
 def test_f3_units_and_the_question_nouns_may_follow_the_number(answer, reference, question):
     assert math_equal(answer, reference, question)[0]
 
@@ -302,42 +349,71 @@ def test_f3_an_unknown_word_is_not_dropped_without_the_question():
     assert not math_equal("5 log", "5", "What is the log of 100000?")[0]
 
 
-@pytest.mark.parametrize("answer,reference,question,expected", [
-    ("5\\%", "5", "", False),  # no percent in sight: 5% is 0.05
-    ("3.0\\%", "3", "", False),
-    ("\\frac{\\sqrt{3}}{2}\\%", "\\frac{\\sqrt3}{2}", "", False),
-    ("5\\%", "0.05", "", True),
-    ("50\\%", "\\frac{1}{2}", "", True),
-    ("9\\%", "9", "What percent of the marbles are red?", True),  # the MATH convention
-    ("9", "9\\%", "", True),  # the reference counts in percent
-    ("9\\%", "9\\%", "", True),
-    ("0.09", "9\\%", "", False),  # one reading per comparison: in percent units 0.09 is not 9
-    ("(5\\%, 5\\%)", "(5, 0.05)", "", False),
-    ("\\{5\\%, 5\\%\\}", "\\{5, 0.05\\}", "", False),
-    ("(5\\%, 5\\%)", "(5, 0.05)", "What percent?", False),
-])
+@pytest.mark.parametrize(
+    "answer,reference,question,expected",
+    [
+        ("5\\%", "5", "", False),  # no percent in sight: 5% is 0.05
+        ("3.0\\%", "3", "", False),
+        ("\\frac{\\sqrt{3}}{2}\\%", "\\frac{\\sqrt3}{2}", "", False),
+        ("5\\%", "0.05", "", True),
+        ("50\\%", "\\frac{1}{2}", "", True),
+        ("9\\%", "9", "What percent of the marbles are red?", True),  # the MATH convention
+        ("9", "9\\%", "", True),  # the reference counts in percent
+        ("9\\%", "9\\%", "", True),
+        ("0.09", "9\\%", "", False),  # one reading per comparison: in percent units 0.09 is not 9
+        ("(5\\%, 5\\%)", "(5, 0.05)", "", False),
+        ("\\{5\\%, 5\\%\\}", "\\{5, 0.05\\}", "", False),
+        ("(5\\%, 5\\%)", "(5, 0.05)", "What percent?", False),
+    ],
+)
 def test_f4_a_percentage_has_one_reading_per_comparison(answer, reference, question, expected):
     assert math_equal(answer, reference, question)[0] is expected
 
 
-@pytest.mark.parametrize("answer,reference", [
-    ("5\\times 10^{3}", "5000"), ("5\\cdot10^3", "5000"),
-    ("1.23456789012345678901\\times10^{20}", "123456789012345678901"), ("1\\ 000", "1000"),
-    ("\\color{red}{5}", "5"), ("5\\,\\mathrm{m}", "5"), ("3=x", "3"), ("f(x) = x^2", "x^2"),
-    ("\\pm 1", "\\{-1, 1\\}"), ("x = \\pm 1", "\\{-1,1\\}"), ("2 \\pm \\sqrt{3}", "\\{2+\\sqrt3, 2-\\sqrt3\\}"),
-    ("2 \\text{ and } 3", "2, 3"), ("1, 2, and 3", "\\{1,2,3\\}"),
-    ("\\mathbb{R}\\setminus\\{0\\}", "(-\\infty, 0) \\cup (0, \\infty)"), ("x \\in [0, \\infty)", "[0,\\infty)"),
-    ("\\varnothing", "\\emptyset"), ("\\{\\}", "\\emptyset"), ("\\{1\\}\\cup\\{2\\}", "\\{1,2\\}"),
-])
+@pytest.mark.parametrize(
+    "answer,reference",
+    [
+        ("5\\times 10^{3}", "5000"),
+        ("5\\cdot10^3", "5000"),
+        ("1.23456789012345678901\\times10^{20}", "123456789012345678901"),
+        ("1\\ 000", "1000"),
+        ("\\color{red}{5}", "5"),
+        ("5\\,\\mathrm{m}", "5"),
+        ("3=x", "3"),
+        ("f(x) = x^2", "x^2"),
+        ("\\pm 1", "\\{-1, 1\\}"),
+        ("x = \\pm 1", "\\{-1,1\\}"),
+        ("2 \\pm \\sqrt{3}", "\\{2+\\sqrt3, 2-\\sqrt3\\}"),
+        ("2 \\text{ and } 3", "2, 3"),
+        ("1, 2, and 3", "\\{1,2,3\\}"),
+        ("\\mathbb{R}\\setminus\\{0\\}", "(-\\infty, 0) \\cup (0, \\infty)"),
+        ("x \\in [0, \\infty)", "[0,\\infty)"),
+        ("\\varnothing", "\\emptyset"),
+        ("\\{\\}", "\\emptyset"),
+        ("\\{1\\}\\cup\\{2\\}", "\\{1,2\\}"),
+    ],
+)
 def test_false_negatives_from_the_red_team_now_score_correct(answer, reference):
     assert math_equal(answer, reference)[0], math_equal(answer, reference)[1]
 
 
-@pytest.mark.parametrize("answer,reference", [
-    ("5\\times 10^{3}", "5001"), ("5\\cdot10^{-3}", "5000"), ("\\pm 1", "1"), ("\\pm 1", "\\{1, 2\\}"),
-    ("2 and 3", "2"), ("2 and 3", "\\{2, 3, 4\\}"), ("0 or 1", "\\{0, 1\\}"), ("\\{1\\}\\cup\\{3\\}", "\\{1,2\\}"),
-    ("\\mathbb{R}\\setminus\\{1\\}", "(-\\infty, 0) \\cup (0, \\infty)"), ("\\varnothing", "\\{0\\}"),
-    ("5\\,\\mathrm{x}", "5"), ("5x", "5"), ("3=x", "4"),
-])
+@pytest.mark.parametrize(
+    "answer,reference",
+    [
+        ("5\\times 10^{3}", "5001"),
+        ("5\\cdot10^{-3}", "5000"),
+        ("\\pm 1", "1"),
+        ("\\pm 1", "\\{1, 2\\}"),
+        ("2 and 3", "2"),
+        ("2 and 3", "\\{2, 3, 4\\}"),
+        ("0 or 1", "\\{0, 1\\}"),
+        ("\\{1\\}\\cup\\{3\\}", "\\{1,2\\}"),
+        ("\\mathbb{R}\\setminus\\{1\\}", "(-\\infty, 0) \\cup (0, \\infty)"),
+        ("\\varnothing", "\\{0\\}"),
+        ("5\\,\\mathrm{x}", "5"),
+        ("5x", "5"),
+        ("3=x", "4"),
+    ],
+)
 def test_the_new_spellings_keep_wrong_answers_wrong(answer, reference):
     assert not math_equal(answer, reference)[0]
