@@ -81,8 +81,8 @@ def test_rejection_sampling_writes_verified_sft_data(vllm_server, tmp_path):
     env = gym.make("atropos_envs/Format-v0").unwrapped
     job = SamplingJob(
         env_id="atropos_envs/Format-v0",
-        num_tasks=12,
-        samples_per_task=6,
+        num_tasks=16,
+        samples_per_task=8,
         keep_per_task=2,
         sampling=SamplingParams(max_tokens=48),
         assistant_prefix="<think>",
@@ -95,7 +95,7 @@ def test_rejection_sampling_writes_verified_sft_data(vllm_server, tmp_path):
             return await run_job(job, env, client, out)
 
     summary = asyncio.run(go())
-    assert (summary["tasks"], summary["samples"]) == (12, 72)
+    assert (summary["tasks"], summary["samples"]) == (16, 128)
     assert json.loads(out.with_name("sft.jsonl.summary.json").read_text()) == summary
     records = load_dataset("json", data_files=str(out), split="train") if summary["kept"] else []
     assert len(records) == summary["kept"] > 0, "SmolLM2 with a <think> prefill verifies some easy sums"
