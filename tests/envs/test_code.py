@@ -215,16 +215,17 @@ MBPP_SHAPES = [
 
 
 def test_mbpp_shapes_run_as_their_harness_runs_them():
-    env = make(tasks=MBPP_SHAPES)
-    assert [env.get_task(str(i))["names"] for i in range(3)] == [["shared"], ["disc_area"], ["scale"]]
-    assert env.get_task("0")["task_id"] == 901
-    for task_id in ("0", "1"):
+    env = make(tasks=MBPP_SHAPES)  # MBPP's task_id is the task id
+    assert env.task_ids() == ["901", "902", "903"]
+    assert [env.get_task(t)["names"] for t in env.task_ids()] == [["shared"], ["disc_area"], ["scale"]]
+    assert env.get_task("901")["task_id"] == 901
+    for task_id in ("901", "902"):
         reward, info = answer(env, task_id, env.get_task(task_id)["solution"])
         assert reward == 1.0, info["reason"]
     # the candidate may use what test_setup_code and test_imports define, as in MBPP's own harness
-    assert answer(env, "1", "def disc_area(r):\n    return math.pi * r ** 2")[0] == 1.0
-    assert answer(env, "2", "def scale(values):\n    return [v * FACTOR for v in values]")[0] == 1.0
-    reward, info = answer(env, "1", "def disc_area(r):\n    return 3 * r * r")
+    assert answer(env, "902", "def disc_area(r):\n    return math.pi * r ** 2")[0] == 1.0
+    assert answer(env, "903", "def scale(values):\n    return [v * FACTOR for v in values]")[0] == 1.0
+    reward, info = answer(env, "902", "def disc_area(r):\n    return 3 * r * r")
     assert reward == pytest.approx(1 / 3) and "assertion failed" in info["reason"]
 
 
