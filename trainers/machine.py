@@ -67,10 +67,13 @@ def machine_info() -> dict[str, Any]:
 
 def provenance(server_urls: list[str]) -> dict[str, Any]:
     """How a result was produced: each server's model, dtype and vLLM version, and this machine."""
-    from trainers.server import describe_server
+    servers = []
+    if server_urls:  # (the server module needs httpx, which a trainer without servers never loads)
+        from trainers.server import describe_server
 
+        servers = [describe_server(url) for url in server_urls]
     return {
         "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "servers": [describe_server(url) for url in server_urls],
+        "servers": servers,
         "machine": machine_info(),
     }
