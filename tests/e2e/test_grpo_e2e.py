@@ -19,8 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _train(url, out, steps):
-    # InstructionFollowing with one constraint: SmolLM2 passes ~36 % of the time, so groups
-    # carry signal even with 32 tokens (on Format-v0 they would all score 0 and be dropped).
+    # Format-v0 with a <think> prefill: SmolLM2's replies score 0 (malformed), 0.2 (right shape)
+    # or 1.0, so groups of 8 carry signal with 40 tokens. (InstructionFollowing-v0 now needs a
+    # 25-word answer before constraints pay, which 32 tokens cannot hold.)
     cmd = [
         sys.executable,
         "-m",
@@ -34,15 +35,15 @@ def _train(url, out, steps):
         "--steps",
         str(steps),
         "--env",
-        "InstructionFollowing",
-        "--env-arg",
-        "max_constraints=1",
+        "Format",
+        "--assistant-prefix",
+        "<think>",
         "--tasks-per-step",
         "2",
         "--group-size",
-        "4",
+        "8",
         "--max-tokens",
-        "32",
+        "40",
         "--learning-rate",
         "0.001",
         "--max-staleness",
@@ -131,6 +132,7 @@ def test_ppo_full_parameter_update_reaches_the_server(vllm_server, tmp_path):
         learning_rate=1e-3,
         micro_batch=4,
         ppo_epochs=1,
+        uniform_groups="keep",  # PPO learns values from all-zero groups too; every sample trains
     )
     before = _greedy(vllm_server.url, "smollm2")
     try:
