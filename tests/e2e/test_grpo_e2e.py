@@ -120,26 +120,28 @@ def test_ppo_full_parameter_update_reaches_the_server(vllm_server, tmp_path):
     from trainers.models import ensure_default_model
     from trainers.ppo import PPOConfig, PPOTrainer
 
-    env = gym.make("atropos_envs/InstructionFollowing-v0", max_constraints=1).unwrapped
+    # Format-v0 with a <think> prefill: some of 32 replies score 0.2 or 1.0, so returns, values
+    # and advantages are not all zero (the value head starts at zero).
+    env = gym.make("atropos_envs/Format-v0").unwrapped
     config = PPOConfig(
-        env_id="atropos_envs/InstructionFollowing-v0",
-        env_kwargs={"max_constraints": 1},
+        env_id="atropos_envs/Format-v0",
         steps=1,
-        tasks_per_step=2,
-        group_size=4,
-        max_tokens=32,
+        tasks_per_step=4,
+        group_size=8,
+        max_tokens=40,
+        assistant_prefix="<think>",
         lora_rank=0,
         learning_rate=1e-3,
-        micro_batch=4,
+        micro_batch=8,
         ppo_epochs=1,
-        uniform_groups="keep",  # PPO learns values from all-zero groups too; every sample trains
+        uniform_groups="keep",  # every sample trains (values are learnt from uniform groups too)
     )
     before = _greedy(vllm_server.url, "smollm2")
     try:
         trainer = PPOTrainer(config, env, ensure_default_model(), [vllm_server.url], tmp_path / "ppo")
         (metrics,) = trainer.train()
         assert trainer.sync.name == "reload" and metrics["sync_s"] > 0
-        assert metrics["value_loss"] > 0 and metrics["samples_trained"] == 8
+        assert metrics["value_loss"] > 0 and metrics["samples_trained"] == 32
         assert _greedy(vllm_server.url, "smollm2") != before  # the server samples from the new weights
         assert (
             "value_head"
