@@ -117,6 +117,7 @@ def test_ppo_full_parameter_update_reaches_the_server(vllm_server, tmp_path):
     import gymnasium as gym
     import httpx
 
+    import atropos_envs  # noqa: F401 - registers the envs
     from trainers.models import ensure_default_model
     from trainers.ppo import PPOConfig, PPOTrainer
 
