@@ -26,11 +26,9 @@ RESULTS = ROOT / "benchmarks" / "results" / "chunked_logprobs.md"
 
 
 def machine() -> str:
-    from trainers.machine import cpu_info
+    from trainers.machine import cpu_summary
 
-    model, flags = cpu_info()
-    shown = sorted(f for f in flags if f.startswith(("avx512", "amx")))
-    return f"{model or '?'}, {os.cpu_count()} cores; flags: {' '.join(shown) or 'no avx512/amx'}"
+    return f"{cpu_summary()}, {os.cpu_count()} cores"
 
 
 def measure(chunk: int, rows: int, completion: int, steps: int, checkpointing: bool = False) -> dict:

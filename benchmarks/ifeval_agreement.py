@@ -68,19 +68,10 @@ def random_response(rng: random.Random, prompt: str) -> str:
 
 
 def cpu_description() -> str:
-    """The CPU model and its avx512/amx support, from /proc/cpuinfo (where there is one)."""
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return platform.processor() or platform.machine()
-    model = next(
-        (line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?"
-    )
-    flags = next(
-        (line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), []
-    )
-    extras = sorted({f for f in flags if f.startswith(("avx512f", "amx"))})
-    return f"{model}, {','.join(extras) or 'no avx512/amx'}"
+    """The CPU model and its avx512/amx support."""
+    from trainers.machine import cpu_summary
+
+    return cpu_summary()
 
 
 def main() -> None:

@@ -38,6 +38,7 @@ from benchmarks.scoring_agreement import (
     _peer_dir,
     _run_peer,
 )
+from trainers.machine import cpu_summary
 
 RESULTS = Path(__file__).resolve().parent / "results" / "math_agreement.md"
 REASONING_GYM = "reasoning-gym==0.1.25"
@@ -280,7 +281,7 @@ def main() -> None:
     lines = [
         f"\n## {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC: {len(cases)} cases from "
         f"{len(DATASETS)} reasoning-gym generators ({args.per_dataset} questions each, seed {args.seed})\n",
-        f"Machine: {_cpu()}, {os.cpu_count()} cores, {platform.machine()}.\n",
+        f"Machine: {cpu_summary()}, {os.cpu_count()} cores, {platform.machine()}.\n",
         "| | value |",
         "|---|---|",
         f"| agreement with math-verify | {agree} / {len(cases)} = {100 * agree / len(cases):.1f} % |",
@@ -325,16 +326,6 @@ def main() -> None:
         )
     with RESULTS.open("a") as f:
         f.write(text)
-
-
-def _cpu() -> str:
-    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    model = next(
-        (line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?"
-    )
-    flags = next((line for line in info.splitlines() if line.startswith("flags")), "")
-    extras = sorted({f for f in flags.split() if f.startswith(("avx512", "amx"))})
-    return f"{model} ({', '.join(extras) if extras else 'no avx512/amx'})"
 
 
 if __name__ == "__main__":

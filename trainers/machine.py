@@ -54,6 +54,13 @@ def gpu_name() -> str | None:
         return None
 
 
+def cpu_summary() -> str:
+    """One line for a benchmark's results: the CPU model and its avx512/amx flags."""
+    model, flags = cpu_info()
+    shown = sorted(f for f in flags if f.startswith(("avx512", "amx")))
+    return f"{model}, flags {' '.join(shown) or 'no avx512/amx'}"
+
+
 def machine_info() -> dict[str, Any]:
     model, flags = cpu_info()
     return {
