@@ -2,8 +2,6 @@
 by switching cgroups off: it refuses by default; with allow_unenforced it runs, every limit
 but the total memory still holds, and each result says which limit did not."""
 
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -40,25 +38,17 @@ def test_refuses_by_default_with_one_line_naming_the_fix(monkeypatch):
 
 
 def test_the_cli_stops_with_one_line(tmp_path):
-    env = {"PATH": "/usr/bin:/bin", NO_CGROUP: "1", "COLUMNS": "300", "PYTHONPATH": str(ROOT)}
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "trainers.cli",
-            "sample",
-            "--env",
-            "Code",
-            "--server",
-            "http://127.0.0.1:9",
-            "--out",
-            str(tmp_path / "o.jsonl"),
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    from tests.trainers.test_cli import cli
+
+    result = cli(
+        "sample",
+        "--env",
+        "Code",
+        "--server",
+        "http://127.0.0.1:9",
+        "--out",
+        str(tmp_path / "o.jsonl"),
+        env={NO_CGROUP: "1"},
     )
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert f"cgroups are switched off ({NO_CGROUP}=1)" in result.stderr

@@ -10,12 +10,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def cli(*args, timeout=120):
-    env = {k: v for k, v in os.environ.items() if k != "ATROPOS_DEBUG"}
+def cli(*args, timeout=120, env=None):
+    """The CLI in a subprocess (no ATROPOS_DEBUG; ``env`` adds or replaces variables)."""
+    base = {k: v for k, v in os.environ.items() if k != "ATROPOS_DEBUG"}
     return subprocess.run(
         [sys.executable, "-m", "trainers.cli", *args],
         cwd=ROOT,
-        env={**env, "COLUMNS": "300"},
+        env={**base, "COLUMNS": "300", **(env or {})},
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -99,29 +100,15 @@ def test_dead_server_stops_the_job_with_one_line(tmp_path):
 
 def test_missing_sandbox_is_one_clear_line(tmp_path):
     bin_dir = Path(sys.executable).parent  # python and the CLI, but no bwrap on PATH
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "ATROPOS_DEBUG"},
-        "PATH": str(bin_dir),
-        "COLUMNS": "300",
-    }
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "trainers.cli",
-            "sample",
-            "--env",
-            "Code",
-            "--server",
-            "http://127.0.0.1:9",
-            "--out",
-            str(tmp_path / "o.jsonl"),
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = cli(
+        "sample",
+        "--env",
+        "Code",
+        "--server",
+        "http://127.0.0.1:9",
+        "--out",
+        str(tmp_path / "o.jsonl"),
+        env={"PATH": str(bin_dir)},
     )
     assert result.returncode == 2
     assert (
