@@ -49,6 +49,8 @@ import random
 import re
 from fractions import Fraction
 
+from rewards.math_normalize import closes_at_end, normalize
+
 MAX_ANSWER_CHARS = 400
 MAX_BRACE_DEPTH = 16
 MAX_EXPONENT = 512
@@ -60,165 +62,11 @@ DIGITS = 40
 # a policy could plant a vanishing product against. Both signs, magnitudes from 1/100 to 10^4.
 N_TEST_POINTS = 20
 MAX_EXACT_DEGREE = 64  # rational functions with powers up to this are also compared exactly
-
-_SPACING = ("\\!", "\\,", "\\;", "\\:", "\\quad", "\\qquad", "\\displaystyle", "\\left", "\\right", "~")
-_UNICODE = {"−": "-", "∞": "\\infty", "π": "\\pi", "×": "\\times", "·": "\\cdot", "÷": "\\div", "√": "\\sqrt"}
-_INFINITY_WORDS = {
-    "inf": "\\infty",
-    "infinity": "\\infty",
-    "+inf": "\\infty",
-    "+infinity": "\\infty",
-    "-inf": "-\\infty",
-    "-infinity": "-\\infty",
-    "oo": "\\infty",
-    "-oo": "-\\infty",
-}
-_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
-_FRAC_SHORT = re.compile(r"\\frac\s*(\d)\s*(\d)")
-_FRAC_HALF_SHORT = re.compile(r"\\frac\s*(\d)\s*\{")
-_FRAC_HALF_SHORT2 = re.compile(r"\\frac\s*(\{[^{}]*\})\s*(\d)")
-_SQRT_SHORT = re.compile(r"\\sqrt\s*([0-9a-zA-Z])")
-_TEXT = re.compile(r"\\(?:text|textbf|textrm|mathrm|mathbf|operatorname|mbox)\s*\{([^{}]*)\}")
-_DEGREES = re.compile(r"\^\s*\{?\\circ\}?")
 _BIG_POWER = re.compile(r"\^\s*\{?\s*[+-]?(\d+)")
 _FACTORIAL = re.compile(r"(\d+)\s*!")
 _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _PLAIN_FRACTION = re.compile(r"^([+-]?\d+)\s*/\s*([+-]?\d+)$")
 _DECIMAL = re.compile(r"\d\.\d|(?<!\d)\.\d")
-# "5 cm", "12 apples", "3.5 m/s", "20 square feet": a number and at most four words after it.
-_TRAILING_WORDS = re.compile(
-    r"^([+-]?(?:\d+(?:\.\d+)?|\.\d+))\s*((?:[A-Za-z]+|[A-Za-z]/[A-Za-z])[A-Za-z/]*(?:\^\{?[23]\}?)?"
-    r"(?:\s+[A-Za-z]+(?:\^\{?[23]\}?)?){0,3})\.?$"
-)
-# Words after a number that leave its value alone: units, and the plain nouns of the question
-# ("12 apples" when the question counts apples). Anything else ("5 trillion", "5 factorial",
-# "5 maybe") stays in the answer and fails to parse as the reference.
-_UNITS = set(
-    """m cm mm km nm um meter metre centimeter centimetre millimeter millimetre kilometer kilometre
-    in inch inches ft foot feet yd yard mile mi g mg kg gram kilogram milligram lb lbs pound ounce oz
-    ton tonne s sec second ms min minute h hr hour day week month year yr l ml liter litre milliliter
-    millilitre gallon quart pint cup cc dollar cent euro rupee yen usd eur square sq cubic unit deg degree
-    rad radian mph kph kmh m/s km/h ft/s mi/h celsius fahrenheit kelvin byte kb mb gb bit item piece
-    person people student""".split()
-)
-# Words that change the value of the number before them; never dropped, even when the question uses them.
-_MEANINGFUL_WORDS = set(
-    """or and not no nor to plus minus times over than but except more less least most
-    approximately approx about around roughly nearly almost under above below between maybe perhaps probably
-    wrong incorrect false true pi percent squared cubed root factorial reciprocal inverse negative
-    positive opposite power powers thousand thousands million millions billion billions trillion trillions
-    quadrillion lakh lakhs crore crores dozen dozens score gross hundred hundreds ten tens tenth tenths
-    hundredth hundredths thousandth thousandths millionth millionths billionth billionths half halves third
-    thirds quarter quarters fourth fourths fifth fifths double triple twice thrice infinity inf undefined nan
-    log ln exp sqrt sin cos tan mod modulo i e k""".split()
-)
-_WORD = re.compile(r"[A-Za-z]+")
-_SCIENTIFIC = re.compile(
-    r"^([+-]?\d+(?:\.\d+)?)\s*(?:\\times|\\cdot|\*)\s*10\s*\^\s*(?:\{\s*([+-]?\d+)\s*\}|([+-]?\d))$"
-)
-_SPACED_THOUSANDS = re.compile(r"^[+-]?\d{1,3}( \d{3})+(\.\d+)?$")
-_COLOR = re.compile(r"\\(?:color|textcolor)\s*\{[^{}]*\}")
-_EMPTY_SETS = ("\\varnothing", "\\emptyset", "\\{\\}", "\\{ \\}", "∅", "{}")
-_FUNCTION_OF = re.compile(r"^[a-zA-Z]\s*\(\s*[a-zA-Z](?:\s*,\s*[a-zA-Z])*\s*\)\s*=(?!=)")
-_VALUE_EQUALS_NAME = re.compile(r"^([^=<>]+?)\s*=\s*[a-zA-Z]$")
-_MEMBER_OF = re.compile(r"^[a-zA-Z]\s*\\in\s*")
-_REALS_MINUS_POINT = re.compile(r"^\\mathbb\{R\}\s*\\setminus\s*\\\{([^{},]+)\\\}$")
-
-
-def _question_nouns(question: str) -> frozenset[str]:
-    """Plain words of the question that may follow a number in the answer ("12 apples")."""
-    return frozenset(
-        w.lower() for w in _WORD.findall(question) if len(w) > 2 and w.lower() not in _MEANINGFUL_WORDS
-    )  # not "x" of "solve for x"
-
-
-def _keeps_value(word: str, nouns: frozenset[str]) -> bool:
-    """Whether a word after a number is a unit or a noun of the question (singular or plural)."""
-    w = word.split("^")[0].lower()
-    if w in _MEANINGFUL_WORDS or w.rstrip("s") in _MEANINGFUL_WORDS:
-        return False
-    forms = {w, w.removesuffix("s"), w.removesuffix("es")}
-    return bool(forms & (_UNITS | nouns))
-
-
-def _merge_set_union(s: str) -> str:
-    """``\\{1\\}\\cup\\{2\\}`` is the set ``\\{1, 2\\}`` (unions of intervals stay as they are)."""
-    pieces = [p.strip() for p in s.split("\\cup")]
-    if len(pieces) < 2 or not all(p.startswith("\\{") and _closes_at_end(p, "\\{") == "\\}" for p in pieces):
-        return s
-    return "\\{" + ", ".join(p[2:-2].strip() for p in pieces if p[2:-2].strip()) + "\\}"
-
-
-def _plus_minus(s: str) -> str:
-    """``\\pm 1`` is the set ``\\{-1, 1\\}``; ``2 \\pm \\sqrt{3}`` is ``\\{2-\\sqrt{3}, 2+\\sqrt{3}\\}``."""
-    if s.count("\\pm") != 1 or "," in s:
-        return s
-    left, right = (part.strip() for part in s.split("\\pm"))
-    if not right or left.count("{") != left.count("}") or right.count("{") != right.count("}"):
-        return s
-    right = (
-        right if re.fullmatch(r"[\w.]+|\\sqrt\{[^{}]*\}|\\frac\{[^{}]*\}\{[^{}]*\}", right) else f"({right})"
-    )
-    return f"\\{{{left}-{right}, {left}+{right}\\}}"
-
-
-def normalize(answer: str, question: str = "") -> str:
-    """Canonical spelling of an answer: LaTeX spacing, wrappers, synonyms and units removed.
-
-    A trailing word is removed only when it is a unit or a plain noun of ``question``."""
-    s = answer.strip().strip("$").strip()
-    if s.startswith("\\(") and s.endswith("\\)") or s.startswith("\\[") and s.endswith("\\]"):
-        s = s[2:-2].strip()
-    for char, latex in _UNICODE.items():
-        s = s.replace(char, latex)
-    s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("\\cfrac", "\\frac")
-    for token in _SPACING:
-        s = s.replace(token, "")
-    s = s.replace("\\%", "%").replace("\\$", "").replace("\\ ", " ").replace("{,}", ",")
-    s = _COLOR.sub("", s)
-    if s.startswith("{") and _closes_at_end(s, "{") == "}" and "," not in s:  # "\\color{red}{5}" left {5}
-        s = s[1:-1].strip()
-    s = _TEXT.sub(lambda m: (" " if m.start() and s[m.start() - 1].isdigit() else "") + m.group(1), s)
-    s = _DEGREES.sub("", s)
-    s = _FRAC_SHORT.sub(r"\\frac{\1}{\2}", s)
-    s = _FRAC_HALF_SHORT.sub(r"\\frac{\1}{", s)
-    s = _FRAC_HALF_SHORT2.sub(r"\\frac\1{\2}", s)
-    s = _SQRT_SHORT.sub(r"\\sqrt{\1}", s)
-    if _FUNCTION_OF.match(s) and s.count("=") == 1:  # "f(x) = x^2" answers x^2
-        s = s.split("=", 1)[1]
-    if re.match(r"^[a-zA-Z]\s*=", s) and s.count("=") == 1:  # "x = 3" answers the value 3
-        s = s.split("=", 1)[1]
-    m = _VALUE_EQUALS_NAME.match(s)
-    if m and s.count("=") == 1:  # "3 = x"
-        s = m.group(1)
-    s = _MEMBER_OF.sub("", s)  # "x \\in [0, \\infty)"
-    s = " ".join(s.rstrip(".").split())
-    if s in _EMPTY_SETS:
-        return "\\emptyset"
-    m = _REALS_MINUS_POINT.match(s)
-    if m:  # "\\mathbb{R} \\setminus \\{0\\}"
-        s = f"(-\\infty, {m.group(1)}) \\cup ({m.group(1)}, \\infty)"
-    if s == "\\mathbb{R}":
-        s = "(-\\infty, \\infty)"
-    s = _plus_minus(_merge_set_union(s))
-    m = _SCIENTIFIC.match(s)
-    if m:  # "5\\times 10^{3}" is the plain number 5e3
-        s = f"{m.group(1)}e{m.group(2) or m.group(3)}"
-    if _SPACED_THOUSANDS.match(s):  # "1\\ 000"
-        s = s.replace(" ", "")
-    s = _INFINITY_WORDS.get(s.lower(), s)
-    if s.startswith("+") and not s.startswith("+-"):
-        s = s[1:].lstrip()
-    if _THOUSANDS.match(s):
-        s = s.replace(",", "")
-    m = _TRAILING_WORDS.match(s)
-    if (
-        m
-        and (len(m.group(2).split()[0]) > 1 or s[len(m.group(1))] == " ")
-        and all(_keeps_value(word, _question_nouns(question)) for word in m.group(2).split())
-    ):
-        s = m.group(1)
-    return s
 
 
 def _as_fraction(s: str) -> Fraction | None:
@@ -255,22 +103,6 @@ def _split_commas(inner: str) -> list[str]:
     return [p.strip() for p in parts]
 
 
-def _closes_at_end(s: str, opener: str) -> str | None:
-    """The closing bracket when the bracket opening s is closed by its last character(s)
-    (``(1,2]`` yes, ``(1)+(2)`` and ``\\{1\\}+e^{2}`` no); None otherwise."""
-    depth, i = 0, 0
-    while i < len(s):
-        token = s[i : i + 2] if s[i] == "\\" and s[i + 1 : i + 2] in ("{", "}") else s[i]
-        if token in ("(", "[", "{", "\\{"):
-            depth += 1
-        elif token in (")", "]", "}", "\\}"):
-            depth -= 1
-            if depth == 0:
-                return token if i + len(token) == len(s) else None
-        i += len(token)
-    return None
-
-
 def _collection(s: str) -> tuple[str, list[str], str] | None:
     """(opening bracket, elements, closing bracket) of a tuple, interval, set or bare list.
 
@@ -279,7 +111,7 @@ def _collection(s: str) -> tuple[str, list[str], str] | None:
     for opener in ("\\{", "(", "[", "{"):
         if not s.startswith(opener):
             continue
-        closer = _closes_at_end(s, opener)
+        closer = closes_at_end(s, opener)
         if closer is None:
             break
         parts = _split_commas(s[len(opener) : len(s) - len(closer)])
