@@ -9,11 +9,13 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -165,40 +167,6 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
     Console().print(table)
 
 
-def _run_job_command(
-    title: str,
-    *,
-    env: str,
-    env_arg: list[str],
-    tasks: Path | None,
-    server: list[str],
-    model: str,
-    out: Path,
-    overwrite: bool,
-    server_timeout: float,
-    sampling: dict[str, Any],
-    dtype: str = "auto",
-    **job_fields: Any,
-) -> dict[str, Any]:
-    """What sample and evaluate share: build the env and the job, get servers, run, summarise."""
-    from trainers.client import SamplingParams
-    from trainers.rejection_sampling import SamplingJob
-
-    with clear_errors():
-        env_id, kwargs, env_obj = make_env(env, env_arg, tasks)
-        if tasks is not None and not job_fields.get("num_tasks"):
-            job_fields["num_tasks"] = None  # every task of the file
-        job = SamplingJob(env_id=env_id, env_kwargs=kwargs, sampling=SamplingParams(**sampling), **job_fields)
-        job.validate(env_obj.reward_range)  # before any server is started
-        with rollout_servers(server, model, dtype) as (urls, model_name):
-            job.model = model_name
-            summary = _run_sampling(
-                job, env_obj, urls, out, overwrite, f"{title} {job.env_id}", server_timeout
-            )
-    _print_summary(summary, out)
-    return summary
-
-
 @app.command("list")
 def list_envs() -> None:
     """List every registered environment, plugins included."""
@@ -286,111 +254,121 @@ def serve(
         server.stop()
 
 
-@app.command()
-def sample(
-    env: Annotated[str, typer.Option(help="environment, e.g. Format or atropos_envs/Format-v0")] = "Format",
-    out: Annotated[Path, typer.Option(help="SFT JSONL to write (resumed if it exists)")] = Path(
-        "data/sft.jsonl"
+def _option_parameter(option, default: Any, help_text: str, *, optional: bool = False):
+    """A keyword-only typer parameter for one documented config field (``optional``: None when
+    left out)."""
+    import inspect
+
+    flag = option.flag
+    decl = f"{flag}/--no-{flag[2:]}" if option.kind is bool else flag
+    kind = option.kind | None if optional else option.kind
+    return inspect.Parameter(
+        option.name,
+        inspect.Parameter.KEYWORD_ONLY,
+        default=default,
+        annotation=Annotated[kind, typer.Option(decl, help=help_text)],
+    )
+
+
+def _command(parameters: list, summary: str, run: Callable[..., None]) -> Callable[..., None]:
+    """A typer command with the given keyword-only parameters that calls run(**given)."""
+    import inspect
+
+    def command(**given: Any) -> None:
+        run(**given)
+
+    command.__signature__ = inspect.Signature(parameters)
+    command.__doc__ = summary
+    return command
+
+
+COMMON_JOB_OPTIONS = {  # what sample and evaluate take besides the SamplingJob fields
+    "env": (str, "Format", typer.Option(help="environment, e.g. Format or atropos_envs/Format-v0")),
+    "tasks": (
+        Path | None,
+        None,
+        typer.Option(help="task file (JSONL/JSON/parquet) instead of the generator"),
     ),
-    num_tasks: Annotated[int, typer.Option(help="tasks to sample (generator); 0 with --tasks: all")] = 32,
-    n: Annotated[int, typer.Option(help="completions per task")] = 8,
-    keep: Annotated[int, typer.Option(help="distinct verified samples kept per task at most")] = 2,
-    threshold: Annotated[float, typer.Option(help="minimum reward to keep a sample")] = 1.0,
-    max_tokens: Annotated[int, typer.Option(help="token budget per sample")] = 256,
-    temperature: float = 0.8,
-    top_p: float = 1.0,
-    seed: int = 0,
-    assistant_prefix: Annotated[
-        str, typer.Option(help="force replies to start with this text, e.g. '<think>'")
-    ] = "",
-    tasks: Annotated[
-        Path | None, typer.Option(help="task file (JSONL/JSON/parquet) instead of the generator")
-    ] = None,
-    env_arg: EnvArgOpt = [],  # noqa: B006 - typer reads the default
-    server: ServerOpt = [],  # noqa: B006
-    model: ModelOpt = "",
-    dtype: DtypeOpt = ServerConfig.dtype,
-    overwrite: bool = False,
-    server_timeout: GiveUpOpt = 120.0,
-) -> None:
-    """Rejection sampling: keep verified completions as an SFT dataset (resumable)."""
-    summary = _run_job_command(
+    "env_arg": (list[str], [], typer.Option("--env-arg", help=EnvArgOpt.__metadata__[0].help)),
+    "server": (list[str], [], ServerOpt.__metadata__[0]),
+    "model": (str, "", ModelOpt.__metadata__[0]),
+    "dtype": (Literal[DTYPES], ServerConfig.dtype, DtypeOpt.__metadata__[0]),
+    "overwrite": (bool, False, typer.Option(help="start again, deleting an existing output")),
+    "server_timeout": (float, 120.0, GiveUpOpt.__metadata__[0]),
+}
+
+
+def _job_command(
+    title: str, summary: str, *, out: tuple[Path, str], defaults: dict[str, Any], fixed: dict[str, Any]
+):
+    """sample or evaluate: one option per SamplingJob (and SamplingParams) field, with this
+    command's defaults; ``fixed`` fields are set here and are not options."""
+    import inspect
+
+    from trainers.client import SamplingParams
+    from trainers.config import options
+    from trainers.rejection_sampling import SamplingJob
+
+    job_options = [o for o in options(SamplingJob) if o.name not in fixed]
+    sampling_options = options(SamplingParams)
+    parameters = [
+        inspect.Parameter(
+            name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[kind, opt]
+        )
+        for name, (kind, default, opt) in {
+            **COMMON_JOB_OPTIONS,
+            "out": (Path, out[0], typer.Option(help=out[1])),
+        }.items()
+    ]
+    for option in job_options + sampling_options:
+        parameters.append(_option_parameter(option, defaults.get(option.name, option.default), option.help))
+
+    def run(**given: Any) -> None:
+        with clear_errors():
+            env_id, kwargs, env_obj = make_env(given["env"], given["env_arg"], given["tasks"])
+            job_fields = {o.name: given[o.name] for o in job_options}
+            job_fields["num_tasks"] = job_fields["num_tasks"] or None  # 0: every task of the file
+            if given["tasks"] is not None and job_fields["first_task"] == defaults.get("first_task"):
+                job_fields["first_task"] = 0  # evaluate's held-out default is for generated tasks
+            sampling = SamplingParams(**{o.name: given[o.name] for o in sampling_options})
+            job = SamplingJob(env_id=env_id, env_kwargs=kwargs, sampling=sampling, **job_fields, **fixed)
+            job.validate(env_obj.reward_range)  # before any server is started
+            with rollout_servers(given["server"], given["model"], given["dtype"]) as (urls, model_name):
+                job.model = model_name
+                summary_ = _run_sampling(
+                    job,
+                    env_obj,
+                    urls,
+                    given["out"],
+                    given["overwrite"],
+                    f"{title} {job.env_id}",
+                    given["server_timeout"],
+                )
+        _print_summary(summary_, given["out"])
+        if title == "sampling":
+            console.print(f"wrote {summary_['kept']} verified samples to {given['out']}")
+
+    return _command(parameters, summary, run)
+
+
+app.command("sample")(
+    _job_command(
         "sampling",
-        env=env,
-        env_arg=env_arg,
-        tasks=tasks,
-        server=server,
-        model=model,
-        out=out,
-        overwrite=overwrite,
-        server_timeout=server_timeout,
-        sampling={"max_tokens": max_tokens, "temperature": temperature, "top_p": top_p},
-        dtype=dtype,
-        num_tasks=num_tasks or None,
-        samples_per_task=n,
-        keep_per_task=keep,
-        threshold=threshold,
-        seed=seed,
-        assistant_prefix=assistant_prefix,
+        "Rejection sampling: keep verified completions as an SFT dataset (resumable).",
+        out=(Path("data/sft.jsonl"), "SFT JSONL to write (resumed if it exists)"),
+        defaults={},
+        fixed={},
     )
-    console.print(f"wrote {summary['kept']} verified samples to {out}")
-
-
-@app.command()
-def evaluate(
-    env: Annotated[str, typer.Option(help="environment, e.g. Format")] = "Format",
-    out: Annotated[Path, typer.Option(help="JSONL of every scored sample (resumed if it exists)")] = Path(
-        "runs/eval.jsonl"
-    ),
-    num_tasks: int = 32,
-    first_task: Annotated[
-        int,
-        typer.Option(
-            help=(
-                "position of the first task; generated tasks from 1,000,000 on are never used by "
-                "sample/train defaults"
-            )
-        ),
-    ] = 1_000_000,
-    n: Annotated[int, typer.Option(help="samples per task (pass@n is reported)")] = 4,
-    threshold: Annotated[float, typer.Option(help="reward that counts as a pass")] = 1.0,
-    max_tokens: int = 256,
-    temperature: float = 0.8,
-    top_p: float = 1.0,
-    seed: Annotated[
-        int, typer.Option(help="sampling seed; use a seed other than training's for held-out runs")
-    ] = 1000,
-    assistant_prefix: str = "",
-    tasks: Annotated[Path | None, typer.Option(help="held-out task file")] = None,
-    env_arg: EnvArgOpt = [],  # noqa: B006
-    server: ServerOpt = [],  # noqa: B006
-    model: ModelOpt = "",
-    dtype: DtypeOpt = ServerConfig.dtype,
-    overwrite: bool = False,
-    server_timeout: GiveUpOpt = 120.0,
-) -> None:
-    """Mean reward and pass@k of a model on an env."""
-    _run_job_command(
+)
+app.command("evaluate")(
+    _job_command(
         "evaluating",
-        env=env,
-        env_arg=env_arg,
-        tasks=tasks,
-        server=server,
-        model=model,
-        out=out,
-        overwrite=overwrite,
-        server_timeout=server_timeout,
-        sampling={"max_tokens": max_tokens, "temperature": temperature, "top_p": top_p},
-        dtype=dtype,
-        num_tasks=num_tasks or None,
-        first_task=first_task if tasks is None else 0,
-        samples_per_task=n,
-        keep_per_task=0,
-        threshold=threshold,
-        seed=seed,
-        assistant_prefix=assistant_prefix,
+        "Mean reward and pass@k of a model on an env (held-out tasks by default).",
+        out=(Path("runs/eval.jsonl"), "JSONL of every scored sample (resumed if it exists)"),
+        defaults={"first_task": 1_000_000, "samples_per_task": 4, "seed": 1000},
+        fixed={"keep_per_task": 0, "near_duplicate": 0.9, "keep_truncated": False},  # every sample kept
     )
-
+)
 
 train_app = typer.Typer(
     no_args_is_help=True, help="Train a policy against an env through the vLLM rollout server."
@@ -521,19 +499,12 @@ def _train_command(algorithm: str, config_class: type, summary: str):
         for name, (kind, default, opt) in fixed.items()
     ]
     settings = options(config_class)
-    for name, kind, default, text in settings:
-        flag = "--" + name.replace("_", "-")
-        opt = typer.Option(
-            f"{flag}/--no-{flag[2:]}" if kind is bool else flag, help=f"{text} [default: {default}]"
-        )
-        parameters.append(
-            inspect.Parameter(
-                name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[kind | None, opt]
-            )
-        )
+    for option in settings:  # default None: an option left out keeps the YAML's value or the default
+        shown = escape(f"[default: {option.default}]")  # not rich markup
+        parameters.append(_option_parameter(option, None, f"{option.help} {shown}", optional=True))
 
-    def command(**given: Any) -> None:
-        overrides = {name: given[name] for name, *_ in settings}
+    def run(**given: Any) -> None:
+        overrides = {o.name: given[o.name] for o in settings}
         if overrides.get("report_to") == []:
             overrides["report_to"] = None  # typer gives [] for a list option left out
         _train(
@@ -547,9 +518,7 @@ def _train_command(algorithm: str, config_class: type, summary: str):
             overrides,
         )
 
-    command.__signature__ = inspect.Signature(parameters)
-    command.__doc__ = summary
-    return command
+    return _command(parameters, summary, run)
 
 
 train_app.command("grpo")(

@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+from trainers.config import setting
 
 
 class ServerUnavailable(RuntimeError):
@@ -28,10 +30,10 @@ class RequestRejected(RuntimeError):
 
 @dataclass
 class SamplingParams:
-    max_tokens: int = 256
-    temperature: float = 0.8
-    top_p: float = 1.0
-    stop: list[str] = field(default_factory=list)
+    max_tokens: int = setting(256, "token budget per sample")
+    temperature: float = setting(0.8, "sampling temperature")
+    top_p: float = setting(1.0, "nucleus sampling: smallest token set with this probability mass")
+    stop: list[str] = setting([], "strings that end a reply", cli=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {

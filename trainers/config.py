@@ -7,8 +7,9 @@ one option per field (``--learning-rate``, ``--device``, ...), derived from thes
 
 from __future__ import annotations
 
-from dataclasses import MISSING, dataclass, field, fields
-from typing import Any, get_type_hints
+import copy
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
+from typing import Any, NamedTuple, get_type_hints
 
 from trainers.metrics import check_reporters
 
@@ -20,11 +21,13 @@ DTYPES = ("auto", "float32", "bfloat16")
 VARIANTS = ("grpo", "dr_grpo")
 
 
-def setting(default: Any, help: str, *, cli: bool = True) -> Any:  # noqa: A002 - the option's help
-    """A dataclass field with its documentation (and whether it is a command-line option)."""
-    if isinstance(default, (list, dict)):
-        return field(default_factory=lambda: type(default)(default), metadata={"help": help, "cli": cli})
-    return field(default=default, metadata={"help": help, "cli": cli})
+def setting(default: Any, help: str, *, cli: bool = True, flag: str = "") -> Any:  # noqa: A002
+    """A dataclass field with its documentation: ``help`` is also its command-line help, ``cli``
+    whether it is a command-line option at all, ``flag`` a shorter option name (``n`` for ``--n``)."""
+    metadata = {"help": help, "cli": cli, "flag": flag}
+    if isinstance(default, (list, dict)) or is_dataclass(default):
+        return field(default_factory=lambda: copy.deepcopy(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
 @dataclass
@@ -134,13 +137,22 @@ class PPOConfig(TrainConfig):
     whiten_advantages: bool = setting(True, "normalise advantages over the batch's generated tokens")
 
 
-def options(config_class: type) -> list[tuple[str, type, Any, str]]:
-    """(name, type, default, help) of every command-line field of a config dataclass."""
+class Option(NamedTuple):
+    name: str  # the dataclass field
+    kind: Any  # its type
+    default: Any
+    help: str
+    flag: str  # the command-line option, e.g. --learning-rate
+
+
+def options(config_class: type) -> list[Option]:
+    """Every command-line field of a config dataclass, with its type, default, help and flag."""
     hints = get_type_hints(config_class)
     out = []
     for f in fields(config_class):
         if not f.metadata.get("cli", True):
             continue
         default = f.default if f.default is not MISSING else f.default_factory()
-        out.append((f.name, hints[f.name], default, f.metadata.get("help", "")))
+        flag = "--" + (f.metadata.get("flag") or f.name).replace("_", "-")
+        out.append(Option(f.name, hints[f.name], default, f.metadata.get("help", ""), flag))
     return out

@@ -27,6 +27,7 @@ from typing import Any
 
 from atropos_envs.core import OUTCOMES, TextEnv
 from trainers.client import RolloutClient, SamplingParams
+from trainers.config import setting
 from trainers.machine import provenance
 from trainers.rollout import Rollout, run_episode
 from trainers.task_log import TaskLog, atomic_write_text
@@ -34,20 +35,28 @@ from trainers.task_log import TaskLog, atomic_write_text
 
 @dataclass
 class SamplingJob:
-    env_id: str
-    env_kwargs: dict[str, Any] = field(default_factory=dict)
-    num_tasks: int | None = 32  # None: every task of a task file
-    first_task: int = 0  # position of the first task (a held-out range for evaluation)
-    samples_per_task: int = 8
-    keep_per_task: int = 2  # K distinct verified samples at most; 0 keeps every sample (evaluate)
-    threshold: float = 1.0
-    near_duplicate: float = 0.9  # difflib similarity at which two samples count as one
-    keep_truncated: bool = False
-    sampling: SamplingParams = field(default_factory=SamplingParams)
-    seed: int = 0
-    assistant_prefix: str = ""
-    model: str = ""
-    tasks_in_flight: int = 8
+    """What ``sample`` and ``evaluate`` run; each documented field is also their command-line option."""
+
+    env_id: str = field(metadata={"help": "the env (set by --env)", "cli": False})
+    env_kwargs: dict[str, Any] = setting({}, "the env's settings (set by --env-arg)", cli=False)
+    num_tasks: int | None = setting(32, "tasks to sample (generator); 0 with --tasks: every task of the file")
+    first_task: int = setting(
+        0, "position of the first task; generated tasks from 1,000,000 on are held out (evaluate's default)"
+    )
+    samples_per_task: int = setting(8, "completions per task (pass@n is reported)", flag="n")
+    keep_per_task: int = setting(
+        2, "distinct verified samples kept per task at most; 0 keeps every sample", flag="keep"
+    )
+    threshold: float = setting(1.0, "reward at which a sample counts as verified (kept; a pass)")
+    near_duplicate: float = setting(0.9, "similarity (difflib, 0-1] at which two kept samples count as one")
+    keep_truncated: bool = setting(False, "keep verified samples that hit the token limit")
+    sampling: SamplingParams = setting(
+        SamplingParams(), "sampling settings (options of their own)", cli=False
+    )
+    seed: int = setting(0, "sampling seed; use another than training's for held-out runs")
+    assistant_prefix: str = setting("", "force replies to start with this text, e.g. '<think>'")
+    model: str = setting("", "the served model's name (set from the server)", cli=False)
+    tasks_in_flight: int = setting(8, "tasks sampled at once (scheduling only: the output does not change)")
 
     def validate(self, reward_range: tuple[float, float] | None = None) -> None:
         """Raise ValueError (one line, naming the field) for settings no job can run with."""
@@ -81,8 +90,10 @@ class SamplingJob:
             raise ValueError(f"top_p must be in (0, 1], got {self.sampling.top_p}")
 
     def settings(self) -> dict[str, Any]:
-        """What must match for a run to resume an existing output."""
-        return json.loads(json.dumps(asdict(self)))
+        """What must match for a run to resume an existing output (scheduling may change)."""
+        settings = json.loads(json.dumps(asdict(self)))
+        del settings["tasks_in_flight"]
+        return settings
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:

@@ -143,3 +143,24 @@ def test_train_options_come_from_the_config_fields(tmp_path):
         and "dtype must be one of" in result.stderr
         and "Traceback" not in result.stderr
     )
+
+
+def test_sample_and_evaluate_options_come_from_the_job_fields(tmp_path):
+    """Every documented SamplingJob/SamplingParams field is an option of both commands (with
+    its short flag); evaluate keeps every sample, so --keep is not one of its options."""
+    from trainers.client import SamplingParams
+    from trainers.config import options
+    from trainers.rejection_sampling import SamplingJob
+
+    sample_help = cli("sample", "--help").stdout
+    evaluate_help = cli("evaluate", "--help").stdout
+    flags = [o.flag for o in options(SamplingJob) + options(SamplingParams)]
+    assert "--n" in flags and "--keep" in flags and "--tasks-in-flight" in flags
+    for flag in flags:
+        assert flag in sample_help, flag
+        assert flag in evaluate_help or flag in ("--keep", "--near-duplicate", "--keep-truncated"), flag
+    assert "--keep " not in evaluate_help and "[default: 1000000]" in evaluate_help
+    result = cli(
+        "sample", "--tasks-in-flight", "0", "--server", "http://127.0.0.1:9", "--out", str(tmp_path / "o")
+    )
+    assert result.returncode == 2 and "tasks_in_flight must be a positive integer" in result.stderr
