@@ -15,3 +15,14 @@ def vllm_server(tmp_path_factory):
     )
     with VLLMServer(config, log_path=log) as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+def _server_left_running(request):
+    """A test that stops the session server (the fault tests) and fails before restarting it
+    must not fail every later test with it: the server is restarted after such a test."""
+    yield
+    if "vllm_server" in request.fixturenames:
+        server = request.getfixturevalue("vllm_server")
+        if not server.alive():
+            server.start()

@@ -14,6 +14,8 @@ from trainers.server import ServerConfig, VLLMServer
 
 pytestmark = pytest.mark.e2e
 
+ONE_TASK_AT_A_TIME = ("--tasks-in-flight", "1")  # so the job is still running when the fault comes
+
 
 def _wait_for(condition, proc, timeout_s=300):
     deadline = time.monotonic() + timeout_s
@@ -31,9 +33,9 @@ def _reference(url, tmp_path):
 
 def test_sampling_survives_a_server_restart(vllm_server, tmp_path):
     out = tmp_path / "restarted.jsonl"
-    proc = _sample(vllm_server.url, out, "--server-timeout", "600")
+    proc = _sample(vllm_server.url, out, "--server-timeout", "600", *ONE_TASK_AT_A_TIME)
     _wait_for(lambda: _committed(out) >= 2, proc)
-    vllm_server.stop()  # every in-flight request fails; the job retries with backoff
+    vllm_server.stop(grace_s=0)  # every in-flight request fails; the job retries with backoff
     time.sleep(3)
     assert proc.poll() is None, proc.stderr.read()
     vllm_server.start()  # same port, same weights
@@ -56,9 +58,9 @@ def test_one_of_two_servers_dying_shifts_its_load_to_the_other(vllm_server, tmp_
     )
     out = tmp_path / "two.jsonl"
     with VLLMServer(config, log_path=tmp_path / "second.log") as second:
-        proc = _sample(vllm_server.url, out, "--server", second.url)
+        proc = _sample(vllm_server.url, out, "--server", second.url, *ONE_TASK_AT_A_TIME)
         _wait_for(lambda: _committed(out) >= 2, proc)
-        second.stop()  # for good
+        second.stop(grace_s=0)  # for good
         assert proc.wait(900) == 0, proc.stderr.read()
     assert _samples(out) == _reference(vllm_server.url, tmp_path)
 
@@ -101,7 +103,7 @@ def test_training_survives_a_server_restart(vllm_server, tmp_path):
     )
     metrics = out / "metrics.jsonl"
     _wait_for(lambda: read_metrics(metrics), proc, 600)
-    vllm_server.stop()
+    vllm_server.stop(grace_s=0)
     time.sleep(3)
     vllm_server.start()
     assert proc.wait(900) == 0, proc.stderr.read()

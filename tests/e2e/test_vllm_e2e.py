@@ -143,7 +143,7 @@ def _samples(out: Path) -> list[tuple]:
 
 def test_killed_run_resumes_without_loss_or_duplicates(vllm_server, tmp_path):
     interrupted, reference = tmp_path / "interrupted.jsonl", tmp_path / "reference.jsonl"
-    proc = _sample(vllm_server.url, interrupted)
+    proc = _sample(vllm_server.url, interrupted, "--tasks-in-flight", "2")  # still running after 2 tasks
     deadline = time.monotonic() + 300
     while _committed(interrupted) < 2 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
