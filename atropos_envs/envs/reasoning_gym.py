@@ -17,7 +17,7 @@ default, at most 0.49, so a well-formed wrong reply stays below the pass bar 0.5
 generator's ``score_answer`` runs in the time-bounded worker (outcome ``timeout`` when it
 overruns). reasoning-gym scorers give partial credit: the default one pays
 ``len(reference) / len(answer)`` when the reference is a substring of the answer (so
-``"42 "`` or ``"42 or 43"`` earn 0.5 to 0.9), others 0.01 for any well-formed wrong answer, or
+``"42."`` or ``"42 or 43"`` earn 0.3 to 0.8), others 0.01 for any well-formed wrong answer, or
 a share of matching items. We decide: ``correct`` is 1 only when the scorer gives full credit
 (1.0) and the answer does not add words or numbers to the reference (``not 42``, a list of
 candidates); anything less is 0 (``partial_credit=False``, the default). With
@@ -195,7 +195,7 @@ class ReasoningGymEnv(TextEnv):
         ref = task["answer"] or "0"
         think = "<think>I work it out.</think>\n"
         candidates = {
-            "reference_dotted": f"{ref}.",  # the default scorer pays len(ref)/len(answer) for these
+            "reference_with_words": f"{ref} apples",  # the default scorer pays len(ref)/len(answer)
             "reference_plus_candidate": f"{ref} or {ref}1",
             "negated_reference": f"not {ref}",
             "reference_in_sentence": f"The answer is definitely not {ref}, it is something else",
