@@ -40,7 +40,14 @@ from atropos_envs.bounded import BoundedTimeout, shared_pool
 from atropos_envs.core import Score, TextEnv, Trajectory
 from rewards import extract_answer, split_think
 from rewards.composite import weighted_sum
-from rewards.reasoning_gym import adds_to_reference, entry, resolve_config, score_entry
+from rewards.reasoning_gym import (
+    adds_to_reference,
+    dataset_names,
+    describe,
+    entry,
+    resolve_config,
+    score_entry,
+)
 
 MAX_FORMAT_WEIGHT = 0.49
 MAX_ANSWER_CHARS = 20_000
@@ -213,3 +220,9 @@ class ReasoningGymEnv(TextEnv):
         if task["answer"] is None:
             return None
         return [f"<think>I work it out step by step.</think>\n<answer>{task['answer']}</answer>"]
+
+
+def list_generators(category: str | None = None) -> list[dict[str, Any]]:
+    """The installed reasoning-gym generators (name, category, config fields, curriculum levels)."""
+    found = [describe(name) for name in dataset_names()]
+    return [g for g in found if category is None or g["category"] == category]
