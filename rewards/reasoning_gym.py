@@ -9,13 +9,20 @@ generator's ``score_answer`` (called in a time-bounded worker by ReasoningGym-v0
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
+import io
 import json
+import os
+import sys
 from typing import Any
 
 DEFAULT_SIZE = 10_000  # the virtual dataset size; a task's index is drawn below it
-_HIDDEN = ("composite",)  # the package's own mixer: ReasoningGym-v0 mixes by weight itself
+_HIDDEN = ("composite",)
+_IN_WORKER = getattr(sys.modules.get("__main__"), "__spec__", None) is not None and (
+    sys.modules["__main__"].__spec__.name == "atropos_envs.bounded"
+)  # the package's own mixer: ReasoningGym-v0 mixes by weight itself
 
 
 def dataset_names() -> list[str]:
@@ -95,22 +102,46 @@ def resolve_config(name: str, config: dict[str, Any] | None, level: int | None, 
     return resolved
 
 
+@contextlib.contextmanager
+def _quiet():
+    """Some generators print (progress dots, debug lines): never onto stdout, which is the
+    bounded worker's reply channel (and a command's JSON output); in the worker, writes at
+    the C level go nowhere too."""
+    if not _IN_WORKER:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as sink, contextlib.redirect_stdout(io.StringIO()):
+            os.dup2(sink.fileno(), 1)
+            yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 @functools.lru_cache(maxsize=64)
 def _dataset(name: str, config_json: str) -> Any:
     from reasoning_gym import create_dataset
 
-    return create_dataset(name, **json.loads(config_json))
+    with _quiet():
+        return create_dataset(name, **json.loads(config_json))
 
 
 def entry(name: str, config: dict[str, Any], index: int) -> dict[str, Any]:
     """The generator's item ``index`` (question, answer, metadata)."""
-    return _dataset(name, json.dumps(config, sort_keys=True))[index]
+    dataset = _dataset(name, json.dumps(config, sort_keys=True))
+    with _quiet():
+        return dataset[index]
 
 
 def score_entry(name: str, config: dict[str, Any], index: int, answer: str) -> float:
     """The generator's own ``score_answer`` for ``answer`` on item ``index``, in [0, 1]."""
     dataset = _dataset(name, json.dumps(config, sort_keys=True))
-    value = float(dataset.score_answer(answer, dataset[index]))
+    with _quiet():
+        value = float(dataset.score_answer(answer, dataset[index]))
     return min(1.0, max(0.0, value)) if value == value else 0.0  # NaN scores 0
 
 
@@ -127,4 +158,5 @@ def adds_to_reference(answer: str, reference: str) -> bool:
 
 def warm_up() -> None:
     """Run in the scoring worker before the first timed call (importing takes ~1.5 s)."""
-    import reasoning_gym  # noqa: F401
+    with _quiet():
+        import reasoning_gym  # noqa: F401
