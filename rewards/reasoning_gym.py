@@ -1,10 +1,10 @@
 """Scoring answers to reasoning-gym tasks (the ``reasoning-gym`` package's own generators
 and scorers), as pure functions that rebuild a task from (dataset, config, index).
 
-A task is fully named by its generator, the generator's resolved config (with ``seed`` and
-``size``) and an index: ``dataset[index]`` is deterministic, so the scoring worker rebuilds
-the entry itself instead of trusting one carried around. ``score_entry`` runs the
-generator's ``score_answer`` (called in a time-bounded worker by ReasoningGym-v0).
+A task is named by its generator, the generator's resolved config (with ``seed`` and
+``size``) and an index. ``score_entry`` runs the generator's ``score_answer`` on the item
+(called in a time-bounded worker by ReasoningGym-v0), with a control: the same scorer on a
+meaningless answer, which must not get full credit.
 """
 
 from __future__ import annotations
@@ -99,6 +99,7 @@ def resolve_config(name: str, config: dict[str, Any] | None, level: int | None, 
         _dataset(name, json.dumps(resolved, sort_keys=True))
     except Exception as exc:  # the generator's own validation
         raise ValueError(f"bad config for {name}: {type(exc).__name__}: {exc}"[:300]) from None
+    check_scorer(name, resolved)
     return resolved
 
 
@@ -131,18 +132,46 @@ def _dataset(name: str, config_json: str) -> Any:
 
 
 def entry(name: str, config: dict[str, Any], index: int) -> dict[str, Any]:
-    """The generator's item ``index`` (question, answer, metadata)."""
+    """The generator's item ``index`` (question, answer, metadata). Some generators are not
+    deterministic across processes (``polynomial_multiplication`` iterates over sets), so an
+    item is scored as it was generated, never regenerated in the scoring worker."""
     dataset = _dataset(name, json.dumps(config, sort_keys=True))
     with _quiet():
         return dataset[index]
 
 
-def score_entry(name: str, config: dict[str, Any], index: int, answer: str) -> float:
-    """The generator's own ``score_answer`` for ``answer`` on item ``index``, in [0, 1]."""
-    dataset = _dataset(name, json.dumps(config, sort_keys=True))
+#: An answer that states nothing: a scorer that gives it full credit cannot verify anything.
+CONTROL_ANSWER = "\u2205"
+
+
+def _score(dataset: Any, answer: str, item: dict[str, Any]) -> float:
     with _quiet():
-        value = float(dataset.score_answer(answer, dataset[index]))
+        value = float(dataset.score_answer(answer, item))
     return min(1.0, max(0.0, value)) if value == value else 0.0  # NaN scores 0
+
+
+def score_entry(name: str, config: dict[str, Any], item: dict[str, Any], answer: str) -> tuple[float, float]:
+    """The generator's own ``score_answer`` for ``answer`` on ``item``, in [0, 1], and its score
+    for ``CONTROL_ANSWER`` on the same item (1.0 there means the scorer pays anything)."""
+    dataset = _dataset(name, json.dumps(config, sort_keys=True))
+    return _score(dataset, answer, item), _score(dataset, CONTROL_ANSWER, item)
+
+
+def check_scorer(name: str, config: dict[str, Any], items: int = 8) -> None:
+    """Refuse a generator whose scorer gives full credit to ``CONTROL_ANSWER`` on any of its
+    first items (``game_of_life_halting`` compares ``bool(answer)``: every non-empty answer)."""
+    dataset = _dataset(name, json.dumps(config, sort_keys=True))
+    for index in range(min(items, config.get("size", DEFAULT_SIZE))):
+        item = entry(name, config, index)
+        try:
+            control = _score(dataset, CONTROL_ANSWER, item)
+        except Exception:  # a scorer that raises on nonsense refuses it, which is fine
+            continue
+        if control >= 1.0:
+            raise ValueError(
+                f"reasoning-gym's {name} scorer gives full credit to a meaningless answer "
+                f"({CONTROL_ANSWER!r}) on item {index}: it verifies nothing; use another generator"
+            )
 
 
 def adds_to_reference(answer: str, reference: str) -> bool:

@@ -7,7 +7,11 @@ generator's own config fields); ``level=2`` or ``{"chain_sum": 2}`` (the generat
 level, where reasoning-gym has one; ``configs`` win over the level's values); ``seed`` (the
 generators' seed). Task ``i`` is item ``index`` of its generator, both drawn from the task id,
 so a seed and an id always name the same problem. ``atropos-envs reasoning-gym-list`` shows the
-generators.
+generators. A generator whose scorer gives full credit to a meaningless answer is refused
+(``game_of_life_halting`` in reasoning-gym 0.1.25), and any reply's full credit is checked
+against the same scorer's verdict on a meaningless answer for that task. Some generators are
+not deterministic across processes (``polynomial_multiplication``): an id names the same
+problem within one process only, and the item is scored as generated.
 
 The reply: exactly one non-empty ``<think>`` block first, then the answer inside exactly one
 ``<answer></answer>``. Anything else scores 0 with outcome ``invalid``.
@@ -114,6 +118,7 @@ class ReasoningGymEnv(TextEnv):
         "config": "the generator's resolved config (seed and size included)",
         "question": "the generator's question (regenerated)",
         "answer": "the generator's reference answer (regenerated; never shown to the model)",
+        "entry": "the generator's item as it was generated (question, answer, metadata), for its scorer",
     }
 
     Config = ReasoningGymConfig
@@ -128,6 +133,7 @@ class ReasoningGymEnv(TextEnv):
             "config": config,
             "question": str(item["question"]),
             "answer": None if answer is None else str(answer),
+            "entry": item,  # what the scorer sees (it may hold more than JSON: never regenerated)
         }
 
     def generate_task(self, rng: random.Random) -> dict[str, Any]:
@@ -168,15 +174,17 @@ class ReasoningGymEnv(TextEnv):
             return Score(0.0, zero, why, outcome="invalid")
         outcome, reference = "ok", task["answer"]
         try:
-            raw = shared_pool().call(
+            raw, control = shared_pool().call(
                 score_entry,
                 task["dataset"],
                 task["config"],
-                task["index"],
+                task["entry"],
                 answer,
                 timeout=self.config.score_timeout_s,
             )
             why = f"{task['dataset']} scorer gave {raw:g}"
+            if raw >= 1.0 and control >= 1.0:
+                raw, why = 0.0, f"{task['dataset']} scorer gives full credit to any answer on this task"
         except BoundedTimeout as exc:
             raw, why, outcome = 0.0, f"{task['dataset']} scorer {exc}", "timeout"
         except RuntimeError as exc:

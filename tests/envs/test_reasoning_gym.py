@@ -25,7 +25,7 @@ def test_tasks_are_deterministic_per_seed_and_id_and_differ_across_seeds():
     other = ReasoningGymEnv(seed=2)
     assert [a.get_task(i)["question"] for i in range(5)] != [other.get_task(i)["question"] for i in range(5)]
     task = a.get_task(3)
-    json.dumps(task)  # tasks are plain JSON (records, logs)
+    json.dumps({k: v for k, v in task.items() if k != "entry"})  # the item itself may hold more
     assert task["dataset"] == "chain_sum" and task["config"]["seed"] == 1
 
 
@@ -138,6 +138,11 @@ def test_the_scorer_runs_on_a_rebuilt_entry():
     config = resolve_config("chain_sum", None, None, 0)
     env = ReasoningGymEnv()
     task = env.get_task("2")
-    assert score_entry("chain_sum", task["config"], task["index"], task["answer"]) == 1.0
-    assert score_entry("chain_sum", config, 0, "not a number") == 0.0
+    assert score_entry("chain_sum", task["config"], task["entry"], task["answer"]) == (1.0, 0.0)
+    assert score_entry("chain_sum", config, env.get_task("0")["entry"], "not a number")[0] == 0.0
+
+
+def test_a_scorer_that_pays_any_answer_is_refused():
+    with pytest.raises(ValueError, match="game_of_life_halting scorer gives full credit to a meaningless"):
+        ReasoningGymEnv(dataset="game_of_life_halting")
     assert PASS_BAR == 0.5

@@ -9,21 +9,21 @@ from atropos_envs.bounded import BoundedPool
 from rewards import reasoning_gym as rg
 
 
-def noisy_score(name, config, index, answer):
+def noisy_score(name, config, item, answer):
     """A generator that prints while scoring, at the Python and the C level."""
     with rg._quiet():
         print("progress....")
         os.write(1, b"\x00\x00\x00\x00\x00\x00\xff\xff garbage")
-    return rg.score_entry(name, config, index, answer)
+    return rg.score_entry(name, config, item, answer)[0]
 
 
 def test_printing_in_the_worker_does_not_corrupt_its_replies():
     pool = BoundedPool(size=1)
     try:
         config = rg.resolve_config("chain_sum", None, None, 0)
-        right = rg.entry("chain_sum", config, 4)["answer"]
-        assert pool.call(noisy_score, "chain_sum", config, 4, right, timeout=60) == 1.0
-        assert pool.call(noisy_score, "chain_sum", config, 4, "seven", timeout=60) == 0.0
+        item = rg.entry("chain_sum", config, 4)
+        assert pool.call(noisy_score, "chain_sum", config, item, item["answer"], timeout=60) == 1.0
+        assert pool.call(noisy_score, "chain_sum", config, item, "seven", timeout=60) == 0.0
     finally:
         pool.close()
 
