@@ -10,8 +10,9 @@ The reasoning ends with ``</think>`` and the answer as ``\\boxed{...}``: a messa
 ``</think>``, or one without a call, ends the episode. The assistant messages, joined, must
 hold exactly one non-empty ``<think>`` block at the start and one ``\\boxed{}`` after it; a
 message that writes its own ``<tool_response>`` (an invented tool result) is malformed. Both
-score 0, outcome ``invalid``. Drivers may stop generation at ``</tool_call>``; the env also
-works without it (a call's message then ends wherever the model stopped).
+score 0, outcome ``invalid``. Drivers may stop generation at ``</tool_call>``
+(``STOP_SEQUENCES``; a message ending in a call the stop left unclosed is run as closed); the
+env also works without it (a call's message then ends wherever the model stopped).
 
 Reward, in [0, 1]: ``format_weight`` (0.1) for the shape, ``1 - format_weight - tool_bonus``
 (0.7) for a correct answer (mathematical equivalence, as Format-v0; a numeric reference needs
@@ -50,6 +51,7 @@ from rewards.tool_reasoning import useful_call
 MAX_REPLY_CHARS = 40_000
 MAX_OUTPUT_CHARS = 4000
 RESPONSE_OPEN = "<tool_response>"
+STOP_SEQUENCES = [CLOSE]  # where a driver may stop generation, to run the call at once
 _PYTHON = Tool.from_function(python)
 SYSTEM_PROMPT = (
     "Think step by step inside <think> and </think> tags. While thinking you can run Python: write\n"
@@ -137,6 +139,8 @@ class ToolReasoningEnv(TextEnv):
         text = messages[-1]["content"]
         if "</think>" in text or RESPONSE_OPEN in text or len(text) > MAX_REPLY_CHARS:
             return None  # the reasoning ended (or the message is malformed: score() says why)
+        if text.count(OPEN) == text.count(CLOSE) + 1 and text.rfind(OPEN) > text.rfind(CLOSE):
+            text += CLOSE  # generation stopped at </tool_call>, which the server leaves out
         calls, errors = parse_tool_calls(text)
         if not calls and not errors:
             return None

@@ -90,6 +90,15 @@ def test_reward_table(env):
     }
 
 
+def test_a_call_cut_at_the_stop_sequence_runs_as_if_closed(env):
+    tid = first(env, "big_sum")
+    task = env.get_task(tid)
+    cut = "<think>Sum." + call(task["code"]).removesuffix("</tool_call>")
+    reward, info, obs = episode(env, tid, [cut, f"Printed.</think>\\boxed{{{task['answer']}}}"])
+    assert json.loads(obs[3]["content"].split("\n")[1])["content"].strip() == task["answer"]
+    assert reward == 1.0 and info["components"]["useful_call"] == 1.0
+
+
 def test_call_spam_is_never_paid_and_the_budget_is_enforced():
     env = ToolReasoningEnv(max_turns=8)
     tid = first(env, "big_sum")
