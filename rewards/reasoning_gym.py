@@ -150,11 +150,20 @@ def _score(dataset: Any, answer: str, item: dict[str, Any]) -> float:
     return min(1.0, max(0.0, value)) if value == value else 0.0  # NaN scores 0
 
 
-def score_entry(name: str, config: dict[str, Any], item: dict[str, Any], answer: str) -> tuple[float, float]:
-    """The generator's own ``score_answer`` for ``answer`` on ``item``, in [0, 1], and its score
+def score_entry(name: str, config: dict[str, Any], item: dict[str, Any], answer: str) -> dict[str, Any]:
+    """The generator's own ``score_answer`` for ``answer`` on ``item``: ``score`` in [0, 1],
+    ``raised`` (why the scorer could not read the answer, else "") and ``control``, its score
     for ``CONTROL_ANSWER`` on the same item (1.0 there means the scorer pays anything)."""
     dataset = _dataset(name, json.dumps(config, sort_keys=True))
-    return _score(dataset, answer, item), _score(dataset, CONTROL_ANSWER, item)
+    try:
+        score, raised = _score(dataset, answer, item), ""
+    except Exception as exc:  # a scorer that cannot parse the answer refuses it
+        score, raised = 0.0, f"{type(exc).__name__}: {exc}"[:200]
+    try:
+        control = _score(dataset, CONTROL_ANSWER, item)
+    except Exception:
+        control = 0.0
+    return {"score": score, "raised": raised, "control": control}
 
 
 def check_scorer(name: str, config: dict[str, Any], items: int = 8) -> None:

@@ -174,7 +174,7 @@ class ReasoningGymEnv(TextEnv):
             return Score(0.0, zero, why, outcome="invalid")
         outcome, reference = "ok", task["answer"]
         try:
-            raw, control = shared_pool().call(
+            verdict = shared_pool().call(
                 score_entry,
                 task["dataset"],
                 task["config"],
@@ -182,8 +182,12 @@ class ReasoningGymEnv(TextEnv):
                 answer,
                 timeout=self.config.score_timeout_s,
             )
+            raw = verdict["score"]
             why = f"{task['dataset']} scorer gave {raw:g}"
-            if raw >= 1.0 and control >= 1.0:
+            if verdict["raised"]:  # malformed for this generator: 0, like any unreadable answer
+                why = f"{task['dataset']} scorer could not read the answer ({verdict['raised']})"
+                return Score(0.0, zero, why, outcome="invalid")
+            if raw >= 1.0 and verdict["control"] >= 1.0:
                 raw, why = 0.0, f"{task['dataset']} scorer gives full credit to any answer on this task"
         except BoundedTimeout as exc:
             raw, why, outcome = 0.0, f"{task['dataset']} scorer {exc}", "timeout"
@@ -200,8 +204,8 @@ class ReasoningGymEnv(TextEnv):
         reward = weighted_sum(components, weights)
         if not full:  # partial credit never reaches the bar
             reward = min(reward, max(self.config.format_weight, self.config.partial_cap))
-        verdict = "correct" if full else "wrong"
-        reason = f"{verdict}: {answer[:200]!r} vs {str(reference)[:200]!r} ({why})"
+        label = "correct" if full else "wrong"
+        reason = f"{label}: {answer[:200]!r} vs {str(reference)[:200]!r} ({why})"
         return Score(reward, components, reason, outcome=outcome)
 
     # ---- for the exploit probes ------------------------------------------------------------

@@ -12,7 +12,17 @@ from rewards.reasoning_gym import adds_to_reference, dataset_names, describe, re
 from tests.envs.helpers import reply
 
 # generators with a single exact answer, from several of reasoning-gym's categories
-EXACT = ["chain_sum", "basic_arithmetic", "gcd", "lcm", "letter_counting", "spell_backward", "number_sorting"]
+EXACT = [
+    "chain_sum",
+    "basic_arithmetic",
+    "gcd",
+    "lcm",
+    "letter_counting",
+    "spell_backward",
+    "number_sorting",
+    "prime_factorization",
+    "polynomial_multiplication",
+]
 
 
 def answer(text):
@@ -138,8 +148,20 @@ def test_the_scorer_runs_on_a_rebuilt_entry():
     config = resolve_config("chain_sum", None, None, 0)
     env = ReasoningGymEnv()
     task = env.get_task("2")
-    assert score_entry("chain_sum", task["config"], task["entry"], task["answer"]) == (1.0, 0.0)
-    assert score_entry("chain_sum", config, env.get_task("0")["entry"], "not a number")[0] == 0.0
+    assert score_entry("chain_sum", task["config"], task["entry"], task["answer"]) == {
+        "score": 1.0,
+        "raised": "",
+        "control": 0.0,
+    }
+    assert score_entry("chain_sum", config, env.get_task("0")["entry"], "not a number")["score"] == 0.0
+
+
+def test_a_scorer_that_raises_on_the_answer_refuses_it_as_invalid():
+    env = ReasoningGymEnv(dataset="prime_factorization")
+    task = env.get_task("0")
+    assert play(env, "0", env.reference_answer(task))[0] == 1.0
+    reward, outcome, reason = play(env, "0", [answer("five times seventy")])
+    assert (reward, outcome) == (0.0, "invalid") and "could not read the answer" in reason
 
 
 def test_a_scorer_that_pays_any_answer_is_refused():

@@ -14,7 +14,7 @@ def noisy_score(name, config, item, answer):
     with rg._quiet():
         print("progress....")
         os.write(1, b"\x00\x00\x00\x00\x00\x00\xff\xff garbage")
-    return rg.score_entry(name, config, item, answer)[0]
+    return rg.score_entry(name, config, item, answer)["score"]
 
 
 def test_printing_in_the_worker_does_not_corrupt_its_replies():
