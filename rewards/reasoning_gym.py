@@ -14,15 +14,12 @@ import dataclasses
 import functools
 import io
 import json
-import os
-import sys
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 DEFAULT_SIZE = 10_000  # the virtual dataset size; a task's index is drawn below it
-_HIDDEN = ("composite",)
-_IN_WORKER = getattr(sys.modules.get("__main__"), "__spec__", None) is not None and (
-    sys.modules["__main__"].__spec__.name == "atropos_envs.bounded"
-)  # the package's own mixer: ReasoningGym-v0 mixes by weight itself
+_HIDDEN = ("composite",)  # the package's own mixer: ReasoningGym-v0 mixes by weight itself
 
 
 def dataset_names() -> list[str]:
@@ -103,24 +100,15 @@ def resolve_config(name: str, config: dict[str, Any] | None, level: int | None, 
     return resolved
 
 
+_QUIET = threading.RLock()  # one redirection at a time: interleaved ones would leave stdout lost
+
+
 @contextlib.contextmanager
-def _quiet():
-    """Some generators print (progress dots, debug lines): never onto stdout, which is the
-    bounded worker's reply channel (and a command's JSON output); in the worker, writes at
-    the C level go nowhere too."""
-    if not _IN_WORKER:
-        with contextlib.redirect_stdout(io.StringIO()):
-            yield
-        return
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with open(os.devnull, "w") as sink, contextlib.redirect_stdout(io.StringIO()):
-            os.dup2(sink.fileno(), 1)
-            yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
+def _quiet() -> Iterator[None]:
+    """Some generators print (bf's progress dots): never onto stdout, which is the bounded
+    worker's reply channel (and a command's JSON output)."""
+    with _QUIET, contextlib.redirect_stdout(io.StringIO()):
+        yield
 
 
 @functools.lru_cache(maxsize=64)

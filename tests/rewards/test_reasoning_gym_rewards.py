@@ -1,8 +1,6 @@
 """rewards.reasoning_gym: generator configs, and scoring that survives noisy generators in the
 bounded worker."""
 
-import os
-
 import pytest
 
 from atropos_envs.bounded import BoundedPool
@@ -10,10 +8,9 @@ from rewards import reasoning_gym as rg
 
 
 def noisy_score(name, config, item, answer):
-    """A generator that prints while scoring, at the Python and the C level."""
+    """A generator that prints while scoring."""
     with rg._quiet():
-        print("progress....")
-        os.write(1, b"\x00\x00\x00\x00\x00\x00\xff\xff garbage")
+        print("progress....\x00\x00\x00\x00\x00\x00\xff\xff garbage", flush=True)
     return rg.score_entry(name, config, item, answer)["score"]
 
 
