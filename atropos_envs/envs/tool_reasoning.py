@@ -113,6 +113,11 @@ class ToolReasoningEnv(TextEnv):
     config: ToolReasoningConfig
     default_max_turns = 6  # the call budget (4), and room for the answer
 
+    def __init__(self, tasks=None, max_turns=None, render_mode=None, **settings: Any):
+        super().__init__(tasks=tasks, max_turns=max_turns, render_mode=render_mode, **settings)
+        if max_turns is None:  # room for every call of the budget, one over it, and the answer
+            self.max_turns = self.config.call_budget + 2
+
     def generate_task(self, rng: random.Random) -> dict[str, Any]:
         return generate_tool_reasoning_task(rng, self.config.kinds or sorted(KINDS))
 

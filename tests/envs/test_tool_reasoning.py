@@ -176,6 +176,7 @@ def test_user_math_files_and_settings(tmp_path):
     ]:
         with pytest.raises(ValueError, match=message):
             ToolReasoningEnv(**settings)
+    assert ToolReasoningEnv(call_budget=9).max_turns == 11 and ToolReasoningEnv(max_turns=2).max_turns == 2
     only = ToolReasoningEnv(kinds=["integral"])
     assert {only.get_task(i)["kind"] for i in range(5)} == {"integral"}
 
