@@ -91,9 +91,10 @@ class ToolReasoningConfig:
             or self.call_budget < 1
         ):
             raise ValueError(f"call_budget must be an integer >= 1, got {self.call_budget!r}")
-        for name in ("call_time_s", "score_timeout_s"):
-            if not 0 < getattr(self, name) <= 600:
-                raise ValueError(f"{name} must be in (0, 600] seconds, got {getattr(self, name)}")
+        if not 0.5 <= self.call_time_s <= 5.0:  # the python tool's own bounds
+            raise ValueError(f"call_time_s must be in [0.5, 5] seconds, got {self.call_time_s}")
+        if not 0 < self.score_timeout_s <= 600:
+            raise ValueError(f"score_timeout_s must be in (0, 600] seconds, got {self.score_timeout_s}")
 
 
 def _response(reply: dict[str, Any]) -> dict[str, str]:

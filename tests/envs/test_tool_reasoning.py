@@ -173,6 +173,7 @@ def test_user_math_files_and_settings(tmp_path):
         ({"kinds": ["nope"]}, "kinds must be a non-empty subset"),
         ({"tool_bonus": 0.45}, "format_weight \\+ tool_bonus"),
         ({"call_budget": 0}, "call_budget"),
+        ({"call_time_s": 30}, "call_time_s must be in \\[0.5, 5\\]"),
     ]:
         with pytest.raises(ValueError, match=message):
             ToolReasoningEnv(**settings)
