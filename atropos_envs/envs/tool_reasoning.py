@@ -298,3 +298,20 @@ class ToolReasoningEnv(TextEnv):
             f"<think>This is tedious by hand, so I compute it with Python.\n{OPEN}{call}{CLOSE}",
             f"The program printed the value; rounded as asked, it is {answer}.</think>\n\\boxed{{{answer}}}",
         ]
+
+
+def merge_tool_turns(messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The conversation with each run of assistant and tool messages joined into one assistant
+    message, the ``<tool_response>`` spans in place: the single-message form of an interleaved
+    episode, for SFT data (the alternating form is what the env plays and re-scores)."""
+    merged: list[dict[str, str]] = []
+    for message in messages:
+        role, content = message["role"], message["content"]
+        if role in ("assistant", "tool") and merged and merged[-1]["role"] == "assistant":
+            glue = f"\n{content}\n" if role == "tool" else content
+            merged[-1] = {"role": "assistant", "content": merged[-1]["content"] + glue}
+        elif role == "tool":
+            raise ValueError("a tool message must follow an assistant message")
+        else:
+            merged.append({"role": role, "content": content})
+    return merged

@@ -8,7 +8,7 @@ import pytest
 
 from atropos_envs.checker import check_text_env
 from atropos_envs.envs.tool_library import python
-from atropos_envs.envs.tool_reasoning import ToolReasoningEnv
+from atropos_envs.envs.tool_reasoning import ToolReasoningEnv, merge_tool_turns
 from atropos_envs.envs.tool_reasoning_tasks import _INTEGRANDS, KINDS
 from atropos_envs.probes import PASS_BAR, play, run_probes
 
@@ -184,3 +184,27 @@ def test_user_math_files_and_settings(tmp_path):
 
 def test_the_contract():
     check_text_env(ToolReasoningEnv())
+
+
+def test_an_episode_merges_into_one_assistant_message_that_datasets_loads(env, tmp_path):
+    from datasets import load_dataset
+
+    tid = first(env, "big_sum")
+    task = env.get_task(tid)
+    turns = ["<think>Sum." + call(task["code"]), f"Printed.</think>\n\\boxed{{{task['answer']}}}"]
+    _, _, messages = episode(env, tid, turns)
+    merged = merge_tool_turns(messages)
+    assert [m["role"] for m in merged] == ["system", "user", "assistant"]
+    body = merged[-1]["content"]
+    assert body.startswith("<think>Sum.<tool_call>") and body.endswith(f"\\boxed{{{task['answer']}}}")
+    assert body.index("</tool_call>") < body.index("<tool_response>") < body.index("Printed.")
+    path = tmp_path / "sft.jsonl"
+    path.write_text(json.dumps({"messages": merged}) + "\n" + json.dumps({"messages": messages}) + "\n")
+    rows = load_dataset("json", data_files=str(path), split="train")
+    assert rows[0]["messages"] == merged and [m["role"] for m in rows[1]["messages"]][2:] == [
+        "assistant",
+        "tool",
+        "assistant",
+    ]
+    with pytest.raises(ValueError, match="must follow an assistant"):
+        merge_tool_turns([{"role": "user", "content": "x"}, {"role": "tool", "content": "y"}])
