@@ -3,8 +3,8 @@ ToolReasoning-v0 (python in the sandbox mid-reasoning), through a real vLLM serv
 
     flock /tmp/atropos-vllm.lock python -m benchmarks.new_envs_sampling [--server URL] [--tasks 8]
 
-Writes ``benchmarks/results/new_envs_sampling.md`` (one row per env setting, the machine's
-CPU and how many tool calls ran in the sandbox).
+Writes ``benchmarks/results/new_envs_sampling.md`` (one row per env setting, and the machine's
+CPU).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -65,7 +64,6 @@ async def run(url: str, tasks: int, workdir: Path) -> list[str]:
             started = time.monotonic()
             summary = await run_job(job, env, client, out)
             wall = time.monotonic() - started
-            records = [json.loads(line) for line in out.read_text().splitlines()]
             o = summary["outcomes"]
             lines.append(
                 f"| {label} | {summary['tasks']} | {summary['samples']} | {job.sampling.max_tokens} | "
@@ -73,7 +71,7 @@ async def run(url: str, tasks: int, workdir: Path) -> list[str]:
                 f"{summary['pass@1']:.3f} | "
                 f"{summary['pass@8']:.3f} | {summary['hit_token_limit']} | "
                 f"{o.get('ok', 0)}/{o.get('invalid', 0)}/{o.get('truncated', 0)}/{o.get('error', 0)} | "
-                f"{sum(m['role'] == 'tool' for r in records for m in r['messages'])} | {wall:.0f} |"
+                f"{wall:.0f} |"
             )
             print(lines[-1], flush=True)
     return lines
@@ -95,9 +93,7 @@ def main() -> None:
         lines = asyncio.run(run(url, args.tasks, Path(tmp)))
     header = (
         "| env (settings) | tasks | samples | max tokens | passed | kept | mean reward | pass@1 | pass@8 | "
-        "hit token limit | outcomes (ok/invalid/truncated/error) | tool responses | wall s |\n"
-        + "|---" * 13
-        + "|\n"
+        "hit token limit | outcomes (ok/invalid/truncated/error) | wall s |\n" + "|---" * 12 + "|\n"
     )
     RESULTS.write_text(
         "# Rejection sampling on ReasoningGym-v0 and ToolReasoning-v0 (SmolLM2-135M-Instruct)\n\n"
