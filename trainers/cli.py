@@ -180,6 +180,30 @@ def list_envs() -> None:
     Console().print(table)
 
 
+# ---- reasoning-gym-list: ReasoningGym-v0's generators (atropos_envs/envs/reasoning_gym.py) --------------
+@app.command("reasoning-gym-list")
+def reasoning_gym_list(
+    category: Annotated[str | None, typer.Option(help="only this category, e.g. arithmetic")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="one JSON object per generator")] = False,
+) -> None:
+    """List the reasoning-gym generators ReasoningGym-v0 can use (--env-arg dataset=NAME)."""
+    from atropos_envs.envs.reasoning_gym import list_generators
+
+    generators = list_generators(category)
+    if not generators:
+        _fail(f"no reasoning-gym generator in category {category!r}; run without --category to see all")
+    if json_out:
+        for generator in generators:
+            print(json.dumps(generator, default=str))
+        return
+    table = Table()
+    for column in ("generator", "category", "levels", "config fields"):
+        table.add_column(column)
+    for g in generators:
+        table.add_row(g["name"], g["category"], str(g["levels"] or "-"), ", ".join(g["config"]))
+    Console().print(table)
+
+
 # ---- probe: exploit probes against an env (atropos_envs/probes.py) ------------------------------------
 @app.command()
 def probe(

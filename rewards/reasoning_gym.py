@@ -1,0 +1,188 @@
+"""Scoring answers to reasoning-gym tasks (the ``reasoning-gym`` package's own generators
+and scorers), as pure functions that rebuild a task from (dataset, config, index).
+
+A task is named by its generator, the generator's resolved config (with ``seed`` and
+``size``) and an index. ``score_entry`` runs the generator's ``score_answer`` on the item
+(called in a time-bounded worker by ReasoningGym-v0), with a control: the same scorer on a
+meaningless answer, which must not get full credit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import io
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+DEFAULT_SIZE = 10_000  # the virtual dataset size; a task's index is drawn below it
+_HIDDEN = ("composite",)  # the package's own mixer: ReasoningGym-v0 mixes by weight itself
+
+
+def dataset_names() -> list[str]:
+    """Every generator the installed reasoning-gym offers (without its composite mixer)."""
+    from reasoning_gym.factory import DATASETS
+
+    return sorted(name for name in DATASETS if name not in _HIDDEN)
+
+
+def curriculum_names() -> set[str]:
+    from reasoning_gym.factory import CURRICULA
+
+    return set(CURRICULA)
+
+
+def describe(name: str) -> dict[str, Any]:
+    """One generator: its category, config fields (with defaults) and curriculum levels."""
+    from reasoning_gym.factory import CURRICULA, DATASETS
+
+    dataset_cls, config_cls = DATASETS[name]
+    fields = {
+        f.name: (f.default if f.default is not dataclasses.MISSING else None)
+        for f in dataclasses.fields(config_cls)
+        if f.name not in ("seed", "size")
+    }
+    levels = None
+    if name in CURRICULA:
+        levels = _level_count(CURRICULA[name]())
+    category = dataset_cls.__module__.split(".")[1] if dataset_cls.__module__.count(".") >= 2 else "other"
+    return {"name": name, "category": category, "config": fields, "levels": levels}
+
+
+def _level_count(curriculum: Any) -> int:
+    """How many levels a curriculum has (its longest attribute's; shorter ones stay at their top)."""
+    return max((len(a.levels) for a in curriculum.attributes.values()), default=1)
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=list))
+
+
+def resolve_config(name: str, config: dict[str, Any] | None, level: int | None, seed: int) -> dict[str, Any]:
+    """The generator's config as a JSON-able dict: the curriculum's values at ``level``
+    (when given), then the caller's ``config`` on top, then ``seed`` (and ``size``).
+    Raises ValueError naming the fix for an unknown generator, level or config field."""
+    from reasoning_gym.factory import CURRICULA, DATASETS
+
+    if name not in DATASETS or name in _HIDDEN:
+        raise ValueError(
+            f"unknown reasoning-gym dataset {name!r}; list them with `atropos-envs reasoning-gym-list`"
+        )
+    resolved: dict[str, Any] = {}
+    if level is not None:
+        if name not in CURRICULA:
+            raise ValueError(f"reasoning-gym has no curriculum for {name!r}: drop its level")
+        curriculum = CURRICULA[name]()
+        top = _level_count(curriculum) - 1
+        if not isinstance(level, int) or not 0 <= level <= top:
+            raise ValueError(f"level for {name!r} must be an integer in 0..{top}, got {level!r}")
+        curriculum.set_global_level(level)
+        resolved = dataclasses.asdict(curriculum.generate_configuration())
+        resolved.pop("seed", None)
+        resolved.pop("size", None)
+    resolved.update(config or {})
+    resolved["seed"] = seed
+    resolved.setdefault("size", DEFAULT_SIZE)
+    resolved = _jsonable(resolved)
+    _, config_cls = DATASETS[name]
+    known = {f.name for f in dataclasses.fields(config_cls)}
+    unknown = sorted(set(resolved) - known)
+    if unknown:
+        raise ValueError(f"{name} has no config field {unknown}; valid: {sorted(known)}")
+    try:
+        _dataset(name, json.dumps(resolved, sort_keys=True))
+    except Exception as exc:  # the generator's own validation
+        raise ValueError(f"bad config for {name}: {type(exc).__name__}: {exc}"[:300]) from None
+    check_scorer(name, resolved)
+    return resolved
+
+
+_QUIET = threading.RLock()  # one redirection at a time: interleaved ones would leave stdout lost
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Some generators print (bf's progress dots): never onto stdout, which is the bounded
+    worker's reply channel (and a command's JSON output)."""
+    with _QUIET, contextlib.redirect_stdout(io.StringIO()):
+        yield
+
+
+@functools.lru_cache(maxsize=64)
+def _dataset(name: str, config_json: str) -> Any:
+    from reasoning_gym import create_dataset
+
+    with _quiet():
+        return create_dataset(name, **json.loads(config_json))
+
+
+def entry(name: str, config: dict[str, Any], index: int) -> dict[str, Any]:
+    """The generator's item ``index`` (question, answer, metadata). Some generators are not
+    deterministic across processes (``polynomial_multiplication`` iterates over sets), so an
+    item is scored as it was generated, never regenerated in the scoring worker."""
+    dataset = _dataset(name, json.dumps(config, sort_keys=True))
+    with _quiet():
+        return dataset[index]
+
+
+#: An answer that states nothing: a scorer that gives it full credit cannot verify anything.
+CONTROL_ANSWER = "\u2205"
+
+
+def _score(dataset: Any, answer: str, item: dict[str, Any]) -> float:
+    with _quiet():
+        value = float(dataset.score_answer(answer, item))
+    return min(1.0, max(0.0, value)) if value == value else 0.0  # NaN scores 0
+
+
+def score_entry(name: str, config: dict[str, Any], item: dict[str, Any], answer: str) -> dict[str, Any]:
+    """The generator's own ``score_answer`` for ``answer`` on ``item``: ``score`` in [0, 1],
+    ``raised`` (why the scorer could not read the answer, else "") and ``control``, its score
+    for ``CONTROL_ANSWER`` on the same item (1.0 there means the scorer pays anything)."""
+    dataset = _dataset(name, json.dumps(config, sort_keys=True))
+    try:
+        score, raised = _score(dataset, answer, item), ""
+    except Exception as exc:  # a scorer that cannot parse the answer refuses it
+        score, raised = 0.0, f"{type(exc).__name__}: {exc}"[:200]
+    try:
+        control = _score(dataset, CONTROL_ANSWER, item)
+    except Exception:
+        control = 0.0
+    return {"score": score, "raised": raised, "control": control}
+
+
+def check_scorer(name: str, config: dict[str, Any], items: int = 8) -> None:
+    """Refuse a generator whose scorer gives full credit to ``CONTROL_ANSWER`` on any of its
+    first items (``game_of_life_halting`` compares ``bool(answer)``: every non-empty answer)."""
+    dataset = _dataset(name, json.dumps(config, sort_keys=True))
+    for index in range(min(items, config.get("size", DEFAULT_SIZE))):
+        item = entry(name, config, index)
+        try:
+            control = _score(dataset, CONTROL_ANSWER, item)
+        except Exception:  # a scorer that raises on nonsense refuses it, which is fine
+            continue
+        if control >= 1.0:
+            raise ValueError(
+                f"reasoning-gym's {name} scorer gives full credit to a meaningless answer "
+                f"({CONTROL_ANSWER!r}) on item {index}: it verifies nothing; use another generator"
+            )
+
+
+def adds_to_reference(answer: str, reference: str) -> bool:
+    """Whether ``answer`` is the reference plus other words or numbers (``42 or 43``,
+    ``not 42``): a scorer that accepts substrings would pay a list of candidates. Only
+    letters and digits count as extra; brackets, spaces and punctuation do not."""
+    a, r = answer.strip(), reference.strip()
+    if not r or a == r or r not in a:
+        return False
+    rest = a.replace(r, " ", 1)
+    return any(ch.isalnum() for ch in rest)
+
+
+def warm_up() -> None:
+    """Run in the scoring worker before the first timed call (importing takes ~1.5 s)."""
+    with _quiet():
+        import reasoning_gym  # noqa: F401

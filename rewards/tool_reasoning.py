@@ -1,0 +1,79 @@
+"""Whether a tool call was useful to a final answer: pure checks on the text of the call's
+code and output (ToolReasoning-v0 pays its tool bonus only for a useful call).
+
+A call is useful when its output states the answer (exactly, or to the answer's decimals)
+among few values, and its code did not already contain the answer: a program that prints
+the answer it was handed, or sprays hundreds of numbers hoping one is right, is not useful.
+Numbers are found with a linear-time pattern, so any output is safe to scan.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
+
+MAX_OUTPUT_VALUES = 16  # an output stating more numbers than this is a spray, not a result
+MIN_ECHO_DIGITS = 3  # shorter answers appear in honest code too (range(3), x ** 2)
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
+
+
+def as_decimal(text: str) -> Decimal | None:
+    """A plain written-out number (``1,234``, ``-0.25``, ``1e6``) as a Decimal, else None."""
+    cleaned = text.strip().replace(",", "").replace("_", "")
+    if not cleaned or len(cleaned) > 400 or not _NUMBER.fullmatch(cleaned):
+        return None
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
+
+
+def numbers_in(text: str, limit: int = 10_000) -> list[str]:
+    """The numbers written in ``text``, in order (at most ``limit``)."""
+    out = []
+    for match in _NUMBER.finditer(text):
+        out.append(match.group())
+        if len(out) >= limit:
+            break
+    return out
+
+
+def states_value(output: str, answer: str, max_values: int = MAX_OUTPUT_VALUES) -> bool:
+    """Whether ``output`` states ``answer`` (a plain number): one of its at most ``max_values``
+    numbers equals it, or rounds to it at the answer's number of decimals."""
+    target = as_decimal(answer)
+    if target is None:
+        return False
+    found = numbers_in(output, limit=max_values + 1)
+    if len(found) > max_values:
+        return False
+    places = max(0, -target.as_tuple().exponent) if isinstance(target.as_tuple().exponent, int) else 0
+    quantum = Decimal(1).scaleb(-places)
+    for token in found:
+        value = as_decimal(token)
+        if value is None or abs(value.adjusted()) > 400:
+            continue
+        if value == target:
+            return True
+        if places and any(
+            value.quantize(quantum, rounding=r) == target for r in (ROUND_HALF_UP, ROUND_HALF_EVEN)
+        ):
+            return True
+    return False
+
+
+def code_contains(code: str, answer: str, min_digits: int = MIN_ECHO_DIGITS) -> bool:
+    """Whether the program already holds the answer's digits as one literal (``print(12345)``,
+    ``12_345``, ``0.7468``), ignoring ``_`` separators and the decimal point; answers with
+    fewer than ``min_digits`` digits are not checked."""
+    digits = "".join(ch for ch in answer if ch.isdigit()).lstrip("0")
+    if len(digits) < min_digits:
+        return False
+    literals = re.findall(r"[\d.]+", code.replace("_", ""))
+    return any(lit.replace(".", "").lstrip("0") == digits for lit in literals)
+
+
+def useful_call(code: str, output: str, answer: str) -> bool:
+    """A successful call's output gives the answer, and its code did not hold it already."""
+    return states_value(output, answer) and not code_contains(code, answer)
