@@ -167,4 +167,9 @@ def shared_pool() -> BoundedPool:
 
 
 if __name__ == "__main__":
-    serve(sys.stdin.buffer, sys.stdout.buffer)
+    # Replies go through a private copy of the pipe; whatever scoring code prints (Python or C,
+    # e.g. a task generator's debug output) goes where stderr goes, never into a reply frame.
+    replies = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    serve(sys.stdin.buffer, replies)

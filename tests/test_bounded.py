@@ -1,5 +1,6 @@
 """The time-bounded scoring worker: a reply's time limit covers the call, not the worker's start."""
 
+import os
 import time
 
 import pytest
@@ -26,5 +27,15 @@ def test_an_overrunning_call_is_killed_and_the_next_call_gets_a_fresh_worker():
             pool.call(time.sleep, 30, timeout=0.5)
         assert time.monotonic() - started < 20  # killed, not waited for
         assert pool.call(math_equal, "2", "2", timeout=1.0)[0] is True
+    finally:
+        pool.close()
+
+
+def test_scoring_code_that_prints_cannot_corrupt_the_reply_pipe():
+    pool = BoundedPool(size=1)
+    try:
+        assert pool.call(print, "x" * 100_000, timeout=30.0) is None  # printed text is not a reply
+        assert pool.call(os.write, 1, b"raw bytes on fd 1\n", timeout=30.0) == 18
+        assert pool.call(math_equal, "2", "2", timeout=30.0)[0] is True
     finally:
         pool.close()
