@@ -158,10 +158,16 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
     table = Table(title=f"summary ({out.name}.summary.json)")
     table.add_column("metric")
     table.add_column("value", justify="right")
+    intervals = summary.get("ci95", {})
     for key, value in summary.items():
-        if isinstance(value, dict):  # provenance: in the JSON file
+        if isinstance(value, dict) or key == "ci95_method":  # provenance, intervals: in the JSON file
             continue
-        table.add_row(key, f"{value:.3f}" if isinstance(value, float) else str(value))
+        text = f"{value:.3f}" if isinstance(value, float) else str(value)
+        if key in intervals:  # 95 % bootstrap interval over tasks (trainers/stats.py)
+            text += " [{:.3f}, {:.3f}]".format(*intervals[key])
+        table.add_row(key, text)
+    if intervals:
+        table.caption = f"[low, high]: 95 % CI, {summary.get('ci95_method', 'bootstrap over tasks')}"
     Console().print(table)
 
 
@@ -390,6 +396,48 @@ def evaluate(
         seed=seed,
         assistant_prefix=assistant_prefix,
     )
+
+
+# ---- compare / overlap / view: reading outputs (trainers/stats.py, overlap.py, viewer/) -------------
+@app.command()
+def compare(
+    a: Annotated[Path, typer.Argument(help="evaluate output A (its --out, .progress or .summary.json)")],
+    b: Annotated[Path, typer.Argument(help="evaluate output B, of the same tasks")],
+    seed: Annotated[int, typer.Option(help="seed of the bootstrap and the sampled permutations")] = 0,
+    json_out: Annotated[Path | None, typer.Option("--json", help="also write the report as JSON")] = None,
+) -> None:
+    """B - A paired by task: difference, 95 % bootstrap CI, paired sign-flip permutation test."""
+    from trainers.stats import compare_evaluations
+
+    with clear_errors():
+        report = compare_evaluations(a, b, seed=seed)
+    table = Table(title=f"B - A, paired by task (A: {a.name}, B: {b.name})", caption=report["method"])
+    for column in ("metric", "tasks", "A", "B", "B - A", "95 % CI", "p", "B better", "A better", "ties"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    for metric, r in report["metrics"].items():
+        table.add_row(
+            metric,
+            str(r["tasks"]),
+            f"{r['a']:.3f}",
+            f"{r['b']:.3f}",
+            f"{r['difference']:+.3f}",
+            f"[{r['ci95_low']:+.3f}, {r['ci95_high']:+.3f}]",
+            f"{r['p_value']:.4f}",
+            str(r["b_better"]),
+            str(r["a_better"]),
+            str(r["ties"]),
+        )
+    Console().print(table)
+    for side in ("a", "b"):
+        solved = report[f"solved_only_by_{side}"]
+        if solved:
+            shown = ", ".join(solved[:20]) + (" ..." if len(solved) > 20 else "")
+            Console().print(f"solved only by {side.upper()} ({len(solved)}): {shown}")
+    for side in ("a", "b"):
+        if report[f"tasks_only_in_{side}"]:
+            console.print(f"{report[f'tasks_only_in_{side}']} task(s) only in {side.upper()}: not compared")
+    if json_out is not None:
+        json_out.write_text(json.dumps(report, indent=2) + "\n")
 
 
 train_app = typer.Typer(

@@ -29,6 +29,7 @@ from atropos_envs.core import OUTCOMES, TextEnv
 from trainers.client import RolloutClient, SamplingParams
 from trainers.machine import provenance
 from trainers.rollout import Rollout, run_episode
+from trainers.stats import BOOTSTRAP_RESAMPLES, summary_intervals
 from trainers.task_log import TaskLog, atomic_write_text
 
 
@@ -258,6 +259,11 @@ def summarize(entries: list[dict[str, Any]], job: SamplingJob, wall_s: float) ->
         "completion_tokens": sum(e["completion_tokens"] for e in entries),
         "wall_s_this_run": round(wall_s, 1),
     }
+    # error bars: 95 % percentile bootstrap over tasks (trainers/stats.py), seeded by the job
+    summary["ci95"] = summary_intervals(entries, k=k, seed=job.seed)
+    summary["ci95_method"] = (
+        f"percentile bootstrap over tasks, {BOOTSTRAP_RESAMPLES} resamples, seed {job.seed}"
+    )
     return summary
 
 
