@@ -440,6 +440,51 @@ def compare(
         json_out.write_text(json.dumps(report, indent=2) + "\n")
 
 
+@app.command()
+def overlap(
+    train: Annotated[
+        str, typer.Argument(help="training source: task file, SFT/sample output, gen:ENV:FIRST:COUNT")
+    ],
+    eval_set: Annotated[str, typer.Argument(metavar="EVAL", help="evaluation set, in the same forms")],
+    env: Annotated[str | None, typer.Option(help="render task files through this env's prompts")] = None,
+    jaccard: Annotated[
+        float, typer.Option(help="Jaccard / contained share at which tasks count as one")
+    ] = 0.5,
+    common: Annotated[
+        int | None,
+        typer.Option(help="spans in more training tasks than this are template (default 1 %, >= 10)"),
+    ] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="also write the report as JSON")] = None,
+) -> None:
+    """Near-duplicate tasks between a training source and an eval set (13-grams, 8-gram Jaccard);
+    exit 1 when any is found."""
+    from trainers.overlap import overlap_report, write_json
+
+    with clear_errors():
+        report = overlap_report(train, eval_set, env=env, jaccard_at=jaccard, common=common)
+    table = Table(
+        title=f"{report['duplicates']} of {report['eval_tasks']} eval tasks near-duplicate "
+        f"{report['train_tasks']} training tasks",
+        caption=report["method"],
+    )
+    for column in ("eval task", "train task", "identical", "jaccard", "contained", "13-grams", "eval text"):
+        table.add_column(column)
+    for f in report["found"][:50]:
+        table.add_row(
+            f["eval_id"],
+            f["train_id"],
+            "yes" if f["identical"] else "",
+            f"{f['jaccard']:.2f}",
+            f"{f['contained']:.2f}",
+            str(f["shared_13grams"]),
+            f["eval_text"][:60].replace("\n", " "),
+        )
+    Console().print(table)
+    if json_out is not None:
+        write_json(report, json_out)
+    raise typer.Exit(1 if report["duplicates"] else 0)
+
+
 train_app = typer.Typer(
     no_args_is_help=True, help="Train a policy against an env through the vLLM rollout server."
 )
