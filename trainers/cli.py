@@ -37,6 +37,12 @@ EnvArgOpt = Annotated[
     list[str],
     typer.Option("--env-arg", help="env setting as key=value (value parsed as JSON when it can be)"),
 ]
+SamplesOutOpt = Annotated[  # SamplingJob.samples_out (hand-declared until options derive from SamplingJob)
+    str,
+    typer.Option(
+        help="every sample (kept or rejected) as JSONL; default <out stem>.samples.jsonl; 'none': off"
+    ),
+]
 DtypeOpt = Annotated[
     Literal[DTYPES], typer.Option(help=ServerConfig.help("dtype"))
 ]  # from the ServerConfig field
@@ -318,6 +324,7 @@ def sample(
     dtype: DtypeOpt = ServerConfig.dtype,
     overwrite: bool = False,
     server_timeout: GiveUpOpt = 120.0,
+    samples_out: SamplesOutOpt = "",
 ) -> None:
     """Rejection sampling: keep verified completions as an SFT dataset (resumable)."""
     summary = _run_job_command(
@@ -338,6 +345,7 @@ def sample(
         threshold=threshold,
         seed=seed,
         assistant_prefix=assistant_prefix,
+        samples_out=samples_out,
     )
     console.print(f"wrote {summary['kept']} verified samples to {out}")
 
@@ -374,6 +382,7 @@ def evaluate(
     dtype: DtypeOpt = ServerConfig.dtype,
     overwrite: bool = False,
     server_timeout: GiveUpOpt = 120.0,
+    samples_out: SamplesOutOpt = "",
 ) -> None:
     """Mean reward and pass@k of a model on an env."""
     _run_job_command(
@@ -395,6 +404,7 @@ def evaluate(
         threshold=threshold,
         seed=seed,
         assistant_prefix=assistant_prefix,
+        samples_out=samples_out,
     )
 
 

@@ -15,6 +15,7 @@ mistaken for a wrong answer; an env failing on one reply scores that sample 0 (o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import difflib
 import json
 import math
@@ -27,6 +28,7 @@ from typing import Any
 
 from atropos_envs.core import OUTCOMES, TextEnv
 from trainers.client import RolloutClient, SamplingParams
+from trainers.config import setting
 from trainers.machine import provenance
 from trainers.rollout import Rollout, run_episode
 from trainers.stats import BOOTSTRAP_RESAMPLES, summary_intervals
@@ -49,6 +51,11 @@ class SamplingJob:
     assistant_prefix: str = ""
     model: str = ""
     tasks_in_flight: int = 8
+    samples_out: str = setting(  # where, not what: not part of the settings a resume must match
+        "",
+        "JSONL of every sample, kept or rejected, with reward, components, reason, outcome, token counts "
+        "and sampling settings (resumable like the output); default <out stem>.samples.jsonl, 'none': off",
+    )
 
     def validate(self, reward_range: tuple[float, float] | None = None) -> None:
         """Raise ValueError (one line, naming the field) for settings no job can run with."""
@@ -83,7 +90,18 @@ class SamplingJob:
 
     def settings(self) -> dict[str, Any]:
         """What must match for a run to resume an existing output."""
-        return json.loads(json.dumps(asdict(self)))
+        settings = json.loads(json.dumps(asdict(self)))
+        settings.pop("samples_out")
+        return settings
+
+    def samples_path(self, out: Path) -> Path | None:
+        """The every-sample file of an output: ``samples_out``, or beside it; None when 'none'."""
+        if self.samples_out.lower() == "none":
+            return None
+        path = Path(self.samples_out) if self.samples_out else out.with_name(f"{out.stem}.samples.jsonl")
+        if path.resolve() == Path(out).resolve():
+            raise ValueError(f"--samples-out must differ from --out ({out})")
+        return path
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -139,6 +157,19 @@ def to_record(rollout: Rollout, job: SamplingJob) -> dict[str, Any]:
             },
         },
     }
+
+
+def sample_record(rollout: Rollout, job: SamplingJob, kept: bool) -> dict[str, Any]:
+    """One line of the every-sample file: the SFT record plus whether it was kept and its tokens."""
+    record = to_record(rollout, job)
+    record["metadata"].update(
+        kept=kept,
+        prompt_tokens=len(rollout.turns[0].prompt_token_ids) if rollout.turns else 0,
+        turns=len(rollout.turns),
+        hit_token_limit=rollout.hit_token_limit,
+        finish_reasons=[t.finish_reason for t in rollout.turns],
+    )
+    return record
 
 
 ERROR_EXAMPLES = 3  # per task, and in the summary: the reasons of env failures, to fix them
@@ -198,8 +229,15 @@ async def run_job(
     job.validate(env.reward_range)
     produced_by = await asyncio.to_thread(provenance, [server.url for server in client.servers])
     task_ids = env.task_ids(job.num_tasks, job.first_task)
-    with TaskLog(out, job.settings(), overwrite=overwrite) as log:
-        todo = [t for t in task_ids if t not in log.done]
+    samples_path = job.samples_path(out)
+    with contextlib.ExitStack() as files:
+        log = files.enter_context(TaskLog(out, job.settings(), overwrite=overwrite))
+        # every sample, committed per task before the output's records (a task in the output but
+        # not here, from a kill in between or an older run, is sampled again for this file only)
+        samples = None
+        if samples_path is not None:
+            samples = files.enter_context(TaskLog(samples_path, job.settings(), overwrite=overwrite))
+        todo = [t for t in task_ids if t not in log.done or (samples is not None and t not in samples.done)]
         finished = len(task_ids) - len(todo)
         if on_task_done:
             on_task_done(finished, len(task_ids))
@@ -209,11 +247,16 @@ async def run_job(
             nonlocal finished
             async with slots:
                 rollouts = await _sample_task(env, task_id, job, client)
-            log.commit(
-                task_id,
-                [to_record(r, job) for r in select(rollouts, job)],
-                task_stats(rollouts, job.threshold),
-            )
+            chosen = select(rollouts, job)
+            if samples is not None and task_id not in samples.done:
+                kept = {id(r) for r in chosen}
+                samples.commit(
+                    task_id,
+                    [sample_record(r, job, id(r) in kept) for r in rollouts],
+                    {"samples": len(rollouts)},
+                )
+            if task_id not in log.done:
+                log.commit(task_id, [to_record(r, job) for r in chosen], task_stats(rollouts, job.threshold))
             finished += 1
             if on_task_done:
                 on_task_done(finished, len(task_ids))
@@ -225,6 +268,8 @@ async def run_job(
             for task in pending:
                 task.cancel()
         summary = summarize(log.entries, job, time.monotonic() - started)
+        if samples_path is not None:
+            summary["samples_file"] = str(samples_path)
         summary["provenance"] = produced_by  # server model, dtype and vLLM version; this machine's CPU/GPU
     atomic_write_text(out.with_name(out.name + ".summary.json"), json.dumps(summary, indent=2) + "\n")
     return summary
