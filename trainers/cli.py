@@ -208,6 +208,8 @@ def _run_job_command(
                 job, env_obj, urls, out, overwrite, f"{title} {job.env_id}", server_timeout
             )
     _print_summary(summary, out)
+    if job.samples_path(out) is not None:
+        console.print(f"every sample: {job.samples_path(out)} (atropos-envs view {job.samples_path(out)})")
     return summary
 
 
@@ -493,6 +495,37 @@ def overlap(
     if json_out is not None:
         write_json(report, json_out)
     raise typer.Exit(1 if report["duplicates"] else 0)
+
+
+@app.command()
+def view(
+    paths: Annotated[
+        list[Path], typer.Argument(help="sample/SFT/evaluate JSONL files and training run folders")
+    ],
+    port: Annotated[int, typer.Option(help="port on 127.0.0.1 (0: any free one)")] = 8765,
+) -> None:
+    """Browse samples, training runs and comparisons in the browser (served on 127.0.0.1 only)."""
+    from trainers.viewer import Index, ViewerServer
+
+    with clear_errors():
+        with console.status("indexing"):
+            index = Index(paths)
+        try:
+            server = ViewerServer(index, port).start()
+        except OSError as exc:
+            raise ValueError(f"cannot listen on 127.0.0.1:{port} ({exc.strerror}); pass --port N") from None
+    skipped = sum(s.skipped for s in index.sources)
+    note = f" ({skipped} lines that are no sample skipped)" if skipped else ""
+    console.print(f"{len(index.rows)} samples from {len(index.sources)} source(s){note}: open {server.url}")
+    console.print("Ctrl-C stops it")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        while server.thread.is_alive():
+            time.sleep(0.5)
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        server.stop()
 
 
 train_app = typer.Typer(

@@ -232,12 +232,13 @@ async def run_job(
     samples_path = job.samples_path(out)
     with contextlib.ExitStack() as files:
         log = files.enter_context(TaskLog(out, job.settings(), overwrite=overwrite))
-        # every sample, committed per task before the output's records (a task in the output but
-        # not here, from a kill in between or an older run, is sampled again for this file only)
+        # every sample, committed per task before the output's records: a task redone after a kill
+        # between the two commits is not written twice; tasks committed before this file was on
+        # (an older run, 'none') are not sampled again for it
         samples = None
         if samples_path is not None:
             samples = files.enter_context(TaskLog(samples_path, job.settings(), overwrite=overwrite))
-        todo = [t for t in task_ids if t not in log.done or (samples is not None and t not in samples.done)]
+        todo = [t for t in task_ids if t not in log.done]
         finished = len(task_ids) - len(todo)
         if on_task_done:
             on_task_done(finished, len(task_ids))
@@ -255,8 +256,7 @@ async def run_job(
                     [sample_record(r, job, id(r) in kept) for r in rollouts],
                     {"samples": len(rollouts)},
                 )
-            if task_id not in log.done:
-                log.commit(task_id, [to_record(r, job) for r in chosen], task_stats(rollouts, job.threshold))
+            log.commit(task_id, [to_record(r, job) for r in chosen], task_stats(rollouts, job.threshold))
             finished += 1
             if on_task_done:
                 on_task_done(finished, len(task_ids))
@@ -268,8 +268,6 @@ async def run_job(
             for task in pending:
                 task.cancel()
         summary = summarize(log.entries, job, time.monotonic() - started)
-        if samples_path is not None:
-            summary["samples_file"] = str(samples_path)
         summary["provenance"] = produced_by  # server model, dtype and vLLM version; this machine's CPU/GPU
     atomic_write_text(out.with_name(out.name + ".summary.json"), json.dumps(summary, indent=2) + "\n")
     return summary
