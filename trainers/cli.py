@@ -419,35 +419,11 @@ def compare(
     json_out: Annotated[Path | None, typer.Option("--json", help="also write the report as JSON")] = None,
 ) -> None:
     """B - A paired by task: difference, 95 % bootstrap CI, paired sign-flip permutation test."""
-    from trainers.stats import compare_evaluations
+    from trainers.stats import compare_evaluations, print_comparison
 
     with clear_errors():
         report = compare_evaluations(a, b, seed=seed)
-    table = Table(title=f"B - A, paired by task (A: {a.name}, B: {b.name})", caption=report["method"])
-    for column in ("metric", "tasks", "A", "B", "B - A", "95 % CI", "p", "B better", "A better", "ties"):
-        table.add_column(column, justify="left" if column == "metric" else "right")
-    for metric, r in report["metrics"].items():
-        table.add_row(
-            metric,
-            str(r["tasks"]),
-            f"{r['a']:.3f}",
-            f"{r['b']:.3f}",
-            f"{r['difference']:+.3f}",
-            f"[{r['ci95_low']:+.3f}, {r['ci95_high']:+.3f}]",
-            f"{r['p_value']:.4f}",
-            str(r["b_better"]),
-            str(r["a_better"]),
-            str(r["ties"]),
-        )
-    Console().print(table)
-    for side in ("a", "b"):
-        solved = report[f"solved_only_by_{side}"]
-        if solved:
-            shown = ", ".join(solved[:20]) + (" ..." if len(solved) > 20 else "")
-            Console().print(f"solved only by {side.upper()} ({len(solved)}): {shown}")
-    for side in ("a", "b"):
-        if report[f"tasks_only_in_{side}"]:
-            console.print(f"{report[f'tasks_only_in_{side}']} task(s) only in {side.upper()}: not compared")
+    print_comparison(report, Console(), console)
     if json_out is not None:
         json_out.write_text(json.dumps(report, indent=2) + "\n")
 
@@ -470,28 +446,11 @@ def overlap(
 ) -> None:
     """Near-duplicate tasks between a training source and an eval set (13-grams, 8-gram Jaccard);
     exit 1 when any is found."""
-    from trainers.overlap import overlap_report, write_json
+    from trainers.overlap import overlap_report, print_overlap, write_json
 
     with clear_errors():
         report = overlap_report(train, eval_set, env=env, jaccard_at=jaccard, common=common)
-    table = Table(
-        title=f"{report['duplicates']} of {report['eval_tasks']} eval tasks near-duplicate "
-        f"{report['train_tasks']} training tasks",
-        caption=report["method"],
-    )
-    for column in ("eval task", "train task", "identical", "jaccard", "contained", "13-grams", "eval text"):
-        table.add_column(column)
-    for f in report["found"][:50]:
-        table.add_row(
-            f["eval_id"],
-            f["train_id"],
-            "yes" if f["identical"] else "",
-            f"{f['jaccard']:.2f}",
-            f"{f['contained']:.2f}",
-            str(f["shared_13grams"]),
-            f["eval_text"][:60].replace("\n", " "),
-        )
-    Console().print(table)
+    print_overlap(report, Console())
     if json_out is not None:
         write_json(report, json_out)
     raise typer.Exit(1 if report["duplicates"] else 0)
@@ -517,15 +476,8 @@ def view(
     skipped = sum(s.skipped for s in index.sources)
     note = f" ({skipped} lines that are no sample skipped)" if skipped else ""
     console.print(f"{len(index.rows)} samples from {len(index.sources)} source(s){note}: open {server.url}")
-    console.print("Ctrl-C stops it")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
-        while server.thread.is_alive():
-            time.sleep(0.5)
-    except (KeyboardInterrupt, SystemExit):
-        pass
-    finally:
-        server.stop()
+    server.wait()  # until Ctrl-C
 
 
 train_app = typer.Typer(

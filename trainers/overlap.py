@@ -222,3 +222,27 @@ def overlap_report(
 
 def write_json(report: dict[str, Any], path: Path) -> None:
     path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def print_overlap(report: dict[str, Any], out) -> None:
+    """The near duplicates (the first 50) as a table on ``out`` (a rich Console)."""
+    from rich.table import Table
+
+    table = Table(
+        title=f"{report['duplicates']} of {report['eval_tasks']} eval tasks near-duplicate "
+        f"{report['train_tasks']} training tasks",
+        caption=report["method"],
+    )
+    for column in ("eval task", "train task", "identical", "jaccard", "contained", "13-grams", "eval text"):
+        table.add_column(column)
+    for f in report["found"][:50]:
+        table.add_row(
+            f["eval_id"],
+            f["train_id"],
+            "yes" if f["identical"] else "",
+            f"{f['jaccard']:.2f}",
+            f"{f['contained']:.2f}",
+            str(f["shared_13grams"]),
+            f["eval_text"][:60].replace("\n", " "),
+        )
+    out.print(table)

@@ -199,3 +199,35 @@ def summary_intervals(entries: list[dict[str, Any]], *, k: int, seed: int = 0) -
             round(x, 6) for x in bootstrap_ci([v[metric] for v in values.values()], seed=seed)
         ]
     return intervals
+
+
+def print_comparison(report: dict[str, Any], out, notes) -> None:
+    """The comparison as a table on ``out`` (a rich Console), notes on ``notes``."""
+    from rich.table import Table
+
+    a, b = Path(report["a"]).name, Path(report["b"]).name
+    table = Table(title=f"B - A, paired by task (A: {a}, B: {b})", caption=report["method"])
+    for column in ("metric", "tasks", "A", "B", "B - A", "95 % CI", "p", "B better", "A better", "ties"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    for metric, r in report["metrics"].items():
+        table.add_row(
+            metric,
+            str(r["tasks"]),
+            f"{r['a']:.3f}",
+            f"{r['b']:.3f}",
+            f"{r['difference']:+.3f}",
+            f"[{r['ci95_low']:+.3f}, {r['ci95_high']:+.3f}]",
+            f"{r['p_value']:.4f}",
+            str(r["b_better"]),
+            str(r["a_better"]),
+            str(r["ties"]),
+        )
+    out.print(table)
+    for side in ("a", "b"):
+        solved = report[f"solved_only_by_{side}"]
+        if solved:
+            shown = ", ".join(solved[:20]) + (" ..." if len(solved) > 20 else "")
+            out.print(f"solved only by {side.upper()} ({len(solved)}): {shown}")
+    for side in ("a", "b"):
+        if report[f"tasks_only_in_{side}"]:
+            notes.print(f"{report[f'tasks_only_in_{side}']} task(s) only in {side.upper()}: not compared")

@@ -251,3 +251,39 @@ def test_two_sources_side_by_side(page):
     assert "only A (samples.jsonl) 7" in page.inner_text("#compare-summary")
     assert page.locator("#compare-table tbody tr.better-a").count() == 7
     page.screenshot(path=str(ARTIFACTS / "compare.png"))
+
+
+def test_view_command_serves_on_localhost(data):
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    root = Path(__file__).resolve().parents[2]
+    command = [sys.executable, "-m", "trainers.cli", "view", str(data / "samples.jsonl"), "--port", "0"]
+    process = subprocess.Popen(
+        command,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root), "COLUMNS": "200"},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        line = ""
+        while "open http://127.0.0.1:" not in line and time.monotonic() < deadline:
+            line = process.stderr.readline()
+        url = line.split("open ", 1)[1].strip()
+        info = json.loads(urllib.request.urlopen(url + "/api/info", timeout=10).read())
+        assert info["total"] == 31 and info["sources"][0]["skipped"] == 1
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    bad = subprocess.run(
+        [sys.executable, "-m", "trainers.cli", "view", str(data / "nope.jsonl")],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2 and "does not exist" in bad.stderr

@@ -166,6 +166,18 @@ class ViewerServer:
         self.thread.join(timeout=10)
         self.socket.close()
 
+    def wait(self) -> None:
+        """Serve until Ctrl-C (or SIGTERM raising SystemExit), then stop."""
+        import time
+
+        try:
+            while self.thread.is_alive():
+                time.sleep(0.5)
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            self.stop()
+
     def __enter__(self) -> ViewerServer:
         return self.start()
 

@@ -35,6 +35,10 @@ function status(text) {
   document.getElementById("status").textContent = text;
 }
 
+function num(x) {
+  return x === null || x === undefined ? "–" : Number(x).toFixed(3);
+}
+
 function fmt(x, digits = 3) {
   if (x === null || x === undefined) return "–";
   return typeof x === "number" ? (Number.isInteger(x) ? String(x) : x.toFixed(digits)) : String(x);
@@ -105,7 +109,7 @@ async function loadSamples() {
     const tr = el("tr", { "data-id": r.id, class: r.id === state.selected ? "selected" : "" },
       el("td", {}, r.id), el("td", {}, source ? source.label : r.source), el("td", {}, r.env.replace("atropos_envs/", "")),
       el("td", {}, r.task_id + (r.sample_index !== null ? ` · ${r.sample_index}` : "")), el("td", {}, fmt(r.step)),
-      el("td", { class: "num" }, fmt(r.reward)), el("td", {}, componentCells(r.components)),
+      el("td", { class: "num" }, num(r.reward)), el("td", {}, componentCells(r.components)),
       el("td", { class: "outcome-" + r.outcome }, r.outcome), el("td", {}, r.kept === null ? "–" : r.kept ? "kept" : "rejected"),
       el("td", { class: "num" }, fmt(r.tokens)), el("td", { class: "preview" }, r.preview));
     tr.addEventListener("click", () => openSample(r.id));
@@ -170,8 +174,8 @@ function conversation(messages) {
 
 function breakdown(row, meta) {
   const table = el("table", { class: "breakdown" },
-    el("tr", {}, el("th", {}, "reward"), el("td", { class: "num" }, fmt(row.reward))),
-    Object.entries(row.components).map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", { class: "num" }, fmt(v)))));
+    el("tr", {}, el("th", {}, "reward"), el("td", { class: "num" }, num(row.reward))),
+    Object.entries(row.components).map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", { class: "num" }, num(v)))));
   const facts = [["outcome", row.outcome], ["kept", row.kept === null ? null : row.kept ? "kept" : "rejected"],
     ["step", row.step], ["policy version", meta.policy_version], ["completion tokens", row.tokens],
     ["prompt tokens", meta.prompt_tokens], ["turns", meta.turns], ["model", meta.model],
