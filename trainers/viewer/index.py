@@ -35,7 +35,7 @@ class Source:
     first_row: int = 0
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     id: int
     source: int
