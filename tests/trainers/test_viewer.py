@@ -287,3 +287,17 @@ def test_view_command_serves_on_localhost(data):
         text=True,
     )
     assert bad.returncode == 2 and "does not exist" in bad.stderr
+
+
+def test_preference_pairs_are_read(tmp_path):
+    pair = {
+        "prompt": [{"role": "user", "content": "What is 2 + 2?"}],
+        "chosen": [{"role": "assistant", "content": "<think>2 + 2 = 4</think> \\boxed{4}"}],
+        "rejected": [{"role": "assistant", "content": "\\boxed{5}"}],
+        "metadata": {"env": "atropos_envs/Format-v0", "task_id": "7", "reward": 1.0},
+    }
+    (tmp_path / "pairs.jsonl").write_text(json.dumps(pair) + "\n")
+    index = Index([tmp_path / "pairs.jsonl"])
+    (row,) = index.rows
+    assert row.pair and row.outcome == "pair" and row.task_id == "7" and "boxed{4}" in row.preview
+    assert index.record(0)["record"]["rejected"][0]["content"] == "\\boxed{5}"
