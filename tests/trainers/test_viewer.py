@@ -93,7 +93,8 @@ def test_one_sample_run_and_compare(client, index):
     assert all(m["overlong_rate"] == 0.0 for m in run["metrics"]) and run["rollout_steps"]["1"] == 4
     compare = client.get("/api/compare", params={"a": 0, "b": 1}).json()
     assert compare["counts"]["only_a"] == 7 and compare["counts"]["both"] == 1  # B's answers are all wrong
-    assert len(compare["tasks"]) == 8
+    assert len(compare["tasks"]) == 8  # Format tasks: B holds no ToolUse task (ids are per env)
+    assert compare["tasks"][0]["a"]["samples"] == 4 and compare["tasks"][0]["env"].endswith("Format-v0")
 
 
 @pytest.mark.parametrize(

@@ -12,12 +12,12 @@ opened. Lines that are not records are counted and skipped.
 from __future__ import annotations
 
 import json
-import mmap
+import os
 import re
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 PREVIEW_CHARS = 160
 SORTABLE = ("id", "reward", "tokens", "task_id", "step", "outcome", "env")
@@ -155,7 +155,7 @@ class Index:
         self.sources: list[Source] = []
         self.rows: list[Row] = []
         self.runs: dict[int, dict[str, Any]] = {}
-        self._maps: dict[int, mmap.mmap | None] = {}
+        self._files: dict[int, BinaryIO | None] = {}
         self._cache: OrderedDict[tuple, list[int]] = OrderedDict()
         for path in paths:
             self._add(Path(path))
@@ -181,33 +181,33 @@ class Index:
 
     def _read(self, source: Source) -> None:
         source.first_row = len(self.rows)
-        if not source.path.exists() or source.path.stat().st_size == 0:
-            self._maps[source.id] = None
+        if not source.path.exists():
+            self._files[source.id] = None
             return
-        with open(source.path, "rb") as f:
-            data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-        self._maps[source.id] = data
+        # plain reads, not a memory map: a file cut short by another process (a resumed job
+        # trims its output) must give an error, not a SIGBUS
+        self._files[source.id] = open(source.path, "rb")
         offset = 0
-        size = len(data)
-        while offset < size:
-            end = data.find(b"\n", offset)
-            end = size if end < 0 else end + 1
-            line = data[offset:end]
-            try:
-                record = json.loads(line) if line.strip() else None
-            except ValueError:
-                record = None
-            row = row_of(record, row_id=len(self.rows), source=source.id, offset=offset, length=end - offset)
-            if row is None:
-                source.skipped += int(bool(line.strip()))
-            else:
-                self.rows.append(row)
-                source.count += 1
-            offset = end
+        with open(source.path, "rb") as f:
+            for line in f:
+                try:
+                    record = json.loads(line) if line.strip() else None
+                except ValueError:
+                    record = None
+                row = row_of(record, row_id=len(self.rows), source=source.id, offset=offset, length=len(line))
+                if row is None:
+                    source.skipped += int(bool(line.strip()))
+                else:
+                    self.rows.append(row)
+                    source.count += 1
+                offset += len(line)
 
     def raw(self, row: Row) -> bytes:
-        data = self._maps[row.source]
-        return data[row.offset : row.offset + row.length] if data is not None else b""
+        f = self._files[row.source]
+        data = os.pread(f.fileno(), row.length, row.offset) if f is not None else b""
+        if len(data) != row.length:
+            raise ValueError(f"{self.sources[row.source].path} changed since it was indexed; restart view")
+        return data
 
     def record(self, row_id: int) -> dict[str, Any]:
         if not 0 <= row_id < len(self.rows):
@@ -268,10 +268,12 @@ class Index:
             value = lambda r: getattr(r, sort)  # noqa: E731
         else:
             raise ValueError(f"cannot sort by {sort!r}; use one of {', '.join(SORTABLE)} or component:NAME")
-        present = [i for i in ids if value(self.rows[i]) is not None]
-        missing = [i for i in ids if value(self.rows[i]) is None]
-        present.sort(key=lambda i: (_sort_key(value(self.rows[i])), i), reverse=descending)
-        return present + missing  # rows without the value last, either way
+        values = [(value(self.rows[i]), i) for i in ids]
+        present = [(v, i) for v, i in values if v is not None]
+        if present and isinstance(present[0][0], str):
+            present = [(_task_order(v), i) for v, i in present]
+        present.sort(reverse=descending)  # ties: by row id (descending: last first)
+        return [i for _, i in present] + [i for v, i in values if v is None]  # rows without it last
 
     @staticmethod
     def _matches(r: Row, q: Query) -> bool:
@@ -330,26 +332,26 @@ class Index:
         }
 
     def compare(self, a: int, b: int, threshold: float = 1.0) -> dict[str, Any]:
-        """Two sources paired by task: mean reward and solved (a sample at or above threshold)."""
+        """Two sources paired by (env, task id): mean reward and solved (a sample >= threshold)."""
         sides = []
         for source_id in (a, b):
             if not 0 <= source_id < len(self.sources):
                 raise KeyError(source_id)
             source = self.sources[source_id]
-            tasks: dict[str, list[Row]] = defaultdict(list)
+            tasks: dict[tuple[str, str], list[Row]] = defaultdict(list)  # task ids are per env
             for row in self.rows[source.first_row : source.first_row + source.count]:
-                tasks[row.task_id].append(row)
+                tasks[(row.env, row.task_id)].append(row)
             sides.append(tasks)
         rows = []
-        for task_id in sorted(set(sides[0]) & set(sides[1]), key=_task_order):
-            entry: dict[str, Any] = {"task_id": task_id}
+        for key in sorted(set(sides[0]) & set(sides[1]), key=lambda k: (k[0], _task_order(k[1]))):
+            entry: dict[str, Any] = {"env": key[0], "task_id": key[1]}
             for name, tasks in zip("ab", sides):
-                rewards = [r.reward for r in tasks[task_id] if r.reward is not None]
+                rewards = [r.reward for r in tasks[key] if r.reward is not None]
                 entry[name] = {
-                    "samples": len(tasks[task_id]),
+                    "samples": len(tasks[key]),
                     "mean_reward": sum(rewards) / len(rewards) if rewards else None,
                     "solved": any(x >= threshold for x in rewards),
-                    "first": tasks[task_id][0].id,
+                    "first": tasks[key][0].id,
                 }
             rows.append(entry)
         counts = {"both": 0, "only_a": 0, "only_b": 0, "neither": 0}
@@ -357,10 +359,6 @@ class Index:
             solved = (e["a"]["solved"], e["b"]["solved"])
             counts[{(1, 1): "both", (1, 0): "only_a", (0, 1): "only_b", (0, 0): "neither"}[solved]] += 1
         return {"a": self.sources[a].label, "b": self.sources[b].label, "tasks": rows, "counts": counts}
-
-
-def _sort_key(value: Any) -> Any:
-    return _task_order(value) if isinstance(value, str) else (0, value)
 
 
 def _task_order(task_id: str) -> tuple:

@@ -309,7 +309,7 @@ async function loadCompare(event) {
     const diff = t.a.mean_reward !== null && t.b.mean_reward !== null ? t.b.mean_reward - t.a.mean_reward : null;
     const open = (id) => () => { showTab("samples"); openSample(id); };
     body.appendChild(el("tr", { class: t.a.solved === t.b.solved ? "" : t.b.solved ? "better-b" : "better-a" },
-      el("td", {}, t.task_id),
+      el("td", {}, `${t.env.replace("atropos_envs/", "")} ${t.task_id}`),
       el("td", { class: "num link", onclick: open(t.a.first) }, `${fmt(t.a.mean_reward)} (${t.a.samples})`),
       el("td", {}, t.a.solved ? "✓" : ""),
       el("td", { class: "num link", onclick: open(t.b.first) }, `${fmt(t.b.mean_reward)} (${t.b.samples})`),
