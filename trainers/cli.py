@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -171,9 +172,10 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
         text = f"{value:.3f}" if isinstance(value, float) else str(value)
         if key in intervals:  # 95 % bootstrap interval over tasks (trainers/stats.py)
             text += " [{:.3f}, {:.3f}]".format(*intervals[key])
-        table.add_row(key, text)
+        table.add_row(key, escape(text))
     if intervals:
-        table.caption = f"[low, high]: 95 % CI, {summary.get('ci95_method', 'bootstrap over tasks')}"
+        method = summary.get("ci95_method", "bootstrap over tasks")
+        table.caption = escape(f"[low, high]: 95 % confidence interval, {method}")
     Console().print(table)
 
 

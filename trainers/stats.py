@@ -203,6 +203,7 @@ def summary_intervals(entries: list[dict[str, Any]], *, k: int, seed: int = 0) -
 
 def print_comparison(report: dict[str, Any], out, notes) -> None:
     """The comparison as a table on ``out`` (a rich Console), notes on ``notes``."""
+    from rich.markup import escape
     from rich.table import Table
 
     a, b = Path(report["a"]).name, Path(report["b"]).name
@@ -216,7 +217,7 @@ def print_comparison(report: dict[str, Any], out, notes) -> None:
             f"{r['a']:.3f}",
             f"{r['b']:.3f}",
             f"{r['difference']:+.3f}",
-            f"[{r['ci95_low']:+.3f}, {r['ci95_high']:+.3f}]",
+            escape(f"[{r['ci95_low']:+.3f}, {r['ci95_high']:+.3f}]"),
             f"{r['p_value']:.4f}",
             str(r["b_better"]),
             str(r["a_better"]),
