@@ -178,7 +178,9 @@ function breakdown(row, meta) {
     Object.entries(row.components).map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", { class: "num" }, num(v)))));
   const facts = [["outcome", row.outcome], ["kept", row.kept === null ? null : row.kept ? "kept" : "rejected"],
     ["step", row.step], ["policy version", meta.policy_version], ["completion tokens", row.tokens],
-    ["prompt tokens", meta.prompt_tokens], ["turns", meta.turns], ["model", meta.model],
+    ["prompt tokens", meta.prompt_tokens], ["turns", meta.turns],
+    ["hit the token limit", meta.hit_token_limit === undefined ? null : meta.hit_token_limit ? "yes" : "no"],
+    ["finish reasons", meta.finish_reasons ? meta.finish_reasons.join(", ") : null], ["model", meta.model],
     ["sampling", meta.sampling ? JSON.stringify(meta.sampling) : null]].filter(([, v]) => v !== null && v !== undefined);
   return el("div", { class: "score" }, table,
     el("div", { class: "reason" }, el("b", {}, "reason "), el("span", { id: "reason" }, meta.reason || "–")),
