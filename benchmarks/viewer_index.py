@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import tempfile
@@ -74,21 +75,32 @@ def main() -> None:
         )
         timed("text search 'list_orders'", lambda: index.page(Query(q="list_orders"), 0, 50), rows)
         timed("open one sample", lambda: index.record(args.samples // 2), rows)
-    machine = cpu_summary()
-    print(f"{args.samples} samples, {size_mb:.0f} MB, index RSS +{rss_mb:.0f} MB on {machine}")
+    machine, load = cpu_summary(), os.getloadavg()[0]  # other jobs on the machine slow every number
+    print(
+        f"{args.samples} samples, {size_mb:.0f} MB, index RSS +{rss_mb:.0f} MB on {machine}, load {load:.1f}"
+    )
     for label, ms in rows:
         print(f"{label:<34}{ms:>10.1f} ms")
     results = Path(__file__).resolve().parent / "results" / "viewer.md"
     if not results.exists():
         results.write_text(
             "# atropos-envs view on a large file (benchmarks/viewer_index.py)\n\n"
-            "| date | machine | samples | file MB | index RSS MB | operation | ms |\n"
-            "|---|---|---|---|---|---|---|\n"
+            "| date | machine | load avg | samples | file MB | index RSS MB | operation | ms |\n"
+            "|---|---|---|---|---|---|---|---|\n"
         )
     date = datetime.now(timezone.utc).strftime("%Y-%m-%d")
     with results.open("a") as f:
         for label, ms in rows:
-            cells = [date, machine, args.samples, f"{size_mb:.0f}", f"{rss_mb:.0f}", label, f"{ms:.1f}"]
+            cells = [
+                date,
+                machine,
+                f"{load:.1f}",
+                args.samples,
+                f"{size_mb:.0f}",
+                f"{rss_mb:.0f}",
+                label,
+                f"{ms:.1f}",
+            ]
             f.write("| " + " | ".join(map(str, cells)) + " |\n")
 
 

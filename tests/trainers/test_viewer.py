@@ -302,3 +302,14 @@ def test_preference_pairs_are_read(tmp_path):
     (row,) = index.rows
     assert row.pair and row.outcome == "pair" and row.task_id == "7" and "boxed{4}" in row.preview
     assert index.record(0)["record"]["rejected"][0]["content"] == "\\boxed{5}"
+
+
+@pytest.mark.parametrize("chunk", [64, 1000, 8 << 20])  # lines longer than a chunk, and whole files
+def test_text_search_agrees_with_reading_every_record(data, monkeypatch, chunk):
+    import trainers.viewer.index as module
+
+    monkeypatch.setattr(module, "SEARCH_CHUNK", chunk)
+    index = Index([data / "samples.jsonl", data / "checkpoint_b.jsonl"])
+    for text in ("<script>", "LIST_ORDERS", "boxed{", "what is", "no such text", '"'):
+        expected = {r.id for r in index.rows if text.lower().encode() in index.raw(r).lower()}
+        assert set(index.select(Query(q=text))) == expected, text

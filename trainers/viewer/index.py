@@ -11,6 +11,7 @@ opened. Lines that are not records are counted and skipped.
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import re
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 PREVIEW_CHARS = 160
+SEARCH_CHUNK = 8 << 20  # bytes read at once by the text search
 SORTABLE = ("id", "reward", "tokens", "task_id", "step", "outcome", "env")
 
 
@@ -250,7 +252,8 @@ class Index:
         if query.q:
             forms = {query.q, json.dumps(query.q)[1:-1], json.dumps(query.q, ensure_ascii=False)[1:-1]}
             pattern = re.compile(b"|".join(re.escape(f.encode()) for f in forms), re.IGNORECASE)
-            ids = [i for i in ids if pattern.search(self.raw(self.rows[i]))]
+            matched = self._search(pattern, {self.rows[i].source for i in ids})
+            ids = [i for i in ids if i in matched]
         if query.sort != "id":
             ids = self._sorted(ids, query.sort, query.descending)
         elif query.descending:
@@ -259,6 +262,37 @@ class Index:
         if len(self._cache) > 32:
             self._cache.popitem(last=False)
         return ids
+
+    def _search(self, pattern: re.Pattern, sources: set[int]) -> set[int]:
+        """Ids of the rows whose line matches: each file scanned in large line-aligned chunks, a
+        match mapped to its row by offset."""
+        matched: set[int] = set()
+        for source_id in sources:
+            source, f = self.sources[source_id], self._files[source_id]
+            if f is None or not source.count:
+                continue
+            rows = self.rows[source.first_row : source.first_row + source.count]
+            offsets = [r.offset for r in rows]
+            position, size, fd = 0, os.fstat(f.fileno()).st_size, f.fileno()
+            while position < size:
+                chunk = os.pread(fd, SEARCH_CHUNK, position)
+                if not chunk:
+                    break
+                end = chunk.rfind(b"\n") + 1
+                while end == 0 and position + len(chunk) < size:  # a line longer than a chunk
+                    more = os.pread(fd, SEARCH_CHUNK, position + len(chunk))
+                    if not more:
+                        break
+                    chunk += more
+                    end = chunk.rfind(b"\n") + 1
+                if end == 0 or position + len(chunk) >= size:
+                    end = len(chunk)
+                for match in pattern.finditer(chunk, 0, end):  # lines end at the cut: no match spans it
+                    at = bisect.bisect_right(offsets, position + match.start()) - 1
+                    if at >= 0 and position + match.start() < rows[at].offset + rows[at].length:
+                        matched.add(rows[at].id)
+                position += end
+        return matched
 
     def _sorted(self, ids: list[int], sort: str, descending: bool) -> list[int]:
         if sort.startswith("component:"):
