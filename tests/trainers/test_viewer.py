@@ -310,6 +310,6 @@ def test_text_search_agrees_with_reading_every_record(data, monkeypatch, chunk):
 
     monkeypatch.setattr(module, "SEARCH_CHUNK", chunk)
     index = Index([data / "samples.jsonl", data / "checkpoint_b.jsonl"])
-    for text in ("<script>", "LIST_ORDERS", "boxed{", "what is", "no such text", '"'):
+    for text in ("<script>", "LIST_ORDERS", "boxed{", "what is", "no such text", '"', '"not": "a sample"'):
         expected = {r.id for r in index.rows if text.lower().encode() in index.raw(r).lower()}
         assert set(index.select(Query(q=text))) == expected, text

@@ -14,7 +14,6 @@ from __future__ import annotations
 import bisect
 import json
 import os
-import re
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -251,8 +250,8 @@ class Index:
         ids = [r.id for r in self.rows if self._matches(r, query)]
         if query.q:
             forms = {query.q, json.dumps(query.q)[1:-1], json.dumps(query.q, ensure_ascii=False)[1:-1]}
-            pattern = re.compile(b"|".join(re.escape(f.encode()) for f in forms), re.IGNORECASE)
-            matched = self._search(pattern, {self.rows[i].source for i in ids})
+            needles = {f.encode().lower() for f in forms}  # bytes.lower folds ASCII letters only
+            matched = self._search(needles, {self.rows[i].source for i in ids})
             ids = [i for i in ids if i in matched]
         if query.sort != "id":
             ids = self._sorted(ids, query.sort, query.descending)
@@ -263,7 +262,7 @@ class Index:
             self._cache.popitem(last=False)
         return ids
 
-    def _search(self, pattern: re.Pattern, sources: set[int]) -> set[int]:
+    def _search(self, needles: set[bytes], sources: set[int]) -> set[int]:
         """Ids of the rows whose line matches: each file scanned in large line-aligned chunks, a
         match mapped to its row by offset."""
         matched: set[int] = set()
@@ -287,10 +286,15 @@ class Index:
                     end = chunk.rfind(b"\n") + 1
                 if end == 0 or position + len(chunk) >= size:
                     end = len(chunk)
-                for match in pattern.finditer(chunk, 0, end):  # lines end at the cut: no match spans it
-                    at = bisect.bisect_right(offsets, position + match.start()) - 1
-                    if at >= 0 and position + match.start() < rows[at].offset + rows[at].length:
-                        matched.add(rows[at].id)
+                text = chunk[:end].lower()  # lines end at the cut: no match spans it
+                for needle in needles:
+                    found = text.find(needle)
+                    while found >= 0:
+                        at = bisect.bisect_right(offsets, position + found) - 1
+                        row_end = rows[at].offset + rows[at].length - position if at >= 0 else 0
+                        if found < row_end:  # else: in a line that is no sample
+                            matched.add(rows[at].id)
+                        found = text.find(needle, max(found + 1, row_end))  # one hit per row
                 position += end
         return matched
 
