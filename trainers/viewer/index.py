@@ -28,7 +28,7 @@ SORTABLE = ("id", "reward", "tokens", "task_id", "step", "outcome", "env")
 class Source:
     id: int
     label: str
-    path: Path  # the JSONL of samples (a run's rollouts.jsonl), or None-like for a run without one
+    path: Path  # the JSONL of samples (for a run: its rollouts.jsonl, which may not exist)
     kind: str  # "samples" or "run"
     run_dir: Path | None = None
     count: int = 0
