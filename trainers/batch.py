@@ -56,6 +56,7 @@ class Batch:
     groups_dropped: int
     samples_lost: int
     generation_s: float
+    records: list[dict] = field(default_factory=list)  # episodes for rollouts.jsonl (trainers/rollout_log.py)
 
 
 class TokenMismatch(ValueError):

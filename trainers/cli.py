@@ -160,10 +160,17 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
     table = Table(title=f"summary ({out.name}.summary.json)")
     table.add_column("metric")
     table.add_column("value", justify="right")
+    intervals = summary.get("ci95", {})
     for key, value in summary.items():
-        if isinstance(value, dict):  # provenance: in the JSON file
+        if isinstance(value, dict) or key == "ci95_method":  # provenance, intervals: in the JSON file
             continue
-        table.add_row(key, f"{value:.3f}" if isinstance(value, float) else str(value))
+        text = f"{value:.3f}" if isinstance(value, float) else str(value)
+        if key in intervals:  # 95 % bootstrap interval over tasks (trainers/stats.py)
+            text += " [{:.3f}, {:.3f}]".format(*intervals[key])
+        table.add_row(key, escape(text))
+    if intervals:
+        method = summary.get("ci95_method", "bootstrap over tasks")
+        table.caption = escape(f"[low, high]: 95 % confidence interval, {method}")
     Console().print(table)
 
 
@@ -371,6 +378,9 @@ def _job_command(
         _print_summary(summary_, given["out"])
         if title == "sampling":
             console.print(f"wrote {summary_['kept']} verified samples to {given['out']}")
+        every = job.samples_path(given["out"])
+        if every is not None:
+            console.print(f"every sample: {every} (atropos-envs view {every})")
 
     return _command(parameters, summary, run)
 
@@ -393,6 +403,77 @@ app.command("evaluate")(
         fixed={"keep_per_task": 0, "near_duplicate": 0.9, "keep_truncated": False},  # every sample kept
     )
 )
+
+
+# ---- compare / overlap / view: reading outputs (trainers/stats.py, overlap.py, viewer/) -------------
+@app.command()
+def compare(
+    a: Annotated[Path, typer.Argument(help="evaluate output A (its --out, .progress or .summary.json)")],
+    b: Annotated[Path, typer.Argument(help="evaluate output B, of the same tasks")],
+    seed: Annotated[int, typer.Option(help="seed of the bootstrap and the sampled permutations")] = 0,
+    json_out: Annotated[Path | None, typer.Option("--json", help="also write the report as JSON")] = None,
+) -> None:
+    """B - A paired by task: difference, 95 % bootstrap CI, paired sign-flip permutation test."""
+    from trainers.stats import compare_evaluations, print_comparison
+
+    with clear_errors():
+        report = compare_evaluations(a, b, seed=seed)
+    print_comparison(report, Console(), console)
+    if json_out is not None:
+        json_out.write_text(json.dumps(report, indent=2) + "\n")
+
+
+@app.command()
+def overlap(
+    train: Annotated[
+        str, typer.Argument(help="training source: task file, SFT/sample output, gen:ENV:FIRST:COUNT")
+    ],
+    eval_set: Annotated[str, typer.Argument(metavar="EVAL", help="evaluation set, in the same forms")],
+    env: Annotated[str | None, typer.Option(help="render task files through this env's prompts")] = None,
+    jaccard: Annotated[
+        float, typer.Option(help="Jaccard / contained share at which tasks count as one")
+    ] = 0.5,
+    common: Annotated[
+        int | None,
+        typer.Option(help="spans in more training tasks than this are template (default 1 %, >= 10)"),
+    ] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="also write the report as JSON")] = None,
+) -> None:
+    """Near-duplicate tasks between a training source and an eval set (13-grams, 8-gram Jaccard);
+    exit 1 when any is found."""
+    from trainers.overlap import overlap_report, print_overlap, write_json
+
+    with clear_errors():
+        report = overlap_report(train, eval_set, env=env, jaccard_at=jaccard, common=common)
+    print_overlap(report, Console())
+    if json_out is not None:
+        write_json(report, json_out)
+    raise typer.Exit(1 if report["duplicates"] else 0)
+
+
+@app.command()
+def view(
+    paths: Annotated[
+        list[Path], typer.Argument(help="sample/SFT/evaluate JSONL files and training run folders")
+    ],
+    port: Annotated[int, typer.Option(help="port on 127.0.0.1 (0: any free one)")] = 8765,
+) -> None:
+    """Browse samples, training runs and comparisons in the browser (served on 127.0.0.1 only)."""
+    from trainers.viewer import Index, ViewerServer
+
+    with clear_errors():
+        with console.status("indexing"):
+            index = Index(paths)
+        try:
+            server = ViewerServer(index, port).start()
+        except OSError as exc:
+            raise ValueError(f"cannot listen on 127.0.0.1:{port} ({exc.strerror}); pass --port N") from None
+    skipped = sum(s.skipped for s in index.sources)
+    note = f" ({skipped} lines that are no sample skipped)" if skipped else ""
+    console.print(f"{len(index.rows)} samples from {len(index.sources)} source(s){note}: open {server.url}")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    server.wait()  # until Ctrl-C
+
 
 train_app = typer.Typer(
     no_args_is_help=True, help="Train a policy against an env through the vLLM rollout server."

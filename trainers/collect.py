@@ -21,6 +21,7 @@ from trainers.batch import Batch, TokenMismatch, TokenSample, token_sample
 from trainers.client import RequestRejected, RolloutClient, SamplingParams, ServerUnavailable
 from trainers.config import TrainConfig
 from trainers.rollout import run_episode
+from trainers.rollout_log import rollout_record
 
 
 def retrying(call, *args, timeout_s: float, urls: list[str]):
@@ -125,6 +126,7 @@ class Rollouts:
         samples: list[TokenSample] = []
         trained: list[bool] = []
         dropped = lost = groups_kept = 0
+        records: list[dict] = []
         async with RolloutClient(self.urls, model=served, give_up_after_s=c.server_timeout_s) as client:
             while groups_kept < c.tasks_per_step:
                 ids = task_ids(self.env, c.tasks_per_step - groups_kept, position)
@@ -155,7 +157,12 @@ class Rollouts:
                     groups_kept += int(keep or c.uniform_groups != "refill")
                     samples += group
                     trained += [keep] * len(group)
+                    if len(records) < c.rollouts_per_step:  # shown by atropos-envs view (whole groups first)
+                        records += [
+                            rollout_record(r, env_id=c.env_id, kept=keep, version=version)
+                            for r in rollouts[n * c.group_size : (n + 1) * c.group_size]
+                        ][: c.rollouts_per_step - len(records)]
                 position += len(ids)
                 if c.uniform_groups != "refill" or position - first >= 4 * c.tasks_per_step:
                     break  # refill gives up after 4 batches' worth of tasks
-        return Batch(version, position, samples, trained, dropped, lost, time.monotonic() - started)
+        return Batch(version, position, samples, trained, dropped, lost, time.monotonic() - started, records)

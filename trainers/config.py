@@ -82,6 +82,12 @@ class TrainConfig:
         300.0, "seconds a dead server is waited for (retrying) before the run stops"
     )
     checkpoint_every: int = setting(1, "updates between checkpoints")
+    rollouts_per_step: int = setting(
+        16,
+        "episodes of a step written to rollouts.jsonl in the run folder (conversation, reward, "
+        "components, outcome, step, policy version; whole groups first) for atropos-envs view; 0: none",
+    )
+    rollouts_every: int = setting(1, "write the rollouts of every N-th step only (bounds rollouts.jsonl)")
     report_to: list[str] = setting(["tensorboard"], "metrics sinks besides metrics.jsonl: tensorboard, wandb")
     seed: int = setting(0, "seed of sampling, data order and initialisation")
     process_group_timeout_s: float = setting(
@@ -106,10 +112,11 @@ class TrainConfig:
             "max_tokens",
             "micro_batch",
             "checkpoint_every",
+            "rollouts_every",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
-        for name in ("max_staleness", "lora_rank", "logprob_chunk"):
+        for name in ("max_staleness", "lora_rank", "logprob_chunk", "rollouts_per_step"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")
         check_reporters(self.report_to)

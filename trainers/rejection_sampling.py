@@ -15,6 +15,7 @@ mistaken for a wrong answer; an env failing on one reply scores that sample 0 (o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import difflib
 import json
 import math
@@ -30,6 +31,7 @@ from trainers.client import RolloutClient, SamplingParams
 from trainers.config import setting
 from trainers.machine import provenance
 from trainers.rollout import Rollout, run_episode
+from trainers.stats import BOOTSTRAP_RESAMPLES, summary_intervals
 from trainers.task_log import TaskLog, atomic_write_text
 
 
@@ -57,6 +59,11 @@ class SamplingJob:
     assistant_prefix: str = setting("", "force replies to start with this text, e.g. '<think>'")
     model: str = setting("", "the served model's name (set from the server)", cli=False)
     tasks_in_flight: int = setting(8, "tasks sampled at once (scheduling only: the output does not change)")
+    samples_out: str = setting(  # where, not what: not part of the settings a resume must match
+        "",
+        "JSONL of every sample, kept or rejected, with reward, components, reason, outcome, token counts "
+        "and sampling settings (resumable like the output); default <out stem>.samples.jsonl, 'none': off",
+    )
 
     def validate(self, reward_range: tuple[float, float] | None = None) -> None:
         """Raise ValueError (one line, naming the field) for settings no job can run with."""
@@ -90,10 +97,20 @@ class SamplingJob:
             raise ValueError(f"top_p must be in (0, 1], got {self.sampling.top_p}")
 
     def settings(self) -> dict[str, Any]:
-        """What must match for a run to resume an existing output (scheduling may change)."""
+        """What must match for a run to resume an existing output (scheduling and where the
+        every-sample file goes may change)."""
         settings = json.loads(json.dumps(asdict(self)))
-        del settings["tasks_in_flight"]
+        del settings["tasks_in_flight"], settings["samples_out"]
         return settings
+
+    def samples_path(self, out: Path) -> Path | None:
+        """The every-sample file of an output: ``samples_out``, or beside it; None when 'none'."""
+        if self.samples_out.lower() == "none":
+            return None
+        path = Path(self.samples_out) if self.samples_out else out.with_name(f"{out.stem}.samples.jsonl")
+        if path.resolve() == Path(out).resolve():
+            raise ValueError(f"--samples-out must differ from --out ({out})")
+        return path
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -149,6 +166,19 @@ def to_record(rollout: Rollout, job: SamplingJob) -> dict[str, Any]:
             },
         },
     }
+
+
+def sample_record(rollout: Rollout, job: SamplingJob, kept: bool) -> dict[str, Any]:
+    """One line of the every-sample file: the SFT record plus whether it was kept and its tokens."""
+    record = to_record(rollout, job)
+    record["metadata"].update(
+        kept=kept,
+        prompt_tokens=len(rollout.turns[0].prompt_token_ids) if rollout.turns else 0,
+        turns=len(rollout.turns),
+        hit_token_limit=rollout.hit_token_limit,
+        finish_reasons=[t.finish_reason for t in rollout.turns],
+    )
+    return record
 
 
 ERROR_EXAMPLES = 3  # per task, and in the summary: the reasons of env failures, to fix them
@@ -208,7 +238,15 @@ async def run_job(
     job.validate(env.reward_range)
     produced_by = await asyncio.to_thread(provenance, [server.url for server in client.servers])
     task_ids = env.task_ids(job.num_tasks, job.first_task)
-    with TaskLog(out, job.settings(), overwrite=overwrite) as log:
+    samples_path = job.samples_path(out)
+    with contextlib.ExitStack() as files:
+        log = files.enter_context(TaskLog(out, job.settings(), overwrite=overwrite))
+        # every sample, committed per task before the output's records: a task redone after a kill
+        # between the two commits is not written twice; tasks committed before this file was on
+        # (an older run, 'none') are not sampled again for it
+        samples = None
+        if samples_path is not None:
+            samples = files.enter_context(TaskLog(samples_path, job.settings(), overwrite=overwrite))
         todo = [t for t in task_ids if t not in log.done]
         finished = len(task_ids) - len(todo)
         if on_task_done:
@@ -219,11 +257,15 @@ async def run_job(
             nonlocal finished
             async with slots:
                 rollouts = await _sample_task(env, task_id, job, client)
-            log.commit(
-                task_id,
-                [to_record(r, job) for r in select(rollouts, job)],
-                task_stats(rollouts, job.threshold),
-            )
+            chosen = select(rollouts, job)
+            if samples is not None and task_id not in samples.done:
+                kept = {id(r) for r in chosen}
+                samples.commit(
+                    task_id,
+                    [sample_record(r, job, id(r) in kept) for r in rollouts],
+                    {"samples": len(rollouts)},
+                )
+            log.commit(task_id, [to_record(r, job) for r in chosen], task_stats(rollouts, job.threshold))
             finished += 1
             if on_task_done:
                 on_task_done(finished, len(task_ids))
@@ -269,6 +311,11 @@ def summarize(entries: list[dict[str, Any]], job: SamplingJob, wall_s: float) ->
         "completion_tokens": sum(e["completion_tokens"] for e in entries),
         "wall_s_this_run": round(wall_s, 1),
     }
+    # error bars: 95 % percentile bootstrap over tasks (trainers/stats.py), seeded by the job
+    summary["ci95"] = summary_intervals(entries, k=k, seed=job.seed)
+    summary["ci95_method"] = (
+        f"percentile bootstrap over tasks, {BOOTSTRAP_RESAMPLES} resamples, seed {job.seed}"
+    )
     return summary
 
 

@@ -35,6 +35,7 @@ from trainers.logprobs import completion_logprobs, pack
 from trainers.machine import provenance
 from trainers.metrics import MetricsLog, plot_metrics
 from trainers.precision import Precision
+from trainers.rollout_log import RolloutLog
 
 __all__ = ["Batch", "TrainConfig", "Trainer", "load_policy"]
 
@@ -122,6 +123,7 @@ class Trainer:
             provenance=provenance(self.urls) if self.processes.main else None,
             enabled=self.processes.main,
         )
+        self.rollout_log = RolloutLog(self.out_dir, self.step, enabled=self.processes.main)  # rollouts.jsonl
 
     # ---- hooks for the algorithms ---------------------------------------------------------
     def extra_modules(self) -> list[torch.nn.Module]:
@@ -238,6 +240,8 @@ class Trainer:
             metrics["sync_s"] = round(rollouts.advance(publish), 3)
         self.step, self.data_position = self.step + 1, batch.next_position
         metrics["train_s"] = round(trained - started, 2)
+        if self.step % c.rollouts_every == 0:  # before the metrics: a resume trims both back
+            self.rollout_log.write(self.step, batch.records)
         self.metrics.write(metrics)  # before the checkpoint: a resume trims it back
         if self.step % c.checkpoint_every == 0 or self.step == c.steps:
             self._checkpoint()

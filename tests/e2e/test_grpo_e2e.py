@@ -1,6 +1,7 @@
 """GRPO against the real server: weights change, the server serves them, and a run killed
 after a checkpoint resumes to the same step count and data position."""
 
+import json
 import os
 import signal
 import subprocess
@@ -96,6 +97,10 @@ def test_grpo_kill_and_resume_reaches_the_same_step_and_data_position(vllm_serve
     assert "policy-v3" in served
     assert (out / "curves.png").stat().st_size > 1000
     assert any((out / "tensorboard").glob("events.out.tfevents.*"))
+    # rollouts.jsonl (trainers/rollout_log.py): each step's 16 episodes exactly once across the kill
+    written = [json.loads(line)["metadata"] for line in (out / "rollouts.jsonl").read_text().splitlines()]
+    assert [sum(m["step"] == step for m in written) for step in (1, 2, 3)] == [16, 16, 16]
+    assert all(0 <= m["step"] - 1 - m["policy_version"] <= 1 for m in written)
 
 
 def _greedy(url, model):
