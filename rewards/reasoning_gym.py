@@ -21,6 +21,45 @@ from typing import Any
 DEFAULT_SIZE = 10_000  # the virtual dataset size; a task's index is drawn below it
 _HIDDEN = ("composite",)  # the package's own mixer: ReasoningGym-v0 mixes by weight itself
 
+_RUNS_ANSWER = "its scorer runs the answer as Python (sympy.parse_expr or eval): a reply would run code"
+#: Generators that cannot be verified safely or honestly (reasoning-gym 0.1.25), refused by name:
+#: ``scorer_runs_code`` finds the first kind in a scorer's source, the rest were found by attack
+#: (a scorer that pays a meaningless answer, like ``game_of_life_halting``'s, is refused by ``check_scorer``).
+REFUSED = {
+    "simple_integration": _RUNS_ANSWER + "; integrate(<the integrand>, x) also passes",
+    "intermediate_integration": _RUNS_ANSWER + "; integrate(<the integrand>, x) also passes",
+    "polynomial_multiplication": _RUNS_ANSWER,
+    "puzzle24": _RUNS_ANSWER + "; 1*2*3*4 passes every task (the given numbers are not checked)",
+    "countdown": _RUNS_ANSWER,
+    "n_queens": _RUNS_ANSWER,
+    "spiral_matrix": _RUNS_ANSWER,
+    "binary_matrix": _RUNS_ANSWER,
+    "string_insertion": _RUNS_ANSWER,
+    "coin_flip": "its scorer gives full credit to any prefix of the reference ('0' passes for 0.21875)",
+    "propositional_logic": "its scorer pays a premise copied from the question as a valid conclusion",
+}
+
+
+#: Scorers whose eval is of their own generated reference, never of the answer (read and checked).
+EVALS_ONLY_ITS_REFERENCE = frozenset({"number_sorting"})
+
+
+def check_allowed(name: str) -> None:
+    """Refuse a generator of ``REFUSED`` with the reason (a ValueError naming the fix)."""
+    if name in REFUSED:
+        raise ValueError(f"reasoning-gym's {name} is refused: {REFUSED[name]}; use another generator")
+
+
+def scorer_runs_code(name: str) -> bool:
+    """Whether the generator's ``score_answer`` source calls eval/exec/sympify/parse_expr."""
+    import inspect
+    import re
+
+    from reasoning_gym.factory import DATASETS
+
+    source = inspect.getsource(DATASETS[name][0].score_answer)
+    return re.search(r"(?<![\w.])(eval|exec)\(|sympify\(|parse_expr\(", source) is not None
+
 
 def dataset_names() -> list[str]:
     """Every generator the installed reasoning-gym offers (without its composite mixer)."""
@@ -49,7 +88,13 @@ def describe(name: str) -> dict[str, Any]:
     if name in CURRICULA:
         levels = _level_count(CURRICULA[name]())
     category = dataset_cls.__module__.split(".")[1] if dataset_cls.__module__.count(".") >= 2 else "other"
-    return {"name": name, "category": category, "config": fields, "levels": levels}
+    return {
+        "name": name,
+        "category": category,
+        "config": fields,
+        "levels": levels,
+        "refused": REFUSED.get(name, ""),
+    }
 
 
 def _level_count(curriculum: Any) -> int:
@@ -71,6 +116,7 @@ def resolve_config(name: str, config: dict[str, Any] | None, level: int | None, 
         raise ValueError(
             f"unknown reasoning-gym dataset {name!r}; list them with `atropos-envs reasoning-gym-list`"
         )
+    check_allowed(name)
     resolved: dict[str, Any] = {}
     if level is not None:
         if name not in CURRICULA:
@@ -115,6 +161,7 @@ def _quiet() -> Iterator[None]:
 def _dataset(name: str, config_json: str) -> Any:
     from reasoning_gym import create_dataset
 
+    check_allowed(name)  # every item and every score goes through here
     with _quiet():
         return create_dataset(name, **json.loads(config_json))
 

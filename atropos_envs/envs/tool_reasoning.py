@@ -57,7 +57,8 @@ SYSTEM_PROMPT = (
     "Think step by step inside <think> and </think> tags. While thinking you can run Python: write\n"
     '<tool_call>{"name": "python", "arguments": {"code": "print(2 ** 100)"}}</tool_call>\n'
     "and stop. The program's output comes back inside <tool_response></tool_response>, and you "
-    "continue thinking. Print the values you need. After </think>, write the final answer as "
+    "continue thinking. Python's standard library is there (math, fractions, itertools...; no "
+    "numpy, sympy or scipy). Print the values you need. After </think>, write the final answer as "
     "\\boxed{answer}.\n\nExample:\nQuestion: What is 2^{100}?\nAnswer: <think>I compute it.\n"
     '<tool_call>{"name": "python", "arguments": {"code": "print(2 ** 100)"}}</tool_call>\n'
     "<tool_response>...1267650600228229401496703205376...</tool_response>\n"

@@ -8,7 +8,16 @@ import pytest
 from atropos_envs.checker import check_text_env
 from atropos_envs.envs.reasoning_gym import ReasoningGymEnv
 from atropos_envs.probes import PASS_BAR, play, run_probes
-from rewards.reasoning_gym import adds_to_reference, dataset_names, describe, resolve_config, score_entry
+from rewards.reasoning_gym import (
+    EVALS_ONLY_ITS_REFERENCE,
+    REFUSED,
+    adds_to_reference,
+    dataset_names,
+    describe,
+    resolve_config,
+    score_entry,
+    scorer_runs_code,
+)
 from tests.envs.helpers import reply
 
 # generators with a single exact answer, from several of reasoning-gym's categories
@@ -21,7 +30,7 @@ EXACT = [
     "spell_backward",
     "number_sorting",
     "prime_factorization",
-    "polynomial_multiplication",
+    "word_sorting",
 ]
 
 
@@ -168,3 +177,30 @@ def test_a_scorer_that_pays_any_answer_is_refused():
     with pytest.raises(ValueError, match="game_of_life_halting scorer gives full credit to a meaningless"):
         ReasoningGymEnv(dataset="game_of_life_halting")
     assert PASS_BAR == 0.5
+
+
+def test_generators_whose_scorers_run_the_answer_as_code_are_refused(tmp_path):
+    """sympy.parse_expr and eval run the reply as Python in the scoring worker (found by attack:
+    a reply ran a shell command as the trainer's user and rewired scoring for every env)."""
+    runs_code = [name for name in dataset_names() if scorer_runs_code(name)]
+    assert "puzzle24" in runs_code and "simple_integration" in runs_code
+    unsafe = set(runs_code) - EVALS_ONLY_ITS_REFERENCE
+    assert unsafe <= set(REFUSED), "a scorer that runs the answer as code must be refused"
+    for name in REFUSED:
+        with pytest.raises(ValueError, match=f"{name} is refused"):
+            ReasoningGymEnv(dataset=name)
+        assert describe(name)["refused"]
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text(json.dumps({"id": "t", "dataset": "puzzle24", "index": 0}) + "\n")
+    with pytest.raises(ValueError, match="puzzle24 is refused"):
+        ReasoningGymEnv(tasks=str(tasks)).get_task("t")
+
+
+def test_a_reply_written_as_python_does_not_run(tmp_path):
+    marker = tmp_path / "ran"
+    env = ReasoningGymEnv(datasets={"chain_sum": 1.0, "basic_arithmetic": 1.0, "number_sorting": 1.0})
+    payload = f"__import__('os').system('touch {marker}')"
+    for task_id in env.task_ids(6):
+        reward, _, _ = play(env, task_id, [answer(payload)])
+        assert reward < PASS_BAR
+    assert not marker.exists()
