@@ -41,6 +41,22 @@ DtypeOpt = Annotated[
     Literal[DTYPES], typer.Option(help=ServerConfig.help("dtype"))
 ]  # from the ServerConfig field
 
+# ---- selection and thinking budget (SamplingJob fields: trainers/rejection_sampling.py) ----
+SelectOpt = Annotated[
+    str,
+    typer.Option(
+        help="which verified samples are kept: first (highest reward, sample order), best, "
+        "shortest or diverse"
+    ),
+]
+ThinkBudgetOpt = Annotated[
+    int,
+    typer.Option(help="tokens of reasoning before </think> is forced and the answer follows; 0: no budget"),
+]
+AnswerBudgetOpt = Annotated[
+    int, typer.Option(help="tokens of the answer after </think> (with --think-budget); 0: --max-tokens")
+]
+
 
 def _fail(message: str) -> None:
     console.print(f"[bold red]error:[/] {message}")
@@ -136,7 +152,14 @@ def _progress() -> Progress:
 
 
 def _run_sampling(
-    job, env, urls: list[str], out: Path, overwrite: bool, title: str, give_up_s: float
+    job,
+    env,
+    urls: list[str],
+    out: Path,
+    overwrite: bool,
+    title: str,
+    give_up_s: float,
+    sides: dict[str, Path | None] | None = None,
 ) -> dict[str, Any]:
     from trainers.client import RolloutClient
     from trainers.rejection_sampling import run_job
@@ -149,7 +172,9 @@ def _run_sampling(
                 progress.update(bar, completed=done, total=total)
 
             async with RolloutClient(urls, model=None, give_up_after_s=give_up_s) as client:
-                return await run_job(job, env, client, out, overwrite=overwrite, on_task_done=on_task_done)
+                return await run_job(
+                    job, env, client, out, overwrite=overwrite, on_task_done=on_task_done, **(sides or {})
+                )
 
     return asyncio.run(main())
 
@@ -178,11 +203,12 @@ def _run_job_command(
     server_timeout: float,
     sampling: dict[str, Any],
     dtype: str = "auto",
+    sides: dict[str, Path | None] | None = None,
     **job_fields: Any,
 ) -> dict[str, Any]:
     """What sample and evaluate share: build the env and the job, get servers, run, summarise."""
     from trainers.client import SamplingParams
-    from trainers.rejection_sampling import SamplingJob
+    from trainers.rejection_sampling import SamplingJob, check_side_outputs
 
     with clear_errors():
         env_id, kwargs, env_obj = make_env(env, env_arg, tasks)
@@ -190,10 +216,11 @@ def _run_job_command(
             job_fields["num_tasks"] = None  # every task of the file
         job = SamplingJob(env_id=env_id, env_kwargs=kwargs, sampling=SamplingParams(**sampling), **job_fields)
         job.validate(env_obj.reward_range)  # before any server is started
+        check_side_outputs(job, **(sides or {}))
         with rollout_servers(server, model, dtype) as (urls, model_name):
             job.model = model_name
             summary = _run_sampling(
-                job, env_obj, urls, out, overwrite, f"{title} {job.env_id}", server_timeout
+                job, env_obj, urls, out, overwrite, f"{title} {job.env_id}", server_timeout, sides
             )
     _print_summary(summary, out)
     return summary
@@ -312,6 +339,21 @@ def sample(
     dtype: DtypeOpt = ServerConfig.dtype,
     overwrite: bool = False,
     server_timeout: GiveUpOpt = 120.0,
+    # ---- selection, thinking budget, side outputs (trainers/selection.py, think.py, pairs.py) ----
+    select: SelectOpt = "first",
+    think_budget: ThinkBudgetOpt = 0,
+    answer_budget: AnswerBudgetOpt = 0,
+    pairs_out: Annotated[
+        Path | None,
+        typer.Option(help="also write DPO preference pairs (prompt, chosen, rejected) here (resumable)"),
+    ] = None,
+    termination_out: Annotated[
+        Path | None,
+        typer.Option(
+            help="also write termination-training records (reasoning cut at --think-budget, only the "
+            "inserted </think> trained: input_ids + labels) here (resumable)"
+        ),
+    ] = None,
 ) -> None:
     """Rejection sampling: keep verified completions as an SFT dataset (resumable)."""
     summary = _run_job_command(
@@ -332,6 +374,10 @@ def sample(
         threshold=threshold,
         seed=seed,
         assistant_prefix=assistant_prefix,
+        sides={"pairs_out": pairs_out, "termination_out": termination_out},
+        select=select,
+        think_budget=think_budget,
+        answer_budget=answer_budget,
     )
     console.print(f"wrote {summary['kept']} verified samples to {out}")
 
@@ -368,6 +414,8 @@ def evaluate(
     dtype: DtypeOpt = ServerConfig.dtype,
     overwrite: bool = False,
     server_timeout: GiveUpOpt = 120.0,
+    think_budget: ThinkBudgetOpt = 0,  # thinking budget (trainers/think.py)
+    answer_budget: AnswerBudgetOpt = 0,
 ) -> None:
     """Mean reward and pass@k of a model on an env."""
     _run_job_command(
@@ -389,6 +437,8 @@ def evaluate(
         threshold=threshold,
         seed=seed,
         assistant_prefix=assistant_prefix,
+        think_budget=think_budget,
+        answer_budget=answer_budget,
     )
 
 
