@@ -1,7 +1,8 @@
 """Which verified samples of a task are kept: ``--select first|best|shortest|diverse``.
 
-Every mode keeps up to K samples whose final replies are distinct (neither identical nor
-near-identical after folding case and white space: difflib similarity below ``near``):
+Every mode keeps up to K samples whose paths (the replies, and in multi-turn envs the tool
+results between them) are distinct (neither identical nor near-identical after folding case and
+white space: difflib similarity below ``near``):
 - ``first`` (the default, as before): highest reward first, then sample order;
 - ``best``: highest reward, ties to the shortest (fewest completion tokens), then sample order;
 - ``shortest``: fewest completion tokens, ties to the higher reward, then sample order;
@@ -39,12 +40,16 @@ def similarity(a: str, b: str) -> float:
 
 
 def folded(rollout: Rollout) -> str:
-    """The final reply, case and white space folded: what distinctness is judged on."""
-    return " ".join(rollout.messages[-1]["content"].split()).lower()
+    """The path (every message from the first reply on: one reply in single-turn envs, the calls,
+    tool results and answer in multi-turn ones), case and white space folded: what distinctness
+    is judged on."""
+    messages = rollout.messages
+    first = next((i for i, m in enumerate(messages) if m.get("role") == "assistant"), len(messages) - 1)
+    return " ".join(" ".join(m.get("content") or "" for m in messages[first:]).split()).lower()
 
 
 def distinct(rollouts: list[Rollout], limit: int, near: float) -> list[Rollout]:
-    """Up to limit rollouts whose final replies are neither identical nor near-identical
+    """Up to limit rollouts whose paths are neither identical nor near-identical
     (difflib similarity >= near after folding case and white space)."""
     kept: list[str] = []
     chosen = []
