@@ -88,3 +88,20 @@ def test_selection_keeps_at_most_k_and_names_bad_modes(samples):
         choose(samples, "longest", 2, 0.9)
     with pytest.raises(ValueError, match="select must be one of"):
         SamplingJob(env_id="x", select="longest").validate()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["sample", "--select", "longest"], "select must be one of"),
+        (["sample", "--termination-out", "t.jsonl"], "--termination-out needs --think-budget"),
+        (["evaluate", "--answer-budget", "8"], "answer_budget needs think_budget"),
+        (["train", "grpo", "--overlong", "drop"], "overlong must be one of"),
+    ],
+)
+def test_bad_options_end_in_one_line_before_any_server(args, message, tmp_path):
+    from tests.trainers.test_cli import cli
+
+    result = cli(*args, "--out", str(tmp_path / "out.jsonl"))
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert not (tmp_path / "out.jsonl").exists()
