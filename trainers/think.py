@@ -20,6 +20,7 @@ SFTTrainer takes as already tokenized and keeps as is; see ``termination_record`
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +56,16 @@ def think_budget(think: int, answer: int, max_tokens: int) -> ThinkBudget | None
     return budget
 
 
+_CLOSE_IDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # client -> its model's </think> ids
+
+
+async def close_tokens(client: RolloutClient) -> list[int]:
+    """The served model's tokens of ``</think>`` (asked once per client)."""
+    if client not in _CLOSE_IDS:
+        _CLOSE_IDS[client] = await client.tokenize(THINK_CLOSE)
+    return list(_CLOSE_IDS[client])
+
+
 @dataclass
 class BudgetedReply:
     parts: list[Completion]  # one (no think block to close) or two (reasoning, answer)
@@ -88,7 +99,7 @@ async def budgeted_reply(
     forced = first.finish_reason == "length" and opened and THINK_CLOSE not in so_far
     if not (closed or forced):
         return BudgetedReply([first], first.text, False, len(first.token_ids) if opened else None)
-    inserted = await client.tokenize(THINK_CLOSE) if forced else []
+    inserted = await close_tokens(client) if forced else []
     answer_sampling = replace(sampling, max_tokens=budget.answer)
     try:
         answer = await client.continue_tokens(
