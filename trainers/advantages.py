@@ -7,12 +7,21 @@ bottom, with the variants researchers switch between:
   or sum over a constant length (Dr.GRPO);
 - clipped importance ratio against the sampling logprobs, asymmetric bounds allowed
   (DAPO's clip-higher), an optional k3 KL estimate to a reference policy;
-- GAE over generated tokens for PPO, and the clipped value loss.
+- GAE over generated tokens for PPO, and the clipped value loss;
+- replies that hit the token limit: trained as any, masked, or softly penalised (DAPO).
 """
 
 from __future__ import annotations
 
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
 import torch
+
+from trainers.config import OVERLONG
+
+if TYPE_CHECKING:
+    from trainers.batch import TokenSample
 
 AGGREGATIONS = ("sequence_mean", "token_mean", "constant_length")
 
@@ -146,3 +155,59 @@ def clipped_value_loss(
     clipped = old_values + torch.clamp(values - old_values, -clip, clip)
     per_token = 0.5 * torch.maximum((values - returns) ** 2, (clipped - returns) ** 2)
     return aggregate(per_token, mask, "token_mean")
+
+
+# ---- overlong replies ---------------------------------------------------------------------------
+
+
+def soft_overlong_penalty(length: int, limit: int, buffer: int, penalty: float = 1.0) -> float:
+    """DAPO's soft overlong punishment: 0 up to ``limit - buffer`` tokens, then falling linearly
+    to ``-penalty`` at ``limit`` (and beyond)."""
+    if buffer < 1:
+        raise ValueError(f"the overlong buffer must be at least 1 token, got {buffer}")
+    over = length - (limit - buffer)
+    return -penalty * min(1.0, max(0.0, over / buffer))
+
+
+def overlong_adjust(
+    samples: list[TokenSample], *, how: str, limit: int, buffer: int, penalty: float
+) -> tuple[list[TokenSample], dict[str, float]]:
+    """The samples as trained, and the step's overlong metrics. ``keep``: as they are; ``mask``:
+    a sample whose reply hit the token limit gets an all-zero mask (no gradient; it still counts in
+    its group's mean); ``soft``: the soft penalty of its longest reply is added to its reward (and
+    to its last turn's, for PPO). New samples are returned; the batch's are not changed."""
+    if how not in OVERLONG:
+        raise ValueError(f"overlong must be one of {OVERLONG}, not {how!r}")
+    count = max(1, len(samples))
+    metrics = {
+        "overlong_rate": sum(s.hit_token_limit for s in samples) / count,
+        "think_forced_rate": sum(s.think_forced for s in samples) / count,
+    }
+    if how == "mask":
+        samples = [
+            dataclasses.replace(s, mask=[0] * len(s.mask)) if s.hit_token_limit else s for s in samples
+        ]
+    elif how == "soft":
+        adjusted, total = [], 0.0
+        for s in samples:
+            cut = soft_overlong_penalty(s.longest_reply, limit, buffer, penalty)
+            total += cut
+            if cut:
+                turns = list(s.turn_rewards)
+                if turns:
+                    turns[-1] = (turns[-1][0], turns[-1][1] + cut)
+                s = dataclasses.replace(s, reward=s.reward + cut, turn_rewards=turns)
+            adjusted.append(s)
+        samples = adjusted
+        metrics["overlong_penalty_mean"] = total / count
+    return samples, metrics
+
+
+def overlong_settings(config: Any) -> dict[str, Any]:
+    """``overlong_adjust``'s keyword arguments from a TrainConfig."""
+    return {
+        "how": config.overlong,
+        "limit": config.reply_limit(),
+        "buffer": config.overlong_buffer,
+        "penalty": config.overlong_penalty,
+    }

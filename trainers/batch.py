@@ -30,6 +30,10 @@ class TokenSample:
         default_factory=list
     )  # (index of a turn's last token, its reward)
     outcome: str = "ok"  # the episode's: ok, invalid, timeout, truncated or error
+    # overlong handling (trainers/advantages.py: overlong_adjust)
+    hit_token_limit: bool = False  # a reply (its answer, under a thinking budget) hit its token limit
+    longest_reply: int = 0  # generated tokens of the longest reply
+    think_forced: bool = False  # a reply's reasoning ran past the thinking budget
 
     @property
     def generated_tokens(self) -> int:
@@ -131,4 +135,7 @@ def token_sample(
         dict(rollout.components),
         turn_rewards,
         getattr(rollout, "outcome", "ok"),
+        hit_token_limit=rollout.hit_token_limit,
+        longest_reply=rollout.longest_reply,
+        think_forced=rollout.think_forced,
     )

@@ -138,7 +138,15 @@ def _progress() -> Progress:
 
 
 def _run_sampling(
-    job, env, urls: list[str], out: Path, overwrite: bool, title: str, give_up_s: float
+    job,
+    env,
+    *,
+    urls: list[str],
+    out: Path,
+    overwrite: bool,
+    title: str,
+    give_up_s: float,
+    sides: dict[str, Path | None] | None = None,
 ) -> dict[str, Any]:
     from trainers.client import RolloutClient
     from trainers.rejection_sampling import run_job
@@ -151,7 +159,9 @@ def _run_sampling(
                 progress.update(bar, completed=done, total=total)
 
             async with RolloutClient(urls, model=None, give_up_after_s=give_up_s) as client:
-                return await run_job(job, env, client, out, overwrite=overwrite, on_task_done=on_task_done)
+                return await run_job(
+                    job, env, client, out, overwrite=overwrite, on_task_done=on_task_done, **(sides or {})
+                )
 
     return asyncio.run(main())
 
@@ -329,8 +339,31 @@ COMMON_JOB_OPTIONS = {  # what sample and evaluate take besides the SamplingJob 
 }
 
 
+SIDE_OUTPUTS = {  # sample's extra outputs (trainers/pairs.py, trainers/think.py): files, not job settings
+    "pairs_out": (
+        Path | None,
+        None,
+        typer.Option(help="also write DPO preference pairs (prompt, chosen, rejected) here (resumable)"),
+    ),
+    "termination_out": (
+        Path | None,
+        None,
+        typer.Option(
+            help="also write termination-training records (reasoning cut at --think-budget, only the "
+            "inserted </think> trained: input_ids + labels) here (resumable)"
+        ),
+    ),
+}
+
+
 def _job_command(
-    title: str, summary: str, *, out: tuple[Path, str], defaults: dict[str, Any], fixed: dict[str, Any]
+    title: str,
+    summary: str,
+    *,
+    out: tuple[Path, str],
+    defaults: dict[str, Any],
+    fixed: dict[str, Any],
+    side_outputs: bool,
 ):
     """sample or evaluate: one option per SamplingJob (and SamplingParams) field, with this
     command's defaults; ``fixed`` fields are set here and are not options."""
@@ -338,7 +371,9 @@ def _job_command(
 
     from trainers.client import SamplingParams
     from trainers.config import options
-    from trainers.rejection_sampling import SamplingJob
+    from trainers.rejection_sampling import SamplingJob, check_side_outputs
+
+    side_options = SIDE_OUTPUTS if side_outputs else {}
 
     job_options = [o for o in options(SamplingJob) if o.name not in fixed]
     sampling_options = options(SamplingParams)
@@ -349,6 +384,7 @@ def _job_command(
         for name, (kind, default, opt) in {
             **COMMON_JOB_OPTIONS,
             "out": (Path, out[0], typer.Option(help=out[1])),
+            **side_options,
         }.items()
     ]
     for option in job_options + sampling_options:
@@ -364,16 +400,19 @@ def _job_command(
             sampling = SamplingParams(**{o.name: given[o.name] for o in sampling_options})
             job = SamplingJob(env_id=env_id, env_kwargs=kwargs, sampling=sampling, **job_fields, **fixed)
             job.validate(env_obj.reward_range)  # before any server is started
+            sides = {name: given[name] for name in side_options}
+            check_side_outputs(job, **sides)
             with rollout_servers(given["server"], given["model"], given["dtype"]) as (urls, model_name):
                 job.model = model_name
                 summary_ = _run_sampling(
                     job,
                     env_obj,
-                    urls,
-                    given["out"],
-                    given["overwrite"],
-                    f"{title} {job.env_id}",
-                    given["server_timeout"],
+                    urls=urls,
+                    out=given["out"],
+                    overwrite=given["overwrite"],
+                    title=f"{title} {job.env_id}",
+                    give_up_s=given["server_timeout"],
+                    sides=sides,
                 )
         _print_summary(summary_, given["out"])
         if title == "sampling":
@@ -392,6 +431,7 @@ app.command("sample")(
         out=(Path("data/sft.jsonl"), "SFT JSONL to write (resumed if it exists)"),
         defaults={},
         fixed={},
+        side_outputs=True,
     )
 )
 app.command("evaluate")(
@@ -400,7 +440,9 @@ app.command("evaluate")(
         "Mean reward and pass@k of a model on an env (held-out tasks by default).",
         out=(Path("runs/eval.jsonl"), "JSONL of every scored sample (resumed if it exists)"),
         defaults={"first_task": 1_000_000, "samples_per_task": 4, "seed": 1000},
-        fixed={"keep_per_task": 0, "near_duplicate": 0.9, "keep_truncated": False},  # every sample kept
+        # every sample kept
+        fixed={"keep_per_task": 0, "near_duplicate": 0.9, "keep_truncated": False, "select": "first"},
+        side_outputs=False,
     )
 )
 

@@ -51,6 +51,7 @@ class Completion:
     token_ids: list[int]
     logprobs: list[float]
     prompt_token_ids: list[int]
+    stop_reason: str | int | None = None  # the stop string or token id that ended it (vLLM)
 
     @property
     def truncated(self) -> bool:
@@ -165,10 +166,11 @@ class RolloutClient:
         n: int = 1,
         seed: int | None = None,
         assistant_prefix: str = "",
+        extra_body: dict[str, Any] | None = None,
     ) -> list[Completion]:
         """n completions of the conversation; with assistant_prefix the reply is forced to
-        start with it (the returned text excludes the prefix)."""
-        body = chat_body(self.model, messages, sampling, n, seed, assistant_prefix)
+        start with it (the returned text excludes the prefix). ``extra_body``: more request fields."""
+        body = {**chat_body(self.model, messages, sampling, n, seed, assistant_prefix), **(extra_body or {})}
         async with self._slots:
             data = await self._request("POST", "/v1/chat/completions", body)
         prompt_ids = data.get("prompt_token_ids") or []
@@ -182,6 +184,41 @@ class RolloutClient:
                     token_ids=list(choice.get("token_ids") or []),
                     logprobs=[item["logprob"] for item in logprob_items],
                     prompt_token_ids=list(prompt_ids),
+                    stop_reason=choice.get("stop_reason"),
                 )
             )
         return completions
+
+    # ---- token-level continuation (think budgets, trainers/think.py) ---------------------------
+    async def continue_tokens(
+        self, prompt_ids: list[int], sampling: SamplingParams, seed: int | None = None
+    ) -> Completion:
+        """One completion of exactly these prompt tokens (/v1/completions with a token-id prompt):
+        a continuation of a reply whose tokens are already known, with no re-tokenization."""
+        body: dict[str, Any] = {
+            "model": self.model,
+            "prompt": prompt_ids,
+            **sampling.as_dict(),
+            "logprobs": 0,
+            "return_token_ids": True,
+        }
+        if seed is not None:
+            body["seed"] = seed
+        async with self._slots:
+            data = await self._request("POST", "/v1/completions", body)
+        choice = data["choices"][0]
+        return Completion(
+            text=choice.get("text") or "",
+            finish_reason=choice.get("finish_reason") or "unknown",
+            token_ids=list(choice.get("token_ids") or []),
+            logprobs=[float(x) for x in (choice.get("logprobs") or {}).get("token_logprobs") or []],
+            prompt_token_ids=list(choice.get("prompt_token_ids") or prompt_ids),
+            stop_reason=choice.get("stop_reason"),
+        )
+
+    async def tokenize(self, text: str) -> list[int]:
+        """The served model's token ids of ``text`` (no special tokens added)."""
+        body = {"model": self.model, "prompt": text, "add_special_tokens": False}
+        async with self._slots:
+            data = await self._request("POST", "/tokenize", body)
+        return list(data["tokens"])

@@ -22,6 +22,7 @@ from trainers.client import RequestRejected, RolloutClient, SamplingParams, Serv
 from trainers.config import TrainConfig
 from trainers.rollout import run_episode
 from trainers.rollout_log import rollout_record
+from trainers.think import think_budget
 
 
 def retrying(call, *args, timeout_s: float, urls: list[str]):
@@ -123,6 +124,7 @@ class Rollouts:
         c = self.config
         started, first = time.monotonic(), position
         sampling = SamplingParams(max_tokens=c.max_tokens, temperature=c.temperature)
+        budget = think_budget(c.think_budget, c.answer_budget, c.max_tokens)
         samples: list[TokenSample] = []
         trained: list[bool] = []
         dropped = lost = groups_kept = 0
@@ -139,6 +141,7 @@ class Rollouts:
                         sampling=sampling,
                         base_seed=c.seed + position + n,
                         assistant_prefix=c.assistant_prefix,
+                        think_budget=budget,
                     )
                     for n, task_id in enumerate(ids)
                     for i in range(c.group_size)

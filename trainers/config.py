@@ -19,6 +19,7 @@ AGGREGATIONS = ("sequence_mean", "token_mean", "constant_length")
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("auto", "float32", "bfloat16")
 VARIANTS = ("grpo", "dr_grpo")
+OVERLONG = ("keep", "mask", "soft")  # replies that hit the token limit: see advantages.overlong_adjust
 
 
 def setting(default: Any, help: str, *, cli: bool = True, flag: str = "") -> Any:  # noqa: A002
@@ -41,6 +42,20 @@ class TrainConfig:
     max_tokens: int = setting(64, "token budget of each reply")
     temperature: float = setting(1.0, "sampling temperature")
     assistant_prefix: str = setting("", "force the first reply to start with this text, e.g. '<think>'")
+    # thinking budget and overlong replies (trainers/think.py, advantages.overlong_adjust)
+    think_budget: int = setting(
+        0, "tokens of reasoning before </think> is forced and the answer generated after it; 0: no budget"
+    )
+    answer_budget: int = setting(0, "token budget of the answer after </think> (think_budget); 0: max_tokens")
+    overlong: str = setting(
+        "keep",
+        "replies that hit the token limit: keep (trained as any), mask (no gradient), or soft "
+        "(DAPO's penalty, growing linearly over the last overlong_buffer tokens of the limit)",
+    )
+    overlong_buffer: int = setting(
+        16, "the last L tokens of the reply limit over which the soft penalty grows"
+    )
+    overlong_penalty: float = setting(1.0, "the soft penalty at the limit (subtracted from the reward)")
     # the optimizer
     learning_rate: float = setting(2e-4, "AdamW learning rate")
     max_grad_norm: float = setting(1.0, "gradient clipping (global L2 norm)")
@@ -102,6 +117,7 @@ class TrainConfig:
             ("aggregation", AGGREGATIONS),
             ("device", DEVICES),
             ("dtype", DTYPES),
+            ("overlong", OVERLONG),
         ):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, not {getattr(self, name)!r}")
@@ -116,10 +132,35 @@ class TrainConfig:
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
-        for name in ("max_staleness", "lora_rank", "logprob_chunk", "rollouts_per_step"):
+        for name in (
+            "max_staleness",
+            "lora_rank",
+            "logprob_chunk",
+            "rollouts_per_step",
+            "think_budget",
+            "answer_budget",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")
+        self._validate_overlong()
         check_reporters(self.report_to)
+
+    def reply_limit(self) -> int:
+        """The most tokens a reply may have: max_tokens, or reasoning + answer under a thinking budget."""
+        if self.think_budget:
+            return self.think_budget + (self.answer_budget or self.max_tokens)
+        return self.max_tokens
+
+    def _validate_overlong(self) -> None:
+        if self.answer_budget and not self.think_budget:
+            raise ValueError("answer_budget needs think_budget (it is the answer's budget after </think>)")
+        if self.overlong == "soft" and not 1 <= self.overlong_buffer <= self.reply_limit():
+            raise ValueError(
+                f"overlong_buffer must be in [1, {self.reply_limit()}] with overlong: soft, "
+                f"got {self.overlong_buffer}"
+            )
+        if not self.overlong_penalty >= 0:
+            raise ValueError(f"overlong_penalty must be >= 0, got {self.overlong_penalty}")
 
 
 @dataclass

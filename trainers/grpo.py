@@ -17,7 +17,13 @@ from typing import Any
 
 import torch
 
-from trainers.advantages import batch_total, clipped_policy_loss, group_advantages
+from trainers.advantages import (
+    batch_total,
+    clipped_policy_loss,
+    group_advantages,
+    overlong_adjust,
+    overlong_settings,
+)
 from trainers.config import GRPOConfig
 from trainers.distributed import padding, share
 from trainers.trainer import Batch, Trainer
@@ -31,6 +37,7 @@ class GRPOTrainer(Trainer):
     def update(self, batch: Batch) -> dict[str, Any]:
         c = self.config
         samples = [s for s, keep in zip(batch.samples, batch.trained) if keep]
+        samples, overlong = overlong_adjust(samples, **overlong_settings(c))
         rewards = torch.tensor([s.reward for s in samples])
         group_index = {g: i for i, g in enumerate(dict.fromkeys(s.group_id for s in samples))}
         groups = torch.tensor([group_index[s.group_id] for s in samples])
@@ -69,7 +76,11 @@ class GRPOTrainer(Trainer):
             sums["clipped"] += stats["clip_fraction"] * tokens
             sums["kl"] += stats.get("kl", 0.0) * tokens
         sums = {key: self.processes.sum(value) for key, value in sums.items()}
-        metrics = {"loss": sums["loss"], "clip_fraction": sums["clipped"] / max(1.0, sums["tokens"])}
+        metrics = {
+            "loss": sums["loss"],
+            "clip_fraction": sums["clipped"] / max(1.0, sums["tokens"]),
+            **overlong,
+        }
         if c.kl_coef:
             metrics["kl"] = sums["kl"] / max(1.0, sums["tokens"])
         metrics["grad_norm"] = self.clip_gradients()

@@ -19,7 +19,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from trainers.advantages import clipped_policy_loss, clipped_value_loss, gae
+from trainers.advantages import (
+    clipped_policy_loss,
+    clipped_value_loss,
+    gae,
+    overlong_adjust,
+    overlong_settings,
+)
 from trainers.config import PPOConfig
 from trainers.trainer import Batch, Trainer
 
@@ -96,6 +102,7 @@ class PPOTrainer(Trainer):
     def update(self, batch: Batch) -> dict[str, Any]:
         c = self.config
         samples = [s for s, keep in zip(batch.samples, batch.trained) if keep]
+        samples, overlong = overlong_adjust(samples, **overlong_settings(c))
         old_values, advantages, returns = self._targets(samples)
         order = torch.Generator().manual_seed(c.seed * 100_003 + self.step)
         first_epoch: dict[str, list[float]] = {"loss": [], "value_loss": [], "clip_fraction": [], "kl": []}
@@ -138,7 +145,7 @@ class PPOTrainer(Trainer):
         metrics["explained_variance"] = sum(explained) / len(explained)
         if not c.kl_coef:
             del metrics["kl"]
-        return metrics
+        return {**metrics, **overlong}
 
 
 def _explained_variance(values: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor) -> float:

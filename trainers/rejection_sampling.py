@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import difflib
 import json
 import math
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,9 +29,13 @@ from atropos_envs.core import OUTCOMES, TextEnv
 from trainers.client import RolloutClient, SamplingParams
 from trainers.config import setting
 from trainers.machine import provenance
+from trainers.pairs import pair_record, preference_pairs
 from trainers.rollout import Rollout, run_episode
+from trainers.selection import SELECTIONS, choose, distinct  # noqa: F401 - distinct: the public helper
 from trainers.stats import BOOTSTRAP_RESAMPLES, summary_intervals
 from trainers.task_log import TaskLog, atomic_write_text
+from trainers.think import ThinkBudget, termination_record
+from trainers.think import think_budget as budget_of
 
 
 @dataclass
@@ -64,6 +67,10 @@ class SamplingJob:
         "JSONL of every sample, kept or rejected, with reward, components, reason, outcome, token counts "
         "and sampling settings (resumable like the output); default <out stem>.samples.jsonl, 'none': off",
     )
+    # selection and thinking budget (trainers/selection.py, trainers/think.py)
+    select: str = setting("first", f"which verified samples are kept: {', '.join(SELECTIONS)}")
+    think_budget: int = setting(0, "tokens of reasoning before </think> is forced; 0: no budget")
+    answer_budget: int = setting(0, "tokens of the answer after </think> (with think_budget); 0: max_tokens")
 
     def validate(self, reward_range: tuple[float, float] | None = None) -> None:
         """Raise ValueError (one line, naming the field) for settings no job can run with."""
@@ -95,12 +102,29 @@ class SamplingJob:
             raise ValueError(f"temperature must be >= 0, got {self.sampling.temperature}")
         if not 0.0 < self.sampling.top_p <= 1.0:
             raise ValueError(f"top_p must be in (0, 1], got {self.sampling.top_p}")
+        self._validate_selection()
+
+    def _validate_selection(self) -> None:
+        if self.select not in SELECTIONS:
+            raise ValueError(f"select must be one of {SELECTIONS}, got {self.select!r}")
+        for name in ("think_budget", "answer_budget"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+        self.budget()
+
+    def budget(self) -> ThinkBudget | None:
+        return budget_of(self.think_budget, self.answer_budget, self.sampling.max_tokens)
 
     def settings(self) -> dict[str, Any]:
-        """What must match for a run to resume an existing output (scheduling and where the
-        every-sample file goes may change)."""
+        """What must match for a run to resume an existing output: scheduling and where the
+        every-sample file goes may change, and fields added later are left out at their
+        defaults, so outputs written before them still resume."""
         settings = json.loads(json.dumps(asdict(self)))
         del settings["tasks_in_flight"], settings["samples_out"]
+        for name in ADDED_FIELDS:
+            if settings.get(name) == getattr(SamplingJob, name):
+                settings.pop(name)
         return settings
 
     def samples_path(self, out: Path) -> Path | None:
@@ -113,37 +137,14 @@ class SamplingJob:
         return path
 
 
+ADDED_FIELDS = ("select", "think_budget", "answer_budget")
+
+
 def pass_at_k(n: int, c: int, k: int) -> float:
     """Unbiased pass@k from n samples of which c passed (Chen et al., 2021)."""
     if n - c < k:
         return 1.0
     return 1.0 - math.comb(n - c, k) / math.comb(n, k)
-
-
-SIMILARITY_CHARS = 20_000  # difflib is quadratic: near-duplicates are judged on the first 20k characters
-
-
-def _similar(a: str, b: str, near: float) -> bool:
-    if a == b:
-        return True
-    matcher = difflib.SequenceMatcher(None, a[:SIMILARITY_CHARS], b[:SIMILARITY_CHARS], autojunk=False)
-    return matcher.real_quick_ratio() >= near and matcher.quick_ratio() >= near and matcher.ratio() >= near
-
-
-def distinct(rollouts: list[Rollout], limit: int, near: float) -> list[Rollout]:
-    """Up to limit rollouts whose final replies are neither identical nor near-identical
-    (difflib similarity >= near after folding case and white space)."""
-    kept: list[str] = []
-    chosen = []
-    for rollout in rollouts:
-        text = " ".join(rollout.messages[-1]["content"].split()).lower()
-        if any(_similar(text, other, near) for other in kept):
-            continue
-        kept.append(text)
-        chosen.append(rollout)
-        if len(chosen) == limit:
-            break
-    return chosen
 
 
 def to_record(rollout: Rollout, job: SamplingJob) -> dict[str, Any]:
@@ -163,7 +164,9 @@ def to_record(rollout: Rollout, job: SamplingJob) -> dict[str, Any]:
                 **job.sampling.as_dict(),
                 "seed": job.seed,
                 "assistant_prefix": job.assistant_prefix,
+                **_budget_fields(job),
             },
+            **_think_fields(rollout, job),
         },
     }
 
@@ -193,6 +196,8 @@ def task_stats(rollouts: list[Rollout], threshold: float) -> dict[str, Any]:
         "passed": sum(r.reward >= threshold for r in rollouts),
         "hit_token_limit": sum(r.hit_token_limit for r in rollouts),
         "completion_tokens": sum(r.completion_tokens for r in rollouts),
+        "think_forced": sum(r.think_forced for r in rollouts),
+        "think_tokens": sum(r.think_tokens for r in rollouts),
     }
 
 
@@ -208,6 +213,7 @@ async def _sample_task(env: TextEnv, task_id: str, job: SamplingJob, client: Rol
                     sampling=job.sampling,
                     base_seed=job.seed,
                     assistant_prefix=job.assistant_prefix,
+                    think_budget=job.budget(),
                 )
                 for i in range(job.samples_per_task)
             )
@@ -221,8 +227,7 @@ def select(rollouts: list[Rollout], job: SamplingJob) -> list[Rollout]:
     verified = [
         r for r in rollouts if r.reward >= job.threshold and (job.keep_truncated or not r.hit_token_limit)
     ]
-    verified.sort(key=lambda r: (-r.reward, r.sample_index))
-    return distinct(verified, job.keep_per_task, job.near_duplicate)
+    return choose(verified, job.select, job.keep_per_task, job.near_duplicate)
 
 
 async def run_job(
@@ -232,8 +237,13 @@ async def run_job(
     out: Path,
     overwrite: bool = False,
     on_task_done: Callable[[int, int], None] | None = None,
+    *,
+    pairs_out: Path | None = None,
+    termination_out: Path | None = None,
 ) -> dict[str, Any]:
-    """Run (or resume) a job; returns the summary, also saved as ``<out>.summary.json``."""
+    """Run (or resume) a job; returns the summary, also saved as ``<out>.summary.json``.
+    ``pairs_out``: DPO preference pairs; ``termination_out``: termination-training records of
+    replies whose reasoning ran past the thinking budget (see ``side_outputs``)."""
     started = time.monotonic()
     job.validate(env.reward_range)
     produced_by = await asyncio.to_thread(provenance, [server.url for server in client.servers])
@@ -247,7 +257,10 @@ async def run_job(
         samples = None
         if samples_path is not None:
             samples = files.enter_context(TaskLog(samples_path, job.settings(), overwrite=overwrite))
-        todo = [t for t in task_ids if t not in log.done]
+        sides = files.enter_context(
+            side_outputs(job, pairs_out=pairs_out, termination_out=termination_out, overwrite=overwrite)
+        )
+        todo = [t for t in task_ids if t not in log.done or any(t not in side.log.done for side in sides)]
         finished = len(task_ids) - len(todo)
         if on_task_done:
             on_task_done(finished, len(task_ids))
@@ -265,7 +278,11 @@ async def run_job(
                     [sample_record(r, job, id(r) in kept) for r in rollouts],
                     {"samples": len(rollouts)},
                 )
-            log.commit(task_id, [to_record(r, job) for r in chosen], task_stats(rollouts, job.threshold))
+            for side in sides:  # the side outputs first: a task is done when the main output has it
+                if task_id not in side.log.done:
+                    side.log.commit(task_id, side.records(rollouts, job), {})
+            if task_id not in log.done:
+                log.commit(task_id, [to_record(r, job) for r in chosen], task_stats(rollouts, job.threshold))
             finished += 1
             if on_task_done:
                 on_task_done(finished, len(task_ids))
@@ -278,6 +295,7 @@ async def run_job(
                 task.cancel()
         summary = summarize(log.entries, job, time.monotonic() - started)
         summary["provenance"] = produced_by  # server model, dtype and vLLM version; this machine's CPU/GPU
+        summary.update({side.name: sum(e["records"] for e in side.log.entries) for side in sides})
     atomic_write_text(out.with_name(out.name + ".summary.json"), json.dumps(summary, indent=2) + "\n")
     return summary
 
@@ -316,9 +334,84 @@ def summarize(entries: list[dict[str, Any]], job: SamplingJob, wall_s: float) ->
     summary["ci95_method"] = (
         f"percentile bootstrap over tasks, {BOOTSTRAP_RESAMPLES} resamples, seed {job.seed}"
     )
+    if job.think_budget:
+        summary.update(think_summary(entries, samples))
     return summary
 
 
 def _mean(values) -> float:
     values = list(values)
     return sum(values) / len(values) if values else 0.0
+
+
+# ---- thinking budget, preference pairs, termination records (trainers/think.py, trainers/pairs.py) ----
+def _budget_fields(job: SamplingJob) -> dict[str, Any]:
+    budget = job.budget()
+    return {} if budget is None else {"think_budget": budget.think, "answer_budget": budget.answer}
+
+
+def _think_fields(rollout: Rollout, job: SamplingJob) -> dict[str, Any]:
+    if not job.think_budget:
+        return {}
+    return {"think_forced": rollout.think_forced, "think_tokens": rollout.think_tokens}
+
+
+def think_summary(entries: list[dict[str, Any]], samples: int) -> dict[str, Any]:
+    """The overlong rate (share of samples whose reasoning hit the budget) and mean thinking length."""
+    forced = sum(e.get("think_forced", 0) for e in entries)
+    return {
+        "overlong_rate": forced / samples if samples else 0.0,
+        "think_forced": forced,
+        "mean_think_tokens": sum(e.get("think_tokens", 0) for e in entries) / samples if samples else 0.0,
+    }
+
+
+@dataclass
+class SideOutput:
+    """An output written beside the SFT one, committed task by task with the same guarantees."""
+
+    name: str  # its count in the summary
+    log: TaskLog
+    records: Callable[[list[Rollout], SamplingJob], list[dict[str, Any]]]
+
+
+def pair_records(rollouts: list[Rollout], job: SamplingJob) -> list[dict[str, Any]]:
+    limit = max(1, job.keep_per_task)
+    return [
+        pair_record(kind, chosen, rejected, env_id=job.env_id, model=job.model)
+        for kind, chosen, rejected in preference_pairs(
+            rollouts, threshold=job.threshold, limit=limit, near=job.near_duplicate
+        )
+    ]
+
+
+def termination_records(rollouts: list[Rollout], job: SamplingJob) -> list[dict[str, Any]]:
+    budget = job.budget()
+    records = [termination_record(r, env_id=job.env_id, model=job.model, budget=budget) for r in rollouts]
+    return [r for r in records if r is not None]
+
+
+def check_side_outputs(job: SamplingJob, *, termination_out: Path | None = None, **_: Any) -> None:
+    if termination_out is not None and not job.think_budget:
+        raise ValueError("--termination-out needs --think-budget (it holds replies cut at the budget)")
+
+
+@contextlib.contextmanager
+def side_outputs(
+    job: SamplingJob, *, pairs_out: Path | None, termination_out: Path | None, overwrite: bool
+) -> Iterator[list[SideOutput]]:
+    """The TaskLogs of the requested side outputs (each with its own progress file)."""
+    check_side_outputs(job, termination_out=termination_out)
+    wanted = [
+        ("pairs", pairs_out, pair_records),
+        ("termination_records", termination_out, termination_records),
+    ]
+    with contextlib.ExitStack() as stack:
+        sides = [
+            SideOutput(
+                name, stack.enter_context(TaskLog(path, {**job.settings(), "output": name}, overwrite)), make
+            )
+            for name, path, make in wanted
+            if path is not None
+        ]
+        yield sides

@@ -8,6 +8,10 @@ One reply never ends a job: an exception the env raises on a reply (in ``step``,
 or copying the conversation) ends that episode with reward 0, outcome ``error`` and the
 exception's one-line reason; a server refusing a later turn (the conversation outgrew the
 context window) ends it as ``truncated``, scored on the turns so far.
+
+With a thinking budget (``trainers.think``) each reply's reasoning is cut at the budget and
+its answer generated as a continuation: a reply is then two ``Turn``s (reasoning, answer), the
+first marked ``think_part`` (and ``think_forced`` when ``</think>`` was inserted).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 
 from atropos_envs.core import Episode, TextEnv
 from trainers.client import Completion, RequestRejected, RolloutClient, SamplingParams
+from trainers.think import ThinkBudget, budgeted_reply
 
 
 @dataclass
@@ -30,6 +35,9 @@ class Turn:
     logprobs: list[float]
     finish_reason: str
     reward: float = 0.0  # what env.step returned for this turn (the episode score on the last)
+    think_part: bool = False  # the reasoning of a budgeted reply; its answer is the next turn
+    think_forced: bool = False  # that reasoning was cut at the budget and </think> inserted
+    think_tokens: int = 0  # tokens of reasoning in this turn (counted under a thinking budget)
 
 
 @dataclass
@@ -51,7 +59,29 @@ class Rollout:
 
     @property
     def hit_token_limit(self) -> bool:
-        return any(t.finish_reason == "length" for t in self.turns)
+        """A reply (an answer, under a thinking budget) was cut by its token limit."""
+        return any(t.finish_reason == "length" and not t.think_part for t in self.turns)
+
+    @property
+    def think_forced(self) -> bool:
+        """A reply's reasoning ran past the thinking budget (</think> was inserted)."""
+        return any(t.think_forced for t in self.turns)
+
+    @property
+    def think_tokens(self) -> int:
+        """Tokens of reasoning of the budgeted replies (0 without a budget)."""
+        return sum(t.think_tokens for t in self.turns)
+
+    @property
+    def longest_reply(self) -> int:
+        """Generated tokens of the longest reply (a budgeted one's reasoning and answer together)."""
+        lengths, running = [], 0
+        for turn in self.turns:
+            running += len(turn.token_ids)
+            if not turn.think_part:
+                lengths.append(running)
+                running = 0
+        return max([*lengths, running])
 
 
 def sample_seed(base_seed: int, task_id: str, sample_index: int) -> int:
@@ -69,27 +99,32 @@ async def run_episode(
     sampling: SamplingParams,
     base_seed: int | None = 0,
     assistant_prefix: str = "",
+    think_budget: ThinkBudget | None = None,
 ) -> Rollout:
     episode = env.start(task_id)
     observation = episode.observation
     turns: list[Turn] = []
     info: dict[str, Any] = {}
     terminated = truncated = False
+    replies = 0
     while not (terminated or truncated):
-        seed = None if base_seed is None else sample_seed(base_seed, task_id, sample_index) + len(turns)
-        prefix = assistant_prefix if not turns else ""
+        seed = None if base_seed is None else sample_seed(base_seed, task_id, sample_index) + replies
+        prefix = assistant_prefix if not replies else ""
         try:
-            (completion,) = await client.chat(observation, sampling, n=1, seed=seed, assistant_prefix=prefix)
+            new_turns, text = await _reply(
+                client, observation, sampling, think_budget, seed=seed, prefix=prefix
+            )
         except RequestRejected as exc:
-            if not turns:
+            if not replies:
                 raise  # the task's own prompt is refused: a configuration problem, not a reply
             info = await asyncio.to_thread(_score_cut_short, episode, exc)
             truncated = True
             break
-        turns.append(_turn(completion))
+        turns += new_turns
+        replies += 1
         try:
             observation, reward, terminated, truncated, info = await asyncio.to_thread(
-                episode.step, prefix + completion.text
+                episode.step, prefix + text
             )
         except Exception as exc:  # the env failed on this reply: it scores 0, the job goes on
             info = {"reward": 0.0, "components": {}, "reason": env_error_reason(exc), "outcome": "error"}
@@ -107,6 +142,26 @@ async def run_episode(
         turns=turns,
         outcome=str(info.get("outcome", "ok")),
     )
+
+
+async def _reply(
+    client: RolloutClient,
+    messages: list[dict[str, str]],
+    sampling: SamplingParams,
+    budget: ThinkBudget | None,
+    *,
+    seed: int | None,
+    prefix: str,
+) -> tuple[list[Turn], str]:
+    """One assistant reply: its turns (two under a thinking budget) and its text."""
+    if budget is None:
+        (completion,) = await client.chat(messages, sampling, n=1, seed=seed, assistant_prefix=prefix)
+        return [_turn(completion)], completion.text
+    reply = await budgeted_reply(client, messages, sampling, budget, seed=seed, prefix=prefix)
+    turns = [_turn(part) for part in reply.parts]
+    turns[0].think_part = len(turns) == 2 or reply.forced
+    turns[0].think_forced, turns[0].think_tokens = reply.forced, reply.think_tokens or 0
+    return turns, reply.text
 
 
 def env_error_reason(exc: BaseException) -> str:

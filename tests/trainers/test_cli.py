@@ -158,7 +158,7 @@ def test_sample_and_evaluate_options_come_from_the_job_fields(tmp_path):
     assert "--n" in flags and "--keep" in flags and "--tasks-in-flight" in flags
     for flag in flags:
         assert flag in sample_help, flag
-        assert flag in evaluate_help or flag in ("--keep", "--near-duplicate", "--keep-truncated"), flag
+        assert flag in evaluate_help or flag in ("--keep", "--near-duplicate", "--keep-truncated", "--select")
     assert "--keep " not in evaluate_help and "[default: 1000000]" in evaluate_help
     result = cli(
         "sample", "--tasks-in-flight", "0", "--server", "http://127.0.0.1:9", "--out", str(tmp_path / "o")
