@@ -154,9 +154,14 @@ class Processes:
 
     def accumulating(self, model, last: bool):
         """No gradient all-reduce until the last micro-batch of an optimizer step."""
-        if self.accelerator is None or last:
+        if self.accelerator is None:
             return contextlib.nullcontext()
-        return self.accelerator.no_sync(model)
+        if self.accelerator.state.deepspeed_plugin is not None:
+            # DeepSpeed steps inside ``backward`` at an accumulation boundary, which accelerate
+            # takes from ``sync_gradients``; ZeRO-2/3 cannot skip the gradient reduction.
+            self.accelerator.sync_gradients = last
+            return contextlib.nullcontext()
+        return contextlib.nullcontext() if last else self.accelerator.no_sync(model)
 
     def backward(self, loss: torch.Tensor) -> None:
         if self.accelerator is None:
@@ -167,4 +172,5 @@ class Processes:
     def clip_grad_norm(self, parameters, max_norm: float) -> float:
         if self.accelerator is None:
             return float(torch.nn.utils.clip_grad_norm_(parameters, max_norm))
-        return float(self.accelerator.clip_grad_norm_(parameters, max_norm))
+        norm = self.accelerator.clip_grad_norm_(parameters, max_norm)  # DeepSpeed: its own clipping's norm
+        return float("nan") if norm is None else float(norm)
