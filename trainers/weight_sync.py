@@ -285,6 +285,7 @@ class NcclSync:
         self.urls = urls
         self.served = served_base_name(urls[0])
         self.version: int | None = None
+        self.last = None  # what the last publish pushed: a gathered state dict, or the model
         self.lock = threading.Lock()
         self.source = WeightsSource(dtype, device)
         self.engines: dict[str, object] = {}  # url -> vLLM's NCCLTrainerWeightTransferEngine
@@ -330,6 +331,8 @@ class NcclSync:
                 and httpx.get(f"{u}/weight_info", timeout=30).json().get("weight_version")
                 != f"v{self.version}"
             ]
+            if stale:  # the last published weights (a restarted server holds the base model)
+                self.source.use(self.last if isinstance(self.last, Mapping) else self.last.state_dict())
             for url in stale:
                 engine = self.engines.pop(url, None)
                 if engine is not None:
@@ -340,11 +343,11 @@ class NcclSync:
     def publish(self, model, version: int, tokenizer_dir: Path | None = None, *, weights=None) -> float:
         with self.lock:
             started = time.monotonic()
+            self.last = weights if weights is not None else model
             self.source.use(weights if weights is not None else model.state_dict())
             self.version = version
             for url in self.urls:
                 self._push(url)
-            self.source.use({})
             return time.monotonic() - started
 
 
