@@ -135,6 +135,13 @@ class Processes:
     def prepare(self, model, optimizer):
         if self.accelerator is None:
             return model, optimizer
+        plugin = self.accelerator.state.deepspeed_plugin
+        if plugin is not None and plugin.deepspeed_config.get("train_micro_batch_size_per_gpu") in (
+            None,
+            "auto",
+        ):
+            # no dataloader goes through accelerate to size it; DeepSpeed only logs with it
+            plugin.deepspeed_config["train_micro_batch_size_per_gpu"] = 1
         return self.accelerator.prepare(model, optimizer)
 
     def broadcast(self, value):
