@@ -26,7 +26,7 @@ def _run(out: Path, engine: str, chunk: int) -> dict:
         command = [sys.executable, *args]
     else:
         torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or "torchrun"
-        command = [torchrun, "--nproc_per_node", "2", *args]
+        command = [torchrun, "--standalone", "--nproc_per_node", "2", *args]  # a free port
     result = subprocess.run(command, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     return torch.load(out)
