@@ -183,10 +183,12 @@ class Trainer:
                 urls=self.urls,
             )
 
-    def _checkpoint(self) -> None:
-        """Every rank takes part: a sharded model is gathered and each rank saves its optimizer
-        shard; rank 0 writes the rest (``trainers.checkpoint``)."""
-        weights = self.processes.full_weights(self.model)  # None unless sharded
+    def _checkpoint(self, weights: Any = "gather") -> None:
+        """Every rank takes part: each saves its optimizer shard when the model is sharded;
+        rank 0 writes the rest. ``weights``: what ``Processes.full_weights`` gave every rank
+        this step (the gathered weights on rank 0 when sharded), or "gather" to gather here."""
+        if isinstance(weights, str):
+            weights = self.processes.full_weights(self.model)
         sharded = self.processes.sharded
         if sharded:
             if self.processes.main:
@@ -270,7 +272,7 @@ class Trainer:
         metrics["train_s"] = round(trained - started, 2)
         self.metrics.write(metrics)  # before the checkpoint: a resume trims it back
         if self.step % c.checkpoint_every == 0 or self.step == c.steps:
-            self._checkpoint()
+            self._checkpoint(weights)
         return metrics
 
     # ---- what both losses need ------------------------------------------------------------
