@@ -60,7 +60,7 @@ def test_fsdp2_step_gathers_to_the_weights_of_one_process(tmp_path):
 def test_zero3_step_gathers_to_the_weights_of_one_process(tmp_path):
     """ZeRO-3 with the model's own logits: ZeRO-3 frees the output head after the forward,
     so the trainer turns chunked log-probs off under it (``Processes.logprob_chunk``)."""
-    pytest.importorskip("deepspeed", reason="ZeRO-3 needs deepspeed (pip install 'atropos-envs[deepspeed]')")
+    pytest.importorskip("deepspeed", reason="ZeRO-3 needs deepspeed: pip install deepspeed")
     one = _run(tmp_path / "one.pt", "single", 0)
     two = _run(tmp_path / "zero3.pt", "zero3", 0)
     _assert_same_step(one, two)
