@@ -3,6 +3,12 @@ step, data position and the algorithm's own state (PPO's value head).
 
 Written to ``checkpoint.tmp`` and renamed: a ``checkpoint`` folder that exists is complete.
 A run killed between the two renames leaves ``checkpoint.old``, which is then the last one.
+
+With several processes rank 0 writes the checkpoint. When the weights are sharded (FSDP2,
+ZeRO-3) they are gathered first (``weights``: the full state dict, from every rank's share)
+and each rank adds its own optimizer shard (``optimizer/rank{N}.pt``) to the staging folder
+before rank 0 completes it (``begin_checkpoint`` ... ``save_optimizer_shard`` ...
+``save_checkpoint(fresh=False)``); a resume needs the same number of processes.
 """
 
 from __future__ import annotations
@@ -15,11 +21,39 @@ from typing import Any
 
 import torch
 
+STAGING = "checkpoint.tmp"
 
-def save_checkpoint(out_dir: Path, *, policy, state: dict[str, Any]) -> None:
-    staging = out_dir / "checkpoint.tmp"
+
+def begin_checkpoint(out_dir: Path) -> Path:
+    """An empty staging folder (rank 0, before the ranks add their optimizer shards)."""
+    staging = out_dir / STAGING
     shutil.rmtree(staging, ignore_errors=True)
-    policy.save_pretrained(staging / "weights")
+    staging.mkdir(parents=True)
+    return staging
+
+
+def save_optimizer_shard(out_dir: Path, rank: int, state: dict[str, Any]) -> None:
+    (out_dir / STAGING / "optimizer").mkdir(parents=True, exist_ok=True)
+    torch.save(state, out_dir / STAGING / "optimizer" / f"rank{rank}.pt")
+
+
+def load_optimizer_shard(out_dir: Path, rank: int) -> dict[str, Any]:
+    path = out_dir / "checkpoint" / "optimizer" / f"rank{rank}.pt"
+    if not path.is_file():
+        raise ValueError(f"{path} is missing: resume a sharded run with as many processes as it had")
+    return torch.load(path, weights_only=False)
+
+
+def save_checkpoint(
+    out_dir: Path, *, policy, state: dict[str, Any], weights: dict | None = None, fresh: bool = True
+) -> None:
+    """``weights``: the full state dict when ``policy`` does not hold it (sharded); ``fresh``:
+    False when the staging folder already holds the ranks' optimizer shards."""
+    staging = begin_checkpoint(out_dir) if fresh else out_dir / STAGING
+    if weights is None:
+        policy.save_pretrained(staging / "weights")
+    else:
+        policy.save_pretrained(staging / "weights", state_dict=weights)
     rng = {
         "torch_rng": torch.get_rng_state(),
         "python_rng": random.getstate(),

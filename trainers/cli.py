@@ -268,7 +268,15 @@ def model() -> None:
 
 @app.command()
 def serve(
-    model: ModelOpt = "", port: int = 8000, max_model_len: int = 2048, dtype: DtypeOpt = ServerConfig.dtype
+    model: ModelOpt = "",
+    port: int = 8000,
+    max_model_len: int = 2048,
+    dtype: DtypeOpt = ServerConfig.dtype,
+    # -- dist15: a GPU memory share, so that a trainer fits on the same GPU --
+    gpu_memory_utilization: Annotated[
+        float,
+        typer.Option(help="share of the GPU's memory vLLM takes (weights + KV cache); 0: vLLM's 0.9"),
+    ] = 0.0,
 ) -> None:
     """Start a vLLM server with the model and keep it up until Ctrl-C."""
     from trainers.models import resolve_model
@@ -278,7 +286,16 @@ def serve(
         path = resolve_model(model or None)
         server = VLLMServer(
             ServerConfig(
-                model=path, served_name=path.name, port=port, max_model_len=max_model_len, dtype=dtype
+                model=path,
+                served_name=path.name,
+                port=port,
+                max_model_len=max_model_len,
+                dtype=dtype,
+                extra_args=(  # dist15
+                    ["--gpu-memory-utilization", str(gpu_memory_utilization)]
+                    if gpu_memory_utilization
+                    else []
+                ),
             )
         )
         with console.status(f"starting vLLM for {path.name}"):

@@ -92,7 +92,9 @@ class TrainConfig:
     max_staleness: int = setting(
         0, "weight versions a batch may lag: 1 samples the next batch while this one trains"
     )
-    weight_sync: str = setting("auto", "how weights reach the servers: auto, lora, reload or restart")
+    weight_sync: str = setting(
+        "auto", "how weights reach the servers: auto, lora, reload, restart or nccl (GPU; see README)"
+    )
     server_timeout_s: float = setting(
         300.0, "seconds a dead server is waited for (retrying) before the run stops"
     )

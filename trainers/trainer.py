@@ -28,7 +28,13 @@ from typing import Any
 import torch
 
 from trainers.batch import Batch, TokenSample
-from trainers.checkpoint import load_checkpoint, save_checkpoint
+from trainers.checkpoint import (
+    begin_checkpoint,
+    load_checkpoint,
+    load_optimizer_shard,
+    save_checkpoint,
+    save_optimizer_shard,
+)
 from trainers.config import TrainConfig
 from trainers.distributed import Processes
 from trainers.logprobs import completion_logprobs, pack
@@ -91,6 +97,7 @@ class Trainer:
         self.reference = None  # frozen starting policy for the KL term (LoRA: the base, adapter off)
         if config.kl_coef and not config.lora_rank:
             self.reference = copy.deepcopy(self.policy).to(self.precision.dtype).eval().requires_grad_(False)
+        resumed = self._load_weights()  # into the whole model, before FSDP / DeepSpeed shard it
         optimizer = torch.optim.AdamW(self.trainable_parameters(), lr=config.learning_rate)
         self.model, self.optimizer = self.processes.prepare(self.policy, optimizer)  # DDP / FSDP2 / DeepSpeed
         from transformers import get_scheduler
@@ -113,8 +120,10 @@ class Trainer:
                 list(servers),
                 self.out_dir / "weights",
                 keep=config.max_staleness + 1,
+                device=self.precision.device.type,  # auto: NCCL from a GPU, files from a CPU
+                dtype=self.precision.dtype,
             )
-        self._resume()
+        self._resume(resumed)
         self.metrics = MetricsLog(
             self.out_dir,
             config.report_to if self.processes.main else [],
@@ -143,42 +152,63 @@ class Trainer:
         raise NotImplementedError
 
     # ---- checkpoints ----------------------------------------------------------------------
-    def _resume(self) -> None:
-        state = load_checkpoint(
+    def _load_weights(self) -> dict[str, Any] | None:
+        """The last checkpoint's weights loaded into the policy and its RNG restored (every
+        rank); the rest of its state, or None when the run starts afresh."""
+        return load_checkpoint(
             self.out_dir,
             policy=self.policy,
             config=self.config,
             algorithm=self.algorithm,
             lora=bool(self.config.lora_rank),
         )
+
+    def _resume(self, state: dict[str, Any] | None) -> None:
         if state is None:
             return
-        self.optimizer.load_state_dict(state["optimizer"])
+        if self.processes.sharded:  # each rank's own share of the optimizer state
+            self.optimizer.load_state_dict(load_optimizer_shard(self.out_dir, self.processes.rank))
+        else:
+            self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.load_extra_state(state["extra"])
         self.step, self.data_position = state["step"], state["data_position"]
+        weights = self.processes.full_weights(self.model)  # every rank joins a sharded gather
         if self.sync is not None:
             from trainers.collect import retrying
 
             retrying(
-                self.sync.publish,
-                self.policy,
-                self.step,
-                self.model_path,
+                lambda: self.sync.publish(
+                    self.processes.unwrap(self.model), self.step, self.model_path, weights=weights
+                ),
                 timeout_s=self.config.server_timeout_s,
                 urls=self.urls,
             )
 
-    def _checkpoint(self) -> None:
+    def _checkpoint(self, weights: Any = "gather") -> None:
+        """Every rank takes part: each saves its optimizer shard when the model is sharded;
+        rank 0 writes the rest. ``weights``: what ``Processes.full_weights`` gave every rank
+        this step (the gathered weights on rank 0 when sharded), or "gather" to gather here."""
+        if isinstance(weights, str):
+            weights = self.processes.full_weights(self.model)
+        sharded = self.processes.sharded
+        if sharded:
+            if self.processes.main:
+                begin_checkpoint(self.out_dir)
+            self.processes.barrier()
+            save_optimizer_shard(self.out_dir, self.processes.rank, self.optimizer.state_dict())
+            self.processes.barrier()
         if not self.processes.main:
             return
         save_checkpoint(
             self.out_dir,
-            policy=self.policy,
+            policy=self.processes.unwrap(self.model),
+            weights=weights,
+            fresh=not sharded,
             state={
                 "step": self.step,
                 "data_position": self.data_position,
-                "optimizer": self.optimizer.state_dict(),
+                "optimizer": None if sharded else self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(),
                 "config": asdict(self.config),
                 "algorithm": self.algorithm,
@@ -235,8 +265,10 @@ class Trainer:
         metrics["learning_rate"] = self.scheduler.get_last_lr()[0]
         self.scheduler.step()  # once per update, whatever the number of optimizer steps in it
         trained = time.monotonic()
-        if rollouts is not None:  # the coordinator pushes the weights (identical on every rank under DDP)
-            publish = lambda: self.sync.publish(self.policy, self.step + 1, self.model_path)  # noqa: E731
+        weights = self.processes.full_weights(self.model)  # gathered (FSDP2 / ZeRO-3) on every rank
+        if rollouts is not None:  # the coordinator alone pushes the weights
+            policy, version = self.processes.unwrap(self.model), self.step + 1
+            publish = lambda: self.sync.publish(policy, version, self.model_path, weights=weights)  # noqa: E731
             metrics["sync_s"] = round(rollouts.advance(publish), 3)
         self.step, self.data_position = self.step + 1, batch.next_position
         metrics["train_s"] = round(trained - started, 2)
@@ -244,7 +276,7 @@ class Trainer:
             self.rollout_log.write(self.step, batch.records)
         self.metrics.write(metrics)  # before the checkpoint: a resume trims it back
         if self.step % c.checkpoint_every == 0 or self.step == c.steps:
-            self._checkpoint()
+            self._checkpoint(weights)
         return metrics
 
     # ---- what both losses need ------------------------------------------------------------
@@ -255,7 +287,10 @@ class Trainer:
         packed = pack(samples, self.precision.device)
         with self.precision.autocast():
             new, states = completion_logprobs(
-                model or self.model, packed, chunk_tokens=self.config.logprob_chunk, hidden=hidden
+                model or self.model,
+                packed,
+                chunk_tokens=self.processes.logprob_chunk(self.config.logprob_chunk),  # 0 under ZeRO-3
+                hidden=hidden,
             )
         return new, packed.sampling_logprobs, packed.mask, states
 

@@ -123,5 +123,5 @@ def test_bad_settings_are_named(change, message):
 def test_weight_sync_must_fit_the_kind_of_training(tmp_path):
     with pytest.raises(ValueError, match="does not fit"):
         make_weight_sync("reload", True, ["http://127.0.0.1:9"], [], tmp_path)
-    with pytest.raises(ValueError, match="auto, lora, reload or restart"):
-        make_weight_sync("nccl", False, ["http://127.0.0.1:9"], [], tmp_path)
+    with pytest.raises(ValueError, match="auto, lora, reload, restart, nccl"):
+        make_weight_sync("ipc", False, ["http://127.0.0.1:9"], [], tmp_path)
