@@ -392,6 +392,48 @@ def evaluate(
     )
 
 
+# ---- env-server: one env over OpenEnv's wire protocol (atropos_envs/server.py) -------------------------
+@app.command("env-server")
+def env_server(
+    env: Annotated[str, typer.Option(help="environment, e.g. Code or atropos_envs/Code-v0 (plugins too)")],
+    env_arg: EnvArgOpt = [],  # noqa: B006
+    tasks: Annotated[
+        Path | None, typer.Option(help="task file (JSONL/JSON/parquet) instead of the generator")
+    ] = None,
+    host: Annotated[str, typer.Option(help="address to bind; any but loopback needs --token")] = "127.0.0.1",
+    port: int = 8100,
+    max_sessions: Annotated[
+        int, typer.Option(help="sessions at once, then CAPACITY_REACHED; 0: 32 per core, at least 16")
+    ] = 0,
+    token: Annotated[
+        str | None, typer.Option(envvar="ATROPOS_ENV_TOKEN", help="bearer token clients must send")
+    ] = None,
+    idle_timeout: Annotated[float, typer.Option(help="seconds a silent session stays open")] = 600.0,
+    step_timeout: Annotated[
+        float, typer.Option(help="seconds a reset/step may take; then the episode ends")
+    ] = 300.0,
+    max_message_bytes: Annotated[int, typer.Option(help="largest message accepted")] = 4 * 2**20,
+) -> None:
+    """Serve an environment over OpenEnv's WebSocket protocol until Ctrl-C."""
+    from atropos_envs.server import ServerSettings, check_bind, default_max_sessions, serve
+
+    with clear_errors():
+        settings = ServerSettings(
+            max_sessions=max_sessions or default_max_sessions(),
+            idle_timeout_s=idle_timeout,
+            step_timeout_s=step_timeout,
+            max_message_bytes=max_message_bytes,
+            token=token or None,
+        )
+        settings.validate()
+        check_bind(host, settings.token)
+        kwargs = parse_env_args(env_arg)
+        if tasks is not None:
+            kwargs["tasks"] = str(tasks)
+        console.print(f"serving {env} at ws://{host}:{port}/ws ({settings.max_sessions} sessions at most)")
+        serve(env, kwargs, host=host, port=port, settings=settings)
+
+
 train_app = typer.Typer(
     no_args_is_help=True, help="Train a policy against an env through the vLLM rollout server."
 )
