@@ -143,8 +143,8 @@ class ProtocolError(Exception):
 class Session:
     """One client's episodes, one at a time; the RNG follows gymnasium's reset(seed) rules."""
 
-    def __init__(self, env: TextEnv):
-        self.env = env
+    def __init__(self, env: TextEnv, env_id: str):
+        self.env, self.env_id = env, env_id
         self.rng = None
         self.episode: Episode | None = None
         self.episode_id: str | None = None
@@ -178,7 +178,7 @@ class Session:
             step_count=episode.turns if episode else 0,
             task_id=episode.task["id"] if episode else None,
             done=bool(episode and episode.done),
-            env_id=self.env.spec.id if self.env.spec else type(self.env).__name__,
+            env_id=self.env_id,
         ).model_dump()
 
     def end(self) -> None:
@@ -223,16 +223,25 @@ class EnvServer:
     """The ASGI app (``self.app``) serving one env; ``serve()`` runs it on uvicorn."""
 
     def __init__(
-        self, env_name: str, env_kwargs: dict[str, Any] | None = None, settings: ServerSettings | None = None
+        self,
+        env_name: str,
+        env_kwargs: dict[str, Any] | None = None,
+        settings: ServerSettings | None = None,
+        *,
+        env: TextEnv | None = None,
     ):
+        """Serve the registered env ``env_name`` built with ``env_kwargs``, or ``env`` as given."""
         self.settings = settings or ServerSettings()
         self.settings.validate()
-        self.env_id = resolve_env_id(env_name)
         self.env_kwargs = dict(env_kwargs or {})
-        try:
-            self.env: TextEnv = gym.make(self.env_id, **self.env_kwargs).unwrapped
-        except TypeError as exc:
-            raise ValueError(f"bad setting for {self.env_id}: {exc}") from None
+        if env is not None:
+            self.env_id, self.env = env_name, env
+        else:
+            self.env_id = resolve_env_id(env_name)
+            try:
+                self.env = gym.make(self.env_id, **self.env_kwargs).unwrapped
+            except TypeError as exc:
+                raise ValueError(f"bad setting for {self.env_id}: {exc}") from None
         workers = self.settings.workers or min(self.settings.max_sessions, 64)
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="env-work")
         self.active = 0
@@ -344,7 +353,7 @@ class EnvServer:
             return
         self.active += 1
         self.served += 1
-        session = Session(self.env)
+        session = Session(self.env, self.env_id)
         try:
             await self._serve_session(websocket, session)
         except WebSocketDisconnect:
