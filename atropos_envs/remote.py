@@ -309,6 +309,10 @@ class _Snapshot:
         self.task, self.messages = task, task["messages"]
 
     @property
+    def observation(self) -> list[Message]:
+        return copy.deepcopy(self.messages)
+
+    @property
     def trajectory(self) -> Trajectory:
         return Trajectory(copy.deepcopy(self.task), copy.deepcopy(self.messages))
 
@@ -513,6 +517,12 @@ class RemoteEpisode:
         finally:
             self.close()
         return _score(reply.get("metadata") or {})
+
+    def __del__(self) -> None:  # an episode dropped unfinished (e.g. only its prompt was read)
+        try:
+            self.close()
+        except Exception:
+            pass
 
     def close(self) -> None:
         self.done = True

@@ -37,6 +37,17 @@ EnvArgOpt = Annotated[
     list[str],
     typer.Option("--env-arg", help="env setting as key=value (value parsed as JSON when it can be)"),
 ]
+EnvServerOpt = Annotated[
+    list[str],
+    typer.Option(
+        "--env-server",
+        help="URL of a running `atropos-envs env-server` (repeat for several): episodes run there, not here",
+    ),
+]
+EnvTokenOpt = Annotated[
+    str | None,
+    typer.Option("--env-token", envvar="ATROPOS_ENV_TOKEN", help="bearer token of the env servers"),
+]
 DtypeOpt = Annotated[
     Literal[DTYPES], typer.Option(help=ServerConfig.help("dtype"))
 ]  # from the ServerConfig field
@@ -50,6 +61,7 @@ def _fail(message: str) -> None:
 @contextlib.contextmanager
 def clear_errors():
     """Known failures end in one line naming the fix; ATROPOS_DEBUG=1 shows the traceback."""
+    from atropos_envs.remote import EnvServerUnavailable
     from atropos_envs.sandbox import SandboxUnavailable
     from atropos_envs.tasks import TaskFileError
     from trainers.client import RequestRejected, ServerUnavailable
@@ -65,6 +77,7 @@ def clear_errors():
         ServerError,
         OutputMismatch,
         SandboxUnavailable,
+        EnvServerUnavailable,
         KeyError,
         ValueError,
     )
@@ -103,6 +116,31 @@ def make_env(name: str, env_args: list[str], tasks: Path | None):
         return env_id, kwargs, gym.make(env_id, **kwargs).unwrapped
     except TypeError as exc:
         raise ValueError(f"bad setting for {env_id}: {exc}") from None
+
+
+def remote_env_pool(
+    name: str,
+    env_args: list[str],
+    tasks: Path | None,
+    urls: list[str],
+    *,
+    token: str | None,
+    give_up_s: float,
+):
+    """(env id, settings, pool) of running env servers, which must serve the env named."""
+    from atropos_envs.registry import NAMESPACE, env_id
+    from atropos_envs.remote import RemoteEnvPool
+
+    if env_args or tasks is not None:
+        raise ValueError(
+            "with --env-server the env's settings and tasks are the servers': pass --env-arg and --tasks "
+            "to `atropos-envs env-server`"
+        )
+    pool = RemoteEnvPool(urls, token=token, give_up_after_s=give_up_s)
+    wanted = name if name.startswith(f"{NAMESPACE}/") else env_id(name)
+    if pool.env_id != wanted:
+        raise ValueError(f"the env servers serve {pool.env_id}, not {wanted}: pass --env {pool.env_id}")
+    return pool.env_id, pool.env_kwargs, pool
 
 
 @contextlib.contextmanager
@@ -178,6 +216,8 @@ def _run_job_command(
     server_timeout: float,
     sampling: dict[str, Any],
     dtype: str = "auto",
+    env_server: list[str] | None = None,
+    env_token: str | None = None,
     **job_fields: Any,
 ) -> dict[str, Any]:
     """What sample and evaluate share: build the env and the job, get servers, run, summarise."""
@@ -185,8 +225,13 @@ def _run_job_command(
     from trainers.rejection_sampling import SamplingJob
 
     with clear_errors():
-        env_id, kwargs, env_obj = make_env(env, env_arg, tasks)
-        if tasks is not None and not job_fields.get("num_tasks"):
+        if env_server:  # episodes run on env servers (atropos_envs/remote.py)
+            env_id, kwargs, env_obj = remote_env_pool(
+                env, env_arg, tasks, env_server, env_token, server_timeout
+            )
+        else:
+            env_id, kwargs, env_obj = make_env(env, env_arg, tasks)
+        if (tasks is not None or "tasks" in kwargs) and not job_fields.get("num_tasks"):
             job_fields["num_tasks"] = None  # every task of the file
         job = SamplingJob(env_id=env_id, env_kwargs=kwargs, sampling=SamplingParams(**sampling), **job_fields)
         job.validate(env_obj.reward_range)  # before any server is started
@@ -312,6 +357,8 @@ def sample(
     dtype: DtypeOpt = ServerConfig.dtype,
     overwrite: bool = False,
     server_timeout: GiveUpOpt = 120.0,
+    env_server: EnvServerOpt = [],  # noqa: B006
+    env_token: EnvTokenOpt = None,
 ) -> None:
     """Rejection sampling: keep verified completions as an SFT dataset (resumable)."""
     summary = _run_job_command(
@@ -326,6 +373,8 @@ def sample(
         server_timeout=server_timeout,
         sampling={"max_tokens": max_tokens, "temperature": temperature, "top_p": top_p},
         dtype=dtype,
+        env_server=env_server,
+        env_token=env_token,
         num_tasks=num_tasks or None,
         samples_per_task=n,
         keep_per_task=keep,
@@ -368,6 +417,8 @@ def evaluate(
     dtype: DtypeOpt = ServerConfig.dtype,
     overwrite: bool = False,
     server_timeout: GiveUpOpt = 120.0,
+    env_server: EnvServerOpt = [],  # noqa: B006
+    env_token: EnvTokenOpt = None,
 ) -> None:
     """Mean reward and pass@k of a model on an env."""
     _run_job_command(
@@ -382,6 +433,8 @@ def evaluate(
         server_timeout=server_timeout,
         sampling={"max_tokens": max_tokens, "temperature": temperature, "top_p": top_p},
         dtype=dtype,
+        env_server=env_server,
+        env_token=env_token,
         num_tasks=num_tasks or None,
         first_task=first_task if tasks is None else 0,
         samples_per_task=n,
