@@ -20,6 +20,7 @@ import json
 import math
 import threading
 import time
+import types
 from typing import Any
 
 import gymnasium as gym
@@ -355,6 +356,7 @@ class RemoteEnvPool:
         self.env_id, self.env_kwargs = first["env_id"], first["env_kwargs"]
         self.reward_range = tuple(first["reward_range"])
         self.max_turns = int(first["max_turns"])
+        self.spec = types.SimpleNamespace(id=self.env_id)  # what drivers and the TRL adapter name it by
         self._lock = threading.Lock()
         self._active = dict.fromkeys(self.urls, 0)
         self._down_until = dict.fromkeys(self.urls, 0.0)

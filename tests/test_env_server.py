@@ -340,3 +340,23 @@ def test_a_pool_gives_up_when_no_server_answers(serve):
         pool.start("1")
     with pytest.raises(EnvServerError):
         raise EnvServerError("X", "y")
+
+
+def test_drivers_check_the_env_servers_before_starting_anything(serve):
+    from typer.testing import CliRunner
+
+    from trainers.cli import app
+
+    server = serve()
+    runner = CliRunner()
+    wrong = runner.invoke(
+        app, ["sample", "--env", "Code", "--env-server", server.url], env={"COLUMNS": "300"}
+    )
+    assert wrong.exit_code == 2 and "serve atropos_envs/Format-v0, not atropos_envs/Code-v0" in wrong.output
+    settings = ["evaluate", "--env", "Format", "--env-arg", "difficulty=2", "--env-server", server.url]
+    refused = runner.invoke(app, settings, env={"COLUMNS": "300"})
+    assert (
+        refused.exit_code == 2 and "pass --env-arg and --tasks to `atropos-envs env-server`" in refused.output
+    )
+    train = ["train", "grpo", "--env", "Code", "--env-server", server.url]
+    assert "not atropos_envs/Code-v0" in runner.invoke(app, train, env={"COLUMNS": "300"}).output

@@ -227,7 +227,7 @@ def _run_job_command(
     with clear_errors():
         if env_server:  # episodes run on env servers (atropos_envs/remote.py)
             env_id, kwargs, env_obj = remote_env_pool(
-                env, env_arg, tasks, env_server, env_token, server_timeout
+                env, env_arg, tasks, env_server, token=env_token, give_up_s=server_timeout
             )
         else:
             env_id, kwargs, env_obj = make_env(env, env_arg, tasks)
@@ -502,6 +502,9 @@ def _train(
     server: list[str],
     model: str,
     overrides: dict[str, Any],
+    *,
+    env_server: list[str] = (),
+    env_token: str | None = None,
 ) -> None:
     """What both train commands do: config from YAML + options, servers, the trainer, the loop."""
     import yaml
@@ -520,7 +523,12 @@ def _train(
         if not isinstance(fields, dict):
             raise ValueError(f"{config} must hold a mapping of {Config.__name__} fields")
         fields.update({k: v for k, v in overrides.items() if v is not None})
-        env_id, kwargs, env_obj = make_env(env, env_arg, None)
+        if env_server:  # episodes on env servers (atropos_envs/remote.py)
+            env_id, kwargs, env_obj = remote_env_pool(
+                env, env_arg, None, list(env_server), token=env_token, give_up_s=120.0
+            )
+        else:
+            env_id, kwargs, env_obj = make_env(env, env_arg, None)
         try:
             settings = Config(env_id=env_id, env_kwargs=kwargs, **fields)
             settings.validate()
@@ -608,6 +616,8 @@ def _train_command(algorithm: str, config_class: type, summary: str):
             "",
             typer.Option(help="Hugging Face model folder; default: the embedded SmolLM2-135M-Instruct"),
         ),
+        "env_server": (list[str], [], EnvServerOpt.__metadata__[0]),  # episodes on env servers
+        "env_token": (str | None, None, EnvTokenOpt.__metadata__[0]),
     }
     parameters = [
         inspect.Parameter(
@@ -640,6 +650,8 @@ def _train_command(algorithm: str, config_class: type, summary: str):
             given["server"],
             given["model"],
             overrides,
+            env_server=given["env_server"],
+            env_token=given["env_token"],
         )
 
     command.__signature__ = inspect.Signature(parameters)
