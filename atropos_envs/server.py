@@ -378,7 +378,7 @@ class EnvServer:
             reply = await self._handle(session, raw)
             if reply is None:  # close
                 return
-            await websocket.send_text(json.dumps(reply))
+            await websocket.send_text(json.dumps(reply, default=str))
 
     async def _handle(self, session: Session, raw: str) -> dict[str, Any] | None:
         request_id = None

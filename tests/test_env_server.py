@@ -360,3 +360,58 @@ def test_drivers_check_the_env_servers_before_starting_anything(serve):
     )
     train = ["train", "grpo", "--env", "Code", "--env-server", server.url]
     assert "not atropos_envs/Code-v0" in runner.invoke(app, train, env={"COLUMNS": "300"}).output
+
+
+def test_remote_env_drives_an_openenv_server_whose_action_is_text():
+    """The other direction: RemoteEnv against a server built with OpenEnv's own create_app."""
+    from openenv.core.env_server import Action, Environment, Observation, State, create_app
+
+    class Say(Action):
+        message: str
+
+    class Heard(Observation):
+        prompt: str = ""
+
+    class Reverse(Environment):
+        """Reverse the word: reward 1 for the reversed word."""
+
+        SUPPORTS_CONCURRENT_SESSIONS = True
+
+        def __init__(self):
+            super().__init__()
+            self._state = State(step_count=0)
+
+        def reset(self, seed=None, episode_id=None, **kwargs):
+            self._state = State(episode_id=episode_id, step_count=0)
+            return Heard(prompt="reverse: stressed")
+
+        def step(self, action, timeout_s=None, **kwargs):
+            self._state.step_count += 1
+            return Heard(prompt="", done=True, reward=float(action.message == "desserts"))
+
+        @property
+        def state(self):
+            return self._state
+
+    app = create_app(Reverse, Say, Heard, env_name="reverse", max_concurrent_envs=4)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.02)
+        env = RemoteEnv(f"http://127.0.0.1:{port}")
+        assert not env.ours and env.action_field == "message"
+        obs, _ = env.reset(seed=3)
+        assert "reverse: stressed" in obs[-1]["content"]
+        _, reward, terminated, truncated, info = env.step("desserts")
+        assert (reward, terminated, truncated, info["outcome"]) == (1.0, True, False, "ok")
+        env.reset()
+        assert env.step("stressed")[1] == 0.0
+        env.close()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
