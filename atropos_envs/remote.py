@@ -92,8 +92,14 @@ def server_info(url: str, token: str | None = None) -> dict[str, Any] | None:
 class Connection:
     """One WebSocket session with an env server; ``request`` returns the reply's data."""
 
-    def __init__(self, url: str, *, token: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
-                 request_ids: bool = True):  # fmt: skip
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        request_ids: bool = True,
+    ):
         self.url, self.timeout_s, self.request_ids = url, timeout_s, request_ids
         self._ids = itertools.count(1)
         try:
@@ -183,8 +189,14 @@ class RemoteEnv(TextEnv):
     OpenEnv server with a text action). ``reset(seed=..., options={"task_id": ...})`` and
     ``step(text)`` behave as the served env's do."""
 
-    def __init__(self, url: str, *, token: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
-                 render_mode: str | None = None):  # fmt: skip
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        render_mode: str | None = None,
+    ):
         gym.Env.__init__(self)
         self.url, self.token, self.timeout_s = url, token, timeout_s
         self.render_mode = render_mode
@@ -339,8 +351,14 @@ class RemoteEnvPool:
     and its episodes are replayed elsewhere. When no server answers for ``give_up_after_s``,
     ``EnvServerUnavailable`` stops the job."""
 
-    def __init__(self, urls: list[str], *, token: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
-                 give_up_after_s: float = 120.0):  # fmt: skip
+    def __init__(
+        self,
+        urls: list[str],
+        *,
+        token: str | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        give_up_after_s: float = 120.0,
+    ):
         if not urls:
             raise ValueError("no env server: pass --env-server URL (started by `atropos-envs env-server`)")
         self.urls, self.token, self.timeout_s = list(dict.fromkeys(urls)), token, timeout_s

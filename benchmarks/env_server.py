@@ -160,8 +160,10 @@ def main() -> None:
                 _percentile(lat, 0.99) * 1e3,
             )
             rows.append(row)
-            print(f"{name}-v0 {where:<11} {episodes} episodes: {row[3]:.1f} episodes/s, "
-                  f"step p50 {row[4]:.1f} ms, p99 {row[5]:.1f} ms")  # fmt: skip
+            print(
+                f"{name}-v0 {where:<11} {episodes} episodes: {row[3]:.1f} episodes/s, "
+                f"step p50 {row[4]:.1f} ms, p99 {row[5]:.1f} ms"
+            )
     load = os.getloadavg()[0]
     if not RESULTS.exists():
         RESULTS.write_text(

@@ -96,8 +96,13 @@ def test_openenv_generic_client_drives_reset_step_state_close(serve):
         assert result.observation["task_id"] == "3"
 
         state = client.state()
-        assert state == {"episode_id": "ep-1", "step_count": 0, "task_id": "3", "done": False,
-                         "env_id": "atropos_envs/Format-v0"}  # fmt: skip
+        assert state == {
+            "episode_id": "ep-1",
+            "step_count": 0,
+            "task_id": "3",
+            "done": False,
+            "env_id": "atropos_envs/Format-v0",
+        }
 
         result = client.step({"text": right_answer(task)})
         assert result.done is True and result.reward == 1.0
