@@ -132,6 +132,10 @@ class Connection:
             self.close()
             raise ConnectionError(f"lost the connection to {self.url}: {exc}") from exc
         reply = json.loads(raw)
+        code = (reply.get("data") or {}).get("code") if reply.get("type") == "error" else None
+        if code in ("CAPACITY_REACHED", "SESSION_ERROR"):  # sent unasked: the session is gone
+            self.close()
+            raise ConnectionError(f"{self.url}: {(reply.get('data') or {}).get('message')} ({code})")
         if request_id is not None and reply.get("request_id") != request_id:
             self.close()
             raise ConnectionError(f"{self.url} answered request {reply.get('request_id')}, not {request_id}")

@@ -420,3 +420,16 @@ def test_remote_env_drives_an_openenv_server_whose_action_is_text():
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+def test_a_pool_goes_to_another_server_when_one_is_full(serve):
+    full, spare = serve(settings=ServerSettings(max_sessions=2)), serve()
+    pool = RemoteEnvPool([full.url, spare.url], give_up_after_s=20)
+    holders = [ws(full), ws(full)]
+    for conn in holders:
+        ask(conn, {"type": "reset", "data": {}})
+    episode = pool.start("1")  # least loaded by the pool's count is `full`: refused, then `spare`
+    assert episode._url == spare.url
+    episode.close()
+    for conn in holders:
+        conn.close()
