@@ -205,7 +205,10 @@ class RemoteEnv(TextEnv):
         self.url, self.token, self.timeout_s = url, token, timeout_s
         self.render_mode = render_mode
         self.config = None
-        self.info = server_info(url, token)
+        try:
+            self.info = server_info(url, token)
+        except httpx.HTTPError as exc:
+            raise ConnectionError(f"cannot reach the env server {url} ({exc}): is it running?") from None
         self.ours = self.info is not None
         if self.ours:
             self.env_id = self.info["env_id"]

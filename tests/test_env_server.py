@@ -433,3 +433,8 @@ def test_a_pool_goes_to_another_server_when_one_is_full(serve):
     episode.close()
     for conn in holders:
         conn.close()
+
+
+def test_remote_env_names_an_unreachable_server():
+    with pytest.raises(ConnectionError, match="cannot reach the env server http://127.0.0.1:9"):
+        RemoteEnv("http://127.0.0.1:9")
