@@ -438,3 +438,19 @@ def test_a_pool_goes_to_another_server_when_one_is_full(serve):
 def test_remote_env_names_an_unreachable_server():
     with pytest.raises(ConnectionError, match="cannot reach the env server http://127.0.0.1:9"):
         RemoteEnv("http://127.0.0.1:9")
+
+
+def test_the_trl_adapter_takes_a_pool(serve):
+    from trainers.trl_adapter import EnvReward, env_dataset, env_name
+
+    server = serve()
+    pool = RemoteEnvPool([server.url])
+    local = gym.make("atropos_envs/Format-v0").unwrapped
+    dataset = env_dataset(pool, 3, start=20)
+    assert dataset["task_id"] == ["20", "21", "22"]
+    assert dataset["prompt"] == [local.prompt(local.get_task(t)) for t in ("20", "21", "22")]
+    assert sum(pool.load().values()) == 0  # the episodes opened for their prompts were closed
+    completions = [right_answer(local.get_task("20")), "no", right_answer(local.get_task("22"))]
+    reward = EnvReward(pool)
+    assert reward(dataset["prompt"], completions, dataset["task_id"]) == [1.0, 0.0, 1.0]
+    assert env_name(pool) == "Format-v0"
