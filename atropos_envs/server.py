@@ -444,8 +444,10 @@ class EnvServer:
             ) from None
         except ProtocolError:
             raise
-        except KeyError as exc:  # an unknown task id
-            raise ProtocolError("VALIDATION_ERROR", str(exc.args[0] if exc.args else exc)) from None
+        except KeyError as exc:
+            if kind == "reset":  # an unknown task id
+                raise ProtocolError("VALIDATION_ERROR", str(exc.args[0] if exc.args else exc)) from None
+            raise ProtocolError("EXECUTION_ERROR", f"KeyError: {exc}") from None
         except Exception as exc:
             first = (str(exc).strip().splitlines() or [""])[0][:300]
             raise ProtocolError("EXECUTION_ERROR", f"{type(exc).__name__}: {first}") from None
