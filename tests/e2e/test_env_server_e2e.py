@@ -117,6 +117,7 @@ def test_sample_on_two_env_servers_writes_the_in_process_records_and_survives_a_
     async def kill_when_busy():
         while pool.load()[urls[0]] == 0:
             await asyncio.sleep(0.01)
+        await asyncio.sleep(1.0)  # its episodes are open (reset done) and wait on generation
         procs[0].kill()
 
     async def go():
