@@ -39,6 +39,17 @@ EnvArgOpt = Annotated[
     list[str],
     typer.Option("--env-arg", help="env setting as key=value (value parsed as JSON when it can be)"),
 ]
+EnvServerOpt = Annotated[
+    list[str],
+    typer.Option(
+        "--env-server",
+        help="URL of a running `atropos-envs env-server` (repeat for several): episodes run there, not here",
+    ),
+]
+EnvTokenOpt = Annotated[
+    str | None,
+    typer.Option("--env-token", envvar="ATROPOS_ENV_TOKEN", help="bearer token of the env servers"),
+]
 DtypeOpt = Annotated[
     Literal[DTYPES], typer.Option(help=ServerConfig.help("dtype"))
 ]  # from the ServerConfig field
@@ -52,6 +63,7 @@ def _fail(message: str) -> None:
 @contextlib.contextmanager
 def clear_errors():
     """Known failures end in one line naming the fix; ATROPOS_DEBUG=1 shows the traceback."""
+    from atropos_envs.remote import EnvServerUnavailable
     from atropos_envs.sandbox import SandboxUnavailable
     from atropos_envs.tasks import TaskFileError
     from trainers.client import RequestRejected, ServerUnavailable
@@ -67,6 +79,7 @@ def clear_errors():
         ServerError,
         OutputMismatch,
         SandboxUnavailable,
+        EnvServerUnavailable,
         KeyError,
         ValueError,
     )
@@ -105,6 +118,31 @@ def make_env(name: str, env_args: list[str], tasks: Path | None):
         return env_id, kwargs, gym.make(env_id, **kwargs).unwrapped
     except TypeError as exc:
         raise ValueError(f"bad setting for {env_id}: {exc}") from None
+
+
+def remote_env_pool(
+    name: str,
+    env_args: list[str],
+    tasks: Path | None,
+    urls: list[str],
+    *,
+    token: str | None,
+    give_up_s: float,
+):
+    """(env id, settings, pool) of running env servers, which must serve the env named."""
+    from atropos_envs.registry import NAMESPACE, env_id
+    from atropos_envs.remote import RemoteEnvPool
+
+    if env_args or tasks is not None:
+        raise ValueError(
+            "with --env-server the env's settings and tasks are the servers': pass --env-arg and --tasks "
+            "to `atropos-envs env-server`"
+        )
+    pool = RemoteEnvPool(urls, token=token, give_up_after_s=give_up_s)
+    wanted = name if name.startswith(f"{NAMESPACE}/") else env_id(name)
+    if pool.env_id != wanted:
+        raise ValueError(f"the env servers serve {pool.env_id}, not {wanted}: pass --env {pool.env_id}")
+    return pool.env_id, pool.env_kwargs, pool
 
 
 @contextlib.contextmanager
@@ -353,6 +391,9 @@ COMMON_JOB_OPTIONS = {  # what sample and evaluate take besides the SamplingJob 
     "dtype": (Literal[DTYPES], ServerConfig.dtype, DtypeOpt.__metadata__[0]),
     "overwrite": (bool, False, typer.Option(help="start again, deleting an existing output")),
     "server_timeout": (float, 120.0, GiveUpOpt.__metadata__[0]),
+    # episodes on env servers (atropos_envs/remote.py): where they run, not what the job is
+    "env_server": (list[str], [], EnvServerOpt.__metadata__[0]),
+    "env_token": (str | None, None, EnvTokenOpt.__metadata__[0]),
 }
 
 
@@ -409,7 +450,17 @@ def _job_command(
 
     def run(**given: Any) -> None:
         with clear_errors():
-            env_id, kwargs, env_obj = make_env(given["env"], given["env_arg"], given["tasks"])
+            if given["env_server"]:  # episodes run on env servers (atropos_envs/remote.py)
+                env_id, kwargs, env_obj = remote_env_pool(
+                    given["env"],
+                    given["env_arg"],
+                    given["tasks"],
+                    given["env_server"],
+                    token=given["env_token"],
+                    give_up_s=given["server_timeout"],
+                )
+            else:
+                env_id, kwargs, env_obj = make_env(given["env"], given["env_arg"], given["tasks"])
             job_fields = {o.name: given[o.name] for o in job_options}
             job_fields["num_tasks"] = job_fields["num_tasks"] or None  # 0: every task of the file
             if given["tasks"] is not None and job_fields["first_task"] == defaults.get("first_task"):
@@ -534,6 +585,48 @@ def view(
     server.wait()  # until Ctrl-C
 
 
+# ---- env-server: one env over OpenEnv's wire protocol (atropos_envs/server.py) -------------------------
+@app.command("env-server")
+def env_server(
+    env: Annotated[str, typer.Option(help="environment, e.g. Code or atropos_envs/Code-v0 (plugins too)")],
+    env_arg: EnvArgOpt = [],  # noqa: B006
+    tasks: Annotated[
+        Path | None, typer.Option(help="task file (JSONL/JSON/parquet) instead of the generator")
+    ] = None,
+    host: Annotated[str, typer.Option(help="address to bind; any but loopback needs --token")] = "127.0.0.1",
+    port: int = 8100,
+    max_sessions: Annotated[
+        int, typer.Option(help="sessions at once, then CAPACITY_REACHED; 0: 32 per core, at least 16")
+    ] = 0,
+    token: Annotated[
+        str | None, typer.Option(envvar="ATROPOS_ENV_TOKEN", help="bearer token clients must send")
+    ] = None,
+    idle_timeout: Annotated[float, typer.Option(help="seconds a silent session stays open")] = 600.0,
+    step_timeout: Annotated[
+        float, typer.Option(help="seconds a reset/step may take; then the episode ends")
+    ] = 300.0,
+    max_message_bytes: Annotated[int, typer.Option(help="largest message accepted")] = 4 * 2**20,
+) -> None:
+    """Serve an environment over OpenEnv's WebSocket protocol until Ctrl-C."""
+    from atropos_envs.server import ServerSettings, check_bind, default_max_sessions, serve
+
+    with clear_errors():
+        settings = ServerSettings(
+            max_sessions=max_sessions or default_max_sessions(),
+            idle_timeout_s=idle_timeout,
+            step_timeout_s=step_timeout,
+            max_message_bytes=max_message_bytes,
+            token=token or None,
+        )
+        settings.validate()
+        check_bind(host, settings.token)
+        kwargs = parse_env_args(env_arg)
+        if tasks is not None:
+            kwargs["tasks"] = str(tasks)
+        console.print(f"serving {env} at ws://{host}:{port}/ws ({settings.max_sessions} sessions at most)")
+        serve(env, kwargs, host=host, port=port, settings=settings)
+
+
 train_app = typer.Typer(
     no_args_is_help=True, help="Train a policy against an env through the vLLM rollout server."
 )
@@ -549,6 +642,9 @@ def _train(
     server: list[str],
     model: str,
     overrides: dict[str, Any],
+    *,
+    env_server: list[str] = (),
+    env_token: str | None = None,
 ) -> None:
     """What both train commands do: config from YAML + options, servers, the trainer, the loop."""
     import yaml
@@ -567,7 +663,12 @@ def _train(
         if not isinstance(fields, dict):
             raise ValueError(f"{config} must hold a mapping of {Config.__name__} fields")
         fields.update({k: v for k, v in overrides.items() if v is not None})
-        env_id, kwargs, env_obj = make_env(env, env_arg, None)
+        if env_server:  # episodes on env servers (atropos_envs/remote.py)
+            env_id, kwargs, env_obj = remote_env_pool(
+                env, env_arg, None, list(env_server), token=env_token, give_up_s=120.0
+            )
+        else:
+            env_id, kwargs, env_obj = make_env(env, env_arg, None)
         try:
             settings = Config(env_id=env_id, env_kwargs=kwargs, **fields)
             settings.validate()
@@ -655,6 +756,8 @@ def _train_command(algorithm: str, config_class: type, summary: str):
             "",
             typer.Option(help="Hugging Face model folder; default: the embedded SmolLM2-135M-Instruct"),
         ),
+        "env_server": (list[str], [], EnvServerOpt.__metadata__[0]),  # episodes on env servers
+        "env_token": (str | None, None, EnvTokenOpt.__metadata__[0]),
     }
     parameters = [
         inspect.Parameter(
@@ -680,6 +783,8 @@ def _train_command(algorithm: str, config_class: type, summary: str):
             given["server"],
             given["model"],
             overrides,
+            env_server=given["env_server"],
+            env_token=given["env_token"],
         )
 
     return _command(parameters, summary, run)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from atropos_envs.core import Episode, TextEnv
+from atropos_envs.remote import EnvServerUnavailable, RemoteEnvPool, RemoteEpisode
 from trainers.client import Completion, RequestRejected, RolloutClient, SamplingParams
 from trainers.think import ThinkBudget, budgeted_reply
 
@@ -91,7 +92,7 @@ def sample_seed(base_seed: int, task_id: str, sample_index: int) -> int:
 
 
 async def run_episode(
-    env: TextEnv,
+    env: TextEnv | RemoteEnvPool,
     task_id: str,
     *,
     sample_index: int,
@@ -101,7 +102,35 @@ async def run_episode(
     assistant_prefix: str = "",
     think_budget: ThinkBudget | None = None,
 ) -> Rollout:
-    episode = env.start(task_id)
+    remote = isinstance(env, RemoteEnvPool)  # episodes on env servers: opening one is network I/O
+    episode = await asyncio.to_thread(env.start, task_id) if remote else env.start(task_id)
+    try:
+        return await _play(
+            episode,
+            task_id,
+            sample_index=sample_index,
+            client=client,
+            sampling=sampling,
+            base_seed=base_seed,
+            assistant_prefix=assistant_prefix,
+            think_budget=think_budget,
+        )
+    finally:
+        if remote:
+            await asyncio.to_thread(episode.close)
+
+
+async def _play(
+    episode: Episode | RemoteEpisode,
+    task_id: str,
+    *,
+    sample_index: int,
+    client: RolloutClient,
+    sampling: SamplingParams,
+    base_seed: int | None,
+    assistant_prefix: str,
+    think_budget: ThinkBudget | None,
+) -> Rollout:
     observation = episode.observation
     turns: list[Turn] = []
     info: dict[str, Any] = {}
@@ -126,6 +155,8 @@ async def run_episode(
             observation, reward, terminated, truncated, info = await asyncio.to_thread(
                 episode.step, prefix + text
             )
+        except EnvServerUnavailable:
+            raise  # no env server answers: the job stops (nothing is scored as a failure)
         except Exception as exc:  # the env failed on this reply: it scores 0, the job goes on
             info = {"reward": 0.0, "components": {}, "reason": env_error_reason(exc), "outcome": "error"}
             terminated, reward = True, 0.0
@@ -171,11 +202,17 @@ def env_error_reason(exc: BaseException) -> str:
     return f"the env failed on this reply: {type(exc).__name__}{detail}"
 
 
-def _score_cut_short(episode: Episode, exc: RequestRejected) -> dict[str, Any]:
+def _score_cut_short(episode: Episode | RemoteEpisode, exc: RequestRejected) -> dict[str, Any]:
     """The info of an episode the server would not continue, scored on its turns so far."""
     why = f"the server refused the next turn ({str(exc)[:200]})"
     try:
-        score = episode.env.score(episode.trajectory)
+        score = (
+            episode.score_now()
+            if isinstance(episode, RemoteEpisode)
+            else episode.env.score(episode.trajectory)
+        )
+    except EnvServerUnavailable:
+        raise
     except Exception as error:
         return {"reward": 0.0, "components": {}, "reason": env_error_reason(error), "outcome": "error"}
     return {
