@@ -1,0 +1,3 @@
+from trainers.cli import app
+
+app()
