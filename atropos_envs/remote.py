@@ -36,6 +36,8 @@ Message = dict[str, str]
 #: websockets >= 17 warns unless a connection made outside a ``with`` block says so.
 DIRECT = {"legacy": True} if "legacy" in inspect.signature(connect).parameters else {}
 DEFAULT_TIMEOUT_S = 330.0  # the server's default step limit (300 s) and a margin
+MAX_REPLY_BYTES = 64 * 2**20  # a reply over this closes the connection (a server cannot flood the driver)
+MAX_TRIES_PER_REQUEST = 3  # connections one request may fail on before its episode is dropped
 
 
 class EnvServerError(RuntimeError):
@@ -107,7 +109,7 @@ class Connection:
                 ws_url(url),
                 additional_headers=_headers(token),
                 open_timeout=min(timeout_s, 30.0),
-                max_size=None,
+                max_size=MAX_REPLY_BYTES,
                 ping_interval=20.0,
                 ping_timeout=60.0,
                 **DIRECT,
@@ -131,7 +133,15 @@ class Connection:
         except (OSError, WebSocketException) as exc:
             self.close()
             raise ConnectionError(f"lost the connection to {self.url}: {exc}") from exc
-        reply = json.loads(raw)
+        try:
+            reply = json.loads(raw)
+        except (ValueError, RecursionError):
+            reply = None
+        if not isinstance(reply, dict) or not isinstance(reply.get("data") or {}, dict):
+            self.close()  # a server that breaks the protocol is treated as a lost connection
+            raise ConnectionError(
+                f"{self.url} sent a reply that is not a protocol message: {str(raw)[:120]!r}"
+            )
         code = (reply.get("data") or {}).get("code") if reply.get("type") == "error" else None
         if code in ("CAPACITY_REACHED", "SESSION_ERROR"):  # sent unasked: the session is gone
             self.close()
@@ -155,10 +165,32 @@ class Connection:
             pass
 
 
+TASK_IDS_PAGE = 10_000  # the server's most task ids in one /tasks reply
+
+
+def paged_task_ids(fetch, limit: int | None, start: int) -> list[str]:
+    """Task ids from ``start`` (at most ``limit``; None: to the end of a task file), fetched a page
+    of ``TASK_IDS_PAGE`` at a time: ``fetch(start=, limit=)`` returns one /tasks reply."""
+    ids: list[str] = []
+    while limit is None or len(ids) < limit:
+        size = TASK_IDS_PAGE if limit is None else min(TASK_IDS_PAGE, limit - len(ids))
+        params = {"start": start + len(ids)} | ({"limit": size} if limit is not None else {})
+        page = [str(i) for i in fetch(**params)["task_ids"]]
+        ids += page
+        if len(page) < size:
+            break
+    return ids
+
+
 def _messages(observation: dict[str, Any]) -> list[Message]:
     """The conversation: ours carry ``messages``; another server's observation becomes one user turn."""
-    messages = observation.get("messages")
+    messages = observation.get("messages") if isinstance(observation, dict) else None
     if isinstance(messages, list):
+        if not all(
+            isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
+            for m in messages
+        ):
+            raise ConnectionError("the env server sent messages that are not {role, content} strings")
         return messages
     return [{"role": "user", "content": json.dumps(observation, ensure_ascii=False, sort_keys=True)}]
 
@@ -171,7 +203,10 @@ def _step_result(data: dict[str, Any]) -> tuple[list[Message], float, bool, bool
     truncated = bool(meta.pop("truncated", observation.get("truncated", False)))
     terminated = bool(meta.pop("terminated", done and not truncated))
     meta.pop("episode_id", None)
-    reward = float(data.get("reward") or 0.0)
+    reward = data.get("reward") or 0.0
+    if isinstance(reward, bool) or not isinstance(reward, (int, float)) or not math.isfinite(reward):
+        raise ConnectionError(f"the env server sent a reward that is not a finite number: {reward!r}")
+    reward = float(reward)
     if not meta:  # another OpenEnv server: no info of ours
         meta = {"reward": reward, "components": {}, "reason": "", "outcome": "ok" if done else "continues"}
     return _messages(observation), reward, terminated, truncated, meta
@@ -282,8 +317,9 @@ class RemoteEnv(TextEnv):
     # ---- what TextEnv's drivers and checkers use ----
     def task_ids(self, limit: int | None = None, start: int = 0) -> list[str]:
         self._require_ours("task ids")
-        params = {"start": start} | ({"limit": limit} if limit is not None else {})
-        return list(get_json(self.url, "/tasks", self.token, **params)["task_ids"])
+        return paged_task_ids(
+            lambda **params: get_json(self.url, "/tasks", self.token, **params), limit, start
+        )
 
     def get_task(self, task_id: str | int) -> dict[str, Any]:
         """The task as a client sees it: its id and its prompt (hidden fields stay on the server)."""
@@ -400,18 +436,19 @@ class RemoteEnvPool:
         return info
 
     def task_ids(self, limit: int | None = None, start: int = 0) -> list[str]:
-        params = {"start": start} | ({"limit": limit} if limit is not None else {})
+        return paged_task_ids(self._tasks_page, limit, start)
+
+    def _tasks_page(self, **params: Any) -> dict[str, Any]:
         url = self._acquire()
         try:
-            reply = get_json(url, "/tasks", self.token, **params)
+            return get_json(url, "/tasks", self.token, **params)
         except httpx.HTTPStatusError as exc:
             raise ValueError(f"{url}/tasks: {exc.response.text[:300]}") from None
         except httpx.HTTPError:
             self._failed(url)
-            return self.task_ids(limit, start)
+            return self._tasks_page(**params)
         finally:
             self._release(url)
-        return list(reply["task_ids"])
 
     def start(self, task_id: str | int) -> RemoteEpisode:
         episode = RemoteEpisode(self, str(task_id))
@@ -507,16 +544,24 @@ class RemoteEpisode:
             return
 
     def _request(self, kind: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
-        while True:
+        """The request on this episode's server; on a lost connection the episode is replayed on
+        another and the request sent again, at most ``MAX_TRIES_PER_REQUEST`` times: a request
+        that every server drops (a reply that crashes them) ends the episode as an env error."""
+        for _ in range(MAX_TRIES_PER_REQUEST):
             if self._conn is None:
                 self.connect()
             assert self._conn is not None and self._url is not None
             try:
                 return self._conn.request(kind, data)
-            except ConnectionError:
+            except ConnectionError as exc:
+                last = exc
                 self._conn = None
                 self.pool._release(self._url)
                 self.pool._failed(self._url)
+        self.done = True
+        raise EnvServerError(
+            "EPISODE_DROPPED", f"{kind} lost its connection {MAX_TRIES_PER_REQUEST} times (last: {last})"
+        )
 
     def step(self, action: str) -> tuple[list[Message], float, bool, bool, dict[str, Any]]:
         if self.done:

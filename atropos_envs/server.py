@@ -47,7 +47,9 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from atropos_envs.core import Episode, TextEnv
 from atropos_envs.registry import resolve_env_id
+from atropos_envs.remote import TASK_IDS_PAGE
 
+MAX_TASK_IDS = TASK_IDS_PAGE  # one /tasks page
 PROTOCOL = "openenv-ws/1"  # OpenEnv's WebSocket protocol, plus request ids, /info, /tasks and "score"
 SERVER_NAME = "atropos-envs"
 
@@ -269,9 +271,10 @@ class EnvServer:
     def _authorized(self, headers) -> bool:
         if not self.settings.token:
             return True
-        given = headers.get("authorization", "")
-        expected = f"Bearer {self.settings.token}"
-        return hmac.compare_digest(given.encode(), expected.encode())
+        scheme, _, given = headers.get("authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(
+            given.strip().encode(), self.settings.token.encode()
+        )
 
     async def health(self, request: Request) -> JSONResponse:
         return JSONResponse({"status": "healthy"})
@@ -333,7 +336,11 @@ class EnvServer:
             limit = int(limit_text) if limit_text not in (None, "") else None
             if start < 0 or (limit is not None and limit < 0):
                 raise ValueError("start and limit must be >= 0")
-            ids = self.env.task_ids(limit, start)
+            if limit is not None and limit > MAX_TASK_IDS:
+                raise ValueError(f"limit must be at most {MAX_TASK_IDS} (page with start)")
+            # limit None: a task file's ids from start (a generator refuses: it has no end),
+            # one page at most; a client pages on with start
+            ids = (await asyncio.to_thread(self.env.task_ids, limit, start))[:MAX_TASK_IDS]
         except ValueError as exc:
             return JSONResponse({"detail": str(exc)}, status_code=400)
         return JSONResponse({"task_ids": ids})
@@ -391,8 +398,8 @@ class EnvServer:
                 )
             try:
                 message = json.loads(raw)
-            except ValueError as exc:
-                raise ProtocolError("INVALID_JSON", f"Invalid JSON: {exc}") from None
+            except (ValueError, RecursionError) as exc:  # nesting past Python's recursion limit too
+                raise ProtocolError("INVALID_JSON", f"Invalid JSON: {str(exc)[:200]}") from None
             if not isinstance(message, dict):
                 raise ProtocolError("VALIDATION_ERROR", "a message is a JSON object with a 'type'")
             request_id = message.get("request_id")

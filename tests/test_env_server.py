@@ -454,3 +454,103 @@ def test_the_trl_adapter_takes_a_pool(serve):
     reward = EnvReward(pool)
     assert reward(dataset["prompt"], completions, dataset["task_id"]) == [1.0, 0.0, 1.0]
     assert env_name(pool) == "Format-v0"
+
+
+# ---- found by attack (hostile clients and hostile servers) -------------------------------------
+def test_task_id_pages_are_bounded_and_the_client_pages_through_a_file(serve, tmp_path, monkeypatch):
+    from atropos_envs import remote
+    from atropos_envs import server as server_module
+
+    server = serve()
+    too_many = httpx.get(server.url + "/tasks", params={"limit": server_module.MAX_TASK_IDS + 1})
+    assert too_many.status_code == 400 and "at most" in too_many.text  # no reply of 10^8 ids
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text(
+        "".join(json.dumps({"id": f"t{i}", "question": "1+1?", "answer": "2"}) + "\n" for i in range(7))
+    )
+    file_server = serve(tasks=str(tasks))
+    monkeypatch.setattr(remote, "TASK_IDS_PAGE", 3)  # the client asks 3 at a time
+    env = RemoteEnv(file_server.url)
+    assert env.task_ids() == [f"t{i}" for i in range(7)] and env.task_ids(5, 1) == [
+        f"t{i}" for i in range(1, 6)
+    ]
+    env.close()
+
+
+def test_nesting_past_the_recursion_limit_is_invalid_json_and_a_lowercase_bearer_is_a_bearer(serve):
+    server = serve()
+    with ws(server) as conn:
+        assert ask(conn, "[" * 50_000)["data"]["code"] == "INVALID_JSON"
+        assert ask(conn, {"type": "reset", "data": {"task_id": "1"}})["type"] == "observation"
+    token = "s3cret-token-0123456789"
+    guarded = serve(settings=ServerSettings(max_sessions=4, token=token))
+    assert httpx.get(guarded.url + "/info", headers={"Authorization": f"bearer {token}"}).status_code == 200
+
+
+class HostileServer:
+    """A WebSocket server on loopback that answers every message with ``reply(message)``."""
+
+    def __init__(self, reply):
+        from websockets.sync.server import serve as ws_serve
+
+        def handler(conn):
+            for raw in conn:
+                message = json.loads(raw)
+                answer = reply(message)
+                if answer is None:
+                    return  # drops the connection
+                conn.send(answer if isinstance(answer, str) else json.dumps(answer))
+
+        self.server = ws_serve(handler, "127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{self.server.socket.getsockname()[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+
+
+def _observation(message, reward=0.0, done=False):
+    obs = {"messages": [{"role": "user", "content": "q"}]}
+    data = {"observation": obs, "reward": reward, "done": done, "metadata": {}}
+    return {"type": "observation", "data": data, "request_id": message.get("request_id")}
+
+
+@pytest.mark.parametrize("reward", [float("nan"), float("inf"), "0.9", True])
+def test_remote_env_refuses_a_reward_that_is_not_a_finite_number(reward):
+    from atropos_envs.remote import Connection
+
+    hostile = HostileServer(
+        lambda m: _observation(m) if m["type"] == "reset" else _observation(m, reward=reward, done=True)
+    )
+    try:
+        conn = Connection(hostile.url, timeout_s=10)
+        conn.request("reset", {})
+        from atropos_envs.remote import _step_result
+
+        with pytest.raises(ConnectionError, match="not a finite number"):
+            _step_result(conn.request("step", {"text": "x"}))
+        conn.close()
+    finally:
+        hostile.close()
+
+
+def test_a_malformed_reply_is_a_lost_connection_not_a_crash():
+    from atropos_envs.remote import Connection
+
+    hostile = HostileServer(lambda m: "[1, 2]" if m["type"] == "reset" else "not json")
+    try:
+        conn = Connection(hostile.url, timeout_s=10)
+        with pytest.raises(ConnectionError, match="not a protocol message"):
+            conn.request("reset", {})
+    finally:
+        hostile.close()
+
+
+def test_a_request_every_server_drops_ends_the_episode_instead_of_replaying_forever(serve):
+    settings = ServerSettings(max_sessions=8, max_message_bytes=4096)
+    servers = [serve(settings=settings), serve(settings=settings)]
+    pool = RemoteEnvPool([s.url for s in servers], give_up_after_s=5)
+    episode = pool.start("1")
+    with pytest.raises(EnvServerError, match="EPISODE_DROPPED|over the limit"):
+        episode.step("x" * 20_000)  # over twice the limit: each server closes the connection
+    assert episode.done
