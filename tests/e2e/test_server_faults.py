@@ -1,6 +1,7 @@
 """Real vLLM servers killed and restarted under a running job: sampling and training keep
 going once a server is back (or on the servers left), and lose or repeat nothing."""
 
+import json
 import subprocess
 import sys
 import time
@@ -25,8 +26,10 @@ def _wait_for(condition, proc, timeout_s=300):
 
 
 def _reference(url, tmp_path):
+    """An uninterrupted run, batched as the faulted one (vLLM's seeded sampling on CPU is not
+    batch-invariant: one task at a time on one server gives both runs the same batches)."""
     reference = tmp_path / "reference.jsonl"
-    full = _sample(url, reference)
+    full = _sample(url, reference, *ONE_TASK_AT_A_TIME)
     assert full.wait(600) == 0, full.stderr.read()
     return _samples(reference)
 
@@ -62,7 +65,13 @@ def test_one_of_two_servers_dying_shifts_its_load_to_the_other(vllm_server, tmp_
         _wait_for(lambda: _committed(out) >= 2, proc)
         second.stop(grace_s=0)  # for good
         assert proc.wait(900) == 0, proc.stderr.read()
-    assert _samples(out) == _reference(vllm_server.url, tmp_path)
+    # Every task sampled in full and committed once. The texts are not compared with a one-server
+    # run: a task's samples were batched over two servers, and vLLM's seeded sampling on CPU is
+    # not batch-invariant (a near-tie token can differ).
+    got = _samples(out)
+    assert len({(t, i) for t, i, _ in got}) == len(got), "a sample was written twice"
+    summary = json.loads(out.with_name(out.name + ".summary.json").read_text())
+    assert summary["tasks"] == 8 and summary["samples"] == 32 and summary["outcomes"].get("error", 0) == 0
 
 
 def test_training_survives_a_server_restart(vllm_server, tmp_path):
