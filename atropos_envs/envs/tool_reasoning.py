@@ -11,8 +11,8 @@ The reasoning ends with ``</think>`` and the answer as ``\\boxed{...}``: a messa
 hold exactly one non-empty ``<think>`` block at the start and one ``\\boxed{}`` after it; a
 message that writes its own ``<tool_response>`` (an invented tool result) is malformed. Both
 score 0, outcome ``invalid``. Drivers may stop generation at ``</tool_call>``
-(``STOP_SEQUENCES``; a message ending in a call the stop left unclosed is run as closed); the
-env also works without it (a call's message then ends wherever the model stopped).
+and ``<tool_response>`` (``STOP_SEQUENCES``; a message ending in a call the stop left unclosed
+is run as closed); the env also works without it (a call's message then ends wherever the model stopped).
 
 Reward, in [0, 1]: ``format_weight`` (0.1) for the shape, ``1 - format_weight - tool_bonus``
 (0.7) for a correct answer (mathematical equivalence, as Format-v0; a numeric reference needs
@@ -51,7 +51,9 @@ from rewards.tool_reasoning import useful_call
 MAX_REPLY_CHARS = 40_000
 MAX_OUTPUT_CHARS = 4000
 RESPONSE_OPEN = "<tool_response>"
-STOP_SEQUENCES = [CLOSE]  # where a driver may stop generation, to run the call at once
+# where a driver may stop generation: after a call, to run it at once, and before a tool response
+# the model starts to invent (the env would refuse the message; stopped there, the call runs)
+STOP_SEQUENCES = [CLOSE, RESPONSE_OPEN]
 _PYTHON = Tool.from_function(python)
 SYSTEM_PROMPT = (
     "Think step by step inside <think> and </think> tags. While thinking you can run Python: write\n"

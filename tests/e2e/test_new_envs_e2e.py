@@ -14,8 +14,12 @@ from trainers.client import RolloutClient, SamplingParams
 from trainers.rejection_sampling import SamplingJob, run_job
 
 pytestmark = pytest.mark.e2e
-# SmolLM2-135M never opens a python call on its own: the prefill starts one, the model writes the code
-PREFIX = '<think>I compute it with Python.\n<tool_call>{"name": "python", "arguments": {"code": "print('
+# SmolLM2-135M never opens a python call on its own, and the code it writes into a started one is
+# often left unclosed (invalid JSON): the prefill is one whole call, the model goes on after it
+PREFIX = (
+    '<think>I compute it with Python.\n<tool_call>{"name": "python", "arguments": '
+    '{"code": "print(2 ** 64)"}}</tool_call>'
+)
 
 
 def sample(server, env, env_id, out, **job):
@@ -40,7 +44,7 @@ def test_tool_reasoning_runs_python_mid_reasoning_and_records_re_verify(vllm_ser
     responses = [m["content"] for r in records for m in r["messages"] if m["role"] == "tool"]
     assert responses, "the prefilled call reaches the env, which answers it mid-reasoning"
     ran = [json.loads(t.split("\n")[1]) for t in responses]
-    assert any("content" in r or r.get("error", "").startswith("[") for r in ran), ran  # sandbox verdicts
+    assert any(r.get("content") == "18446744073709551616\n" for r in ran), ran  # the sandbox ran it
     for record in records:
         roles = [m["role"] for m in record["messages"]]
         assert roles[:3] == ["system", "user", "assistant"] and set(roles[3:]) <= {"assistant", "tool"}
