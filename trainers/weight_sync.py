@@ -55,6 +55,17 @@ def _post(url: str, path: str, **kwargs) -> httpx.Response:
     return response
 
 
+def stale_servers(urls: list[str], version: int | None) -> list[str]:
+    """The servers whose weights are not version ``version`` (restarted with others)."""
+    if version is None:
+        return []
+    return [
+        u
+        for u in urls
+        if httpx.get(f"{u}/weight_info", timeout=30).json().get("weight_version") != f"v{version}"
+    ]
+
+
 def has_dev_endpoints(url: str) -> bool:
     """True when the server was started with VLLM_SERVER_DEV_MODE=1 (in-place weight reload)."""
     try:
@@ -176,13 +187,7 @@ class ReloadSync:
     def ensure(self) -> bool:
         """Reload the weights into a server that restarted with others; True if it had to."""
         with self.lock:
-            stale = [
-                u
-                for u in self.urls
-                if self.version is not None
-                and httpx.get(f"{u}/weight_info", timeout=30).json().get("weight_version")
-                != f"v{self.version}"
-            ]
+            stale = stale_servers(self.urls, self.version)
             for url in stale:
                 self._reload(url)
             return bool(stale)
@@ -324,13 +329,7 @@ class NcclSync:
     def ensure(self) -> bool:
         """A server that restarted lost its NCCL group: join a new one and push the weights."""
         with self.lock:
-            stale = [
-                u
-                for u in self.urls
-                if self.version is not None
-                and httpx.get(f"{u}/weight_info", timeout=30).json().get("weight_version")
-                != f"v{self.version}"
-            ]
+            stale = stale_servers(self.urls, self.version)
             if stale:  # the last published weights (a restarted server holds the base model)
                 self.source.use(self.last if isinstance(self.last, Mapping) else self.last.state_dict())
             for url in stale:
