@@ -76,6 +76,18 @@ class Trajectory:
         return completions[-1] if completions else ""
 
 
+def step_action(action: Any, *, done: bool) -> str:
+    """The assistant's text a step was given (bytes decoded), or the error every episode raises:
+    ResetNeeded after the episode ended, TypeError for anything but text."""
+    if done:
+        raise gym.error.ResetNeeded("the episode is over; call reset() to start a new one")
+    if isinstance(action, bytes):
+        action = action.decode("utf-8", errors="replace")
+    if not isinstance(action, str):
+        raise TypeError(f"the action is the assistant's text (str), got {type(action).__name__}")
+    return action
+
+
 class Episode:
     """The state of one conversation with an env; ``step`` has gymnasium's signature."""
 
@@ -96,12 +108,7 @@ class Episode:
         return Trajectory(self.task, copy.deepcopy(self.messages), copy.deepcopy(self.state))
 
     def step(self, action: str) -> tuple[list[Message], float, bool, bool, dict[str, Any]]:
-        if self.done:
-            raise gym.error.ResetNeeded("the episode is over; call reset() to start a new one")
-        if isinstance(action, bytes):
-            action = action.decode("utf-8", errors="replace")
-        if not isinstance(action, str):
-            raise TypeError(f"the action is the assistant's text (str), got {type(action).__name__}")
+        action = step_action(action, done=self.done)
         self.messages.append({"role": "assistant", "content": action})
         self.turns += 1
         follow_up = self.env.respond(self.task, copy.deepcopy(self.messages), self.state)

@@ -28,7 +28,7 @@ import httpx
 from websockets.exceptions import WebSocketException
 from websockets.sync.client import connect
 
-from atropos_envs.core import Score, TextEnv, Trajectory
+from atropos_envs.core import Score, TextEnv, Trajectory, step_action
 from atropos_envs.spaces import AssistantText, Conversation
 
 Message = dict[str, str]
@@ -287,10 +287,7 @@ class RemoteEnv(TextEnv):
     def step(self, action: str):
         if self._conn is None:
             raise gym.error.ResetNeeded("call reset() before step()")
-        if isinstance(action, bytes):
-            action = action.decode("utf-8", errors="replace")
-        if not isinstance(action, str):
-            raise TypeError(f"the action is the assistant's text (str), got {type(action).__name__}")
+        action = step_action(action, done=False)
         try:
             reply = self._conn.request("step", {self.action_field: action})
         except EnvServerError as exc:
@@ -564,12 +561,7 @@ class RemoteEpisode:
         )
 
     def step(self, action: str) -> tuple[list[Message], float, bool, bool, dict[str, Any]]:
-        if self.done:
-            raise gym.error.ResetNeeded("the episode is over; call reset() to start a new one")
-        if isinstance(action, bytes):
-            action = action.decode("utf-8", errors="replace")
-        if not isinstance(action, str):
-            raise TypeError(f"the action is the assistant's text (str), got {type(action).__name__}")
+        action = step_action(action, done=self.done)
         try:
             reply = self._request("step", {"text": action})
         except EnvServerError:
