@@ -148,27 +148,13 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 
 
 def to_record(rollout: Rollout, job: SamplingJob) -> dict[str, Any]:
-    return {
-        "messages": rollout.messages,
-        "metadata": {
-            "env": job.env_id,
-            "task_id": rollout.task_id,
-            "sample_index": rollout.sample_index,
-            "reward": rollout.reward,
-            "components": rollout.components,
-            "reason": rollout.reason,
-            "outcome": rollout.outcome,
-            "completion_tokens": rollout.completion_tokens,
-            "model": job.model,
-            "sampling": {
-                **job.sampling.as_dict(),
-                "seed": job.seed,
-                "assistant_prefix": job.assistant_prefix,
-                **_budget_fields(job),
-            },
-            **_think_fields(rollout, job),
-        },
+    sampling = {
+        **job.sampling.as_dict(),
+        "seed": job.seed,
+        "assistant_prefix": job.assistant_prefix,
+        **_budget_fields(job),
     }
+    return rollout.record(job.env_id, model=job.model, sampling=sampling, **_think_fields(rollout, job))
 
 
 def sample_record(rollout: Rollout, job: SamplingJob, kept: bool) -> dict[str, Any]:

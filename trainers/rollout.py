@@ -73,6 +73,24 @@ class Rollout:
         """Tokens of reasoning of the budgeted replies (0 without a budget)."""
         return sum(t.think_tokens for t in self.turns)
 
+    def record(self, env_id: str, **metadata: Any) -> dict[str, Any]:
+        """The episode as a ``messages`` record (what SFT outputs, sample files and a run's
+        rollouts write), its score in ``metadata`` followed by the caller's fields."""
+        return {
+            "messages": self.messages,
+            "metadata": {
+                "env": env_id,
+                "task_id": self.task_id,
+                "sample_index": self.sample_index,
+                "reward": self.reward,
+                "components": self.components,
+                "reason": self.reason,
+                "outcome": self.outcome,
+                "completion_tokens": self.completion_tokens,
+                **metadata,
+            },
+        }
+
     @property
     def longest_reply(self) -> int:
         """Generated tokens of the longest reply (a budgeted one's reasoning and answer together)."""

@@ -23,22 +23,7 @@ if TYPE_CHECKING:
 
 
 def rollout_record(rollout: Rollout, *, env_id: str, kept: bool, version: int) -> dict[str, Any]:
-    return {
-        "messages": rollout.messages,
-        "metadata": {
-            "env": env_id,
-            "task_id": rollout.task_id,
-            "sample_index": rollout.sample_index,
-            "reward": rollout.reward,
-            "components": rollout.components,
-            "reason": rollout.reason,
-            "outcome": rollout.outcome,
-            "completion_tokens": rollout.completion_tokens,
-            "hit_token_limit": rollout.hit_token_limit,
-            "kept": kept,
-            "policy_version": version,
-        },
-    }
+    return rollout.record(env_id, hit_token_limit=rollout.hit_token_limit, kept=kept, policy_version=version)
 
 
 class RolloutLog:
