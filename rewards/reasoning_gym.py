@@ -18,6 +18,8 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+from rewards import sat
+
 DEFAULT_SIZE = 10_000  # the virtual dataset size; a task's index is drawn below it
 _HIDDEN = ("composite",)  # the package's own mixer: ReasoningGym-v0 mixes by weight itself
 
@@ -44,6 +46,22 @@ REFUSED = {
 EVALS_ONLY_ITS_REFERENCE = frozenset({"number_sorting"})
 
 
+def _factory() -> Any:
+    """``reasoning_gym.factory`` (DATASETS, CURRICULA, create_dataset); pycosat's stand-in
+    (``rewards.sat``) is registered first when pycosat is not installed."""
+    sat.install()
+    try:
+        from reasoning_gym import factory
+    except ModuleNotFoundError as error:
+        if error.name != "reasoning_gym":
+            raise
+        raise ModuleNotFoundError(
+            "ReasoningGym-v0 needs the reasoning-gym package: run scripts/setup, or "
+            "pip install --no-deps reasoning-gym==0.1.25 (its other dependencies are atropos-envs')"
+        ) from error
+    return factory
+
+
 def check_allowed(name: str) -> None:
     """Refuse a generator of ``REFUSED`` with the reason (a ValueError naming the fix)."""
     if name in REFUSED:
@@ -55,7 +73,7 @@ def scorer_runs_code(name: str) -> bool:
     import inspect
     import re
 
-    from reasoning_gym.factory import DATASETS
+    DATASETS = _factory().DATASETS
 
     source = inspect.getsource(DATASETS[name][0].score_answer)
     return re.search(r"(?<![\w.])(eval|exec)\(|sympify\(|parse_expr\(", source) is not None
@@ -63,20 +81,22 @@ def scorer_runs_code(name: str) -> bool:
 
 def dataset_names() -> list[str]:
     """Every generator the installed reasoning-gym offers (without its composite mixer)."""
-    from reasoning_gym.factory import DATASETS
+    DATASETS = _factory().DATASETS
 
     return sorted(name for name in DATASETS if name not in _HIDDEN)
 
 
 def curriculum_names() -> set[str]:
-    from reasoning_gym.factory import CURRICULA
+    CURRICULA = _factory().CURRICULA
 
     return set(CURRICULA)
 
 
 def describe(name: str) -> dict[str, Any]:
     """One generator: its category, config fields (with defaults) and curriculum levels."""
-    from reasoning_gym.factory import CURRICULA, DATASETS
+    factory = _factory()
+    CURRICULA = factory.CURRICULA
+    DATASETS = factory.DATASETS
 
     dataset_cls, config_cls = DATASETS[name]
     fields = {
@@ -110,7 +130,9 @@ def resolve_config(name: str, config: dict[str, Any] | None, level: int | None, 
     """The generator's config as a JSON-able dict: the curriculum's values at ``level``
     (when given), then the caller's ``config`` on top, then ``seed`` (and ``size``).
     Raises ValueError naming the fix for an unknown generator, level or config field."""
-    from reasoning_gym.factory import CURRICULA, DATASETS
+    factory = _factory()
+    CURRICULA = factory.CURRICULA
+    DATASETS = factory.DATASETS
 
     if name not in DATASETS or name in _HIDDEN:
         raise ValueError(
@@ -159,11 +181,9 @@ def _quiet() -> Iterator[None]:
 
 @functools.lru_cache(maxsize=64)
 def _dataset(name: str, config_json: str) -> Any:
-    from reasoning_gym import create_dataset
-
     check_allowed(name)  # every item and every score goes through here
     with _quiet():
-        return create_dataset(name, **json.loads(config_json))
+        return _factory().create_dataset(name, **json.loads(config_json))
 
 
 def entry(name: str, config: dict[str, Any], index: int) -> dict[str, Any]:
@@ -232,4 +252,4 @@ def adds_to_reference(answer: str, reference: str) -> bool:
 def warm_up() -> None:
     """Run in the scoring worker before the first timed call (importing takes ~1.5 s)."""
     with _quiet():
-        import reasoning_gym  # noqa: F401
+        _factory()
