@@ -14,6 +14,7 @@ import dataclasses
 import functools
 import io
 import json
+import re
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -205,20 +206,90 @@ def _score(dataset: Any, answer: str, item: dict[str, Any]) -> float:
     return min(1.0, max(0.0, value)) if value == value else 0.0  # NaN scores 0
 
 
+#: NaN or an infinity, as Python's float()/complex() read them ("nan", "-inf", "nanj", "nan+nani").
+_NON_FINITE = re.compile(r"(?<![a-z])(nan|inf|infinity)(?![a-hk-z]|[ij][a-z])|\u221e", re.IGNORECASE)
+
+
+def states_non_finite(text: str) -> bool:
+    """Whether ``text`` states NaN or an infinity (a scorer comparing ``abs(a - b)`` with ``<``
+    or ``exp(-distance)`` pays NaN: ``complex_arithmetic``'s does)."""
+    return _NON_FINITE.search(text) is not None
+
+
+def _close(a: float, b: float) -> bool:
+    return abs(a - b) <= 1e-12 * max(1.0, abs(b))  # the values are short decimals: exact in a double
+
+
+def _sorted_numbers(answer: str, item: dict[str, Any]) -> str | None:
+    """number_sorting's scorer accepts each value within 1 of the given one: the sorted list
+    must hold the question's own numbers."""
+    got, want = (json.loads(text.replace("'", '"')) for text in (answer, item["answer"]))
+    if len(got) != len(want) or not all(_close(float(g), float(w)) for g, w in zip(got, want)):
+        return "not the question's numbers (the scorer accepts each within 1)"
+    return None
+
+
+def _decimal_result(answer: str, item: dict[str, Any]) -> str | None:
+    """decimal_arithmetic's scorer accepts any answer within 10^-places (0.001 off passes).
+    The question asks for at most 12 significant digits: a reference with fewer is the exact
+    value and must be met exactly; one with 12 was rounded, so half a unit in its last place."""
+    from decimal import Decimal
+
+    got, want = Decimal(answer.strip()), Decimal(str(item["answer"]).strip()).normalize()
+    slack = Decimal(0)
+    if len(want.as_tuple().digits) >= 12:
+        slack = Decimal(1).scaleb(want.as_tuple().exponent) / 2
+    if abs(got - want) > slack:
+        return f"off by {abs(got - want)} ({'exact' if not slack else 'rounded'} reference {want})"
+    return None
+
+
+def _formatted_number(answer: str, item: dict[str, Any]) -> str | None:
+    """number_format's scorer accepts anything within 0.01: the answer must be the candidate."""
+    if not _close(float(answer.strip().replace(",", "")), float(item["metadata"]["solution"])):
+        return "not the candidate's value (the scorer accepts anything within 0.01)"
+    return None
+
+
+#: Generators whose scorers pay near misses, with the stricter check their full credit needs.
+STRICTER = {
+    "number_sorting": _sorted_numbers,
+    "decimal_arithmetic": _decimal_result,
+    "number_format": _formatted_number,
+}
+
+
+def _refusal(name: str, answer: str, item: dict[str, Any]) -> str:
+    """Why a full-credit answer is still wrong ("" when it stands)."""
+    if states_non_finite(answer) and not states_non_finite(str(item.get("answer"))):
+        return "NaN or an infinity against a finite reference"
+    check = STRICTER.get(name)
+    if check is None:
+        return ""
+    try:
+        return check(answer, item) or ""
+    except (ValueError, TypeError, ArithmeticError, KeyError):
+        return "not a number as the task asks"
+
+
 def score_entry(name: str, config: dict[str, Any], item: dict[str, Any], answer: str) -> dict[str, Any]:
     """The generator's own ``score_answer`` for ``answer`` on ``item``: ``score`` in [0, 1],
-    ``raised`` (why the scorer could not read the answer, else "") and ``control``, its score
-    for ``CONTROL_ANSWER`` on the same item (1.0 there means the scorer pays anything)."""
+    ``raised`` (why the scorer could not read the answer, else ""), ``refused`` (why credit
+    the scorer gave is withdrawn: NaN answers, ``STRICTER`` checks; else "") and ``control``,
+    its score for ``CONTROL_ANSWER`` on the same item (1.0 there means the scorer pays anything)."""
     dataset = _dataset(name, json.dumps(config, sort_keys=True))
+    refused = ""
     try:
         score, raised = _score(dataset, answer, item), ""
+        if score > 0 and (refused := _refusal(name, answer, item)):
+            score = 0.0
     except Exception as exc:  # a scorer that cannot parse the answer refuses it
         score, raised = 0.0, f"{type(exc).__name__}: {exc}"[:200]
     try:
         control = _score(dataset, CONTROL_ANSWER, item)
     except Exception:
         control = 0.0
-    return {"score": score, "raised": raised, "control": control}
+    return {"score": score, "raised": raised, "refused": refused, "control": control}
 
 
 def check_scorer(name: str, config: dict[str, Any], items: int = 8) -> None:
@@ -241,8 +312,9 @@ def check_scorer(name: str, config: dict[str, Any], items: int = 8) -> None:
 def adds_to_reference(answer: str, reference: str) -> bool:
     """Whether ``answer`` is the reference plus other words or numbers (``42 or 43``,
     ``not 42``): a scorer that accepts substrings would pay a list of candidates. Only
-    letters and digits count as extra; brackets, spaces and punctuation do not."""
-    a, r = answer.strip(), reference.strip()
+    letters and digits count as extra; brackets and punctuation do not, and case and spacing are
+    ignored (`YARPSOTUA or x` for `yarpsotua`, `A→C→C 7` for `A → C → C`)."""
+    a, r = ("".join(text.casefold().split()) for text in (answer, reference))  # case and spacing aside
     if not r or a == r or r not in a:
         return False
     rest = a.replace(r, " ", 1)

@@ -24,7 +24,9 @@ overruns). reasoning-gym scorers give partial credit: the default one pays
 ``"42."`` or ``"42 or 43"`` earn 0.3 to 0.8), others 0.01 for any well-formed wrong answer, or
 a share of matching items. We decide: ``correct`` is 1 only when the scorer gives full credit
 (1.0) and the answer does not add words or numbers to the reference (``not 42``, a list of
-candidates); anything less is 0 (``partial_credit=False``, the default). With
+candidates); anything less is 0 (``partial_credit=False``, the default). Full credit is withdrawn for NaN or
+infinite answers against a finite reference and, for scorers that pay near misses, by the stricter
+checks of ``rewards.reasoning_gym.STRICTER``. With
 ``partial_credit=True`` the scorer's value is the ``correct`` component and the reward of an
 answer short of full credit is capped at ``partial_cap`` (0.4 by default, below the bar).
 The reason and the expected answer go to ``info`` only.
@@ -187,6 +189,8 @@ class ReasoningGymEnv(TextEnv):
             if verdict["raised"]:  # malformed for this generator: 0, like any unreadable answer
                 why = f"{task['dataset']} scorer could not read the answer ({verdict['raised']})"
                 return Score(0.0, zero, why, outcome="invalid")
+            if verdict["refused"]:
+                why = f"{task['dataset']} scorer's credit withdrawn: {verdict['refused']}"
             if raw >= 1.0 and verdict["control"] >= 1.0:
                 raw, why = 0.0, f"{task['dataset']} scorer gives full credit to any answer on this task"
         except BoundedTimeout as exc:

@@ -160,6 +160,7 @@ def test_the_scorer_runs_on_a_rebuilt_entry():
     assert score_entry("chain_sum", task["config"], task["entry"], task["answer"]) == {
         "score": 1.0,
         "raised": "",
+        "refused": "",
         "control": 0.0,
     }
     assert score_entry("chain_sum", config, env.get_task("0")["entry"], "not a number")["score"] == 0.0
@@ -204,3 +205,14 @@ def test_a_reply_written_as_python_does_not_run(tmp_path):
         reward, _, _ = play(env, task_id, [answer(payload)])
         assert reward < PASS_BAR
     assert not marker.exists()
+
+
+def test_credit_the_scorer_gives_to_nan_is_withdrawn_with_a_reason():
+    env = ReasoningGymEnv(dataset="complex_arithmetic")
+    for tid in env.task_ids(10):
+        env.reset(options={"task_id": tid})
+        _, reward, _, _, info = env.step("<think>x</think><answer>nan</answer>")
+        assert reward < 0.5 and "credit withdrawn: NaN" in info["reason"], info["reason"]
+        env.reset(options={"task_id": tid})
+        _, reward, _, _, info = env.step(f"<think>x</think><answer>{env.get_task(tid)['answer']}</answer>")
+        assert reward == 1.0, info["reason"]
