@@ -121,7 +121,8 @@ def _exact_float(text: str) -> float:
             if large and written == written.to_integral_value()
             else "write fewer digits"
         )
-        read = int(value) if large else repr(value)
+        read = str(int(value)) if large else repr(value)
+        read = read if len(read) <= 40 else f"{read[:24]}... ({len(read)} digits)"
         raise NotStrictJSON(f"number {text[:30]} is not exactly a double (it would be read as {read}); {fix}")
     return value
 

@@ -115,7 +115,7 @@ _NON_ASCII = r"\u0080-\U0010ffff"
 def _local_part(international: bool) -> str:
     extra = _NON_ASCII if international else ""
     atom = f"[{_ATEXT}{extra}]+"
-    quoted = f'"(?:[{_QTEXT}{extra}]|\\\\[\\x20-\\x7e])*"'
+    quoted = f'"(?:[{_QTEXT}{extra}]|\\\\[\\x20-\\x7e])+"'  # "" (empty) is no mailbox
     return f"(?:{atom}(?:\\.{atom})*|{quoted})"
 
 
