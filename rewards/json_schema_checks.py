@@ -22,13 +22,16 @@ import idna
 #: ECMA ``$`` without the multiline flag: the very end of the input (Python's ``\\Z``), written
 #: as a lookahead so a user pattern that already says ``\\Z`` keeps its own key in patternProperties.
 END_OF_INPUT = "(?!(?s:.))"
+#: ECMA's "." matches no line terminator (Python's matches \\r, U+2028 and U+2029).
+_OUTSIDE_CLASSES = {"$": END_OF_INPUT, ".": "[^\\n\\r\\u2028\\u2029]"}
 #: ECMA's \\d and \\w are ASCII; inside a character class only the ranges are written.
 _ASCII_CLASSES = {"d": "0-9", "w": "A-Za-z0-9_"}
 
 
 def ecma_pattern(pattern: str) -> str:
-    """The pattern with ECMA-262 meaning under Python's ``re``: ``$`` outside a character class
-    matches only at the end of the input, ``\\d``/``\\D``/``\\w``/``\\W`` are ASCII classes.
+    """The pattern with ECMA-262 meaning under Python's ``re``: outside a character class ``$``
+    matches only at the end of the input and ``.`` no line terminator; ``\\d``/``\\D``/``\\w``/``\\W``
+    are ASCII classes.
 
     Character classes are delimited as Python parses them (``]`` right after ``[`` or ``[^`` is a
     literal), so the rewrite never lands inside a class."""
@@ -59,8 +62,8 @@ def ecma_pattern(pattern: str) -> str:
                     out.append(literal)
                     i += 1
             continue
-        elif ch == "$":
-            out.append(END_OF_INPUT)
+        elif ch in _OUTSIDE_CLASSES:
+            out.append(_OUTSIDE_CLASSES[ch])
             i += 1
             continue
         out.append(ch)

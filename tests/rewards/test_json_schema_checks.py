@@ -24,6 +24,10 @@ from rewards.json_schema_checks import ecma_pattern, ecma_schema, is_mailbox
         ("^\\D\\W$", "x-", True),
         ("^[\\d-]+$", "1-2", True),
         ("^[^\\d]$", "\u0661", True),  # Arabic-Indic one is no ECMA digit
+        ("^a.c$", "a\rc", False),  # ECMA's . matches no line terminator
+        ("^a.c$", "a\u2028c", False),
+        ("^a.c$", "a-c", True),
+        ("^a[.]c$", "a.c", True),
     ],
 )
 def test_patterns_mean_what_ecma_262_says(pattern, text, matches):
