@@ -24,6 +24,8 @@ import idna
 END_OF_INPUT = "(?!(?s:.))"
 #: ECMA's "." matches no line terminator (Python's matches \\r, U+2028 and U+2029).
 _OUTSIDE_CLASSES = {"$": END_OF_INPUT, ".": "[^\\n\\r\\u2028\\u2029]"}
+#: ECMA's empty class matches nothing, its negation any character.
+_EMPTY_CLASSES = {"[^]": "(?s:.)", "[]": "(?!)"}
 #: ECMA's \\d and \\w are ASCII; inside a character class only the ranges are written.
 _ASCII_CLASSES = {"d": "0-9", "w": "A-Za-z0-9_"}
 
@@ -33,8 +35,8 @@ def ecma_pattern(pattern: str) -> str:
     matches only at the end of the input and ``.`` no line terminator; ``\\d``/``\\D``/``\\w``/``\\W``
     are ASCII classes.
 
-    Character classes are delimited as Python parses them (``]`` right after ``[`` or ``[^`` is a
-    literal), so the rewrite never lands inside a class."""
+    ``[]`` matches nothing and ``[^]`` any character, as in ECMA (Python would read a literal
+    ``]`` there and go on), so classes are delimited as both engines delimit them."""
     out: list[str] = []
     i, in_class = 0, False
     while i < len(pattern):
@@ -54,13 +56,15 @@ def ecma_pattern(pattern: str) -> str:
         if in_class:
             in_class = ch != "]"
         elif ch == "[":
+            empty = next((e for e in _EMPTY_CLASSES if pattern.startswith(e, i)), None)
+            if empty:  # ECMA's [] and [^]; Python would read a literal ] and go on
+                out.append(_EMPTY_CLASSES[empty])
+                i += len(empty)
+                continue
             in_class = True
-            out.append(ch)
-            i += 1
-            for literal in ("^", "]"):  # Python: "[]...]" and "[^]...]" start with a literal ]
-                if pattern.startswith(literal, i):
-                    out.append(literal)
-                    i += 1
+            negated = pattern.startswith("[^", i)
+            out.append(pattern[i : i + 1 + negated])
+            i += 1 + negated
             continue
         elif ch in _OUTSIDE_CLASSES:
             out.append(_OUTSIDE_CLASSES[ch])
