@@ -131,10 +131,15 @@ _LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 MAX_LOCAL_OCTETS, MAX_DOMAIN_OCTETS, MAX_MAILBOX_OCTETS = 64, 255, 254
 
 
+def _ldh_label(label: str) -> bool:
+    """RFC 1123 label; "--" at positions 3-4 only in an A-label (xn--), as RFC 5891 reserves it."""
+    return bool(_LABEL.fullmatch(label)) and (label[2:4] != "--" or label[:4].lower() == "xn--")
+
+
 def is_hostname(domain: str) -> bool:
     """RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens, 1-63
     characters each, 255 in all; no trailing dot."""
-    return len(domain) <= MAX_DOMAIN_OCTETS and all(_LABEL.fullmatch(label) for label in domain.split("."))
+    return len(domain) <= MAX_DOMAIN_OCTETS and all(map(_ldh_label, domain.split(".")))
 
 
 def _address_literal(literal: str) -> bool:

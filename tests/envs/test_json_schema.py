@@ -359,3 +359,24 @@ def test_user_patterns_and_emails_follow_the_standards():
     assert reply(env, '{"zip": "12345", "to": "@"}')[0] == 0.1
     reward, info = reply(env, '{"zip": "12345", "to": "a\\ud800@b.de"}')
     assert (reward, info["outcome"]) == (0.0, "invalid") and "lone surrogate" in info["reason"]
+
+
+def test_validity_agrees_with_jsonschema_rs():
+    """jsonschema-rs (PyPI; Rust, ECMA-262 patterns, its own format checks) as the reference
+    on generated tasks: the instance, a corruption, and the near-miss probes."""
+    jsonschema_rs = pytest.importorskip("jsonschema_rs")
+    env = make(mode="generate")
+    checked = 0
+    for i in range(60):
+        task = env.get_task(i)
+        replies = [json.dumps(task["reference"])]
+        probes = env.probes(task).items()  # the rounded-number one is refused before any validator
+        replies += [turns[0] for name, turns in probes if name.startswith(("newline", "bare @"))]
+        for address in ("a@b", '"q r"@example.org', "a@[192.0.2.1]", "a..b@x.org", "a@x.org\n"):
+            replies.append(json.dumps({**task["reference"], "email": address}))
+        reference = jsonschema_rs.validator_for(task["schema"], validate_formats=True)
+        for text in replies:
+            ours = reply(env, text, str(i))[1]["components"]["valid"] == 1.0
+            assert ours is reference.is_valid(json.loads(text)), text
+            checked += 1
+    assert checked > 350
