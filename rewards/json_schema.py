@@ -4,7 +4,10 @@ JSON values.
 Pure functions. Inputs are size- and depth-checked before parsing (linear scans), so a
 huge or deeply nested reply is rejected with a reason instead of exhausting the stack.
 Replies are parsed as strict JSON (RFC 8259): ``NaN``, ``Infinity``, numbers that overflow
-to infinity and duplicate object keys are refused (Python's ``json`` accepts them all).
+to infinity and duplicate object keys are refused (Python's ``json`` accepts them all), and
+so are numbers whose double is not the number written (``328.00000000000001``, ``1e-400``)
+and lone surrogates (I-JSON). Patterns get ECMA-262 meaning and ``email`` a real check
+(``rewards.json_schema_checks``); schemas whose references loop in place are refused.
 Schemas are self-contained: ``$ref`` may only point inside the schema (``#...``), and
 validation runs with a ``referencing`` registry that cannot retrieve anything, so a
 schema never reaches the network or the file system.
@@ -23,6 +26,8 @@ from jsonschema.exceptions import SchemaError, ValidationError
 from referencing import Registry
 from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT202012, specification_with
+
+from rewards.json_schema_checks import DATA_KEYWORDS, NAME_MAPS, ecma_schema, is_mailbox
 
 MAX_CHARS = 200_000
 MAX_DEPTH = 64
@@ -65,9 +70,26 @@ def _last_fenced_block(text: str) -> str | None:
     return body
 
 
-def _outermost_object(text: str) -> str | None:
-    start, end = text.find("{"), text.rfind("}")
-    return text[start : end + 1] if 0 <= start < end else None
+_SPAN_DECODER = json.JSONDecoder()  # accepts NaN and duplicate keys: only finds where a value ends
+_OBJECT_START = re.compile(r'\{[ \t\r\n]*["}]')
+#: Decoding attempts from "{" in prose; each failed one costs O(length) (the error's line number).
+MAX_OBJECT_TRIES = 256
+
+
+def _objects_in_prose(text: str) -> list[str]:
+    """The separate top-level JSON objects in a text: decoding from each ``{`` that may open
+    one, skipping what does not decode ("Use {curly} notation: {...}") and what lies inside
+    an object found. Gives up (no objects) after MAX_OBJECT_TRIES failed attempts."""
+    found, pos, failures = [], 0, 0
+    while failures < MAX_OBJECT_TRIES and (start := _OBJECT_START.search(text, pos)):
+        try:
+            _, end = _SPAN_DECODER.raw_decode(text, start.start())
+        except (ValueError, RecursionError):
+            failures, pos = failures + 1, start.start() + 1
+            continue
+        found.append(text[start.start() : end])
+        pos = end
+    return found if failures < MAX_OBJECT_TRIES else []
 
 
 class NotStrictJSON(ValueError):
@@ -78,19 +100,33 @@ def _refuse_constant(name: str) -> Any:
     raise NotStrictJSON(f"{name} is not a JSON value")
 
 
-MAX_SIGNIFICANT_DIGITS = 17  # a double holds 15-17: more would be rounded before validation
+#: From 2**53 on every double is an integer and the shortest form of one (1.152921504606847e+18)
+#: is not its value (1152921504606846976): there the double itself must be the number written.
+EXACT_INTEGER_FLOATS = 2**53
 
 
-def _finite_float(text: str) -> float:
-    digits = text.lstrip("-").split("e")[0].split("E")[0].replace(".", "").lstrip("0").rstrip("0")
-    if len(digits) > MAX_SIGNIFICANT_DIGITS:
-        raise NotStrictJSON(
-            f"number {text[:30]} has more than {MAX_SIGNIFICANT_DIGITS} significant digits "
-            "(it would be rounded before validation)"
-        )
+def _exact_float(text: str) -> float:
+    """A JSON number with a fraction or exponent, as the double it becomes; refused when
+    that double is not the number written, so ``328.00000000000001`` is never validated as
+    328: below 2**53 the double's shortest form must equal it (``0.1`` passes), from 2**53
+    on the double's exact value (``1e20`` passes, ``1e23`` does not: write the integer)."""
     value = float(text)
     if value in (float("inf"), float("-inf")):
         raise NotStrictJSON(f"number {text[:20]} overflows to infinity")
+    try:
+        written = decimal.Decimal(text)
+    except decimal.InvalidOperation:  # an exponent beyond what Decimal holds (|e| > 10**18)
+        raise NotStrictJSON(f"number {text[:30]} has an exponent out of range") from None
+    large = abs(value) >= EXACT_INTEGER_FLOATS
+    if written != (decimal.Decimal(value) if large else decimal.Decimal(repr(value))):
+        fix = (
+            "write it as an integer"
+            if large and written == written.to_integral_value()
+            else "write fewer digits"
+        )
+        read = str(int(value)) if large else repr(value)
+        read = read if len(read) <= 40 else f"{read[:24]}... ({len(read)} digits)"
+        raise NotStrictJSON(f"number {text[:30]} is not exactly a double (it would be read as {read}); {fix}")
     return value
 
 
@@ -105,38 +141,58 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def strict_loads(text: str) -> Any:
     """json.loads that refuses what JSON does not allow; raises ValueError (NotStrictJSON for
-    NaN/Infinity/overflow/duplicate keys, json.JSONDecodeError for syntax)."""
-    return json.loads(
-        text, parse_constant=_refuse_constant, parse_float=_finite_float, object_pairs_hook=_unique_keys
+    NaN/Infinity/overflow, numbers a double does not hold as written, duplicate keys and lone
+    surrogates; json.JSONDecodeError for syntax)."""
+    value = json.loads(
+        text, parse_constant=_refuse_constant, parse_float=_exact_float, object_pairs_hook=_unique_keys
     )
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:  # "\ud800" alone: not a character (I-JSON, RFC 7493)
+        raise NotStrictJSON(
+            f"a string holds the lone surrogate \\u{ord(exc.object[exc.start]):04x} (JSON text must be "
+            "valid Unicode: a surrogate only as half of a pair)"
+        ) from None
+    return value
+
+
+def _strict_candidate(candidate: str) -> tuple[Any, str]:
+    """(value, "ok"), or (None, why): nested too deep, not strict JSON, or "" for not JSON."""
+    if nesting_depth(candidate) > MAX_DEPTH:
+        return None, f"JSON nested deeper than {MAX_DEPTH}"
+    try:
+        return strict_loads(candidate), "ok"
+    except NotStrictJSON as exc:
+        return None, f"not strict JSON: {exc}"
+    except (ValueError, RecursionError):
+        return None, ""
 
 
 def extract_json(text: str, allow_wrapped: bool = False) -> tuple[Any, str]:
     """The JSON value the reply gives, and why not when there is none.
 
-    Strict: the reply, less JSON whitespace (space, tab, CR, LF) around it, must be
-    JSON. With allow_wrapped, a fenced code block or
-    the outermost {...} inside surrounding prose is accepted too. Returns (None, reason)
-    on failure; a JSON null reply is reported as not an object by the caller."""
+    Strict: the reply, less JSON whitespace (space, tab, CR, LF) around it, must be JSON.
+    With allow_wrapped, the last fenced code block, else the one JSON object in the
+    surrounding prose, is accepted too; two or more separate objects are ambiguous and
+    refused. Returns (None, reason) on failure; a JSON null reply is reported as not an
+    object by the caller."""
     if len(text) > MAX_CHARS:
         return None, f"reply longer than {MAX_CHARS} characters"
-    candidates = [text.strip(JSON_WHITESPACE)]
-    if allow_wrapped:  # a fenced block, else the outermost {...}: junk inside a fence is not skipped
+    value, why = _strict_candidate(text.strip(JSON_WHITESPACE))
+    if why == "ok" or why.startswith("JSON nested"):
+        return value, why
+    if allow_wrapped:  # junk inside a fence is not skipped; prose around objects is
         fenced = _last_fenced_block(text)
-        wrapped = fenced if fenced is not None else _outermost_object(text)
-        candidates += [wrapped.strip(JSON_WHITESPACE)] if wrapped else []
-    refused = None
-    for candidate in candidates:
-        if nesting_depth(candidate) > MAX_DEPTH:
-            return None, f"JSON nested deeper than {MAX_DEPTH}"
-        try:
-            return strict_loads(candidate), "ok"
-        except NotStrictJSON as exc:
-            refused = refused or f"not strict JSON: {exc}"
-        except (ValueError, RecursionError):
-            continue
-    if refused:
-        return None, refused
+        objects = [fenced] if fenced is not None else _objects_in_prose(text)
+        if len(objects) > 1:
+            return None, f"reply holds {len(objects)} separate JSON objects; give one"
+        if objects:
+            value, wrapped_why = _strict_candidate(objects[0].strip(JSON_WHITESPACE))
+            if wrapped_why == "ok" or wrapped_why.startswith("JSON nested"):
+                return value, wrapped_why
+            why = why or wrapped_why
+    if why:
+        return None, why
     prose = text.strip(JSON_WHITESPACE).startswith(("Here", "Sure"))
     if not allow_wrapped and (_last_fenced_block(text) or prose):
         return None, "reply must be the JSON value alone (no code fence or prose)"
@@ -144,20 +200,22 @@ def extract_json(text: str, allow_wrapped: bool = False) -> tuple[Any, str]:
 
 
 _REF_KEYS = ("$ref", "$dynamicRef", "$recursiveRef")
-#: Keywords whose values are instance data, not subschemas: a "$ref" or "format" key in
-#: them is data.
-_DATA_KEYWORDS = ("const", "enum", "default", "examples")
 
 
 def _schema_nodes(schema: Any) -> list[dict]:
-    """Every object in a schema outside data keywords (iterative: a deep schema cannot
-    exhaust the stack)."""
+    """Every subschema object in a schema, outside data keywords (const, enum...: a "$ref" or
+    "format" key there is data) and reading name maps (properties, $defs...) as maps, so a
+    property named "enum" is still a schema (iterative: a deep schema cannot exhaust the stack)."""
     nodes, stack = [], [schema]
     while stack:
         node = stack.pop()
         if isinstance(node, dict):
             nodes.append(node)
-            stack += [v for k, v in node.items() if k not in _DATA_KEYWORDS]
+            for key, value in node.items():
+                if key in NAME_MAPS and isinstance(value, dict):
+                    stack += value.values()
+                elif key not in DATA_KEYWORDS:
+                    stack.append(value)
         elif isinstance(node, list):
             stack += node
     return nodes
@@ -209,6 +267,80 @@ def check_refs(schema: dict[str, Any]) -> None:
             raise ValueError(f"$ref {ref[:80]!r} points to nothing in the schema") from None
 
 
+#: Keywords that apply a subschema to the same instance; a loop of them and references never ends.
+_IN_PLACE = ("allOf", "anyOf", "oneOf", "not", "if", "then", "else", "dependentSchemas", "dependencies")
+_NOT_APPLIED = ("$defs", "definitions", *DATA_KEYWORDS)
+
+
+def _subschemas(node: dict, keys: tuple[str, ...], *, exclude: bool = False) -> list[tuple[str, dict]]:
+    """(JSON-pointer step, subschema) under the given keywords (or under every other keyword)."""
+    out = []
+    for key, value in node.items():
+        if (key in keys) == exclude or key in _NOT_APPLIED or key in _REF_KEYS:
+            continue
+        if key in NAME_MAPS and isinstance(value, dict):
+            out += [(f"/{key}/{name}", sub) for name, sub in value.items() if isinstance(sub, dict)]
+        elif isinstance(value, list):
+            out += [(f"/{key}/{i}", sub) for i, sub in enumerate(value) if isinstance(sub, dict)]
+        elif isinstance(value, dict):
+            out.append((f"/{key}", value))
+    return out
+
+
+def check_ref_loops(schema: dict[str, Any]) -> None:
+    """Raise ValueError (one line) when references lead a subschema back to itself without
+    going deeper into the instance (``{"$id": "x:/a", "$ref": "#"}`` under a property, or
+    ``{"allOf": [{"$ref": "#"}]}``): validating would recurse without end.
+
+    Walks the subschemas that apply as jsonschema does (``$id`` sets the base a reference
+    resolves against), then looks for a cycle among in-place applicators and references."""
+    registry, uri = _local_registry(schema)
+    spec = specification_with(str(schema.get("$schema", "")), default=DRAFT202012)
+    where, in_place = {}, {}  # id(node) -> its path; id(node) -> ids of the nodes it applies in place
+    stack = [(schema, registry.resolver(base_uri=uri), "")]
+    while stack:
+        node, resolver, path = stack.pop()
+        if id(node) in where:
+            continue
+        where[id(node)], in_place[id(node)] = path or "(root)", []
+        for key in _REF_KEYS:
+            if isinstance(ref := node.get(key), str):
+                try:
+                    target = resolver.lookup(ref)
+                except Unresolvable:
+                    raise ValueError(f"$ref {ref[:80]!r} at {path or '(root)'} points to nothing") from None
+                if isinstance(target.contents, dict):
+                    in_place[id(node)].append(id(target.contents))
+                    stack.append((target.contents, target.resolver, f"{path}/{key}"))
+        for exclude in (False, True):
+            for step, sub in _subschemas(node, _IN_PLACE, exclude=exclude):
+                in_place[id(node)] += [] if exclude else [id(sub)]
+                stack.append((sub, resolver.in_subresource(spec.create_resource(sub)), path + step))
+    _refuse_cycle(in_place, where)
+
+
+def _refuse_cycle(edges: dict[int, list[int]], where: dict[int, str]) -> None:
+    state: dict[int, bool] = {}  # False: on the current path; True: done
+    for start in edges:
+        if start in state:
+            continue
+        state[start], path = False, [(start, iter(edges[start]))]
+        while path:
+            node, successors = path[-1]
+            nxt = next(successors, None)
+            if nxt is None:
+                state[node] = True
+                path.pop()
+            elif state.get(nxt) is False:
+                raise ValueError(
+                    f"the subschema at {where[nxt]} refers back to itself without going deeper into the "
+                    "value ($ref loop): validation would never end; break the loop"
+                )
+            elif nxt not in state:
+                state[nxt] = False
+                path.append((nxt, iter(edges[nxt])))
+
+
 @functools.lru_cache(maxsize=256)
 def _validator(schema_text: str):
     """Checking a schema costs ~4 ms, validating an instance ~0.1 ms: a task's schema is
@@ -219,11 +351,34 @@ def _validator(schema_text: str):
         cls.check_schema(schema)
     except SchemaError as exc:
         raise ValueError(f"invalid schema: {exc.message[:200]}") from None
-    if isinstance(schema, dict):
+    if isinstance(schema, dict) and schema_refs(schema):
         check_refs(schema)
+        check_ref_loops(schema)
     check_formats(schema, cls.FORMAT_CHECKER)
-    exact = jsonschema.validators.extend(cls, {"multipleOf": _exact_multiple_of})
-    return exact(schema, format_checker=cls.FORMAT_CHECKER, registry=Registry())
+    ecma, originals = ecma_schema(schema)
+    for new, old in originals.items():
+        try:
+            re.compile(new)
+        except re.error as exc:
+            raise ValueError(f"pattern {old[:60]!r} cannot be read as ECMA-262 ({exc})") from None
+
+    def pattern(validator, pattern, instance, schema):  # the message names the pattern as written
+        if validator.is_type(instance, "string") and not re.search(pattern, instance):
+            yield ValidationError(f"{instance!r} does not match {originals.get(pattern, pattern)!r}")
+
+    exact = jsonschema.validators.extend(cls, {"multipleOf": _exact_multiple_of, "pattern": pattern})
+    return exact(ecma, format_checker=_format_checker(cls), registry=Registry())
+
+
+def _format_checker(cls) -> jsonschema.FormatChecker:
+    """The draft's format checker with RFC 5321/6531 e-mail checks (jsonschema's own accepts
+    any string holding an "@")."""
+    checker = jsonschema.FormatChecker(())
+    checker.checkers = dict(cls.FORMAT_CHECKER.checkers)
+    for name, international in (("email", False), ("idn-email", True)):
+        if name in checker.checkers:
+            checker.checks(name)(functools.partial(is_mailbox, international=international))
+    return checker
 
 
 def _exact_multiple_of(validator, divisor, instance, schema):

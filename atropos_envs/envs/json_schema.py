@@ -11,7 +11,12 @@ object to fix), ``allow_wrapped`` (JSON true/false: accept a fenced block or sur
 prose; default false). A schema may only refer inside itself (``#/$defs/...``); any
 other ``$ref`` is refused at load, so a task never reaches the network or the disk.
 
-Replies are strict JSON (no ``NaN``/``Infinity``, no duplicate keys). When the schema
+Replies are strict JSON (no ``NaN``/``Infinity``, no duplicate keys, no lone surrogates, no
+number whose double differs from what is written: ``328.00000000000001`` is refused, not
+validated as 328). Patterns have their ECMA-262 meaning (``$`` at the very end only) and
+``email`` is an RFC 5321 mailbox (``rewards.json_schema_checks``); a schema whose references
+loop without going deeper into the value is refused at load. With ``allow_wrapped``, the
+last fenced block or else the one JSON object in the prose is read (two: refused). When the schema
 has no root ``type``, the root type is implied by its keywords (``properties`` or
 ``required``: an object; see ``rewards.json_schema.implied_root_types``), else the reply
 must be an object or an array: ``null``, ``0`` or ``"x"`` never pass an object schema.
@@ -98,6 +103,30 @@ def _read_schema(record: dict[str, Any]) -> dict[str, Any]:
     except RecursionError:
         raise TaskFieldError("schema", "its references loop without end") from None
     return schema
+
+
+_PLACEHOLDER = "\u0000number\u0000"
+
+
+def _near_miss_probes(task: dict[str, Any]) -> dict[str, list[str]]:
+    """The generated instance with what Python reads leniently and JSON Schema does not allow:
+    a newline after each patterned string (Python's ``$`` matches before it), ``"@"`` for each
+    e-mail, each bounded integer at its maximum plus a digit a double drops."""
+    reference, fields = task.get("reference"), task["schema"].get("properties", {})
+    if not isinstance(reference, dict):
+        return {}
+    out: dict[str, list[str]] = {}
+    for name, field in fields.items():
+        value = reference.get(name)
+        if isinstance(value, str) and "pattern" in field:
+            out[f"newline after {name}"] = [json.dumps({**reference, name: value + "\n"})]
+        elif isinstance(value, str) and field.get("format") == "email":
+            out[f"bare @ as {name}"] = [json.dumps({**reference, name: "@"})]
+        elif field.get("type") == "integer" and field.get("maximum"):
+            text = json.dumps({**reference, name: _PLACEHOLDER})
+            past = f"{field['maximum']}.0000000000000001"  # read as the maximum by a double
+            out[f"{name} past its maximum"] = [text.replace(json.dumps(_PLACEHOLDER), past)]
+    return out
 
 
 class JsonSchemaEnv(TextEnv):
@@ -209,7 +238,8 @@ class JsonSchemaEnv(TextEnv):
     # ---- probe hooks --------------------------------------------------------------------
     def probes(self, task: dict[str, Any]) -> dict[str, list[str]]:
         """Cheap replies that must not pass: empty or bare values, non-JSON numbers, the
-        schema itself, the repair task's object unchanged, a fence where none is allowed."""
+        schema itself, the repair task's object unchanged, a fence where none is allowed, and
+        near misses of the generated instance (_near_miss_probes)."""
         out = {
             "empty object": ["{}"],
             "empty array": ["[]"],
@@ -222,6 +252,7 @@ class JsonSchemaEnv(TextEnv):
         }
         if task["mode"] == "repair":
             out["invalid unchanged"] = [json.dumps(task["invalid"])]
+        out.update(_near_miss_probes(task))
         if not task.get("allow_wrapped"):
             body = self.reference_answer(task)
             out["fenced"] = ["```json\n" + (body[0] if body else "{}") + "\n```"]

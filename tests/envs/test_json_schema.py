@@ -292,3 +292,91 @@ def test_any_reply_scores_in_range_with_a_reason(value):
     text = value if isinstance(value, str) else json.dumps(value)
     reward, info = reply(env, text)
     assert 0.0 <= reward <= 1.0 and info["reason"]
+
+
+# ---- red team round 3: rounded numbers, ECMA patterns, e-mail, $ref loops, prose braces -------
+def _generated_fields(env, n=60):
+    """(task id, reference, top-level field name, field schema) over n generated tasks."""
+    for i in range(n):
+        task = env.get_task(i)
+        for name, field in task["schema"]["properties"].items():
+            if name in task["reference"]:
+                yield str(i), task["reference"], name, field
+
+
+def test_generated_tasks_refuse_rounded_numbers_newlines_and_bare_at_signs():
+    env = make(mode="generate", complexity=1)
+    seen = set()
+    for task_id, reference, name, field in _generated_fields(env):
+        good = json.dumps(reference)
+        assert reply(env, good, task_id)[0] == 1.0
+        if field.get("type") == "integer" and field["maximum"]:  # maximum + a digit a double drops
+            text = good.replace(
+                f'"{name}": {reference[name]}', f'"{name}": {field["maximum"]}.0000000000000001'
+            )
+            reward, info = reply(env, text, task_id)
+            assert (reward, info["outcome"]) == (0.0, "invalid") and "not exactly a double" in info["reason"]
+            seen.add("integer")
+        elif "pattern" in field:
+            reward, info = reply(env, json.dumps({**reference, name: reference[name] + "\n"}), task_id)
+            assert reward == 0.1 and f"does not match {field['pattern']!r}" in info["reason"]
+            seen.add("pattern")
+        elif field.get("format") == "email":
+            for bad in ("@", "a@", "a@b@c", " @ "):
+                assert reply(env, json.dumps({**reference, name: bad}), task_id)[0] == 0.1, bad
+            seen.add("email")
+    assert seen == {"integer", "pattern", "email"}
+
+
+def test_a_schema_whose_refs_loop_is_refused_at_load(tmp_path):
+    path = tmp_path / "loop.jsonl"
+    loop = {"type": "object", "properties": {"a": {"$id": "file:///x/ext.json", "$ref": "#"}}}
+    path.write_text(json.dumps({"schema": loop}) + "\n")
+    with pytest.raises(
+        TaskFileError, match="line 1, field 'schema': the subschema at /properties/a refers back to itself"
+    ):
+        make(tasks=str(path))
+
+
+def test_wrapped_json_skips_braces_in_prose_and_refuses_two_objects():
+    env = make(tasks=[{"schema": SCHEMA, "allow_wrapped": True}])
+    good = json.dumps(GOOD)
+    assert reply(env, "Use {curly} notation: " + good)[0] == 1.0
+    reward, info = reply(env, good + " or " + json.dumps({**GOOD, "age": 1}))
+    assert (reward, info["outcome"]) == (0.0, "invalid") and "2 separate JSON objects" in info["reason"]
+
+
+def test_user_patterns_and_emails_follow_the_standards():
+    schema = {
+        "type": "object",
+        "properties": {"zip": {"type": "string", "pattern": "^\\d{5}$"}, "to": {"format": "idn-email"}},
+        "required": ["zip", "to"],
+    }
+    env = make(tasks=[{"schema": schema}])
+    assert reply(env, '{"zip": "12345", "to": "j\\u00fcrgen@b\\u00fccher.de"}')[0] == 1.0
+    for bad in ('"12345\\n"', '"\\uff11\\uff12\\uff13\\uff14\\uff15"'):
+        assert reply(env, '{"zip": ' + bad + ', "to": "a@b.de"}')[0] == 0.1, bad
+    assert reply(env, '{"zip": "12345", "to": "@"}')[0] == 0.1
+    reward, info = reply(env, '{"zip": "12345", "to": "a\\ud800@b.de"}')
+    assert (reward, info["outcome"]) == (0.0, "invalid") and "lone surrogate" in info["reason"]
+
+
+def test_validity_agrees_with_jsonschema_rs():
+    """jsonschema-rs (PyPI; Rust, ECMA-262 patterns, its own format checks) as the reference
+    on generated tasks: the instance, a corruption, and the near-miss probes."""
+    jsonschema_rs = pytest.importorskip("jsonschema_rs")
+    env = make(mode="generate")
+    checked = 0
+    for i in range(60):
+        task = env.get_task(i)
+        replies = [json.dumps(task["reference"])]
+        probes = env.probes(task).items()  # the rounded-number one is refused before any validator
+        replies += [turns[0] for name, turns in probes if name.startswith(("newline", "bare @"))]
+        for address in ("a@b", '"q r"@example.org', "a@[192.0.2.1]", "a..b@x.org", "a@x.org\n"):
+            replies.append(json.dumps({**task["reference"], "email": address}))
+        reference = jsonschema_rs.validator_for(task["schema"], validate_formats=True)
+        for text in replies:
+            ours = reply(env, text, str(i))[1]["components"]["valid"] == 1.0
+            assert ours is reference.is_valid(json.loads(text)), text
+            checked += 1
+    assert checked > 350

@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -52,7 +53,7 @@ def test_strict_loads_refuses_what_json_does_not_allow(text):
         st.none()
         | st.booleans()
         | st.integers()
-        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.floats(allow_nan=False, allow_infinity=False, min_value=-(2.0**53), max_value=2.0**53)
         | st.text(max_size=10),
         lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=5), c, max_size=4),
         max_leaves=20,
@@ -201,9 +202,92 @@ def test_numbers_are_exact():
     assert schema_errors(0.35, {"type": "number", "multipleOf": 0.1})
     assert not schema_errors(10**30, {"type": "integer", "multipleOf": 5})
     for text in ("10.00000000000000000001", "9.99999999999999999999"):
-        with pytest.raises(NotStrictJSON, match="significant digits"):
+        with pytest.raises(NotStrictJSON, match="not exactly a double"):
             strict_loads(text)
     assert strict_loads("0.1234567890123456") == 0.1234567890123456
+
+
+@pytest.mark.parametrize(
+    "text,read_as",
+    [
+        ("328.00000000000001", "328.0"),  # was validated as 328: an integer, not above maximum 328
+        ("2.0000000000000001", "2.0"),
+        ("1e-400", "0.0"),  # underflow
+        ("-1e-400", "-0.0"),
+        ("0.10000000000000001", "0.1"),
+        ("9007199254740993.0", "9007199254740992"),
+        ("1e23", "99999999999999991611392"),
+        ("1.152921504606847e+18", "1152921504606846976"),
+        ("1.7976931348623157e308", "179769313486231570814527... (309 digits)"),
+    ],
+)
+def test_numbers_a_double_does_not_hold_as_written_are_refused(text, read_as):
+    with pytest.raises(
+        NotStrictJSON, match=f"not exactly a double \\(it would be read as {re.escape(read_as)}\\)"
+    ):
+        strict_loads(f"[{text}]")
+    assert extract_json(f'{{"a": {text}}}')[1].startswith("not strict JSON: number")
+
+
+@pytest.mark.parametrize(
+    "text,value",
+    [
+        ("0.1", 0.1),
+        ("0.10000000000000000000", 0.1),  # trailing zeros change nothing
+        ("5e1", 50.0),
+        ("1E-5", 1e-5),
+        ("-0.0", -0.0),
+        ("0.30000000000000004", 0.30000000000000004),
+        ("9007199254740992.0", 2.0**53),
+        ("1e20", 1e20),  # exactly a double
+        ("5e-324", 5e-324),
+        ("9007199254740993", 9007199254740993),  # integers stay exact ints
+        ("1" + "0" * 300, 10**300),
+    ],
+)
+def test_numbers_a_double_holds_are_read(text, value):
+    assert strict_loads(text) == value and type(strict_loads(text)) is type(value)
+
+
+def test_bounds_see_the_number_written():
+    maximum = {"type": "number", "maximum": 9007199254740992}
+    assert schema_errors(strict_loads("9007199254740993"), maximum)
+    assert schema_errors(strict_loads("1e20"), maximum)
+    with pytest.raises(NotStrictJSON, match="exponent out of range"):
+        strict_loads("0e99999999999999999999")
+
+
+@pytest.mark.parametrize("text", ['["\\ud800"]', '{"\\udc00": 1}', '"a\\ude00b"', '"\ud800"'])
+def test_lone_surrogates_are_refused(text):
+    with pytest.raises(NotStrictJSON, match="lone surrogate"):
+        strict_loads(text)
+
+
+def test_surrogate_pairs_and_escaped_backslashes_are_text():
+    assert strict_loads('"\\ud83d\\ude00"') == "\U0001f600"
+    assert strict_loads('"\\\\ud800"') == "\\ud800"
+
+
+def test_wrapped_json_is_the_one_object_in_the_prose():
+    good = '{"a": {"b": [1, {"c": 2}]}}'
+    assert extract_json("Use {curly} notation: " + good, allow_wrapped=True) == (
+        {"a": {"b": [1, {"c": 2}]}},
+        "ok",
+    )
+    assert extract_json("Sets look like {1, 2}; here: " + good + " (done {x})", allow_wrapped=True)[1] == "ok"
+    assert extract_json(good + " or " + good, allow_wrapped=True) == (
+        None,
+        "reply holds 2 separate JSON objects; give one",
+    )
+    assert (
+        extract_json("{} then " + good, allow_wrapped=True)[1]
+        == "reply holds 2 separate JSON objects; give one"
+    )
+    assert extract_json("[" + good + ", " + good + "]", allow_wrapped=True)[1] == "ok"  # one JSON value
+    assert extract_json('Here: {"v": NaN} ok', allow_wrapped=True)[1].startswith("not strict JSON")
+    assert extract_json("Use {curly} notation: " + good) == (None, "reply is not valid JSON")
+    assert extract_json("{" * 300 + "x", allow_wrapped=True) == (None, "JSON nested deeper than 64")
+    assert extract_json('{"k": "' + "{ " * 5000, allow_wrapped=True) == (None, "reply is not valid JSON")
 
 
 def test_only_json_whitespace_and_no_junk_in_a_fence():
@@ -211,3 +295,38 @@ def test_only_json_whitespace_and_no_junk_in_a_fence():
     assert extract_json(' \t\r\n{"a": 1}\n ')[0] == {"a": 1}
     assert extract_json('```json\n{"a": 1} junk\n```', allow_wrapped=True)[0] is None
     assert extract_json('Sure:\n```json\n{"a": 1}\n```', allow_wrapped=True)[0] == {"a": 1}
+
+
+@pytest.mark.parametrize(
+    "schema,where",
+    [
+        (
+            {"type": "object", "properties": {"a": {"$id": "file:///x/ext.json", "$ref": "#"}}},
+            "/properties/a",
+        ),
+        ({"allOf": [{"$ref": "#"}]}, "(root)"),
+        (
+            {"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"not": {"$ref": "#/$defs/a"}}}, "$ref": "#/$defs/a"},
+            "/",
+        ),
+        ({"anyOf": [{"type": "string"}, {"$ref": "#"}]}, "(root)"),
+        ({"properties": {"a": {"$id": "urn:a", "if": {"$ref": "#"}}}}, "/properties/a"),
+        ({"dependentSchemas": {"k": {"$ref": "#"}}}, "(root)"),
+    ],
+)
+def test_ref_loops_are_refused(schema, where):
+    with pytest.raises(ValueError, match=f"subschema at {re.escape(where)}.*refers back to itself") as err:
+        schema_errors({}, schema)
+    assert "\n" not in str(err.value)
+
+
+def test_recursion_through_the_instance_is_no_loop():
+    tree = {"type": "object", "properties": {"children": {"type": "array", "items": {"$ref": "#"}}}}
+    assert schema_errors({"children": [{"children": []}]}, tree) == []
+    draft7 = {  # before 2019-09, $ref ignores its siblings, $id included: "#" is the root
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "properties": {"a": {"$id": "http://example.com/a.json", "$ref": "#"}},
+    }
+    assert schema_errors({"a": {"a": {}}}, draft7) == []
+    sub = {"properties": {"a": {"$id": "urn:a", "properties": {"b": {"$ref": "#"}}}}}
+    assert schema_errors({"a": {"b": {"b": {}}}}, sub) == []
