@@ -45,8 +45,9 @@ from atropos_envs.envs.tool_reasoning_tasks import KINDS, generate_tool_reasonin
 from atropos_envs.sandbox import SandboxUnavailable
 from atropos_envs.tools import Tool
 from rewards import extract_answer, is_plain_number, math_equal, split_think
-from rewards.tool_calls import CLOSE, OPEN, parse_tool_calls
-from rewards.tool_reasoning import useful_call
+from rewards.tool_answers import ascii_minus
+from rewards.tool_calls import CLOSE, OPEN, close_trailing_call, parse_tool_calls
+from rewards.tool_reasoning import invented_result, trailing_hedge, useful_call
 
 MAX_REPLY_CHARS = 40_000
 MAX_OUTPUT_CHARS = 4000
@@ -146,11 +147,9 @@ class ToolReasoningEnv(TextEnv):
     # ---- the tool, mid-reasoning ------------------------------------------------------------
     def respond(self, task, messages, state) -> list[dict[str, str]] | None:
         text = messages[-1]["content"]
-        if "</think>" in text or RESPONSE_OPEN in text or len(text) > MAX_REPLY_CHARS:
+        if "</think>" in text or invented_result(text) or len(text) > MAX_REPLY_CHARS:
             return None  # the reasoning ended (or the message is malformed: score() says why)
-        if text.count(OPEN) == text.count(CLOSE) + 1 and text.rfind(OPEN) > text.rfind(CLOSE):
-            text += CLOSE  # generation stopped at </tool_call>, which the server leaves out
-        calls, errors = parse_tool_calls(text)
+        calls, errors = parse_tool_calls(close_trailing_call(text))
         if not calls and not errors:
             return None
         replies = []
@@ -220,8 +219,11 @@ class ToolReasoningEnv(TextEnv):
         if state.get("env_error"):
             return self._zero(state["env_error"], outcome="error")
         turns = trajectory.completions
-        if any(RESPONSE_OPEN in t for t in turns):
-            return self._zero("the reply writes its own <tool_response>: stop after </tool_call> and wait")
+        invented = next((tag for t in turns if (tag := invented_result(t))), "")
+        if invented:
+            return self._zero(
+                f"the reply writes its own tool result ({invented[:40]!r}): stop after </tool_call> and wait"
+            )
         text = "".join(turns)
         if len(text) > MAX_REPLY_CHARS:
             return self._zero(f"the reply is longer than {MAX_REPLY_CHARS} characters")
@@ -231,7 +233,9 @@ class ToolReasoningEnv(TextEnv):
         answer, why = extract_answer(split.answer_part, "boxed")
         if answer is None:
             return self._zero(why)
-        correct, why, outcome = self._correct(answer, task)
+        answer = ascii_minus(answer)
+        hedge = trailing_hedge(split.answer_part, answer)
+        correct, why, outcome = (False, hedge, "ok") if hedge else self._correct(answer, task)
         calls = state.get("calls", [])
         over = sum(1 for c in calls if c.get("over_budget"))
         unwaited = turns[-1].count(OPEN)  # the message that ends the reasoning: its calls never ran

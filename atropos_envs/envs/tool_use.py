@@ -46,8 +46,8 @@ from atropos_envs.envs.tool_library import BUILTIN_TOOLS, FAULTS, generate_tool_
 from atropos_envs.envs.tool_tasks import bfcl_reference, probe_turns, validate_record
 from atropos_envs.tools import Tool, tools_system_prompt
 from rewards.composite import weighted_sum
-from rewards.tool_answers import MAX_REPLY_CHARS, answer_correct, extract_answer
-from rewards.tool_calls import bfcl_schema, call_matches, match_calls, parse_tool_calls
+from rewards.tool_answers import MAX_REPLY_CHARS, answer_conflict, answer_correct, extract_answer
+from rewards.tool_calls import bfcl_schema, call_matches, close_trailing_call, match_calls, parse_tool_calls
 
 COMPONENTS = ("task_completion", "tool_call_accuracy", "efficiency", "error_recovery", "goal_alignment")
 PRESETS = {
@@ -114,15 +114,18 @@ def _dump(reply: dict[str, Any]) -> str:
     return f"<tool_response>\n{text}\n</tool_response>"
 
 
-_COMPUTE = ("calculator", "python")  # either computes a step whose arguments the task leaves open
+_COMPUTE = ("calculator", "python")  # either computes a calculator step the task leaves open
 
 
 def _serves(call: dict[str, Any], truth: dict[str, dict[str, list[Any]]]) -> bool:
     """Whether a successful call does what one ground-truth entry asks: the tool, and each
-    argument the task fixes at one of its allowed values (BFCL's rules, typed by value)."""
+    argument the task fixes at one of its allowed values (BFCL's rules, typed by value). An
+    open calculator step is served by python too; an open python step only by a python run."""
     ((name, params),) = truth.items()
-    if name in _COMPUTE and not any(params.values()):
+    if name == "calculator" and not any(params.values()):
         return call["name"] in _COMPUTE
+    if name == "python" and not any(params.values()):
+        return call["name"] == "python"
     args = dict(call.get("arguments") or {})
     fixed = {p: allowed for p, allowed in params.items() if allowed}
     for p, allowed in fixed.items():  # 5.0 serves for an allowed 5 (the tool's schema says "number")
@@ -218,7 +221,8 @@ class ToolUseEnv(TextEnv):
         }
 
     def respond(self, task, messages, state) -> list[dict[str, str]] | None:
-        calls, errors = parse_tool_calls(messages[-1]["content"])
+        # a call left open at the end (the driver stopped at </tool_call>) runs as closed
+        calls, errors = parse_tool_calls(close_trailing_call(messages[-1]["content"]))
         if task["bfcl"]:  # single step: the calls are the answer
             state["calls"] += [{"name": c["name"], "arguments": c["arguments"], "ok": True} for c in calls]
             state["calls"] += [{"name": None, "ok": False, "error": e} for e in errors]
@@ -285,6 +289,8 @@ class ToolUseEnv(TextEnv):
                 done, why = False, "no final answer"
             elif extract_answer(final) is None:
                 done, why, outcome = False, "no <answer></answer> in the final reply", "invalid"
+            elif answer_conflict(final):
+                done, why, outcome = False, answer_conflict(final), "invalid"
             elif not valid:
                 done, why = False, "no successful tool call: the answer cannot come from the tools"
             elif missing:
