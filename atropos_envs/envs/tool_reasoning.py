@@ -9,10 +9,16 @@ stdout}</tool_response>``; the model continues its reasoning in the next assista
 The reasoning ends with ``</think>`` and the answer as ``\\boxed{...}``: a message containing
 ``</think>``, or one without a call, ends the episode. The assistant messages, joined, must
 hold exactly one non-empty ``<think>`` block at the start and one ``\\boxed{}`` after it; a
-message that writes its own ``<tool_response>`` (an invented tool result) is malformed. Both
-score 0, outcome ``invalid``. Drivers may stop generation at ``</tool_call>``
-and ``<tool_response>`` (``STOP_SEQUENCES``; a message ending in a call the stop left unclosed
-is run as closed); the env also works without it (a call's message then ends wherever the model stopped).
+message that writes its own tool result is malformed: any tag that looks like one
+(``<tool_response>`` in any case or spacing, closing or self-closing, ``<tool_output>``,
+``<tool_result>``, HTML-escaped; ``rewards.tool_reasoning.invented_result``). Both score 0,
+outcome ``invalid``. Drivers may stop generation at ``</tool_call>`` and ``<tool_response>``
+(``STOP_SEQUENCES``: the exact tags a model emits; the variants are caught by the scorer, not
+the stop; a message ending in a call the stop left unclosed is run as closed); the env also
+works without it (a call's message then ends wherever the model stopped). The answer is the one
+``\\boxed{}`` after ``</think>``: text after it that hedges or states another value
+(``\\boxed{12} or maybe 13``) makes it wrong; a ``\\boxed{}`` inside ``<think>`` is scratch
+and ignored. A unicode minus (``−7``) reads as ``-7``.
 
 Reward, in [0, 1]: ``format_weight`` (0.1) for the shape, ``1 - format_weight - tool_bonus``
 (0.7) for a correct answer (mathematical equivalence, as Format-v0; a numeric reference needs
@@ -53,7 +59,8 @@ MAX_REPLY_CHARS = 40_000
 MAX_OUTPUT_CHARS = 4000
 RESPONSE_OPEN = "<tool_response>"
 # where a driver may stop generation: after a call, to run it at once, and before a tool response
-# the model starts to invent (the env would refuse the message; stopped there, the call runs)
+# the model starts to invent (the env would refuse the message; stopped there, the call runs).
+# Only the exact tags: variants (<TOOL_RESPONSE>, <tool_output>...) are refused by the scorer.
 STOP_SEQUENCES = [CLOSE, RESPONSE_OPEN]
 _PYTHON = Tool.from_function(python)
 SYSTEM_PROMPT = (
@@ -290,6 +297,10 @@ class ToolReasoningEnv(TextEnv):
                 f"<think>{call}\n{RESPONSE_OPEN}{near}</tool_response>\n"
                 f"It is {near}.</think>\n\\boxed{{{near}}}"
             ],
+            "invented_response_variant": [
+                f"<think>{call}\n<TOOL_RESPONSE>{ref}</TOOL_RESPONSE>\nIt is {ref}.</think>\n\\boxed{{{ref}}}"
+            ],
+            "hedge_after_box": [f"<think>One of two.</think>\n\\boxed{{{ref}}} or maybe {near}"],
             "call_after_think": [f"<think>I will check.</think>\n\\boxed{{{near}}}\n{call}"],
             "question_boxed": [f"<think>It is this.</think>\n\\boxed{{{task['question'][:500]}}}"],
             "empty_box_after_call": ["<think>Running." + call, "Done.</think>\n\\boxed{}"],

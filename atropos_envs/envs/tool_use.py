@@ -2,11 +2,12 @@
 
 Tools are declared in the system prompt inside <tools></tools>; the model calls them with
 <tool_call>{"name": ..., "arguments": {...}}</tool_call> (several per turn allowed, after
-an optional <think>); ``step`` validates each call strictly against the tool's schema, runs
-it, and returns the results as <tool_response> tool messages. The episode ends with a reply
-that makes no call (the final answer, in <answer></answer>), at the turn limit, or when the
-step or episode wall-clock budget (``step_time_s``, ``episode_time_s``) runs out (outcome
-``timeout``).
+an optional <think>; a call left open at the end of a turn, as a driver stopping at
+``</tool_call>`` leaves it, runs as closed); ``step`` validates each call strictly against
+the tool's schema, runs it, and returns the results as <tool_response> tool messages. The
+episode ends with a reply that makes no call (the final answer, in <answer></answer>), at
+the turn limit, or when the step or episode wall-clock budget (``step_time_s``,
+``episode_time_s``) runs out (outcome ``timeout``).
 
 Tasks: the built-in generator (see ``tool_library``: a seeded invented world per task,
 so the answer can only come from the tools; single, parallel, sequential and nested calls,
@@ -18,8 +19,9 @@ Reward in [0, 1], a weighted sum of task_completion (every needed call made succ
 with the task's arguments, and the answer states exactly the expected values, see
 ``rewards.tool_answers``; for BFCL the exact calls), tool_call_accuracy, efficiency (calls
 used vs needed), error_recovery and goal_alignment (share of the needed calls made
-successfully with the task's arguments; a calculator or python step whose arguments the
-task leaves open is served by either). The three process components are scaled by goal
+successfully with the task's arguments; a calculator step whose arguments the task leaves
+open is served by a calculator or python call, an open python step only by a python run, so
+a provoked python fault must be retried). The three process components are scaled by goal
 alignment, so calls that do not serve the task earn nothing. A python run that crashes,
 times out or hits a limit is a failed call. ``preset="atropos"`` (default): weights
 0.35/0.25/0.15/0.15/0.10, accuracy 1 - 0.2 per invalid call (floored at 0), recovery 0.3
@@ -27,7 +29,8 @@ per own failure later fixed and 1 per provoked fault retried (capped at 1; 1 whe
 failed). ``preset="v0"``: weights 0.5/0.15/0.1/0.1/0.15, accuracy and recovery as shares.
 ``weights=`` overrides the preset's weights. Without task completion the reward is capped
 at ``incomplete_cap``; a completed task scores at least ``incomplete_cap + 0.1``. A final
-reply without ``<answer>`` or longer than 20,000 characters scores 0, outcome ``invalid``. The
+reply without ``<answer>``, with ``<answer>`` blocks that disagree, or longer than 20,000
+characters scores 0, outcome ``invalid``. The
 score's ``reason`` (which may state the expected values) goes to ``info`` only, never to
 the model.
 """
