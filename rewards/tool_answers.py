@@ -10,7 +10,8 @@ read as a minus (``−91.33`` is -91.33). Outside the expected texts, an answer 
   cannot, unsure, unless, if, except, ``?``, ``±``, ... (``NEGATIONS``),
 - writes a number another way than in digits: number words (one..ninety, hundred, thousand,
   million, half, dozen, ...), Roman numerals (``XII``), other numerals (``½``, ``²``, ``٣``),
-- (for numeric answers) holds non-ASCII letters (homoglyphs of the words above).
+- (for numeric answers) holds non-ASCII letters (homoglyphs of the words above),
+- states a percentage (``%``) when the question asks for none.
 
 Otherwise it is accepted in one of two readings:
 
@@ -199,9 +200,11 @@ def _without_texts(body: str, expected: list[Any]) -> str:
     return body
 
 
-def _refused_wording(body: str, expected: list[Any]) -> str:
+def _refused_wording(body: str, expected: list[Any], question: str = "") -> str:
     """Why the answer's wording is refused ("" if it is not); the expected texts do not count."""
     rest = _without_texts(body, expected)
+    if "%" in rest and "%" not in question and not re.search(r"\bpercent", question, re.IGNORECASE):
+        return "the answer states a percentage the question does not ask for"
     for pattern, why in ((_HEDGES, "hedges or negates"), (_NUMBER_WORDS, "writes a number in words")):
         found = pattern.search(rest)
         if found:
@@ -275,7 +278,7 @@ def answer_correct(
     if conflict:
         return False, conflict
     body = _clean(raw)
-    refused = _refused_wording(body, expected)
+    refused = _refused_wording(body, expected, _clean(question))
     if refused:
         return False, refused
     items = answer_items(body)

@@ -123,6 +123,7 @@ def test_negations_and_refusals_are_not_read_as_stating_the_value(body):
         "5902.2 for arifenpex",  # ... or last name, in any case
         "5902.2 for Selgrafen",  # a product's name word
         "5902.2 for nоt",  # a Cyrillic о: a non-ASCII letter in a numeric answer
+        "5902.2%",  # another quantity
     ],
 )
 def test_hidden_extra_candidates_are_refused(body):
