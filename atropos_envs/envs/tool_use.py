@@ -288,7 +288,7 @@ class ToolUseEnv(TextEnv):
             missing = unserved(task["ground_truth"], valid)
             if len(final) > MAX_REPLY_CHARS:
                 done, why, outcome = False, f"final reply longer than {MAX_REPLY_CHARS} characters", "invalid"
-            elif parse_tool_calls(final)[0] or state.get("timeout"):
+            elif parse_tool_calls(close_trailing_call(final))[0] or state.get("timeout"):
                 done, why = False, "no final answer"
             elif extract_answer(final) is None:
                 done, why, outcome = False, "no <answer></answer> in the final reply", "invalid"
