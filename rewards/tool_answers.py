@@ -11,7 +11,10 @@ read as a minus (``−91.33`` is -91.33). Outside the expected texts, an answer 
 - writes a number another way than in digits: number words (one..ninety, hundred, thousand,
   million, half, dozen, ...), Roman numerals (``XII``), other numerals (``½``, ``²``, ``٣``),
 - (for numeric answers) holds non-ASCII letters (homoglyphs of the words above),
-- states a percentage (``%``) when the question asks for none.
+- states a percentage (``%``) when the question asks for none,
+- names an ID (``O-8753``) or an entity of ``others`` (other customers of the task's world...),
+  in full or by one of its capitalised name words (a first or last name, ``12 for Drulis``,
+  ``{"Drulis": 12}``), that neither the question nor the expected values name.
 
 Otherwise it is accepted in one of two readings:
 
@@ -24,12 +27,9 @@ Otherwise it is accepted in one of two readings:
   and ``.,!`` around it.
 - as a sentence ("The balance of Ann Lee is 5,902.20"): every expected value is stated (a
   number as a number, a text as whole words), and nothing else could be a candidate: every
-  number in it is an expected one or one the question states ("123 * 456 = 56088"); an
-  ID-shaped token (``O-8753``) must be one the question or the expected values name; it names
-  no entity of ``others`` (other customers of the task's world...), neither in full nor by one
-  of its capitalised name words (a first or last name), unless the question or the expected
-  values do; for a text answer, every other word is one of the question's or a plain filler
-  word (``FILLER``), so ``Paris / lyon`` and ``PARIS / LYON`` are refused.
+  number in it is an expected one or one the question states ("123 * 456 = 56088"); for a
+  text answer, every other word is one of the question's or a plain filler word (``FILLER``),
+  so ``Paris / lyon`` and ``PARIS / LYON`` are refused.
 
 A JSON answer is read as items only. So a list of candidates, a range, "X or Y", "not X" or a
 number among other numbers is refused.
@@ -230,14 +230,22 @@ def _name_words(others: Iterable[str]) -> list[str]:
     return [w for o in others for w in _WORD.findall(o) if len(w) >= 3 and w[0].isupper()]
 
 
-def sentence_states(body: str, expected: list[Any], *, question: str = "", others: Iterable[str] = ()) -> str:
-    """Why the sentence ``body`` does not state exactly the expected values ("" if it does)."""
+def stray_names(body: str, expected: list[Any], *, question: str = "", others: Iterable[str] = ()) -> str:
+    """Why ``body`` names an ID or an entity of ``others`` (in full or by one capitalised name
+    word) that neither the question nor the expected values name ("" if it names none); read in
+    every reading, JSON keys included (``{"Drulis": 12}``)."""
     others = list(others)
     context = " ".join([question, *map(str, expected)])
-    identifiers = _IDENTIFIER.findall(body)
-    stray = next((i for i in identifiers if not _says(context, i)), None)
-    if stray is not None:
-        return f"the answer names {stray!r}, which is neither asked about nor expected"
+    candidates = _IDENTIFIER.findall(body) + others + _name_words(others)
+    named = next((o for o in candidates if o and _says(body, o) and not _says(context, o)), None)
+    return f"the answer names {named!r}, which is neither asked about nor expected" if named else ""
+
+
+def sentence_states(body: str, expected: list[Any], *, question: str = "", others: Iterable[str] = ()) -> str:
+    """Why the sentence ``body`` does not state exactly the expected values ("" if it does)."""
+    stray = stray_names(body, expected, question=question, others=others)
+    if stray:
+        return stray
     numbers = _numbers_in(_IDENTIFIER.sub(" ", body))
     for value in expected:
         if _is_number(value) and not any(_close(n, value) for n in numbers):
@@ -248,11 +256,6 @@ def sentence_states(body: str, expected: list[Any], *, question: str = "", other
     extra = next((n for n in numbers if not any(_close(n, a) for a in allowed)), None)
     if extra is not None:
         return f"the answer states another number ({extra:g}) besides the expected values"
-    named = next(
-        (o for o in others + _name_words(others) if o and _says(body, o) and not _says(context, o)), None
-    )
-    if named is not None:
-        return f"the answer names {named!r}, which is neither asked about nor expected"
     if any(not _is_number(v) for v in expected):
         allowed_words = {w.lower() for w in _WORD.findall(_clean(question))} | FILLER | UNITS
         word = next(
@@ -278,7 +281,9 @@ def answer_correct(
     if conflict:
         return False, conflict
     body = _clean(raw)
-    refused = _refused_wording(body, expected, _clean(question))
+    refused = _refused_wording(body, expected, _clean(question)) or stray_names(
+        body, expected, question=_clean(question), others=others
+    )
     if refused:
         return False, refused
     items = answer_items(body)

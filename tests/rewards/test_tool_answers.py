@@ -124,6 +124,8 @@ def test_negations_and_refusals_are_not_read_as_stating_the_value(body):
         "5902.2 for Selgrafen",  # a product's name word
         "5902.2 for nоt",  # a Cyrillic о: a non-ASCII letter in a numeric answer
         "5902.2%",  # another quantity
+        '{"Pexthu": 5902.2}',  # a JSON key names another customer
+        '{"O-8753": 5902.2}',
     ],
 )
 def test_hidden_extra_candidates_are_refused(body):
