@@ -111,7 +111,11 @@ def after_box(text: str) -> str:
 def trailing_hedge(text: str, answer: str) -> str:
     """Why the text after the final ``\\boxed{}`` adds a hedge or a value other than the boxed
     ``answer`` ("" if it does not): ``\\boxed{12} or maybe 13`` is two answers. Tool calls
-    there are not read (the env penalises a call it never ran on its own)."""
+    there are not read (the env penalises a call it never ran on its own). A hedge before the
+    box (``43 or maybe \\boxed{42}``) is refused too."""
+    word = hedge_word(text[: max(0, text.rfind("\\boxed"))])
+    if word:
+        return f"the text before \\boxed{{}} hedges ({word!r})"
     text, pieces, pos = after_box(text), [], 0
     while (at := text.find(OPEN, pos)) >= 0:
         pieces.append(text[pos:at])

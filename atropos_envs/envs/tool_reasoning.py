@@ -17,8 +17,8 @@ outcome ``invalid``. Drivers may stop generation at ``</tool_call>`` and ``<tool
 the stop; a message ending in a call the stop left unclosed is run as closed); the env also
 works without it (a call's message then ends wherever the model stopped). The answer is the one
 ``\\boxed{}`` after ``</think>``: text after it that hedges or states another value
-(``\\boxed{12} or maybe 13``) makes it wrong; a ``\\boxed{}`` inside ``<think>`` is scratch
-and ignored. A unicode minus (``−7``) reads as ``-7``.
+(``\\boxed{12} or maybe 13``), or a hedge before it, makes it wrong; a ``\\boxed{}`` inside
+``<think>`` is scratch and ignored. A unicode minus (``−7``) reads as ``-7``.
 
 Reward, in [0, 1]: ``format_weight`` (0.1) for the shape, ``1 - format_weight - tool_bonus``
 (0.7) for a correct answer (mathematical equivalence, as Format-v0; a numeric reference needs

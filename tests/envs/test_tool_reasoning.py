@@ -250,6 +250,8 @@ def test_a_hedge_or_another_value_after_the_box_is_wrong(env):
     ):
         reward, info, _ = episode(env, tid, [f"<think>x</think>\n\\boxed{{{ref}}}{tail}"])
         assert reward == pytest.approx(0.1) and "after \\boxed{}" in info["reason"], tail
+    reward, info, _ = episode(env, tid, [f"<think>x</think>\n{int(ref) + 1}, or maybe \\boxed{{{ref}}}"])
+    assert reward == pytest.approx(0.1) and "before \\boxed{}" in info["reason"]
     for tail in (".", f"\n\nSo the answer is {ref}.", "$", " is the final answer."):
         assert episode(env, tid, [f"<think>x</think>\n$\\boxed{{{ref}}}{tail}"])[0] == pytest.approx(0.8), (
             tail
