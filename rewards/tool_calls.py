@@ -62,6 +62,14 @@ def json_depth(value: Any, limit: int = MAX_DEPTH) -> int:
     return deepest
 
 
+def close_trailing_call(text: str) -> str:
+    """The text with a last ``<tool_call>`` left open at its end closed: a driver that stops
+    generation at ``</tool_call>`` gets the call without its closing tag."""
+    if text.count(OPEN) == text.count(CLOSE) + 1 and text.rfind(OPEN) > text.rfind(CLOSE):
+        return text + CLOSE
+    return text
+
+
 def parse_tool_calls(text: str) -> tuple[list[dict[str, Any]], list[str]]:
     """(well-formed calls as {"name", "arguments"}, one error message per malformed call)."""
     if "</think>" in text:

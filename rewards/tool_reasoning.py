@@ -12,9 +12,18 @@ from __future__ import annotations
 import re
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
 
+from rewards.tool_answers import hedge_word
+from rewards.tool_calls import CLOSE, OPEN
+
 MAX_OUTPUT_VALUES = 16  # an output stating more numbers than this is a spray, not a result
 MIN_ECHO_DIGITS = 3  # shorter answers appear in honest code too (range(3), x ** 2)
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
+# a tool result the model writes itself: any spelling of the tag (case, spaces, a closing or
+# self-closing tag, tool_output/tool_result, HTML-escaped); the model's own text never needs one
+INVENTED_RESULT = re.compile(
+    r"(?:<|&lt;|&#0*60;|&#x0*3c;)\s*/?\s*tool[\s_-]*(?:response|output|result)s?(?![a-z])",
+    flags=re.IGNORECASE,
+)
 
 
 def as_decimal(text: str) -> Decimal | None:
@@ -77,3 +86,47 @@ def code_contains(code: str, answer: str, min_digits: int = MIN_ECHO_DIGITS) -> 
 def useful_call(code: str, output: str, answer: str) -> bool:
     """A successful call's output gives the answer, and its code did not hold it already."""
     return states_value(output, answer) and not code_contains(code, answer)
+
+
+def invented_result(text: str) -> str:
+    """The first tag in the model's own text that looks like a tool result ("" if none)."""
+    found = INVENTED_RESULT.search(text)
+    return found.group(0) if found else ""
+
+
+def after_box(text: str) -> str:
+    """The text after the last ``\\boxed{...}`` (its braces balanced), or "" without one."""
+    at = text.rfind("\\boxed")
+    if at < 0:
+        return ""
+    depth, i = 0, text.find("{", at)
+    while 0 <= i < len(text):
+        depth += {"{": 1, "}": -1}.get(text[i], 0)
+        i += 1
+        if depth == 0:
+            return text[i:]
+    return ""
+
+
+def trailing_hedge(text: str, answer: str) -> str:
+    """Why the text after the final ``\\boxed{}`` adds a hedge or a value other than the boxed
+    ``answer`` ("" if it does not): ``\\boxed{12} or maybe 13`` is two answers. Tool calls
+    there are not read (the env penalises a call it never ran on its own). A hedge before the
+    box (``43 or maybe \\boxed{42}``) is refused too."""
+    word = hedge_word(text[: max(0, text.rfind("\\boxed"))])
+    if word:
+        return f"the text before \\boxed{{}} hedges ({word!r})"
+    text, pieces, pos = after_box(text), [], 0
+    while (at := text.find(OPEN, pos)) >= 0:
+        pieces.append(text[pos:at])
+        end = text.find(CLOSE, at)
+        pos = len(text) if end < 0 else end + len(CLOSE)
+    tail = "".join(pieces) + text[pos:]
+    word = hedge_word(tail)
+    if word:
+        return f"the text after \\boxed{{}} hedges ({word!r})"
+    boxed = as_decimal(answer)
+    other = next((n for n in numbers_in(tail, limit=100) if boxed is None or as_decimal(n) != boxed), None)
+    if other is not None:
+        return f"the text after \\boxed{{}} states another value ({other[:40]!r})"
+    return ""

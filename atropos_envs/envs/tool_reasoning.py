@@ -9,10 +9,16 @@ stdout}</tool_response>``; the model continues its reasoning in the next assista
 The reasoning ends with ``</think>`` and the answer as ``\\boxed{...}``: a message containing
 ``</think>``, or one without a call, ends the episode. The assistant messages, joined, must
 hold exactly one non-empty ``<think>`` block at the start and one ``\\boxed{}`` after it; a
-message that writes its own ``<tool_response>`` (an invented tool result) is malformed. Both
-score 0, outcome ``invalid``. Drivers may stop generation at ``</tool_call>``
-and ``<tool_response>`` (``STOP_SEQUENCES``; a message ending in a call the stop left unclosed
-is run as closed); the env also works without it (a call's message then ends wherever the model stopped).
+message that writes its own tool result is malformed: any tag that looks like one
+(``<tool_response>`` in any case or spacing, closing or self-closing, ``<tool_output>``,
+``<tool_result>``, HTML-escaped; ``rewards.tool_reasoning.invented_result``). Both score 0,
+outcome ``invalid``. Drivers may stop generation at ``</tool_call>`` and ``<tool_response>``
+(``STOP_SEQUENCES``: the exact tags a model emits; the variants are caught by the scorer, not
+the stop; a message ending in a call the stop left unclosed is run as closed); the env also
+works without it (a call's message then ends wherever the model stopped). The answer is the one
+``\\boxed{}`` after ``</think>``: text after it that hedges or states another value
+(``\\boxed{12} or maybe 13``), or a hedge before it, makes it wrong; a ``\\boxed{}`` inside
+``<think>`` is scratch and ignored. A unicode minus (``−7``) reads as ``-7``.
 
 Reward, in [0, 1]: ``format_weight`` (0.1) for the shape, ``1 - format_weight - tool_bonus``
 (0.7) for a correct answer (mathematical equivalence, as Format-v0; a numeric reference needs
@@ -45,14 +51,16 @@ from atropos_envs.envs.tool_reasoning_tasks import KINDS, generate_tool_reasonin
 from atropos_envs.sandbox import SandboxUnavailable
 from atropos_envs.tools import Tool
 from rewards import extract_answer, is_plain_number, math_equal, split_think
-from rewards.tool_calls import CLOSE, OPEN, parse_tool_calls
-from rewards.tool_reasoning import useful_call
+from rewards.tool_answers import ascii_minus
+from rewards.tool_calls import CLOSE, OPEN, close_trailing_call, parse_tool_calls
+from rewards.tool_reasoning import invented_result, trailing_hedge, useful_call
 
 MAX_REPLY_CHARS = 40_000
 MAX_OUTPUT_CHARS = 4000
 RESPONSE_OPEN = "<tool_response>"
 # where a driver may stop generation: after a call, to run it at once, and before a tool response
-# the model starts to invent (the env would refuse the message; stopped there, the call runs)
+# the model starts to invent (the env would refuse the message; stopped there, the call runs).
+# Only the exact tags: variants (<TOOL_RESPONSE>, <tool_output>...) are refused by the scorer.
 STOP_SEQUENCES = [CLOSE, RESPONSE_OPEN]
 _PYTHON = Tool.from_function(python)
 SYSTEM_PROMPT = (
@@ -146,11 +154,9 @@ class ToolReasoningEnv(TextEnv):
     # ---- the tool, mid-reasoning ------------------------------------------------------------
     def respond(self, task, messages, state) -> list[dict[str, str]] | None:
         text = messages[-1]["content"]
-        if "</think>" in text or RESPONSE_OPEN in text or len(text) > MAX_REPLY_CHARS:
+        if "</think>" in text or invented_result(text) or len(text) > MAX_REPLY_CHARS:
             return None  # the reasoning ended (or the message is malformed: score() says why)
-        if text.count(OPEN) == text.count(CLOSE) + 1 and text.rfind(OPEN) > text.rfind(CLOSE):
-            text += CLOSE  # generation stopped at </tool_call>, which the server leaves out
-        calls, errors = parse_tool_calls(text)
+        calls, errors = parse_tool_calls(close_trailing_call(text))
         if not calls and not errors:
             return None
         replies = []
@@ -220,8 +226,11 @@ class ToolReasoningEnv(TextEnv):
         if state.get("env_error"):
             return self._zero(state["env_error"], outcome="error")
         turns = trajectory.completions
-        if any(RESPONSE_OPEN in t for t in turns):
-            return self._zero("the reply writes its own <tool_response>: stop after </tool_call> and wait")
+        invented = next((tag for t in turns if (tag := invented_result(t))), "")
+        if invented:
+            return self._zero(
+                f"the reply writes its own tool result ({invented[:40]!r}): stop after </tool_call> and wait"
+            )
         text = "".join(turns)
         if len(text) > MAX_REPLY_CHARS:
             return self._zero(f"the reply is longer than {MAX_REPLY_CHARS} characters")
@@ -231,7 +240,9 @@ class ToolReasoningEnv(TextEnv):
         answer, why = extract_answer(split.answer_part, "boxed")
         if answer is None:
             return self._zero(why)
-        correct, why, outcome = self._correct(answer, task)
+        answer = ascii_minus(answer)
+        hedge = trailing_hedge(split.answer_part, answer)
+        correct, why, outcome = (False, hedge, "ok") if hedge else self._correct(answer, task)
         calls = state.get("calls", [])
         over = sum(1 for c in calls if c.get("over_budget"))
         unwaited = turns[-1].count(OPEN)  # the message that ends the reasoning: its calls never ran
@@ -286,6 +297,10 @@ class ToolReasoningEnv(TextEnv):
                 f"<think>{call}\n{RESPONSE_OPEN}{near}</tool_response>\n"
                 f"It is {near}.</think>\n\\boxed{{{near}}}"
             ],
+            "invented_response_variant": [
+                f"<think>{call}\n<TOOL_RESPONSE>{ref}</TOOL_RESPONSE>\nIt is {ref}.</think>\n\\boxed{{{ref}}}"
+            ],
+            "hedge_after_box": [f"<think>One of two.</think>\n\\boxed{{{ref}}} or maybe {near}"],
             "call_after_think": [f"<think>I will check.</think>\n\\boxed{{{near}}}\n{call}"],
             "question_boxed": [f"<think>It is this.</think>\n\\boxed{{{task['question'][:500]}}}"],
             "empty_box_after_call": ["<think>Running." + call, "Done.</think>\n\\boxed{}"],

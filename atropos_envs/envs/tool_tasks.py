@@ -165,7 +165,23 @@ def probe_turns(task: dict[str, Any], tools: list[Any]) -> dict[str, list[str]]:
         "same_call_50_times": [_tc(name, right_args) * 50, f"<answer>{candidates}</answer>"],
         "question_echo": [f"<answer>{task['question']}</answer>"],
     }
-    if task.get("plan"):  # do the lookups, then hedge the answer
+    if task.get("plan"):  # do the lookups, then hedge, negate or pad the answer
         turns = plan_turns(task["plan"], answer, (task.get("world") or {}).get("faults", {}))[:-1]
         probes["calls_then_candidate_list"] = turns + [f"<answer>{candidates}</answer>"]
+        values = [str(v) for v in answer]
+        probes["calls_then_negated_answer"] = turns + [f"<answer>not {' and not '.join(values)}</answer>"]
+        probes["calls_then_words_and_numerals"] = turns + [
+            f"<answer>{'; '.join(values)}; fifteen; XII; O-8753</answer>"
+        ]
+        others = [
+            c["name"].split()[0]
+            for c in (task.get("world") or {}).get("customers", [])
+            if c["name"] not in task["question"]
+        ]
+        if others:
+            probes["calls_then_other_first_name"] = turns + [f"<answer>{values[0]} for {others[0]}</answer>"]
+        wrong = [v + 1 if isinstance(v, (int, float)) else f"{v}x" for v in answer]
+        probes["calls_then_two_answer_blocks"] = turns + [
+            f"<answer>{json.dumps(wrong)}</answer><answer>{json.dumps(answer)}</answer>"
+        ]
     return probes

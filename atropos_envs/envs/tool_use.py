@@ -2,11 +2,12 @@
 
 Tools are declared in the system prompt inside <tools></tools>; the model calls them with
 <tool_call>{"name": ..., "arguments": {...}}</tool_call> (several per turn allowed, after
-an optional <think>); ``step`` validates each call strictly against the tool's schema, runs
-it, and returns the results as <tool_response> tool messages. The episode ends with a reply
-that makes no call (the final answer, in <answer></answer>), at the turn limit, or when the
-step or episode wall-clock budget (``step_time_s``, ``episode_time_s``) runs out (outcome
-``timeout``).
+an optional <think>; a call left open at the end of a turn, as a driver stopping at
+``</tool_call>`` leaves it, runs as closed); ``step`` validates each call strictly against
+the tool's schema, runs it, and returns the results as <tool_response> tool messages. The
+episode ends with a reply that makes no call (the final answer, in <answer></answer>), at
+the turn limit, or when the step or episode wall-clock budget (``step_time_s``,
+``episode_time_s``) runs out (outcome ``timeout``).
 
 Tasks: the built-in generator (see ``tool_library``: a seeded invented world per task,
 so the answer can only come from the tools; single, parallel, sequential and nested calls,
@@ -18,8 +19,9 @@ Reward in [0, 1], a weighted sum of task_completion (every needed call made succ
 with the task's arguments, and the answer states exactly the expected values, see
 ``rewards.tool_answers``; for BFCL the exact calls), tool_call_accuracy, efficiency (calls
 used vs needed), error_recovery and goal_alignment (share of the needed calls made
-successfully with the task's arguments; a calculator or python step whose arguments the
-task leaves open is served by either). The three process components are scaled by goal
+successfully with the task's arguments; a calculator step whose arguments the task leaves
+open is served by a calculator or python call, an open python step only by a python run, so
+a provoked python fault must be retried). The three process components are scaled by goal
 alignment, so calls that do not serve the task earn nothing. A python run that crashes,
 times out or hits a limit is a failed call. ``preset="atropos"`` (default): weights
 0.35/0.25/0.15/0.15/0.10, accuracy 1 - 0.2 per invalid call (floored at 0), recovery 0.3
@@ -27,7 +29,8 @@ per own failure later fixed and 1 per provoked fault retried (capped at 1; 1 whe
 failed). ``preset="v0"``: weights 0.5/0.15/0.1/0.1/0.15, accuracy and recovery as shares.
 ``weights=`` overrides the preset's weights. Without task completion the reward is capped
 at ``incomplete_cap``; a completed task scores at least ``incomplete_cap + 0.1``. A final
-reply without ``<answer>`` or longer than 20,000 characters scores 0, outcome ``invalid``. The
+reply without ``<answer>``, with ``<answer>`` blocks that disagree, or longer than 20,000
+characters scores 0, outcome ``invalid``. The
 score's ``reason`` (which may state the expected values) goes to ``info`` only, never to
 the model.
 """
@@ -46,8 +49,8 @@ from atropos_envs.envs.tool_library import BUILTIN_TOOLS, FAULTS, generate_tool_
 from atropos_envs.envs.tool_tasks import bfcl_reference, probe_turns, validate_record
 from atropos_envs.tools import Tool, tools_system_prompt
 from rewards.composite import weighted_sum
-from rewards.tool_answers import MAX_REPLY_CHARS, answer_correct, extract_answer
-from rewards.tool_calls import bfcl_schema, call_matches, match_calls, parse_tool_calls
+from rewards.tool_answers import MAX_REPLY_CHARS, answer_conflict, answer_correct, extract_answer
+from rewards.tool_calls import bfcl_schema, call_matches, close_trailing_call, match_calls, parse_tool_calls
 
 COMPONENTS = ("task_completion", "tool_call_accuracy", "efficiency", "error_recovery", "goal_alignment")
 PRESETS = {
@@ -114,15 +117,18 @@ def _dump(reply: dict[str, Any]) -> str:
     return f"<tool_response>\n{text}\n</tool_response>"
 
 
-_COMPUTE = ("calculator", "python")  # either computes a step whose arguments the task leaves open
+_COMPUTE = ("calculator", "python")  # either computes a calculator step the task leaves open
 
 
 def _serves(call: dict[str, Any], truth: dict[str, dict[str, list[Any]]]) -> bool:
     """Whether a successful call does what one ground-truth entry asks: the tool, and each
-    argument the task fixes at one of its allowed values (BFCL's rules, typed by value)."""
+    argument the task fixes at one of its allowed values (BFCL's rules, typed by value). An
+    open calculator step is served by python too; an open python step only by a python run."""
     ((name, params),) = truth.items()
-    if name in _COMPUTE and not any(params.values()):
+    if name == "calculator" and not any(params.values()):
         return call["name"] in _COMPUTE
+    if name == "python" and not any(params.values()):
+        return call["name"] == "python"
     args = dict(call.get("arguments") or {})
     fixed = {p: allowed for p, allowed in params.items() if allowed}
     for p, allowed in fixed.items():  # 5.0 serves for an allowed 5 (the tool's schema says "number")
@@ -218,7 +224,8 @@ class ToolUseEnv(TextEnv):
         }
 
     def respond(self, task, messages, state) -> list[dict[str, str]] | None:
-        calls, errors = parse_tool_calls(messages[-1]["content"])
+        # a call left open at the end (the driver stopped at </tool_call>) runs as closed
+        calls, errors = parse_tool_calls(close_trailing_call(messages[-1]["content"]))
         if task["bfcl"]:  # single step: the calls are the answer
             state["calls"] += [{"name": c["name"], "arguments": c["arguments"], "ok": True} for c in calls]
             state["calls"] += [{"name": None, "ok": False, "error": e} for e in errors]
@@ -281,10 +288,12 @@ class ToolUseEnv(TextEnv):
             missing = unserved(task["ground_truth"], valid)
             if len(final) > MAX_REPLY_CHARS:
                 done, why, outcome = False, f"final reply longer than {MAX_REPLY_CHARS} characters", "invalid"
-            elif parse_tool_calls(final)[0] or state.get("timeout"):
+            elif parse_tool_calls(close_trailing_call(final))[0] or state.get("timeout"):
                 done, why = False, "no final answer"
             elif extract_answer(final) is None:
                 done, why, outcome = False, "no <answer></answer> in the final reply", "invalid"
+            elif answer_conflict(final):
+                done, why, outcome = False, answer_conflict(final), "invalid"
             elif not valid:
                 done, why = False, "no successful tool call: the answer cannot come from the tools"
             elif missing:

@@ -552,3 +552,75 @@ def test_an_over_long_final_reply_is_invalid_and_cheap():
     tid, _, name, _ = _single(env)
     reward, info = play(env, tid, [tc("find_customer", name=name), "<answer>" * 40_000])
     assert reward == 0.0 and info["outcome"] == "invalid" and "longer than" in info["reason"]
+
+
+# ---- round 3 red team -----------------------------------------------------------------------
+def test_the_python_step_needs_a_python_run_not_any_compute_call():
+    env = make()
+    tasks = [(str(i), env.get_task(i)) for i in range(200) if env.get_task(i)["kind"] == "python"]
+    faulty = next(tid for tid, t in tasks if t["world"]["faults"].get("python"))
+    for tid, task in [tasks[0], (faulty, env.get_task(faulty))]:
+        answer = f"<answer>{json.dumps(task['answer'])}</answer>"
+        reward, info = play(env, tid, [tc("calculator", expression="1+1"), answer])
+        assert reward < 0.5 and "needed calls not made successfully: python" in info["reason"], info
+        assert play(env, tid, env.reference_answer(task))[0] == 1.0
+    # the provoked python fault must be met and retried: one python call that the env failed is not a run
+    task = env.get_task(faulty)
+    once = tc("python", code=task["plan"][0][0]["arguments"]["code"])
+    reward, info = play(env, faulty, [once, f"<answer>{json.dumps(task['answer'])}</answer>"])
+    assert reward == 0.0 and "no successful tool call" in info["reason"]
+
+
+def test_a_call_left_unclosed_at_the_end_of_a_turn_runs():
+    env = make()
+    tid = first(env, "single")
+    task = env.get_task(tid)
+    call = tc("find_customer", name=task["plan"][0][0]["arguments"]["name"]).removesuffix("</tool_call>")
+    reward, info = play(env, tid, [call, f"<answer>{json.dumps(task['answer'])}</answer>"])
+    assert reward == 1.0, info["reason"]
+
+
+def test_answer_blocks_that_disagree_are_invalid():
+    env = make()
+    tid = first(env, "single")
+    task = env.get_task(tid)
+    value = task["answer"][0]
+    turns = env.reference_answer(task)[:-1]
+    reward, info = play(env, tid, [*turns, f"<answer>[{value + 1}]</answer><answer>[{value}]</answer>"])
+    assert reward == 0.0 and info["outcome"] == "invalid" and "different <answer> blocks" in info["reason"]
+
+
+def test_negations_other_names_and_cents_are_refused_in_the_env():
+    env = make()
+    for tid in [first(env, "single"), first(env, "nested")]:
+        task = env.get_task(tid)
+        turns = env.reference_answer(task)[:-1]
+        value = task["answer"][0]
+        other = next(c["name"] for c in task["world"]["customers"] if c["name"] not in task["question"])
+        for final in (
+            f"<answer>not {value}</answer>",
+            f"<answer>{value} is incorrect</answer>",
+            f"<answer>{value} for {other.split()[0]}</answer>",
+            f"<answer>{value}; O-8753</answer>",
+            f"<answer>{value}; fifteen</answer>",
+            f"<answer>[{round(value + 0.01, 2)}]</answer>",
+        ):
+            reward, info = play(env, tid, [*turns, final])
+            assert reward < 0.5, (final, info["reason"])
+        assert play(env, tid, [*turns, f"<answer>{value}</answer>"])[0] == 1.0
+
+
+def test_text_answers_in_user_files_refuse_alternatives(tmp_path):
+    path = tmp_path / "text.jsonl"
+    record = {
+        "id": "t",
+        "question": "What is the capital of France? Use the calculator to compute 2+2 first.",
+        "ground_truth": [{"calculator": {"expression": []}}],
+        "answer": ["Paris"],
+    }
+    path.write_text(json.dumps(record) + "\n")
+    env = make(tasks=str(path))
+    calc = tc("calculator", expression="2+2")
+    for final in ("Paris / lyon / marseille", "paris, lyon", "PARIS / LYON", "not Paris"):
+        assert play(env, "t", [calc, f"<answer>{final}</answer>"])[0] < 0.5, final
+    assert play(env, "t", [calc, "<answer>The capital of France is Paris.</answer>"])[0] == 1.0

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from rewards.tool_answers import MAX_REPLY_CHARS, answer_correct, extract_answer
+from rewards.tool_answers import MAX_REPLY_CHARS, answer_conflict, answer_correct, extract_answer
 
 Q = "What is the account balance of our customer Thuwex Morpexlis?"
 OTHERS = ["Pexthu Arifenpex", "C-43210", "Selgrafen valve"]
@@ -83,3 +83,97 @@ def test_text_answers_refuse_other_names():
     assert not ok("It is Paris, not Tokyo", ["Paris"], "Which city?")
     assert not ok("Tokyo Paris", ["Paris"], "Which city?")
     assert not ok(json.dumps(["Paris", "Tokyo"]), ["Paris"], "Which city?")
+
+
+# ---- round 3 red team: negations, hidden candidates, other names, text answers, precision ----
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not 5902.2",
+        "It is not 5902.2",
+        "5902.2 is incorrect",
+        "false: 5902.2",
+        "I cannot determine this; the tool returned 5902.2 which looks wrong.",
+        "5902.2 unless the records changed",
+        "5902.2 isn't right",
+        "5902.2 (wrong)",
+        "never 5902.2",
+        "ｎｏｔ 5902.2",  # fullwidth letters
+        "n\u200bot 5902.2",  # a zero-width space inside the word
+    ],
+)
+def test_negations_and_refusals_are_not_read_as_stating_the_value(body):
+    assert not ok(body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "5902.2; fifteen; twenty; thirty",
+        "5902.2 / seventeen",
+        "5902.2 / eight thousand seven hundred fifty-three",
+        "5902.2; DCXXXIII",
+        "5902.2; XII",
+        "5902.2; O-8753",
+        "5902.2 (SKU-875391)",
+        "5902.2½",
+        "5902.2²",
+        "5902.2; ٣",
+        "5902.2 for Pexthu",  # another customer's first name
+        "5902.2 for arifenpex",  # ... or last name, in any case
+        "5902.2 for Selgrafen",  # a product's name word
+        "5902.2 for nоt",  # a Cyrillic о: a non-ASCII letter in a numeric answer
+        "5902.2%",  # another quantity
+        '{"Pexthu": 5902.2}',  # a JSON key names another customer
+        '{"O-8753": 5902.2}',
+    ],
+)
+def test_hidden_extra_candidates_are_refused(body):
+    assert not ok(body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "**5902.2**",
+        "5902.2 USD",
+        "$5,902.20",
+        "5902.20",
+        "- 5902.2",
+        "The balance of Thuwex Morpexlis (Thuwex) is 5902.2",
+        "Thuwex Morpexlis: $5,902.20",
+    ],
+)
+def test_plain_right_answers_stay_paid(body):
+    assert ok(body)
+
+
+def test_text_answers_are_the_value_and_filler_only():
+    q = "What is the capital of France? Use the calculator to compute 2+2 first."
+    for body in ("Paris / lyon / marseille", "paris, lyon", "PARIS / LYON", "not Paris", "Paris or lyon"):
+        assert not ok(body, ["Paris"], q), body
+    for body in ("Paris", "paris", "PARIS.", "The capital of France is Paris.", '["Paris"]', "It is Paris"):
+        assert ok(body, ["Paris"], q), body
+
+
+def test_money_is_compared_to_the_cent():
+    assert not ok("10684.09", [10684.08])  # a cent off (within 1e-6 relative: it was paid)
+    assert not ok("10684.084", [10684.08])  # a third decimal that differs
+    assert not ok("[10684.0801]", [10684.08])
+    assert ok("10684.080", [10684.08]) and ok("10,684.08", [10684.08]) and ok("[10684.08]", [10684.08])
+    assert ok("57", [57]) and ok("57.0", [57]) and not ok("57.5", [57])
+
+
+def test_unicode_minus_signs_are_minus():
+    for minus in ("\u2212", "\u2013", "\u2012", "\ufe63", "\uff0d", "-"):
+        assert ok(f"{minus}91.33, 4520.81", [-91.33, 4520.81]), minus
+    assert not ok("91.33, 4520.81", [-91.33, 4520.81])
+
+
+def test_answer_blocks_that_disagree_are_refused():
+    both = "<answer>[5903.2]</answer> on second thought <answer>[5902.2]</answer>"
+    assert answer_conflict(both) and not answer_correct(both, [5902.2], question=Q)[0]
+    same = "<answer>[5902.2]</answer> again: <answer>[5902.2]</answer>"
+    assert not answer_conflict(same) and answer_correct(same, [5902.2], question=Q)[0]
+    scratch = "<think>maybe <answer>1</answer></think><answer>[5902.2]</answer>"  # think is scratch
+    assert not answer_conflict(scratch) and answer_correct(scratch, [5902.2], question=Q)[0]

@@ -1,7 +1,15 @@
 import json
 
 from rewards.tool_answers import answer_correct, answer_items
-from rewards.tool_calls import MAX_DEPTH, bfcl_schema, call_matches, json_depth, match_calls, parse_tool_calls
+from rewards.tool_calls import (
+    MAX_DEPTH,
+    bfcl_schema,
+    call_matches,
+    close_trailing_call,
+    json_depth,
+    match_calls,
+    parse_tool_calls,
+)
 
 
 def call(name, **arguments):
@@ -116,3 +124,13 @@ def test_the_answer_must_state_each_value_not_list_candidates():
     assert not answer_correct("1234.5", [1234.5])[0]  # no <answer>
     assert not answer_correct(f"<answer>{json.dumps(list(range(100)))}</answer>", [5])[0]
     assert answer_items("a; b\nc") == ["a", "b", "c"]
+
+
+def test_a_call_left_open_at_the_end_is_closed():
+    body = '<tool_call>{"name": "f", "arguments": {}}'
+    assert close_trailing_call(body) == body + "</tool_call>"
+    assert parse_tool_calls(close_trailing_call(body)) == ([call("f")], [])
+    closed = body + "</tool_call>"
+    assert close_trailing_call(closed) == closed  # nothing to close
+    assert close_trailing_call(closed + "<tool_call>{x") == closed + "<tool_call>{x</tool_call>"
+    assert parse_tool_calls(close_trailing_call(closed + "<tool_call>{x"))[1]  # still malformed
