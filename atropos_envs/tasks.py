@@ -206,11 +206,69 @@ def _nesting_depth(text: str) -> int:
     return nesting_depth(text)
 
 
+class _Repeated(dict):
+    """A parsed JSON object that held ``key`` twice (JSON keeps the last one silently)."""
+
+    key: str = ""
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) == len(pairs):
+        return found
+    repeated = _Repeated(found)
+    seen: set[str] = set()
+    repeated.key = next(key for key, _ in pairs if key in seen or seen.add(key))
+    return repeated
+
+
+def _field(path: str, key: Any) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    key = str(key).encode("utf-8", "backslashreplace").decode("utf-8")  # a name holding a surrogate
+    return f"{path}.{key}" if path else key
+
+
+def check_text(record: Any, where: str) -> None:
+    """Refuse, in one line naming the field, what JSON parsing lets through silently: a key
+    given twice in one object, and text that is not valid Unicode (a lone surrogate, as the
+    escape "\\ud800" gives), which no UTF-8 file, request or record can hold later."""
+    stack: list[tuple[str, Any]] = [("", record)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, _Repeated):
+            place = f", field '{path}'" if path else ""
+            raise TaskFileError(
+                f"{where}{place}: the key {value.key!r} appears twice in one object "
+                "(JSON would keep the last one silently); keep one"
+            )
+        if isinstance(value, dict):
+            for key, item in value.items():
+                _check_unicode(key, _field(path, key), where, "its name")
+                stack.append((_field(path, key), item))
+        elif isinstance(value, list):
+            stack.extend((_field(path, i), item) for i, item in enumerate(value))
+        else:
+            _check_unicode(value, path, where, "text")
+
+
+def _check_unicode(value: Any, path: str, where: str, what: str) -> None:
+    if not isinstance(value, str):
+        return
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise TaskFileError(
+            f"{where}, field '{path}': {what} holds a lone surrogate {value[exc.start]!r} at character "
+            f"{exc.start} (not valid Unicode, e.g. a JSON escape \\ud800 without its pair); fix or remove it"
+        ) from None
+
+
 def _parse(text: str, where: str) -> Any:
     if _nesting_depth(text) > MAX_TASK_DEPTH:
         raise TaskFileError(f"{where}: nested deeper than {MAX_TASK_DEPTH} levels")
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_object)
     except json.JSONDecodeError as exc:
         raise TaskFileError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
     except (ValueError, RecursionError) as exc:  # e.g. an integer with more digits than Python allows
@@ -246,6 +304,8 @@ def read_records(path: Path) -> list[tuple[str, dict[str, Any]]]:
             ) from None
         if suffix == ".json":
             data = _parse(text, str(path))
+            if isinstance(data, _Repeated):  # the {"data": [...]} wrapper itself
+                check_text(data, str(path))
             if isinstance(data, dict) and isinstance(data.get("data"), list):
                 data = data["data"]
             if not isinstance(data, list):
@@ -264,6 +324,7 @@ def read_records(path: Path) -> list[tuple[str, dict[str, Any]]]:
     for where, record in located:
         if not isinstance(record, dict):
             raise TaskFileError(f"{where}: expected a JSON object, got {type(record).__name__}")
+        check_text(record, where)
     return located
 
 
@@ -277,6 +338,7 @@ class FileTasks(TaskSource):
             for where, record in located:
                 if not isinstance(record, dict):
                     raise TaskFileError(f"{where}: expected a task dict, got {type(record).__name__}")
+                check_text(record, where)
         else:
             located = read_records(Path(source))
         if not located:
