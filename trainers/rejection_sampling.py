@@ -50,7 +50,10 @@ class SamplingJob:
     )
     samples_per_task: int = setting(8, "completions per task (pass@n is reported)", flag="n")
     keep_per_task: int = setting(
-        2, "distinct verified samples kept per task at most; 0 keeps every sample", flag="keep"
+        2,
+        "distinct verified samples kept per task at most; 0 keeps every sample (failed ones too: the "
+        "summary's acceptance_rate is then the verified share)",
+        flag="keep",
     )
     threshold: float = setting(1.0, "reward at which a sample counts as verified (kept; a pass)")
     near_duplicate: float = setting(0.9, "similarity (difflib, 0-1] at which two kept samples count as one")
