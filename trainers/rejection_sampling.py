@@ -33,7 +33,7 @@ from trainers.pairs import pair_record, preference_pairs
 from trainers.rollout import Rollout, run_episode
 from trainers.selection import SELECTIONS, choose, distinct  # noqa: F401 - distinct: the public helper
 from trainers.stats import BOOTSTRAP_RESAMPLES, summary_intervals
-from trainers.task_log import TaskLog, atomic_write_text
+from trainers.task_log import OutputMismatch, TaskLog, atomic_write_text
 from trainers.think import ThinkBudget, termination_record
 from trainers.think import think_budget as budget_of
 
@@ -242,6 +242,9 @@ async def run_job(
     produced_by = await asyncio.to_thread(provenance, [server.url for server in client.servers])
     task_ids = env.task_ids(job.num_tasks, job.first_task)
     samples_path = job.samples_path(out)
+    summary_path = out.with_name(out.name + ".summary.json")
+    if summary_path.is_dir():
+        raise OutputMismatch(f"{summary_path} is a directory; remove it, or choose another --out")
     with contextlib.ExitStack() as files:
         log = files.enter_context(TaskLog(out, job.settings(), overwrite=overwrite))
         # every sample, committed per task before the output's records: a task redone after a kill
@@ -300,7 +303,7 @@ async def run_job(
         summary = summarize(log.entries, job, time.monotonic() - started)
         summary["provenance"] = produced_by  # server model, dtype and vLLM version; this machine's CPU/GPU
         summary.update({side.name: sum(e["records"] for e in side.log.entries) for side in sides})
-    atomic_write_text(out.with_name(out.name + ".summary.json"), json.dumps(summary, indent=2) + "\n")
+    atomic_write_text(summary_path, json.dumps(summary, indent=2) + "\n")
     return summary
 
 

@@ -417,3 +417,16 @@ def test_lost_names_the_tasks_whose_records_were_on_disk_but_not_committed(env, 
         f.truncate(out.read_bytes().rstrip(b"\n").rindex(b"\n") + 1)
     with TaskLog(out, JOB.settings()) as log:
         assert log.done == {"0"} and log.lost == {"2"}
+
+
+def test_a_directory_in_place_of_the_summary_stops_the_job_before_any_work(env, tmp_path):
+    out = tmp_path / "out.jsonl"
+    (tmp_path / "out.jsonl.summary.json").mkdir()
+
+    async def go():
+        async with RolloutClient([DEAD_SERVER], model="m", give_up_after_s=1) as client:
+            return await run_job(JOB, env, client, out)
+
+    with pytest.raises(OutputMismatch, match=r"out.jsonl.summary.json is a directory; remove it"):
+        asyncio.run(go())
+    assert not out.exists()
