@@ -16,8 +16,8 @@ records of unfinished tasks (dropped, and the task redone; ``lost`` names these 
 Records that are there but differ from what was committed, or a line that is no record, stop
 the job with one line naming the file. The files are then rewritten to the committed tasks,
 in the order their records lie in the data file (data first, each atomically; a crash in
-between is repaired the same way next time): the data file is never padded or reordered,
-and committed records are never cut. ``sort`` puts a finished job's tasks in the job's task
+between is repaired the same way next time): a resume never pads or reorders the data
+file, and committed records are never cut. ``sort`` puts a finished job's tasks in the job's task
 order, so a resumed job ends byte-identical to an uninterrupted one. One process at a time:
 a second writer of the same output is refused.
 """
