@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import json
 import random
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -206,15 +207,88 @@ def _nesting_depth(text: str) -> int:
     return nesting_depth(text)
 
 
-def _parse(text: str, where: str) -> Any:
+class _Repeated(dict):
+    """A parsed JSON object that held ``key`` twice (JSON keeps the last one silently)."""
+
+    key: str = ""
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) == len(pairs):
+        return found
+    repeated = _Repeated(found)
+    seen: set[str] = set()
+    repeated.key = next(key for key, _ in pairs if key in seen or seen.add(key))
+    return repeated
+
+
+def _field(path: str, key: Any) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    key = str(key).encode("utf-8", "backslashreplace").decode("utf-8")  # a name holding a surrogate
+    return f"{path}.{key}" if path else key
+
+
+def check_text(record: Any, where: str) -> None:
+    """Refuse, in one line naming the field, what JSON parsing lets through silently: a key
+    given twice in one object, and text that is not valid Unicode (a lone surrogate, as the
+    escape "\\ud800" gives), which no UTF-8 file, request or record can hold later."""
+    stack: list[tuple[str, Any]] = [("", record)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, _Repeated):
+            place = f", field '{path}'" if path else ""
+            raise TaskFileError(
+                f"{where}{place}: the key {value.key!r} appears twice in one object "
+                "(JSON would keep the last one silently); keep one"
+            )
+        if isinstance(value, dict):
+            for key, item in value.items():
+                _check_unicode(key, _field(path, key), where, "its name")
+                stack.append((_field(path, key), item))
+        elif isinstance(value, list):
+            stack.extend((_field(path, i), item) for i, item in enumerate(value))
+        else:
+            _check_unicode(value, path, where, "text")
+
+
+def _check_unicode(value: Any, path: str, where: str, what: str) -> None:
+    if not isinstance(value, str):
+        return
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise TaskFileError(
+            f"{where}, field '{path}': {what} holds a lone surrogate {value[exc.start]!r} at character "
+            f"{exc.start} (not valid Unicode, e.g. a JSON escape \\ud800 without its pair); fix or remove it"
+        ) from None
+
+
+#: A JSON escape of a UTF-16 surrogate (paired ones are fine; a lone one decodes to no character).
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _parse(text: str, where: str) -> tuple[Any, bool]:
+    """The parsed JSON, and whether it needs ``check_text``: it held a repeated key, or a
+    surrogate escape (UTF-8 text cannot hold a surrogate otherwise). Most text needs no walk."""
     if _nesting_depth(text) > MAX_TASK_DEPTH:
         raise TaskFileError(f"{where}: nested deeper than {MAX_TASK_DEPTH} levels")
+    repeated = False
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal repeated
+        found = _object(items)
+        repeated = repeated or isinstance(found, _Repeated)
+        return found
+
     try:
-        return json.loads(text)
+        data = json.loads(text, object_pairs_hook=pairs)
     except json.JSONDecodeError as exc:
         raise TaskFileError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
     except (ValueError, RecursionError) as exc:  # e.g. an integer with more digits than Python allows
         raise TaskFileError(f"{where}: not usable JSON ({str(exc)[:120]})") from None
+    return data, repeated or _SURROGATE_ESCAPE.search(text) is not None
 
 
 def _read_parquet(path: Path) -> list[tuple[str, Any]]:
@@ -235,6 +309,7 @@ def read_records(path: Path) -> list[tuple[str, dict[str, Any]]]:
     if not path.is_file():
         raise TaskFileError(f"task file {path} does not exist")
     suffix = path.suffix.lower()
+    suspect: set[str] = set()  # records to check_text (parquet holds valid Unicode, no repeated keys)
     if suffix == ".parquet":
         located = _read_parquet(path)
     elif suffix in (".json", ".jsonl", ".ndjson"):
@@ -245,12 +320,15 @@ def read_records(path: Path) -> list[tuple[str, dict[str, Any]]]:
                 f"{path}: not UTF-8 text (bad byte at offset {exc.start}); re-save it as UTF-8"
             ) from None
         if suffix == ".json":
-            data = _parse(text, str(path))
+            data, check = _parse(text, str(path))
+            if isinstance(data, _Repeated):  # the {"data": [...]} wrapper itself
+                check_text(data, str(path))
             if isinstance(data, dict) and isinstance(data.get("data"), list):
                 data = data["data"]
             if not isinstance(data, list):
                 raise TaskFileError(f'{path}: expected a JSON list of task objects (or {{"data": [...]}})')
             located = [(f"{path} list index {i}", record) for i, record in enumerate(data)]
+            suspect = {where for where, _ in located} if check else set()
         else:
             # Lines end at "\n" only: U+2028 and friends are legal inside JSON strings (str.splitlines
             # would split there). Errors name the 1-based line; fields may mix types across rows.
@@ -258,12 +336,17 @@ def read_records(path: Path) -> list[tuple[str, dict[str, Any]]]:
             for line_no, line in enumerate(text.split("\n"), start=1):
                 if line.strip():
                     where = f"{path} line {line_no}"
-                    located.append((where, _parse(line, where)))
+                    record, check = _parse(line, where)
+                    located.append((where, record))
+                    if check:
+                        suspect.add(where)
     else:
         raise TaskFileError(f"{path}: unsupported task file type {suffix!r}; use .jsonl, .json or .parquet")
     for where, record in located:
         if not isinstance(record, dict):
             raise TaskFileError(f"{where}: expected a JSON object, got {type(record).__name__}")
+        if where in suspect:
+            check_text(record, where)
     return located
 
 
@@ -277,6 +360,7 @@ class FileTasks(TaskSource):
             for where, record in located:
                 if not isinstance(record, dict):
                     raise TaskFileError(f"{where}: expected a task dict, got {type(record).__name__}")
+                check_text(record, where)
         else:
             located = read_records(Path(source))
         if not located:

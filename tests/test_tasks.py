@@ -172,3 +172,53 @@ def test_reset_selects_a_task_by_a_dataset_id(tmp_path):
     assert env.reset(options={"task_id": "HumanEval/1"})[1]["task_id"] == "HumanEval/1"
     observation, info = env.reset(options={"task_id": 11})
     assert info["task_id"] == "11" and "2 + 9" in observation[-1]["content"]
+
+
+@pytest.mark.parametrize(
+    "line,message",
+    [
+        (
+            '{"prompt": "a\\ud800b", "n": 1}',
+            "line 2, field 'prompt': text holds a lone surrogate '\\\\ud800' at character 1",
+        ),
+        (
+            '{"prompt": "p", "n": 1, "meta": {"tags": ["ok", "\\udfff"]}}',
+            r"line 2, field 'meta.tags\[1\]': text holds a lone surrogate",
+        ),
+        (
+            '{"prompt": "p", "n": 1, "\\udc00": 1}',
+            r"line 2, field '\\udc00': its name holds a lone surrogate",
+        ),
+        ('{"prompt": "p", "n": 1, "prompt": "q"}', "line 2: the key 'prompt' appears twice in one object"),
+        (
+            '{"prompt": "p", "n": 1, "meta": [{"k": 1, "k": 1}]}',
+            r"line 2, field 'meta\[0\]': the key 'k' appears twice",
+        ),
+    ],
+)
+def test_text_json_lets_through_silently_is_refused_naming_line_and_field(tmp_path, line, message):
+    path = tmp_path / "t.jsonl"
+    path.write_text('{"prompt": "a", "n": 1}\n' + line + "\n")
+    with pytest.raises(TaskFileError, match=message) as refused:
+        FileTasks(str(path), strict_loader)
+    assert "\n" not in str(refused.value) and str(refused.value).startswith(str(path))
+    str(refused.value).encode("utf-8")  # the message itself prints anywhere
+
+
+def test_paired_surrogates_and_keys_in_other_records_are_fine(tmp_path):
+    path = write_jsonl(
+        tmp_path / "t.jsonl", ['{"prompt": "smile \\ud83d\\ude00", "n": 1}', {"prompt": "p", "n": 2}]
+    )
+    assert FileTasks(path, strict_loader).get("0")["prompt"] == "smile \U0001f600"
+
+
+def test_in_memory_tasks_and_json_files_are_checked_too(tmp_path):
+    with pytest.raises(TaskFileError, match=r"tasks\[0\], field 'prompt': text holds a lone surrogate"):
+        FileTasks([{"prompt": "\ud800", "n": 1}], strict_loader)
+    path = tmp_path / "t.json"
+    path.write_text('{"data": [{"prompt": "a", "n": 1, "n": 2}]}')
+    with pytest.raises(TaskFileError, match="t.json list index 0: the key 'n' appears twice"):
+        FileTasks(str(path), strict_loader)
+    path.write_text('{"data": [{"prompt": "a", "n": 1}], "data": []}')
+    with pytest.raises(TaskFileError, match="t.json: the key 'data' appears twice"):
+        FileTasks(str(path), strict_loader)

@@ -33,7 +33,7 @@ from trainers.pairs import pair_record, preference_pairs
 from trainers.rollout import Rollout, run_episode
 from trainers.selection import SELECTIONS, choose, distinct  # noqa: F401 - distinct: the public helper
 from trainers.stats import BOOTSTRAP_RESAMPLES, summary_intervals
-from trainers.task_log import TaskLog, atomic_write_text
+from trainers.task_log import OutputMismatch, TaskLog, atomic_write_text
 from trainers.think import ThinkBudget, termination_record
 from trainers.think import think_budget as budget_of
 
@@ -50,7 +50,10 @@ class SamplingJob:
     )
     samples_per_task: int = setting(8, "completions per task (pass@n is reported)", flag="n")
     keep_per_task: int = setting(
-        2, "distinct verified samples kept per task at most; 0 keeps every sample", flag="keep"
+        2,
+        "distinct verified samples kept per task at most; 0 keeps every sample (failed ones too: the "
+        "summary's acceptance_rate is then the verified share)",
+        flag="keep",
     )
     threshold: float = setting(1.0, "reward at which a sample counts as verified (kept; a pass)")
     near_duplicate: float = setting(0.9, "similarity (difflib, 0-1] at which two kept samples count as one")
@@ -173,13 +176,14 @@ def sample_record(rollout: Rollout, job: SamplingJob, kept: bool) -> dict[str, A
 ERROR_EXAMPLES = 3  # per task, and in the summary: the reasons of env failures, to fix them
 
 
-def task_stats(rollouts: list[Rollout], threshold: float) -> dict[str, Any]:
+def task_stats(rollouts: list[Rollout], threshold: float, keep_truncated: bool = False) -> dict[str, Any]:
     errors = [r.reason for r in rollouts if r.outcome == "error"]
     return {
         "rewards": [r.reward for r in rollouts],
         "outcomes": dict(Counter(r.outcome for r in rollouts)),
         "errors": list(dict.fromkeys(errors))[:ERROR_EXAMPLES],
         "passed": sum(r.reward >= threshold for r in rollouts),
+        "verified": len(_verified(rollouts, threshold, keep_truncated)),
         "hit_token_limit": sum(r.hit_token_limit for r in rollouts),
         "completion_tokens": sum(r.completion_tokens for r in rollouts),
         "think_forced": sum(r.think_forced for r in rollouts),
@@ -207,12 +211,15 @@ async def _sample_task(env: TextEnv, task_id: str, job: SamplingJob, client: Rol
     )
 
 
+def _verified(rollouts: list[Rollout], threshold: float, keep_truncated: bool) -> list[Rollout]:
+    """The samples a job may keep: at or above the threshold, and not cut at the token limit."""
+    return [r for r in rollouts if r.reward >= threshold and (keep_truncated or not r.hit_token_limit)]
+
+
 def select(rollouts: list[Rollout], job: SamplingJob) -> list[Rollout]:
     if job.keep_per_task == 0:
         return rollouts
-    verified = [
-        r for r in rollouts if r.reward >= job.threshold and (job.keep_truncated or not r.hit_token_limit)
-    ]
+    verified = _verified(rollouts, job.threshold, job.keep_truncated)
     return choose(verified, job.select, job.keep_per_task, job.near_duplicate)
 
 
@@ -235,6 +242,9 @@ async def run_job(
     produced_by = await asyncio.to_thread(provenance, [server.url for server in client.servers])
     task_ids = env.task_ids(job.num_tasks, job.first_task)
     samples_path = job.samples_path(out)
+    summary_path = out.with_name(out.name + ".summary.json")
+    if summary_path.is_dir():
+        raise OutputMismatch(f"{summary_path} is a directory; remove it, or choose another --out")
     with contextlib.ExitStack() as files:
         log = files.enter_context(TaskLog(out, job.settings(), overwrite=overwrite))
         # every sample, committed per task before the output's records: a task redone after a kill
@@ -246,7 +256,14 @@ async def run_job(
         sides = files.enter_context(
             side_outputs(job, pairs_out=pairs_out, termination_out=termination_out, overwrite=overwrite)
         )
-        todo = [t for t in task_ids if t not in log.done or any(t not in side.log.done for side in sides)]
+        # a task whose every-sample records were on disk but not committed (a torn commit, a lost
+        # progress line, a cut record) is sampled again for that file
+        lost = samples.lost if samples is not None else set()
+        todo = [
+            t
+            for t in task_ids
+            if t not in log.done or t in lost or any(t not in side.log.done for side in sides)
+        ]
         finished = len(task_ids) - len(todo)
         if on_task_done:
             on_task_done(finished, len(task_ids))
@@ -268,7 +285,8 @@ async def run_job(
                 if task_id not in side.log.done:
                     side.log.commit(task_id, side.records(rollouts, job), {})
             if task_id not in log.done:
-                log.commit(task_id, [to_record(r, job) for r in chosen], task_stats(rollouts, job.threshold))
+                stats = task_stats(rollouts, job.threshold, job.keep_truncated)
+                log.commit(task_id, [to_record(r, job) for r in chosen], stats)
             finished += 1
             if on_task_done:
                 on_task_done(finished, len(task_ids))
@@ -279,10 +297,13 @@ async def run_job(
         finally:
             for task in pending:
                 task.cancel()
+        for task_log in (samples, *(side.log for side in sides), log):  # the output last: it says done
+            if task_log is not None:
+                task_log.sort(task_ids)  # in task order, whatever order the tasks finished or resumed in
         summary = summarize(log.entries, job, time.monotonic() - started)
         summary["provenance"] = produced_by  # server model, dtype and vLLM version; this machine's CPU/GPU
         summary.update({side.name: sum(e["records"] for e in side.log.entries) for side in sides})
-    atomic_write_text(out.with_name(out.name + ".summary.json"), json.dumps(summary, indent=2) + "\n")
+    atomic_write_text(summary_path, json.dumps(summary, indent=2) + "\n")
     return summary
 
 
@@ -294,14 +315,20 @@ def summarize(entries: list[dict[str, Any]], job: SamplingJob, wall_s: float) ->
     for e in entries:  # progress written before outcomes were counted has none: "unknown"
         outcomes.update(e.get("outcomes") or {"unknown": len(e["rewards"])})
     errors = list(dict.fromkeys(reason for e in entries for reason in e.get("errors", [])))
+    kept = sum(e["records"] for e in entries)
+    # verified: could be kept (at or above the threshold, not cut); progress written before it was
+    # counted has only "passed". With --keep 0 every sample is kept, so the rate is the verified share.
+    verified = sum(e.get("verified", e["passed"]) for e in entries)
+    accepted = verified if job.keep_per_task == 0 else kept
     summary = {
         "env": job.env_id,
         "model": job.model,
         "tasks": len(entries),
         "samples": samples,
-        "kept": sum(e["records"] for e in entries),
+        "kept": kept,
         "passed": sum(e["passed"] for e in entries),
-        "acceptance_rate": (sum(e["records"] for e in entries) / samples) if samples else 0.0,
+        "verified": verified,
+        "acceptance_rate": (accepted / samples) if samples else 0.0,
         "mean_reward": (sum(rewards) / len(rewards)) if rewards else 0.0,
         "pass@1": _mean(pass_at_k(len(e["rewards"]), e["passed"], 1) for e in entries),
         f"pass@{k}": _mean(pass_at_k(len(e["rewards"]), e["passed"], k) for e in entries),
@@ -323,6 +350,14 @@ def summarize(entries: list[dict[str, Any]], job: SamplingJob, wall_s: float) ->
     if job.think_budget:
         summary.update(think_summary(entries, samples))
     return summary
+
+
+def written_line(summary: dict[str, Any], job: SamplingJob, out: Path) -> str:
+    """What ``sample`` says it wrote: verified samples, or with ``--keep 0`` every sample (the
+    verified ones counted apart, since the file holds failed ones too)."""
+    if job.keep_per_task == 0:
+        return f"wrote {summary['kept']} samples ({summary['verified']} verified) to {out}"
+    return f"wrote {summary['kept']} verified samples to {out}"
 
 
 def _mean(values) -> float:

@@ -12,12 +12,14 @@ well-formed, carries this job's fingerprint, names a task not already counted, a
 data file holds exactly that task's records (found by task id, checked by count and hash,
 wherever they lie). Everything else is ignored and reported: torn or malformed lines,
 lines of another job, duplicates, records missing from the data file (the task is redone),
-records of unfinished tasks (dropped, and the task redone). Records that are there but
-differ from what was committed, or a line that is no record, stop the job with one line
-naming the file. The files are
-then rewritten to the committed tasks (data first, each atomically; a crash in between
-is repaired the same way next time): the data file is never padded, and committed records
-are never cut. One process at a time: a second writer of the same output is refused.
+records of unfinished tasks (dropped, and the task redone; ``lost`` names these tasks).
+Records that are there but differ from what was committed, or a line that is no record, stop
+the job with one line naming the file. The files are then rewritten to the committed tasks,
+in the order their records lie in the data file (data first, each atomically; a crash in
+between is repaired the same way next time): a resume never pads or reorders the data
+file, and committed records are never cut. ``sort`` puts a finished job's tasks in the job's task
+order, so a resumed job ends byte-identical to an uninterrupted one. One process at a time:
+a second writer of the same output is refused.
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ def _lines(raw: bytes) -> list[bytes]:
 def _json(line: bytes) -> Any:
     try:
         return json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: brackets nested too deep
         return None
 
 
@@ -91,8 +93,10 @@ class _Recovery:
     def __init__(self, path: Path, progress: Path, job: str, task_of: Callable[[dict[str, Any]], str | None]):
         self.path, self.progress = path, progress
         self.notes: list[str] = []
+        self.lost: set[str] = set()  # tasks seen in the files but not committed: to be redone
         raw = path.read_bytes() if path.exists() else b""
         spans: dict[str, list[bytes]] = {}
+        first: dict[str, int] = {}  # where each task's records start in the data file (line index)
         for number, line in enumerate(_lines(raw), 1):
             task_id = task_of(_json(line))
             if task_id is None:  # we never leave a torn record before others: someone else wrote this
@@ -101,12 +105,12 @@ class _Recovery:
                     "another program?); remove it, or pass --overwrite to start over"
                 )
             spans.setdefault(task_id, []).append(line)
+            first.setdefault(task_id, number)
         if len(b"".join(_lines(raw))) < len(raw):
             self.notes.append(f"{path}: a torn last record dropped")
-        self.entries: list[dict[str, Any]] = []
         self._seen: set[str] = set()
-        data: list[bytes] = []
-        size = 0
+        accepted: list[tuple[tuple[int, int], dict[str, Any], bytes]] = []
+        place = 0  # a task without records stays after the one before it in the progress file
         progress_lines = _lines(progress.read_bytes())[1:] if progress.exists() else []
         for number, line in enumerate(progress_lines, 2):
             entry = self._entry(number, line, job)
@@ -119,6 +123,7 @@ class _Recovery:
                     f"{progress} line {number}: {len(lines)} of the {entry['records']} records "
                     f"of task {task_id!r} are in {path}; the task will be redone"
                 )
+                self.lost.add(task_id)
                 spans.pop(task_id, None)
                 continue
             if len(lines) > entry["records"] or hashlib.sha256(payload).hexdigest() != entry["sha256"]:
@@ -127,16 +132,24 @@ class _Recovery:
                     "committed (edited, or written by another program); restore the file, "
                     "or pass --overwrite to start over"
                 )
-            self.entries.append({**entry, "start_offset": size, "end_offset": size + len(payload)})
+            place = first.get(task_id, place)
+            accepted.append(((place, number), entry, payload))
             self._seen.add(task_id)
-            data.append(payload)
-            size += len(payload)
             spans.pop(task_id, None)  # a task may have kept no records
         unfinished = sum(map(len, spans.values()))
         if unfinished:
+            self.lost.update(spans)
             self.notes.append(
                 f"{path}: {unfinished} record(s) of unfinished tasks dropped; those tasks will be redone"
             )
+        # the committed tasks in the order their records lie on disk, whatever the progress file's order
+        self.entries: list[dict[str, Any]] = []
+        data: list[bytes] = []
+        size = 0
+        for _, entry, payload in sorted(accepted, key=lambda item: item[0]):
+            self.entries.append({**entry, "start_offset": size, "end_offset": size + len(payload)})
+            data.append(payload)
+            size += len(payload)
         self.raw, self.data = raw, b"".join(data)
 
     def _entry(self, number: int, line: bytes, job: str) -> dict[str, Any] | None:
@@ -187,8 +200,14 @@ class TaskLog:
         self.path = Path(path)
         self.progress_path = self.path.with_name(self.path.name + ".progress")
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock = self.path.with_name(f".{self.path.name}.lock")
+        for p in (self.path, self.progress_path, lock):
+            if p.exists() and not p.is_file():
+                raise OutputMismatch(
+                    f"{p} is not a regular file (a directory?); remove it, or choose another --out"
+                )
         self.task_of = task_of
-        self._lock = open(self.path.with_name(f".{self.path.name}.lock"), "ab")
+        self._lock = open(lock, "ab")
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
@@ -207,15 +226,16 @@ class TaskLog:
             for p in (self.path, self.progress_path):
                 p.unlink(missing_ok=True)
         self.job = fingerprint(settings)
-        header = (json.dumps({"format": FORMAT, "job": self.job, "settings": settings}) + "\n").encode()
+        self._header = (json.dumps({"format": FORMAT, "job": self.job, "settings": settings}) + "\n").encode()
         self._check_header(settings)
         recovery = _Recovery(self.path, self.progress_path, self.job, self.task_of)
         for note in recovery.notes:
             log.warning("resume: %s", note)
-        recovery.write(header)
+        recovery.write(self._header)
         self.repairs = recovery.notes
         self.entries = recovery.entries
         self.done = {e["task_id"] for e in self.entries}
+        self.lost = recovery.lost - self.done  # records (or a line) on disk, but not committed
         self._data = open(self.path, "ab")
         self._progress = open(self.progress_path, "ab")
 
@@ -279,6 +299,38 @@ class TaskLog:
         os.fsync(self._progress.fileno())
         self.entries.append(entry)
         self.done.add(task_id)
+
+    def sort(self, order: list[str]) -> None:
+        """Put the committed tasks in the job's task order (tasks not in it last), as an
+        uninterrupted run that commits them in that order writes them: a resume that redid an
+        earlier task, or tasks that finished out of order, leave the same bytes. Data first,
+        then progress, each atomically (a crash in between is repaired on resume)."""
+        rank = {task_id: i for i, task_id in enumerate(order)}
+        entries = sorted(self.entries, key=lambda e: rank.get(e["task_id"], len(rank)))
+        if [e["task_id"] for e in entries] == [e["task_id"] for e in self.entries]:
+            return
+        self._data.flush()
+        raw = self.path.read_bytes()
+        sorted_entries, data, size = [], [], 0
+        for entry in entries:
+            payload = raw[entry["start_offset"] : entry["end_offset"]]
+            if hashlib.sha256(payload).hexdigest() != entry["sha256"]:
+                raise OutputMismatch(
+                    f"{self.path}: the records of task {entry['task_id']!r} changed while the job "
+                    "wrote the file; restore it, or pass --overwrite to start over"
+                )
+            sorted_entries.append({**entry, "start_offset": size, "end_offset": size + len(payload)})
+            data.append(payload)
+            size += len(payload)
+        self._data.close()
+        self._progress.close()
+        if b"".join(data) != raw:
+            atomic_write_bytes(self.path, b"".join(data))
+        lines = b"".join((json.dumps(e) + "\n").encode() for e in sorted_entries)
+        atomic_write_bytes(self.progress_path, self._header + lines)
+        self.entries = sorted_entries
+        self._data = open(self.path, "ab")
+        self._progress = open(self.progress_path, "ab")
 
     def close(self) -> None:
         self._data.close()

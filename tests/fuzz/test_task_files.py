@@ -81,6 +81,7 @@ HOSTILE = st.one_of(
     st.integers(-(10**20), 10**20),
     st.floats(allow_nan=True, allow_infinity=True),
     st.sampled_from(["", " ", "false", "true", "0", "100", "a\u2028b", "\u202e\u200b", "x" * 100_000]),
+    st.sampled_from(["a\ud800b", "\udfff", ["ok", "\ud83d"], {"\udc00": 1}]),  # lone surrogates: not Unicode
     st.text(max_size=30),
     st.lists(st.integers(), max_size=3),
     st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
@@ -107,6 +108,7 @@ def check_loaded(name: str, env, task: dict) -> None:
     """A load must give tasks of the types the env reads, and the env must prompt and score them."""
     messages = env.prompt(task)
     assert all(isinstance(m["content"], str) for m in messages)
+    json.dumps([task, messages], ensure_ascii=False).encode("utf-8")  # what a job writes and sends
     if name == "Format-v0":
         assert (
             isinstance(task["question"], str) and isinstance(task["answer"], str) and task["question"].strip()
@@ -183,3 +185,19 @@ def test_fuzzed_task_files_fail_in_one_line_or_load_right(name):
         run_case(name, case)
 
     inner()
+
+
+@pytest.mark.parametrize("name", sorted(BASES))
+def test_a_key_given_twice_is_refused_naming_the_line_and_the_key(name, tmp_path):
+    """JSON keeps the last of two equal keys silently; a task file's record must not."""
+    first = json.dumps({**BASES[name], "id": "ok0"})
+    field = next(iter(BASES[name]))
+    twice = json.dumps(BASES[name])[:-1] + f", {json.dumps(field)}: {json.dumps(BASES[name][field])}}}"
+    path = tmp_path / "t.jsonl"
+    path.write_text(first + "\n" + twice + "\n")
+    with pytest.raises(TaskFileError) as refused:
+        gym.make(f"atropos_envs/{name}", tasks=str(path))
+    assert str(refused.value) == (
+        f"{path} line 2: the key {field!r} appears twice in one object "
+        "(JSON would keep the last one silently); keep one"
+    )

@@ -13,7 +13,16 @@ import pytest
 import atropos_envs  # noqa: F401  (registers the envs)
 from atropos_envs import Score, TextEnv
 from trainers.client import RequestRejected, RolloutClient, SamplingParams
-from trainers.rejection_sampling import SamplingJob, distinct, pass_at_k, run_job, select, summarize
+from trainers.rejection_sampling import (
+    SamplingJob,
+    distinct,
+    pass_at_k,
+    run_job,
+    select,
+    summarize,
+    task_stats,
+    written_line,
+)
 from trainers.rollout import Rollout, Turn, run_episode, sample_seed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,6 +92,22 @@ def test_summary_counts():
         0.25,
     )
     assert s["pass@1"] == pytest.approx(0.25) and s["pass@2"] == pytest.approx(0.5)
+
+
+def test_keep_0_counts_the_verified_samples_apart_from_every_sample_it_wrote():
+    job = SamplingJob(env_id="x", samples_per_task=4, keep_per_task=0)
+    done = [rollout(0, "a", 1.0), rollout(1, "b", 1.0, "length"), rollout(2, "c", 0.0), rollout(3, "d", 0.5)]
+    stats = task_stats(done, job.threshold)
+    assert (stats["passed"], stats["verified"]) == (2, 1)  # the reply cut at the token limit is no keeper
+    older = {**task_stats(done, job.threshold), "records": 4}
+    del older["verified"]  # progress written before "verified" was counted: "passed" stands in
+    s = summarize([{**stats, "records": len(select(done, job))}, older], job, 1.0)
+    assert (s["samples"], s["kept"], s["verified"], s["acceptance_rate"]) == (8, 8, 3, 3 / 8)
+    assert written_line(s, job, Path("o.jsonl")) == "wrote 8 samples (3 verified) to o.jsonl"
+    job.keep_per_task = 2
+    s = summarize([{**stats, "records": len(select(done, job))}], job, 1.0)
+    assert (s["kept"], s["verified"], s["acceptance_rate"]) == (1, 1, 1 / 4)
+    assert written_line(s, job, Path("o.jsonl")) == "wrote 1 verified samples to o.jsonl"
 
 
 # ---- one reply never ends a job: the real rollout client against a server replaying canned replies

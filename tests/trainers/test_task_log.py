@@ -343,3 +343,90 @@ def test_a_record_with_a_lone_surrogate_is_written_as_valid_json():
 
     line = record_line({"messages": [{"role": "assistant", "content": "bad \ud800 text, é"}]})
     assert json.loads(line.decode("utf-8"))["messages"][0]["content"] == "bad \ud800 text, é"
+
+
+def test_swapped_progress_lines_do_not_reorder_the_data(env, tmp_path):
+    out = tmp_path / "out.jsonl"
+    interrupted(out, env)
+    before = out.read_bytes()
+    lines = progress_of(out).read_text().splitlines(keepends=True)
+    progress_of(out).write_text("".join([lines[0], lines[3], lines[1], lines[2]]))
+    with TaskLog(out, JOB.settings()) as log:
+        assert log.done == {"0", "1", "2"}
+        assert [e["task_id"] for e in log.entries] == ["0", "1", "2"]  # the order on disk
+    committed = b"".join(line for line in before.splitlines(keepends=True) if b'"task_id": "3"' not in line)
+    assert out.read_bytes() == committed[: committed.rindex(b"\n") + 1]  # only the unfinished tail went
+
+
+@pytest.mark.parametrize("line", [b"[" * 100_000, b'{"job": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"])
+def test_a_progress_line_nested_too_deep_is_ignored_as_malformed(env, line, tmp_path):
+    out = tmp_path / "out.jsonl"
+    interrupted(out, env)
+    with open(progress_of(out), "ab") as f:
+        f.write(line + b"\n")
+    with TaskLog(out, JOB.settings()) as log:
+        assert log.done == {"0", "1", "2"}
+        assert any("is malformed; ignored" in note for note in log.repairs)
+
+
+def test_a_data_line_nested_too_deep_stops_the_job_with_one_line(env, tmp_path):
+    out = tmp_path / "out.jsonl"
+    interrupted(out, env)
+    with open(out, "ab") as f:
+        f.write(b"\n" + b"[" * 100_000 + b"\n")
+    with pytest.raises(OutputMismatch, match="is not a record naming its task"):
+        TaskLog(out, JOB.settings())
+
+
+@pytest.mark.parametrize("which", ["out", "progress", "lock"])
+def test_a_directory_in_place_of_a_file_is_one_line(env, which, tmp_path):
+    out = tmp_path / "out.jsonl"
+    interrupted(out, env)
+    path = {"out": out, "progress": progress_of(out), "lock": tmp_path / ".out.jsonl.lock"}[which]
+    path.unlink()
+    path.mkdir()
+    with pytest.raises(OutputMismatch) as refused:
+        TaskLog(out, JOB.settings())
+    message = str(refused.value)
+    assert message.startswith(f"{path} is not a regular file") and "\n" not in message
+
+
+def test_sort_leaves_the_bytes_of_a_run_in_task_order(env, tmp_path):
+    in_order, shuffled = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    ids = env.task_ids(JOB.num_tasks)
+    for out, order in ((in_order, ids), (shuffled, [ids[i] for i in (3, 0, 5, 4, 1, 2)])):
+        with TaskLog(out, JOB.settings()) as log:
+            for task_id in order:
+                commit(log, env, task_id)
+            log.sort(ids)
+            assert [e["task_id"] for e in log.entries] == ids
+            commit(log, env, "9")  # the log goes on after a sort
+    assert shuffled.read_bytes() == in_order.read_bytes()
+    with TaskLog(shuffled, JOB.settings()) as log:  # and resumes cleanly
+        assert log.done == {*ids, "9"} and not log.repairs and not log.lost
+        assert [e["task_id"] for e in log.entries] == [*ids, "9"]
+
+
+def test_lost_names_the_tasks_whose_records_were_on_disk_but_not_committed(env, tmp_path):
+    out = tmp_path / "out.jsonl"
+    entries = interrupted(out, env)  # task 3: records written, its progress line not
+    corrupt_lost_line(out, entries)  # task 1: its progress line gone
+    with TaskLog(out, JOB.settings()) as log:
+        assert log.done == {"0", "2"} and log.lost == {"1", "3"}
+    with open(out, "r+b") as f:  # task 2's last record cut: its progress line promises one more
+        f.truncate(out.read_bytes().rstrip(b"\n").rindex(b"\n") + 1)
+    with TaskLog(out, JOB.settings()) as log:
+        assert log.done == {"0"} and log.lost == {"2"}
+
+
+def test_a_directory_in_place_of_the_summary_stops_the_job_before_any_work(env, tmp_path):
+    out = tmp_path / "out.jsonl"
+    (tmp_path / "out.jsonl.summary.json").mkdir()
+
+    async def go():
+        async with RolloutClient([DEAD_SERVER], model="m", give_up_after_s=1) as client:
+            return await run_job(JOB, env, client, out)
+
+    with pytest.raises(OutputMismatch, match=r"out.jsonl.summary.json is a directory; remove it"):
+        asyncio.run(go())
+    assert not out.exists()

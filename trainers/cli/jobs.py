@@ -133,7 +133,7 @@ def _job_command(
 
     from trainers.client import SamplingParams
     from trainers.config import options
-    from trainers.rejection_sampling import SamplingJob, check_side_outputs
+    from trainers.rejection_sampling import SamplingJob, check_side_outputs, written_line
 
     side_options = SIDE_OUTPUTS if side_outputs else {}
 
@@ -188,7 +188,7 @@ def _job_command(
                 )
         _print_summary(summary_, given["out"])
         if title == "sampling":
-            console.print(f"wrote {summary_['kept']} verified samples to {given['out']}")
+            console.print(escape(written_line(summary_, job, given["out"])))
         every = job.samples_path(given["out"])
         if every is not None:
             console.print(f"every sample: {every} (atropos-envs view {every})")
