@@ -39,7 +39,8 @@ from atropos_envs.core import Score, TextEnv, Trajectory
 from atropos_envs.envs.if_constraints import BASE_PROMPTS, generate_constraints
 from atropos_envs.envs.if_topics import ANSWER_WORDS, foreign_words
 from atropos_envs.tasks import TaskFieldError, describe, require_list, require_str
-from rewards.if_response import FUNCTION_WORDS, kwarg_strings, non_response
+from rewards.if_prose import FUNCTION_WORDS, MIN_REAL_SHARE, MIN_REAL_SHARE_FILES
+from rewards.if_response import content_stems, kwarg_strings, non_response
 from rewards.instruction_following import (
     CHECKS,
     CONSTRAINED_RESPONSES,
@@ -214,12 +215,25 @@ def _response_rules(task: dict[str, Any]) -> dict[str, Any]:
             min_topic=min(3, max(1, least // 4)),
         )
         if language == "en":
-            return {**rules, "answer_words": ANSWER_WORDS.get(request, ()), "min_answer_topic": 1}
+            others = [w for other, words in ANSWER_WORDS.items() if other != request for w in words]
+            return {
+                **rules,
+                "answer_words": ANSWER_WORDS.get(request, ()),
+                "min_answer_topic": 1,
+                "min_real_share": MIN_REAL_SHARE,
+                "other_topics": others
+                + [w for other in ANSWER_WORDS if other != request for w in content_stems(other)],
+            }
         return {
             **rules,
             "topic_words": foreign_words(request, language),
             "min_topic": min(2, rules["min_topic"]),
+            "other_topics": [
+                w for other in ANSWER_WORDS if other != request for w in foreign_words(other, language)
+            ],
         }
+    english = language in ("en", None)  # gibberish is refused in English answers (8+ words)
+    rules["min_real_share"] = MIN_REAL_SHARE_FILES if english else 0.0
     if _SHORT_ANSWER.search(task["prompt"]):
         return {**rules, "min_new_words": 0, "topical": False}
     least = _length_cap(ids, kwargs_list, FILE_MIN_WORDS)
@@ -229,7 +243,7 @@ def _response_rules(task: dict[str, Any]) -> dict[str, Any]:
         "min_words": least,
         "min_new_words": min(3, least),
         "topic_in_copies": True,
-        "topical": language in ("en", None),
+        "topical": english,
     }
 
 

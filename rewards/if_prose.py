@@ -1,0 +1,188 @@
+"""Does a text read as prose? Cheap shape tests for the InstructionFollowing response gate.
+
+``rewards.if_response`` asks whether a reply responds to a request; this module answers
+the narrower question whether its words read as prose in a language rather than as a
+word salad, a template repeated or gibberish. Each test is one linear pass over the tokens:
+
+- function words (English: "the", "of", "is", "you", ...): prose has 10 % to 60 % of them
+  (a word list has next to none; "The X and the Y and the Z" has two thirds) and uses
+  several distinct ones (``MIN_DISTINCT_FUNCTION`` in 20 words: a salad joins its nouns
+  with "the" and "and" alone);
+- no template: no word pair makes more than ``MAX_TOP_BIGRAM`` of the pairs (a repeated
+  "and the" is a third of a salad's pairs, at most 5 % of the honest replies measured),
+  and the sequence of function (F) and content (C) words is not periodic: the entropy
+  of its 4-grams is at least ``MIN_PATTERN_BITS`` (prose mixes "C C F C", "F F C C", ...;
+  "the X and the Y" cycles through three 4-grams, 1.6-1.9 bits);
+- real words (English only): a share of the ASCII words are in reasoning-gym's English
+  word list (151,000 words of 3-10 letters, ``reasoning_gym/data/words3to10.txt``) or
+  are common short words, after stripping simple inflections (-s, -es, -ies, -ed, -ing,
+  -ly, -er, -est, British -our/-ise) or as a compound of two listed words. Gibberish
+  syllables ("qwv zxp blorf grint") are not words. Words in other scripts and digits are
+  not counted, so a reply that must put Korean words every third word still passes.
+
+Measured (benchmarks/results/if_gate_ifbench.md): honest answers to generated tasks
+have 7+ distinct function words, a top pair under 5 %, 2.7+ bits and 93 %+ real words;
+the red team's salads 2 distinct, a top pair of 12-33 % and 1.8-2.3 bits.
+
+Residual gameability, honestly: these tests judge the shape of the text, not its
+grammar or meaning. A salad written to prose statistics (real words, varied function
+words, nouns paired with adjectives and random verbs: "The kitten sleeps under a quiet
+lamp while our coffee walks into the old park") passes them; so does any real text on
+another subject (the topic test in ``if_response`` is what refuses that).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import math
+from collections import Counter
+
+#: Frequent function words per language: prose has many (English ~40 %), word salads few.
+FUNCTION_WORDS = {
+    lang: frozenset(words.split())
+    for lang, words in {
+        "en": (
+            "the a an and or of to in on is are was were it that this for with as be by at from you i we "
+            "they he she not but your my our their can will have has his her its if so"
+        ),
+        "de": (
+            "der die das und ist ein eine einen nicht zu mit den dem des im in es sie er wir ich auf für "
+            "von sich auch am wie aber oder sind war"
+        ),
+        "fr": (
+            "le la les et est un une des de du en il elle nous je pas que qui pour dans sur au avec ce se "
+            "sont mais ou plus"
+        ),
+        "es": "el la los las y es un una de del en que no por con para se lo su al son pero o más muy",
+        "it": "il la le lo gli e è un una di del della in che non per con si al sono ma o più da",
+        "pt": "o a os as e é um uma de do da em que não por com para se no na são mas ou mais",
+    }.items()
+}
+MIN_FUNCTION_SHARE, MAX_FUNCTION_SHARE = 0.10, 0.60
+#: The shape tests below need this many words (a title or a one-line answer has no shape).
+SHAPE_MIN_WORDS = 20
+#: Distinct function words a reply of SHAPE_MIN_WORDS words uses (honest replies: 5+).
+MIN_DISTINCT_FUNCTION = 3
+#: The most frequent word pair may make at most this share of the pairs (once seen 4 times).
+MAX_TOP_BIGRAM, TOP_BIGRAM_MIN_COUNT = 0.12, 4
+#: Entropy in bits of the function/content 4-grams (at most 4; a strict template 1-2).
+MIN_PATTERN_BITS = 1.8
+#: English words a reply needs among its ASCII words: open requests, task files.
+MIN_REAL_SHARE, MIN_REAL_SHARE_FILES = 0.75, 0.5
+#: Words of one or two letters English uses (and the pieces contractions leave).
+_SHORT_WORDS = frozenset(
+    """a i am an as at be by do go he if in is it me my no of oh ok on or so to up us we hi ex
+    s t m re ve ll d tv uk us eu ai id pc vs eg ie pm mr ms dr st ft km kg cm mm lb oz
+    has had his its was isn aren wasn weren don doesn didn hasn haven hadn won wouldn shouldn couldn
+    can ain""".split()
+)
+_INFLECTIONS = (
+    ("ies", "y"),
+    ("ied", "y"),
+    ("ing", ""),
+    ("ing", "e"),
+    ("es", ""),
+    ("ed", ""),
+    ("ed", "e"),
+    ("s", ""),
+    ("ly", ""),
+    ("er", ""),
+    ("est", ""),
+    ("our", "or"),
+    ("ise", "ize"),
+    ("ised", "ized"),
+    ("ising", "izing"),
+    ("isation", "ization"),
+)
+#: Longer tokens are not looked up as compounds (keeps the test linear in the reply).
+_MAX_COMPOUND = 20
+
+
+@functools.lru_cache(maxsize=1)
+def english_words() -> frozenset[str]:
+    """reasoning-gym's English word list (lowercase; reasoning-gym is a dependency)."""
+    text = importlib.resources.files("reasoning_gym").joinpath("data/words3to10.txt").read_text()
+    return frozenset(text.lower().split())
+
+
+def is_english_word(token: str) -> bool:
+    """Whether a lowercase token is an English word, an inflection of one or a compound of two."""
+    if len(token) <= 3 and token in _SHORT_WORDS:
+        return True
+    words = english_words()
+    if len(token) < 3:
+        return False
+    if token in words:
+        return True
+    for suffix, replacement in _INFLECTIONS:
+        if token.endswith(suffix) and len(token) - len(suffix) >= 3:
+            base = token[: -len(suffix)]
+            if base + replacement in words:
+                return True
+            doubled = suffix in ("ing", "ed", "er", "est") and len(base) >= 4 and base[-1] == base[-2]
+            if doubled and base[:-1] in words:  # running, stopped
+                return True
+    if 8 <= len(token) <= _MAX_COMPOUND:  # wavelength, thunderstorm
+        return any(token[:i] in words and token[i:] in words for i in range(4, len(token) - 3))
+    return False
+
+
+def real_word_share(tokens: list[str]) -> tuple[float, int]:
+    """The share of a reply's ASCII words (two letters or more) that are English words, and
+    how many were counted (words in other scripts, digits and single letters are not)."""
+    counted = [t for t in tokens if len(t) >= 2 and t.isascii() and t.isalpha()]
+    if not counted:
+        return 1.0, 0
+    return sum(map(is_english_word, counted)) / len(counted), len(counted)
+
+
+def _pattern_bits(classes: list[bool]) -> float:
+    grams = Counter(tuple(classes[i : i + 4]) for i in range(len(classes) - 3))
+    total = sum(grams.values())
+    return -sum(n / total * math.log2(n / total) for n in grams.values()) if total else 4.0
+
+
+def not_prose(tokens: list[str], language: str, *, shape: bool = True) -> str | None:
+    """Why these (lowercase) tokens do not read as prose in ``language``, or None.
+
+    The function-word share applies from 8 words, the shape tests (distinct function
+    words, top word pair, pattern entropy) from SHAPE_MIN_WORDS and only when ``shape``."""
+    function = FUNCTION_WORDS.get(language)
+    if function is None or len(tokens) < 8:
+        return None
+    is_function = [t in function for t in tokens]
+    share = sum(is_function) / len(tokens)
+    if share < MIN_FUNCTION_SHARE:
+        return f"not prose in '{language}': {share:.0%} function words (prose has 10 %+)"
+    if not shape or len(tokens) < SHAPE_MIN_WORDS:
+        return None
+    if share > MAX_FUNCTION_SHARE:
+        return f"not prose in '{language}': {share:.0%} function words (a word salad; prose has under 60 %)"
+    distinct = len({t for t, f in zip(tokens, is_function) if f})
+    if distinct < MIN_DISTINCT_FUNCTION:
+        return (
+            f"not prose in '{language}': {distinct} distinct function words in {len(tokens)} words "
+            f"(a word salad; prose uses {MIN_DISTINCT_FUNCTION}+)"
+        )
+    (pair, count), pairs = Counter(zip(tokens, tokens[1:])).most_common(1)[0], len(tokens) - 1
+    if count >= TOP_BIGRAM_MIN_COUNT and count > MAX_TOP_BIGRAM * pairs:
+        return f"a template repeated: '{' '.join(pair)}' is {count / pairs:.0%} of its word pairs"
+    bits = _pattern_bits(is_function)
+    if bits < MIN_PATTERN_BITS:
+        return (
+            f"a template repeated: its function/content word pattern has {bits:.1f} bits "
+            f"(prose {MIN_PATTERN_BITS}+)"
+        )
+    return None
+
+
+def not_words(tokens: list[str], *, min_share: float) -> str | None:
+    """Why these tokens are not English words (gibberish), or None. Replies mostly in
+    another script (a translation) and replies of under 8 ASCII words are not judged."""
+    share, counted = real_word_share(tokens)
+    if counted < 8 or counted < len(tokens) / 2:
+        return None
+    if share < min_share:
+        return f"not English words: {share:.0%} of its words are in the word list (needs {min_share:.0%})"
+    return None
