@@ -66,10 +66,11 @@ SHAPE_MIN_WORDS = 20
 MIN_DISTINCT_FUNCTION = 3
 #: The most frequent word pair may make at most this share of the pairs (once seen 4 times).
 MAX_TOP_BIGRAM, TOP_BIGRAM_MIN_COUNT = 0.12, 4
-#: Entropy in bits of the function/content 4-grams (at most 4; a strict template 1-2).
-MIN_PATTERN_BITS = 1.8
-#: English words a reply needs among its ASCII words: open requests, task files.
-MIN_REAL_SHARE, MIN_REAL_SHARE_FILES = 0.75, 0.5
+#: Variety of the function/content 6-grams (pattern_variety): honest replies to generated
+#: tasks 0.67+, IFBench's prose answers mostly 0.6+, "the big X with a Y" templates 0.4-0.6.
+PATTERN_N, MIN_PATTERN_VARIETY = 6, 0.6
+#: English words a reply needs among its ASCII content words: open requests, task files.
+MIN_REAL_SHARE, MIN_REAL_SHARE_FILES = 0.7, 0.4
 #: Words of one or two letters English uses (and the pieces contractions leave).
 _SHORT_WORDS = frozenset(
     """a i am an as at be by do go he if in is it me my no of oh ok on or so to up us we hi ex
@@ -129,18 +130,26 @@ def is_english_word(token: str) -> bool:
 
 
 def real_word_share(tokens: list[str]) -> tuple[float, int]:
-    """The share of a reply's ASCII words (two letters or more) that are English words, and
-    how many were counted (words in other scripts, digits and single letters are not)."""
-    counted = [t for t in tokens if len(t) >= 2 and t.isascii() and t.isalpha()]
+    """The share of a reply's ASCII content words (two letters or more, not English function
+    words, which are real words anyway) that are English words, and how many were counted
+    (words in other scripts, digits and single letters are not)."""
+    counted = [
+        t for t in tokens if len(t) >= 2 and t.isascii() and t.isalpha() and t not in FUNCTION_WORDS["en"]
+    ]
     if not counted:
         return 1.0, 0
     return sum(map(is_english_word, counted)) / len(counted), len(counted)
 
 
-def _pattern_bits(classes: list[bool]) -> float:
-    grams = Counter(tuple(classes[i : i + 4]) for i in range(len(classes) - 3))
+def pattern_variety(is_function: list[bool], n: int = PATTERN_N) -> float:
+    """Entropy of the function/content n-grams over the most it could be for this many
+    n-grams (1: every n-gram a new pattern; a template of period p: log p over log count)."""
+    grams = Counter(tuple(is_function[i : i + n]) for i in range(len(is_function) - n + 1))
     total = sum(grams.values())
-    return -sum(n / total * math.log2(n / total) for n in grams.values()) if total else 4.0
+    most = math.log2(min(2**n, total)) if total > 1 else 0.0
+    if not most:
+        return 1.0
+    return -sum(k / total * math.log2(k / total) for k in grams.values()) / most
 
 
 def not_prose(tokens: list[str], language: str, *, shape: bool = True) -> str | None:
@@ -149,6 +158,8 @@ def not_prose(tokens: list[str], language: str, *, shape: bool = True) -> str | 
     The function-word share applies from 8 words, the shape tests (distinct function
     words, top word pair, pattern entropy) from SHAPE_MIN_WORDS and only when ``shape``."""
     function = FUNCTION_WORDS.get(language)
+    if language == "en":  # words in other scripts (asked for every n-th word) are not English prose
+        tokens = [t for t in tokens if t.isascii()]
     if function is None or len(tokens) < 8:
         return None
     is_function = [t in function for t in tokens]
@@ -168,11 +179,11 @@ def not_prose(tokens: list[str], language: str, *, shape: bool = True) -> str | 
     (pair, count), pairs = Counter(zip(tokens, tokens[1:])).most_common(1)[0], len(tokens) - 1
     if count >= TOP_BIGRAM_MIN_COUNT and count > MAX_TOP_BIGRAM * pairs:
         return f"a template repeated: '{' '.join(pair)}' is {count / pairs:.0%} of its word pairs"
-    bits = _pattern_bits(is_function)
-    if bits < MIN_PATTERN_BITS:
+    variety = pattern_variety(is_function)
+    if variety < MIN_PATTERN_VARIETY:
         return (
-            f"a template repeated: its function/content word pattern has {bits:.1f} bits "
-            f"(prose {MIN_PATTERN_BITS}+)"
+            f"a template repeated: its pattern of function and content words has {variety:.2f} of the "
+            f"variety prose has (needs {MIN_PATTERN_VARIETY})"
         )
     return None
 
@@ -181,8 +192,11 @@ def not_words(tokens: list[str], *, min_share: float) -> str | None:
     """Why these tokens are not English words (gibberish), or None. Replies mostly in
     another script (a translation) and replies of under 8 ASCII words are not judged."""
     share, counted = real_word_share(tokens)
-    if counted < 8 or counted < len(tokens) / 2:
+    if counted < 8 or sum(t.isascii() for t in tokens) < len(tokens) / 2:
         return None
     if share < min_share:
-        return f"not English words: {share:.0%} of its words are in the word list (needs {min_share:.0%})"
+        return (
+            f"not English words: {share:.0%} of its content words are in the word list "
+            f"(needs {min_share:.0%})"
+        )
     return None
