@@ -13,15 +13,21 @@ constraint credit only when it
   letters) with the request and the topic vocabulary the caller gives, at least
   ``min_answer_topic`` of them from the answer vocabulary (words the request itself does
   not use), spread over the reply (two thirds of a reply of 30 words or more have one),
-  unless the task makes that unfair (one of a few fixed phrases);
+  unless the task makes that unfair (one of a few fixed phrases); and names no more words
+  of the other requests' topics (``other_topics``) than ``MAX_OTHER_TOPIC`` beyond its
+  own topic words (one reply stuffed with every topic's words, written to pass any request);
 - is not one text repeated (a tenth of a long reply's words are distinct), has a
-  plausible length (``min_words``) and reads as prose in the expected language: at
-  least 10 % of its words are that language's function words (lorem ipsum, word lists
-  and text in another language have next to none).
+  plausible length (``min_words``) and reads as prose in the expected language
+  (``rewards.if_prose.not_prose``: 10-60 % of its words that language's function words,
+  several distinct ones, no word pair or function/content pattern repeated as a template),
+  and, where asked (``min_real_share``), is made of English words, not gibberish
+  (``rewards.if_prose.not_words``).
 
 What it cannot tell without a model judge: fluent prose in the right language that
 names enough topic words in every third while saying nothing true or useful about the
-request (filler with topic words sprinkled through it) passes.
+request (filler with topic words sprinkled through it) passes, and so does a salad of
+real words written to prose statistics (varied function words, adjectives, random verbs:
+see ``rewards.if_prose`` for the measured residual).
 
 Text that the constraints themselves require to be copied (the request for
 ``combination:repeat_prompt``, the fixed options, an end phrase, keywords, a postscript

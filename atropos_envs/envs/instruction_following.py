@@ -17,10 +17,12 @@ any check (outcome ``invalid``): the checks are linear or worse in the reply's l
 
 Residual gameability (no model judge): the gate judges words, not meaning. Fluent prose
 in the expected language that carries three topic words (one from if_topics'
-answer vocabulary) through two thirds of the reply passes without answering; on task
-files, the request's own sentence followed by 10+ unrelated words passes where the
-prompt does not ask for a short answer, a one-word reply passes where it does, and a
-task file asking for a non-English answer has no topic test.
+answer vocabulary) through two thirds of the reply passes without answering, and so does
+a salad of real words written to prose statistics (varied function words, adjectives,
+random verbs; rewards.if_prose states what it measured); on task files, the request's
+own sentence followed by 10+ unrelated English words passes where the prompt does not
+ask for a short answer, a one-word reply passes where it does, and a task file asking
+for a non-English answer has no topic or word test.
 
 Task files are checked at load: ids, one kwargs object per id, and every keyword
 argument's type and range (``num_words: "100"`` is refused, not scored 0 forever).
@@ -176,15 +178,18 @@ def _response_rules(task: dict[str, Any]) -> dict[str, Any]:
 
     A generated task is an open writing request the env wrote (``request``): the reply
     needs 25 words (fewer under a tight word or sentence limit), five of its own, English
-    prose (or prose in the response language asked for), and three distinct topic words
-    spread over it, one at least from the answer vocabulary (if_topics.ANSWER_WORDS; in
-    another language, two of the topic's key words in it). A task file's request (IFEval
+    prose made of English words (or prose in the response language asked for), three
+    distinct topic words spread over it, one at least from the answer vocabulary
+    (if_topics.ANSWER_WORDS; in another language, two of the topic's key words in it), and
+    no more of the other topics' words than of its own. A task file's request (IFEval
     style) may ask for one word, a picked option or an edit of quoted text: when its
     prompt says so (_SHORT_ANSWER: a limit, options, a question, an edit) the reply needs a
     word and only a copy of the whole prompt is an echo; otherwise 10 words (capped by its
     limits), three of its own and a content word of the request's (copied ones count: the
     answers may quote the request; measured on IFBench's sample outputs), or no topic test
-    when the answer must be in another language."""
+    when the answer must be in another language. English task files get no prose test
+    (answers there may be lists, code, CSV) but, from 8 words on, 40 % of the content
+    words must be English words (gibberish is not)."""
     ids, kwargs_list = task["instruction_id_list"], task["kwargs"]
     copies = kwarg_strings(kwargs_list)
     language = next(
