@@ -5,15 +5,16 @@ the narrower question whether its words read as prose in a language rather than 
 word salad, a template repeated or gibberish. Each test is one linear pass over the tokens:
 
 - function words (English: "the", "of", "is", "you", ...): prose has 10 % to 60 % of them
-  (a word list has next to none; "The X and the Y and the Z" has two thirds) and, from
-  20 words on, uses ``MIN_DISTINCT_FUNCTION`` distinct ones (a salad joins its nouns with
-  "the" and "and" alone);
-- no template (from 20 words): no word pair makes more than ``MAX_TOP_BIGRAM`` of the
-  pairs (a repeated "and the" is a third of a salad's pairs, at most 5 % of the honest
-  replies measured), and the sequence of function (F) and content (C) words is not
-  periodic: ``pattern_variety``, the entropy of its 6-grams over the most that many
-  6-grams could have, is at least ``MIN_PATTERN_VARIETY`` (prose mixes "CCFCFF",
-  "FFCCFC", ...; "The big X with a warm Y in the Z" repeats four 6-grams);
+  (a word list has next to none; "The X and the Y and the Z" has two thirds; the ceiling
+  applies from 12 words) and, from 20 words on, uses ``MIN_DISTINCT_FUNCTION`` distinct
+  ones (a salad joins its nouns with "the" and "and" alone);
+- no template: no word pair makes more than ``MAX_TOP_BIGRAM`` of the pairs once seen 4
+  times (3 times in a reply of 12-19 words; a repeated "and the" is a third of a salad's
+  pairs, at most 5 % of the honest replies measured), and, from 20 words, the sequence of
+  function (F) and content (C) words is not periodic: ``pattern_variety``, the entropy of
+  its 6-grams over the most that many 6-grams could have, is at least
+  ``MIN_PATTERN_VARIETY`` (prose mixes "CCFCFF", "FFCCFC", ...; "The big X with a warm
+  Y in the Z" repeats four 6-grams);
 - real words (English only): a share of the ASCII content words (function words are
   words anyway) are in reasoning-gym's English word list (151,000 words of 3-10 letters,
   ``reasoning_gym/data/words3to10.txt``, a dependency) or are common short words, after
@@ -70,8 +71,9 @@ FUNCTION_WORDS = {
     }.items()
 }
 MIN_FUNCTION_SHARE, MAX_FUNCTION_SHARE = 0.10, 0.60
-#: The shape tests below need this many words (a title or a one-line answer has no shape).
-SHAPE_MIN_WORDS = 20
+#: The shape tests below need this many words (a title or a one-line answer has no shape);
+#: the function-word ceiling and the repeated pair (3 times) apply from SHORT_SHAPE_MIN_WORDS.
+SHAPE_MIN_WORDS, SHORT_SHAPE_MIN_WORDS = 20, 12
 #: Distinct function words a reply of SHAPE_MIN_WORDS words uses (honest replies: 5+).
 MIN_DISTINCT_FUNCTION = 3
 #: The most frequent word pair may make at most this share of the pairs (once seen 4 times).
@@ -165,8 +167,9 @@ def pattern_variety(is_function: list[bool], n: int = PATTERN_N) -> float:
 def not_prose(tokens: list[str], language: str, *, shape: bool = True) -> str | None:
     """Why these (lowercase) tokens do not read as prose in ``language``, or None.
 
-    The function-word share applies from 8 words, the shape tests (distinct function
-    words, top word pair, pattern entropy) from SHAPE_MIN_WORDS and only when ``shape``."""
+    The function-word floor applies from 8 words; only when ``shape``, the ceiling and the
+    top word pair from SHORT_SHAPE_MIN_WORDS, distinct function words and pattern variety
+    from SHAPE_MIN_WORDS."""
     function = FUNCTION_WORDS.get(language)
     if language == "en":  # words in other scripts (asked for every n-th word) are not English prose
         tokens = [t for t in tokens if t.isascii()]
@@ -176,19 +179,22 @@ def not_prose(tokens: list[str], language: str, *, shape: bool = True) -> str | 
     share = sum(is_function) / len(tokens)
     if share < MIN_FUNCTION_SHARE:
         return f"not prose in '{language}': {share:.0%} function words (prose has 10 %+)"
-    if not shape or len(tokens) < SHAPE_MIN_WORDS:
+    if not shape or len(tokens) < SHORT_SHAPE_MIN_WORDS:
         return None
     if share > MAX_FUNCTION_SHARE:
         return f"not prose in '{language}': {share:.0%} function words (a word salad; prose has under 60 %)"
+    (pair, count), pairs = Counter(zip(tokens, tokens[1:])).most_common(1)[0], len(tokens) - 1
+    least = TOP_BIGRAM_MIN_COUNT - (len(tokens) < SHAPE_MIN_WORDS)  # 3 times in a sentence is a template
+    if count >= least and count > MAX_TOP_BIGRAM * pairs:
+        return f"a template repeated: '{' '.join(pair)}' is {count / pairs:.0%} of its word pairs"
+    if len(tokens) < SHAPE_MIN_WORDS:
+        return None
     distinct = len({t for t, f in zip(tokens, is_function) if f})
     if distinct < MIN_DISTINCT_FUNCTION:
         return (
             f"not prose in '{language}': {distinct} distinct function words in {len(tokens)} words "
             f"(a word salad; prose uses {MIN_DISTINCT_FUNCTION}+)"
         )
-    (pair, count), pairs = Counter(zip(tokens, tokens[1:])).most_common(1)[0], len(tokens) - 1
-    if count >= TOP_BIGRAM_MIN_COUNT and count > MAX_TOP_BIGRAM * pairs:
-        return f"a template repeated: '{' '.join(pair)}' is {count / pairs:.0%} of its word pairs"
     variety = pattern_variety(is_function)
     if variety < MIN_PATTERN_VARIETY:
         return (

@@ -53,7 +53,13 @@ def test_honest_prose_reads_as_prose(text):
             # adjectives lower the share; the joiners are still "the" and "and"
             "The slow weekend and the hot coffee and the good friends and the long walk and the warm "
             "relax and the big breakfast and the old movie and the new park",
-            "distinct function words",
+            "a template repeated: 'and the'",
+        ),
+        (
+            # no pair repeated, still only "the" and "and" between the nouns
+            "the weekend and coffee the friends and walks the park and movies the music and games "
+            "the beach and books the dinner and lunch the garden and sleep",
+            "2 distinct function words",
         ),
         (
             # varied joiners, one fixed template: FCCFFCC... repeats with period four
@@ -62,7 +68,7 @@ def test_honest_prose_reads_as_prose(text):
             "to the bright morning on a quiet evening",
             "a template repeated",
         ),
-        ("the sea " * 30, "distinct function words"),
+        ("the sea " * 30, "a template repeated"),
     ],
 )
 def test_salads_and_templates_are_not_prose(text, why):
@@ -116,3 +122,16 @@ def test_the_gate_names_the_prose_problem():
         topic_in_copies=True,
     )
     assert why and "not English words" in why
+
+
+def test_one_sentence_salads_are_refused_and_one_sentence_answers_pass():
+    salad = "The weekend and the coffee and the friends and the walk and the relax and the breakfast."
+    assert "word salad" in not_prose(tokens(salad), "en")
+    salad = "TPe market and the stalls and the vendors and the fruit and the morning and the crowd."
+    assert "a template repeated: 'and the'" in not_prose(tokens(salad), "en")
+    for honest in (
+        "Sunlight scatters off air molecules and blue light scatters most so the sky looks blue.",
+        "Saturday means a slow breakfast, a long walk in the park and a movie with friends.",
+        "The history of the empire is one of the great stories of the ancient world.",
+    ):
+        assert not_prose(tokens(honest), "en") is None, honest
