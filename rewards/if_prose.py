@@ -8,13 +8,13 @@ word salad, a template repeated or gibberish. Each test is one linear pass over 
   (a word list has next to none; "The X and the Y and the Z" has two thirds; the ceiling
   applies from 12 words) and, from 20 words on, uses ``MIN_DISTINCT_FUNCTION`` distinct
   ones (a salad joins its nouns with "the" and "and" alone);
-- no template: no word pair makes more than ``MAX_TOP_BIGRAM`` of the pairs once seen 4
-  times (3 times in a reply of 12-19 words; a repeated "and the" is a third of a salad's
-  pairs, at most 5 % of the honest replies measured), and, from 20 words, the sequence of
-  function (F) and content (C) words is not periodic: ``pattern_variety``, the entropy of
-  its 6-grams over the most that many 6-grams could have, is at least
-  ``MIN_PATTERN_VARIETY`` (prose mixes "CCFCFF", "FFCCFC", ...; "The big X with a warm
-  Y in the Z" repeats four 6-grams);
+- no template (from 12 words): no word pair makes more than ``MAX_TOP_BIGRAM`` of the
+  pairs once seen 4 times (a repeated "and the" is a third of a salad's pairs, at most
+  5 % of the honest replies measured; "of the" 3 times in one sentence is prose), and,
+  from 20 words, the sequence of function (F) and content (C) words is not periodic:
+  ``pattern_variety``, the entropy of its 6-grams over the most that many 6-grams could
+  have, is at least ``MIN_PATTERN_VARIETY`` (prose mixes "CCFCFF", "FFCCFC", ...; "The
+  big X with a warm Y in the Z" repeats four 6-grams);
 - real words (English only): a share of the ASCII content words (function words are
   words anyway) are in reasoning-gym's English word list (151,000 words of 3-10 letters,
   ``reasoning_gym/data/words3to10.txt``, a dependency) or are common short words, after
@@ -72,7 +72,7 @@ FUNCTION_WORDS = {
 }
 MIN_FUNCTION_SHARE, MAX_FUNCTION_SHARE = 0.10, 0.60
 #: The shape tests below need this many words (a title or a one-line answer has no shape);
-#: the function-word ceiling and the repeated pair (3 times) apply from SHORT_SHAPE_MIN_WORDS.
+#: the function-word ceiling and the repeated pair apply from SHORT_SHAPE_MIN_WORDS.
 SHAPE_MIN_WORDS, SHORT_SHAPE_MIN_WORDS = 20, 12
 #: Distinct function words a reply of SHAPE_MIN_WORDS words uses (honest replies: 5+).
 MIN_DISTINCT_FUNCTION = 3
@@ -184,8 +184,7 @@ def not_prose(tokens: list[str], language: str, *, shape: bool = True) -> str | 
     if share > MAX_FUNCTION_SHARE:
         return f"not prose in '{language}': {share:.0%} function words (a word salad; prose has under 60 %)"
     (pair, count), pairs = Counter(zip(tokens, tokens[1:])).most_common(1)[0], len(tokens) - 1
-    least = TOP_BIGRAM_MIN_COUNT - (len(tokens) < SHAPE_MIN_WORDS)  # 3 times in a sentence is a template
-    if count >= least and count > MAX_TOP_BIGRAM * pairs:
+    if count >= TOP_BIGRAM_MIN_COUNT and count > MAX_TOP_BIGRAM * pairs:
         return f"a template repeated: '{' '.join(pair)}' is {count / pairs:.0%} of its word pairs"
     if len(tokens) < SHAPE_MIN_WORDS:
         return None
