@@ -203,13 +203,16 @@ def not_prose(tokens: list[str], language: str, *, shape: bool = True) -> str | 
     return None
 
 
-def not_words(tokens: list[str], *, min_share: float) -> str | None:
-    """Why these tokens are not English words (gibberish), or None. Replies mostly in
-    another script (a translation) and replies of under 8 ASCII words are not judged."""
+def not_words(tokens: list[str], *, min_share: float, other_scripts: bool = True) -> str | None:
+    """Why these tokens are not English words (gibberish), or None. Replies of under 8
+    ASCII content words are not judged; replies mostly in another script are not judged
+    when ``other_scripts`` (a translation was asked for), else refused."""
+    if len(tokens) >= 8 and sum(t.isascii() for t in tokens) < len(tokens) / 2:
+        if other_scripts:
+            return None
+        return "not English: most of its words are in another script (the request asks for none)"
     share, counted = real_word_share(tokens)
-    if counted < 8 or sum(t.isascii() for t in tokens) < len(tokens) / 2:
-        return None
-    if share < min_share:
+    if counted >= 8 and share < min_share:
         return (
             f"not English words: {share:.0%} of its content words are in the word list "
             f"(needs {min_share:.0%})"

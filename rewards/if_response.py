@@ -137,6 +137,7 @@ def non_response(
     language: str | None = None,
     topic_in_copies: bool = False,
     min_real_share: float = 0.0,
+    other_scripts: bool = True,
     other_topics: list[str] = (),
 ) -> str | None:
     """Why the reply does not respond to the request, or None when it does.
@@ -153,9 +154,11 @@ def non_response(
     distinct ones it needs; spread: two thirds of a long reply need one; language: whose
     function words prose must have and shape it must show (None: no test; rewards.if_prose);
     topic_in_copies: topic words copied from the prompt count too (task files, whose answers
-    may quote the request); min_real_share: the share of its ASCII words that must be
-    English words (0: no test); other_topics: words of the other requests' topics (a reply
-    naming more of them than of its own is a mix written to pass every request)."""
+    may quote the request); min_real_share: the share of its ASCII content words that must
+    be English words (0: no test); other_scripts: whether a reply mostly in another script
+    is let through (a translation) rather than refused; other_topics: words of the other
+    requests' topics (a reply naming more of them than of its own is a mix written to pass
+    every request)."""
     if not text.strip():
         return "empty reply"
     given = sum(option.lower() in text.lower() for option in one_of)
@@ -183,7 +186,7 @@ def non_response(
     if len(rest) < min_words:
         return f"too short for the request: {len(rest)} words (needs {min_words})"
     why = (language and not_prose(rest, language)) or (
-        min_real_share and not_words(rest, min_share=min_real_share)
+        min_real_share and not_words(rest, min_share=min_real_share, other_scripts=other_scripts)
     )
     if why:
         return why

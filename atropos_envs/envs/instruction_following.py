@@ -154,6 +154,13 @@ _SHORT_ANSWER = re.compile(
     r"\bname (?:a|one|the)\b|\bwhitespace\b|(?:^|\s)\(?[a-dA-D]\)\s|\?",
     re.IGNORECASE,
 )
+#: A task file's prompt that asks for words in another language or script (a translation,
+#: every n-th word in Japanese): there a reply mostly in another script is not refused.
+_OTHER_SCRIPT_ASKED = re.compile(
+    r"\btranslat|\blanguage|\bscript\b|\b(?:russian|cyrillic|ukrainian|greek|arabic|hebrew|persian|farsi|"
+    r"urdu|hindi|bengali|tamil|thai|chinese|mandarin|cantonese|japanese|korean|hangul|kanji|emoji)|[^\x00-\x7f]",
+    re.IGNORECASE,
+)
 #: A plausible answer to an open request has at least this many words (fewer under a
 #: tighter word or sentence limit).
 GENERATED_MIN_WORDS, FILE_MIN_WORDS = 25, 10
@@ -226,6 +233,7 @@ def _response_rules(task: dict[str, Any]) -> dict[str, Any]:
                 "answer_words": ANSWER_WORDS.get(request, ()),
                 "min_answer_topic": 1,
                 "min_real_share": MIN_REAL_SHARE,
+                "other_scripts": False,  # every n-th word in another script leaves most in English
                 "other_topics": others
                 + [w for other in ANSWER_WORDS if other != request for w in content_stems(other)],
             }
@@ -239,6 +247,7 @@ def _response_rules(task: dict[str, Any]) -> dict[str, Any]:
         }
     english = language in ("en", None)  # gibberish is refused in English answers (8+ words)
     rules["min_real_share"] = MIN_REAL_SHARE_FILES if english else 0.0
+    rules["other_scripts"] = bool(_OTHER_SCRIPT_ASKED.search(task["prompt"]))
     if _SHORT_ANSWER.search(task["prompt"]):
         return {**rules, "min_new_words": 0, "topical": False}
     least = _length_cap(ids, kwargs_list, FILE_MIN_WORDS)

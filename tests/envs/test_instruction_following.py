@@ -511,3 +511,16 @@ def test_hand_written_honest_replies_still_respond():
     for task_id, text in json.loads(data.read_text()).items():
         _, info = reply(env, text, task_id)
         assert info["components"]["responds"] == 1.0, (task_id, info["reason"])
+
+
+def test_file_tasks_refuse_another_script_unless_the_prompt_asks_for_one():
+    junk = "roman вот это мой ответ про всё очень хорошо так и было всегда здесь empire"
+    reward, info = reply(make(tasks=[JAPAN]), junk)
+    assert reward == 0.0 and "another script" in info["reason"], info["reason"]
+    translate = {
+        "prompt": "Translate this short note about the Roman Empire into Russian. Do not use any commas.",
+        "instruction_id_list": ["punctuation:no_comma"],
+        "kwargs": [{}],
+    }
+    russian = "Римская империя была одним из самых больших государств древнего мира и правила много веков"
+    assert reply(make(tasks=[translate]), russian)[0] == 1.0
