@@ -9,7 +9,7 @@ IFBench's sample outputs (294 model responses to IFBench's prompts), shipped in 
 ``benchmarks/.cache`` (not committed) and only its two data files are read. Each answer
 is judged with the rules the env applies to task files (``_response_rules``: a short
 answer when the prompt asks for one, else a plausible length, words of its own, English
-prose and a content word of the request's) and, for comparison, with the old lenient
+words rather than gibberish and a content word of the request's) and, for comparison, with the old lenient
 rules (a word, no whole-prompt echo). Honest answers to generated tasks: 20 replies
 written by hand for task ids 0-19 (data/if_honest_generated.json), scored by the env.
 IFBench's English prose answers (20+ words) are also judged by the generated tasks' prose

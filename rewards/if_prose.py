@@ -45,9 +45,10 @@ that). A quarter of made-up words among real ones passes the word test.
 from __future__ import annotations
 
 import functools
-import importlib.resources
+import importlib.util
 import math
 from collections import Counter
+from pathlib import Path
 
 #: Frequent function words per language: prose has many (English ~40 %), word salads few.
 FUNCTION_WORDS = {
@@ -114,9 +115,16 @@ _MAX_COMPOUND = 20
 
 @functools.lru_cache(maxsize=1)
 def english_words() -> frozenset[str]:
-    """reasoning-gym's English word list (lowercase; reasoning-gym is a dependency)."""
-    text = importlib.resources.files("reasoning_gym").joinpath("data/words3to10.txt").read_text()
-    return frozenset(text.lower().split())
+    """reasoning-gym's English word list, lowercase. The file is found without importing
+    the package (its import takes seconds); reasoning-gym is a dependency."""
+    spec = importlib.util.find_spec("reasoning_gym")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(
+            "InstructionFollowing-v0's response gate reads reasoning-gym's English word list: run "
+            "scripts/setup, or pip install --no-deps reasoning-gym==0.1.25"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "words3to10.txt"
+    return frozenset(path.read_text().lower().split())
 
 
 def is_english_word(token: str) -> bool:

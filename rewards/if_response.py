@@ -13,9 +13,10 @@ constraint credit only when it
   letters) with the request and the topic vocabulary the caller gives, at least
   ``min_answer_topic`` of them from the answer vocabulary (words the request itself does
   not use), spread over the reply (two thirds of a reply of 30 words or more have one),
-  unless the task makes that unfair (one of a few fixed phrases); and names no more words
-  of the other requests' topics (``other_topics``) than ``MAX_OTHER_TOPIC`` beyond its
-  own topic words (one reply stuffed with every topic's words, written to pass any request);
+  unless the task makes that unfair (one of a few fixed phrases); and names no more
+  distinct words of the other requests' topics (``other_topics``) than of its own topic
+  (or ``MAX_OTHER_TOPIC`` when that is more): one reply stuffed with every topic's words,
+  written to pass any request, does not;
 - is not one text repeated (a tenth of a long reply's words are distinct), has a
   plausible length (``min_words``) and reads as prose in the expected language
   (``rewards.if_prose.not_prose``: 10-60 % of its words that language's function words,
@@ -38,9 +39,8 @@ from __future__ import annotations
 
 import re
 
-from rewards.if_prose import FUNCTION_WORDS, not_prose, not_words
+from rewards.if_prose import not_prose, not_words
 
-__all__ = ["FUNCTION_WORDS", "kwarg_strings", "non_response", "tokens"]
 _TOKEN = re.compile(r"[^\W_]+")
 _STOPWORDS_TEXT = """
 a an the and or but if of to in on at by for with from as is are was were be been being it its this that
@@ -66,7 +66,8 @@ STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 REPEAT_MIN_WORDS, MIN_DISTINCT_SHARE = 50, 0.1
 #: A reply this long needs a topic word in two of its thirds.
 SPREAD_MIN_WORDS = 30
-#: Distinct words of other requests' topics a reply may name beyond the number of its own.
+#: Distinct words of other requests' topics a reply may always name (more only with as
+#: many of its own topic's).
 MAX_OTHER_TOPIC = 4
 #: Words that describe the constraints rather than the topic.
 INSTRUCTION_WORDS = frozenset(_INSTRUCTION_TEXT.split())
@@ -185,9 +186,9 @@ def non_response(
         return f"repetitive: {len(set(rest))} distinct words in {len(rest)}"
     if len(rest) < min_words:
         return f"too short for the request: {len(rest)} words (needs {min_words})"
-    why = (language and not_prose(rest, language)) or (
-        min_real_share and not_words(rest, min_share=min_real_share, other_scripts=other_scripts)
-    )
+    why = not_prose(rest, language) if language else None
+    if not why and min_real_share:
+        why = not_words(rest, min_share=min_real_share, other_scripts=other_scripts)
     if why:
         return why
     if topical:
