@@ -157,6 +157,7 @@ def _prose_sensitivity(outputs: list[dict]) -> str:
     """IFBench's English answers of 20+ words that pass the old 10 % function-word floor,
     judged by the generated tasks' prose and word tests (rewards.if_prose): how many honest
     answers the new shape tests would refuse if these prompts were generated tasks."""
+    from atropos_envs.envs.if_topics import english_words
     from rewards.if_prose import MIN_REAL_SHARE, not_prose, not_words
     from rewards.if_response import tokens
 
@@ -164,7 +165,7 @@ def _prose_sensitivity(outputs: list[dict]) -> str:
     prose = [w for w in prose if not not_prose(w, "en", shape=False)]
     reasons: Counter = Counter()
     for words in prose:
-        why = not_prose(words, "en") or not_words(words, min_share=MIN_REAL_SHARE)
+        why = not_prose(words, "en") or not_words(words, words=english_words(), min_share=MIN_REAL_SHARE)
         if why:
             reasons[why.split(":")[0]] += 1
     refused = sum(reasons.values())

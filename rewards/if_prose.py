@@ -16,8 +16,9 @@ word salad, a template repeated or gibberish. Each test is one linear pass over 
   have, is at least ``MIN_PATTERN_VARIETY`` (prose mixes "CCFCFF", "FFCCFC", ...; "The
   big X with a warm Y in the Z" repeats four 6-grams);
 - real words (English only): a share of the ASCII content words (function words are
-  words anyway) are in reasoning-gym's English word list (151,000 words of 3-10 letters,
-  ``reasoning_gym/data/words3to10.txt``, a dependency) or are common short words, after
+  words anyway) are in an English word list the caller passes (the env reads
+  reasoning-gym's, 151,000 words of 3-10 letters, ``reasoning_gym/data/words3to10.txt``:
+  ``atropos_envs.envs.if_topics.english_words``) or are common short words, after
   stripping simple inflections (-s, -es, -ies, -ed, -ing, -ly, -er, -est, British -our,
   -ise) or as a compound of two listed words. Gibberish syllables ("qwv zxp blorf grint")
   are not words. Words in other scripts, digits and single letters are not counted (a
@@ -44,11 +45,8 @@ that). A quarter of made-up words among real ones passes the word test.
 
 from __future__ import annotations
 
-import functools
-import importlib.util
 import math
 from collections import Counter
-from pathlib import Path
 
 #: Frequent function words per language: prose has many (English ~40 %), word salads few.
 FUNCTION_WORDS = {
@@ -113,25 +111,11 @@ _INFLECTIONS = (
 _MAX_COMPOUND = 20
 
 
-@functools.lru_cache(maxsize=1)
-def english_words() -> frozenset[str]:
-    """reasoning-gym's English word list, lowercase. The file is found without importing
-    the package (its import takes seconds); reasoning-gym is a dependency."""
-    spec = importlib.util.find_spec("reasoning_gym")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError(
-            "InstructionFollowing-v0's response gate reads reasoning-gym's English word list: run "
-            "scripts/setup, or pip install --no-deps reasoning-gym==0.1.25"
-        )
-    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "words3to10.txt"
-    return frozenset(path.read_text().lower().split())
-
-
-def is_english_word(token: str) -> bool:
-    """Whether a lowercase token is an English word, an inflection of one or a compound of two."""
+def is_english_word(token: str, words: frozenset[str]) -> bool:
+    """Whether a lowercase token is an English word, an inflection of one or a compound of
+    two, given a lowercase word list (``atropos_envs.envs.if_topics.english_words``)."""
     if len(token) <= 3 and token in _SHORT_WORDS:
         return True
-    words = english_words()
     if len(token) < 3:
         return False
     if token in words:
@@ -149,7 +133,7 @@ def is_english_word(token: str) -> bool:
     return False
 
 
-def real_word_share(tokens: list[str]) -> tuple[float, int]:
+def real_word_share(tokens: list[str], words: frozenset[str]) -> tuple[float, int]:
     """The share of a reply's ASCII content words (two letters or more, not English function
     words, which are real words anyway) that are English words, and how many were counted
     (words in other scripts, digits and single letters are not)."""
@@ -158,7 +142,7 @@ def real_word_share(tokens: list[str]) -> tuple[float, int]:
     ]
     if not counted:
         return 1.0, 0
-    return sum(map(is_english_word, counted)) / len(counted), len(counted)
+    return sum(is_english_word(t, words) for t in counted) / len(counted), len(counted)
 
 
 def pattern_variety(is_function: list[bool], n: int = PATTERN_N) -> float:
@@ -211,7 +195,9 @@ def not_prose(tokens: list[str], language: str, *, shape: bool = True) -> str | 
     return None
 
 
-def not_words(tokens: list[str], *, min_share: float, other_scripts: bool = True) -> str | None:
+def not_words(
+    tokens: list[str], *, words: frozenset[str], min_share: float, other_scripts: bool = True
+) -> str | None:
     """Why these tokens are not English words (gibberish), or None. Replies of under 8
     ASCII content words are not judged; replies mostly in another script are not judged
     when ``other_scripts`` (a translation was asked for), else refused."""
@@ -219,7 +205,7 @@ def not_words(tokens: list[str], *, min_share: float, other_scripts: bool = True
         if other_scripts:
             return None
         return "not English: most of its words are in another script (the request asks for none)"
-    share, counted = real_word_share(tokens)
+    share, counted = real_word_share(tokens, words)
     if counted >= 8 and share < min_share:
         return (
             f"not English words: {share:.0%} of its content words are in the word list "

@@ -138,6 +138,7 @@ def non_response(
     language: str | None = None,
     topic_in_copies: bool = False,
     min_real_share: float = 0.0,
+    word_list: frozenset[str] = frozenset(),
     other_scripts: bool = True,
     other_topics: list[str] = (),
 ) -> str | None:
@@ -156,10 +157,10 @@ def non_response(
     function words prose must have and shape it must show (None: no test; rewards.if_prose);
     topic_in_copies: topic words copied from the prompt count too (task files, whose answers
     may quote the request); min_real_share: the share of its ASCII content words that must
-    be English words (0: no test); other_scripts: whether a reply mostly in another script
-    is let through (a translation) rather than refused; other_topics: words of the other
-    requests' topics (a reply naming more of them than of its own is a mix written to pass
-    every request)."""
+    be English words, those of ``word_list`` (lowercase; 0: no test); other_scripts:
+    whether a reply mostly in another script is let through (a translation) rather than
+    refused; other_topics: words of the other requests' topics (a reply naming more of them
+    than of its own is a mix written to pass every request)."""
     if not text.strip():
         return "empty reply"
     given = sum(option.lower() in text.lower() for option in one_of)
@@ -188,7 +189,7 @@ def non_response(
         return f"too short for the request: {len(rest)} words (needs {min_words})"
     why = not_prose(rest, language) if language else None
     if not why and min_real_share:
-        why = not_words(rest, min_share=min_real_share, other_scripts=other_scripts)
+        why = not_words(rest, words=word_list, min_share=min_real_share, other_scripts=other_scripts)
     if why:
         return why
     if topical:

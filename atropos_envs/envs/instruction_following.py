@@ -39,7 +39,7 @@ from typing import Any
 from atropos_envs.bounded import BoundedTimeout, shared_pool
 from atropos_envs.core import Score, TextEnv, Trajectory
 from atropos_envs.envs.if_constraints import BASE_PROMPTS, generate_constraints
-from atropos_envs.envs.if_topics import ANSWER_WORDS, foreign_words
+from atropos_envs.envs.if_topics import ANSWER_WORDS, english_words, foreign_words
 from atropos_envs.tasks import TaskFieldError, describe, require_list, require_str
 from rewards.if_prose import FUNCTION_WORDS, MIN_REAL_SHARE, MIN_REAL_SHARE_FILES
 from rewards.if_response import content_stems, kwarg_strings, non_response
@@ -155,10 +155,17 @@ _SHORT_ANSWER = re.compile(
     re.IGNORECASE,
 )
 #: A task file's prompt that asks for words in another language or script (a translation,
-#: every n-th word in Japanese): there a reply mostly in another script is not refused.
-_OTHER_SCRIPT_ASKED = re.compile(
-    r"\btranslat|\blanguage|\bscript\b|\b(?:russian|cyrillic|ukrainian|greek|arabic|hebrew|persian|farsi|"
-    r"urdu|hindi|bengali|tamil|thai|chinese|mandarin|cantonese|japanese|korean|hangul|kanji|emoji)|[^\x00-\x7f]",
+#: every n-th word in Japanese, a quote in Spanish): there the reply's words are not
+#: held to the English word list and may be mostly in another script.
+_LANGUAGES = (
+    "russian|cyrillic|ukrainian|greek|arabic|hebrew|persian|farsi|urdu|hindi|bengali|tamil|thai|chinese|"
+    "mandarin|cantonese|japanese|korean|hangul|kanji|french|german|spanish|italian|portuguese|dutch|swedish|"
+    "norwegian|danish|finnish|polish|czech|turkish|vietnamese|indonesian|malay|swahili|latin|esperanto|"
+    "romanian|hungarian|tagalog"
+)
+_OTHER_LANGUAGE_ASKED = re.compile(
+    rf"\btranslat|\blanguages?\b|\bscripts?\b|\b(?:in|into|using)\s+(?:{_LANGUAGES})\b|"
+    rf"\b(?:{_LANGUAGES})\s+(?:words?|only|text|letters|characters)\b|[^\x00-\x7f]",
     re.IGNORECASE,
 )
 #: A plausible answer to an open request has at least this many words (fewer under a
@@ -196,7 +203,8 @@ def _response_rules(task: dict[str, Any]) -> dict[str, Any]:
     answers may quote the request; measured on IFBench's sample outputs), or no topic test
     when the answer must be in another language. English task files get no prose test
     (answers there may be lists, code, CSV) but, from 8 words on, 40 % of the content
-    words must be English words (gibberish is not)."""
+    words must be English words (gibberish is not) and most words must be in Latin script,
+    unless the prompt names another language or script or asks for a translation."""
     ids, kwargs_list = task["instruction_id_list"], task["kwargs"]
     copies = kwarg_strings(kwargs_list)
     language = next(
@@ -233,6 +241,7 @@ def _response_rules(task: dict[str, Any]) -> dict[str, Any]:
                 "answer_words": ANSWER_WORDS.get(request, ()),
                 "min_answer_topic": 1,
                 "min_real_share": MIN_REAL_SHARE,
+                "word_list": english_words(),
                 "other_scripts": False,  # every n-th word in another script leaves most in English
                 "other_topics": others
                 + [w for other in ANSWER_WORDS if other != request for w in content_stems(other)],
@@ -246,8 +255,9 @@ def _response_rules(task: dict[str, Any]) -> dict[str, Any]:
             ],
         }
     english = language in ("en", None)  # gibberish is refused in English answers (8+ words)
-    rules["min_real_share"] = MIN_REAL_SHARE_FILES if english else 0.0
-    rules["other_scripts"] = bool(_OTHER_SCRIPT_ASKED.search(task["prompt"]))
+    words_test = english and not _OTHER_LANGUAGE_ASKED.search(task["prompt"])
+    if words_test:
+        rules.update(min_real_share=MIN_REAL_SHARE_FILES, word_list=english_words(), other_scripts=False)
     if _SHORT_ANSWER.search(task["prompt"]):
         return {**rules, "min_new_words": 0, "topical": False}
     least = _length_cap(ids, kwargs_list, FILE_MIN_WORDS)

@@ -493,6 +493,11 @@ def _syllables(n: int, seed: int) -> list[str]:
             "instruction_id_list": ["change_case:english_lowercase"],
             "kwargs": [{}],
         },
+        {
+            "prompt": "Write a 300+ word summary of the wikipedia page about the French Revolution.",
+            "instruction_id_list": ["length_constraints:number_words"],
+            "kwargs": [{"relation": "at least", "num_words": 300}],
+        },
     ],
 )
 def test_file_tasks_refuse_a_request_word_with_syllable_gibberish(task):
@@ -524,3 +529,9 @@ def test_file_tasks_refuse_another_script_unless_the_prompt_asks_for_one():
     }
     russian = "Римская империя была одним из самых больших государств древнего мира и правила много веков"
     assert reply(make(tasks=[translate]), russian)[0] == 1.0
+    spanish = {
+        **translate,
+        "prompt": "Write a short note about the Roman Empire in Spanish. Do not use any commas.",
+    }
+    note = "El imperio romano fue uno de los estados más grandes del mundo antiguo y duró muchos siglos"
+    assert reply(make(tasks=[spanish]), note)[0] == 1.0

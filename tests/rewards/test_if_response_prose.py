@@ -2,8 +2,11 @@
 
 import pytest
 
+from atropos_envs.envs.if_topics import english_words
 from rewards.if_prose import is_english_word, not_prose, not_words, pattern_variety, real_word_share
 from rewards.if_response import non_response, tokens
+
+WORDS = english_words()
 
 HONEST = (
     "My ideal weekend starts on Saturday with a slow breakfast and strong coffee on the balcony. "
@@ -21,23 +24,23 @@ TELEGRAPHIC = (
     ["walked", "stories", "babies", "running", "stopped", "colour", "neighbour", "wavelength", "isn", "has"],
 )
 def test_inflections_british_spellings_and_compounds_are_words(word):
-    assert is_english_word(word)
+    assert is_english_word(word, WORDS)
 
 
 @pytest.mark.parametrize("word", ["qwv", "zxp", "blorf", "votobi", "nolimi", "xx", "zzzzzzzzzzzzzzzzzzzzzz"])
 def test_syllable_gibberish_is_not_a_word(word):
-    assert not is_english_word(word)
+    assert not is_english_word(word, WORDS)
 
 
 def test_a_huge_token_is_judged_without_compound_search():
-    assert not is_english_word("ab" * 20_000)  # no quadratic split of 40,000 letters
+    assert not is_english_word("ab" * 20_000, WORDS)  # no quadratic split of 40,000 letters
 
 
 @pytest.mark.parametrize("text", [HONEST, TELEGRAPHIC, HONEST.upper(), HONEST.lower()])
 def test_honest_prose_reads_as_prose(text):
     words = tokens(text)
     assert not_prose(words, "en") is None
-    assert not_words(words, min_share=0.7) is None
+    assert not_words(words, words=WORDS, min_share=0.7) is None
 
 
 @pytest.mark.parametrize(
@@ -92,12 +95,12 @@ def test_german_salads_are_not_german_prose():
 
 def test_gibberish_is_not_english_words_but_other_scripts_are_not_judged():
     gibberish = "roman qwv zxp blorf grint vosk plem trab kunt yirr bekoti"
-    assert "not English words" in not_words(tokens(gibberish), min_share=0.4)
+    assert "not English words" in not_words(tokens(gibberish), words=WORDS, min_share=0.4)
     russian = "Это перевод текста на русский язык для проверки и он не английский совсем вовсе"
-    assert not_words(tokens(russian), min_share=0.4) is None
-    assert not_words(tokens("qwv zxp blorf"), min_share=0.4) is None  # under 8 words: no test
+    assert not_words(tokens(russian), words=WORDS, min_share=0.4) is None
+    assert not_words(tokens("qwv zxp blorf"), words=WORDS, min_share=0.4) is None  # under 8 words: no test
     assert (
-        real_word_share(tokens("the cat and the 한국 dog"))[1] == 2
+        real_word_share(tokens("the cat and the 한국 dog"), WORDS)[1] == 2
     )  # function words, other scripts left out
 
 
@@ -119,6 +122,7 @@ def test_the_gate_names_the_prose_problem():
         request="Describe your ideal weekend.",
         prompt="Describe your ideal weekend.",
         min_real_share=0.4,
+        word_list=WORDS,
         topic_in_copies=True,
     )
     assert why and "not English words" in why
