@@ -9,9 +9,13 @@ IFBench's sample outputs (294 model responses to IFBench's prompts), shipped in 
 ``benchmarks/.cache`` (not committed) and only its two data files are read. Each answer
 is judged with the rules the env applies to task files (``_response_rules``: a short
 answer when the prompt asks for one, else a plausible length, words of its own, English
-prose and a content word of the request's) and, for comparison, with the old lenient
+words rather than gibberish and a content word of the request's) and, for comparison, with the old lenient
 rules (a word, no whole-prompt echo). Honest answers to generated tasks: 20 replies
 written by hand for task ids 0-19 (data/if_honest_generated.json), scored by the env.
+IFBench's English prose answers (20+ words) are also judged by the generated tasks' prose
+and English-word tests (``rewards.if_prose``), the false refusals those tests would make.
+Junk replies (benchmarks/if_gate_attacks.py: topic-noun salads, one reply for every task,
+gibberish) are scored on generated tasks 0-199: how often the gate lets them through.
 Appends a row to results/if_gate_ifbench.md.
 """
 
@@ -124,6 +128,18 @@ def main() -> None:
         f"hand-written, generated tasks 0-19: respond {responds}/{len(honest)}, "
         f"reward >= 0.5 {passes}/{len(honest)}"
     )
+    rows.append(_prose_sensitivity(outputs))
+    from benchmarks.if_gate_attacks import gate_pass_rates
+
+    attacks = gate_pass_rates(env)
+    for name, (gate, paid) in attacks.items():
+        print(
+            f"junk, generated tasks 0-199: {name:<40} gate passed {gate:>3}/200, reward >= 0.5 {paid:>3}/200"
+        )
+    rows.append(
+        "junk on generated tasks 0-199 (gate passed/reward >= 0.5): "
+        + ", ".join(f"{name} {gate}/{paid}" for name, (gate, paid) in attacks.items())
+    )
     results = Path(__file__).resolve().parent / "results" / "if_gate_ifbench.md"
     if not results.exists():
         results.write_text(
@@ -135,6 +151,29 @@ def main() -> None:
             f"Python {platform.python_version()} | {IFBENCH_VERSION} | "
             f"{'; '.join(rows)} |\n"
         )
+
+
+def _prose_sensitivity(outputs: list[dict]) -> str:
+    """IFBench's English answers of 20+ words that pass the old 10 % function-word floor,
+    judged by the generated tasks' prose and word tests (rewards.if_prose): how many honest
+    answers the new shape tests would refuse if these prompts were generated tasks."""
+    from atropos_envs.envs.if_topics import english_words
+    from rewards.if_prose import MIN_REAL_SHARE, not_prose, not_words
+    from rewards.if_response import tokens
+
+    prose = [w for w in (tokens(o.get("response") or "") for o in outputs) if len(w) >= 20]
+    prose = [w for w in prose if not not_prose(w, "en", shape=False)]
+    reasons: Counter = Counter()
+    for words in prose:
+        why = not_prose(words, "en") or not_words(words, words=english_words(), min_share=MIN_REAL_SHARE)
+        if why:
+            reasons[why.split(":")[0]] += 1
+    refused = sum(reasons.values())
+    print(f"IFBench prose answers under the generated-task prose tests: refused {refused} of {len(prose)}")
+    return (
+        f"IFBench prose answers (20+ words) under generated-task prose tests: {refused}/{len(prose)} "
+        f"{dict(reasons)}"
+    )
 
 
 if __name__ == "__main__":

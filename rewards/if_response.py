@@ -13,15 +13,22 @@ constraint credit only when it
   letters) with the request and the topic vocabulary the caller gives, at least
   ``min_answer_topic`` of them from the answer vocabulary (words the request itself does
   not use), spread over the reply (two thirds of a reply of 30 words or more have one),
-  unless the task makes that unfair (one of a few fixed phrases);
+  unless the task makes that unfair (one of a few fixed phrases); and names no more
+  distinct words of the other requests' topics (``other_topics``) than of its own topic
+  (or ``MAX_OTHER_TOPIC`` when that is more): one reply stuffed with every topic's words,
+  written to pass any request, does not;
 - is not one text repeated (a tenth of a long reply's words are distinct), has a
-  plausible length (``min_words``) and reads as prose in the expected language: at
-  least 10 % of its words are that language's function words (lorem ipsum, word lists
-  and text in another language have next to none).
+  plausible length (``min_words``) and reads as prose in the expected language
+  (``rewards.if_prose.not_prose``: 10-60 % of its words that language's function words,
+  several distinct ones, no word pair or function/content pattern repeated as a template),
+  and, where asked (``min_real_share``), is made of English words, not gibberish
+  (``rewards.if_prose.not_words``).
 
 What it cannot tell without a model judge: fluent prose in the right language that
 names enough topic words in every third while saying nothing true or useful about the
-request (filler with topic words sprinkled through it) passes.
+request (filler with topic words sprinkled through it) passes, and so does a salad of
+real words written to prose statistics (varied function words, adjectives, random verbs:
+see ``rewards.if_prose`` for the measured residual).
 
 Text that the constraints themselves require to be copied (the request for
 ``combination:repeat_prompt``, the fixed options, an end phrase, keywords, a postscript
@@ -31,6 +38,8 @@ marker) is removed before these tests. Pure and linear in the reply's length.
 from __future__ import annotations
 
 import re
+
+from rewards.if_prose import not_prose, not_words
 
 _TOKEN = re.compile(r"[^\W_]+")
 _STOPWORDS_TEXT = """
@@ -53,32 +62,13 @@ total haiku poem poems story stories note essay review description summary song 
 email speech tweet riddle joke article advice announcement plan rules ideal imaginary
 """
 STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
-#: Frequent function words per language: prose has many (English ~40 %), word salads few.
-FUNCTION_WORDS = {
-    lang: frozenset(words.split())
-    for lang, words in {
-        "en": (
-            "the a an and or of to in on is are was were it that this for with as be by at from you i we "
-            "they he she not but your my our their can will have has his her its if so"
-        ),
-        "de": (
-            "der die das und ist ein eine einen nicht zu mit den dem des im in es sie er wir ich auf für "
-            "von sich auch am wie aber oder sind war"
-        ),
-        "fr": (
-            "le la les et est un une des de du en il elle nous je pas que qui pour dans sur au avec ce se "
-            "sont mais ou plus"
-        ),
-        "es": "el la los las y es un una de del en que no por con para se lo su al son pero o más muy",
-        "it": "il la le lo gli e è un una di del della in che non per con si al sono ma o più da",
-        "pt": "o a os as e é um uma de do da em que não por com para se no na são mas ou mais",
-    }.items()
-}
-MIN_FUNCTION_SHARE = 0.10
 #: A reply of REPEAT_MIN_WORDS words or more needs this share of distinct words (junk x20 has ~5 %).
 REPEAT_MIN_WORDS, MIN_DISTINCT_SHARE = 50, 0.1
 #: A reply this long needs a topic word in two of its thirds.
 SPREAD_MIN_WORDS = 30
+#: Distinct words of other requests' topics a reply may always name (more only with as
+#: many of its own topic's).
+MAX_OTHER_TOPIC = 4
 #: Words that describe the constraints rather than the topic.
 INSTRUCTION_WORDS = frozenset(_INSTRUCTION_TEXT.split())
 NGRAM = 3
@@ -147,6 +137,10 @@ def non_response(
     spread: bool = False,
     language: str | None = None,
     topic_in_copies: bool = False,
+    min_real_share: float = 0.0,
+    word_list: frozenset[str] = frozenset(),
+    other_scripts: bool = True,
+    other_topics: list[str] = (),
 ) -> str | None:
     """Why the reply does not respond to the request, or None when it does.
 
@@ -160,8 +154,13 @@ def non_response(
     a plausible answer has; topic_words, answer_words: more words of the topic (the latter
     words an answer uses that the request does not); min_topic, min_answer_topic: how many
     distinct ones it needs; spread: two thirds of a long reply need one; language: whose
-    function words prose must have (None: no test); topic_in_copies: topic words copied
-    from the prompt count too (task files, whose answers may quote the request)."""
+    function words prose must have and shape it must show (None: no test; rewards.if_prose);
+    topic_in_copies: topic words copied from the prompt count too (task files, whose answers
+    may quote the request); min_real_share: the share of its ASCII content words that must
+    be English words, those of ``word_list`` (lowercase; 0: no test); other_scripts:
+    whether a reply mostly in another script is let through (a translation) rather than
+    refused; other_topics: words of the other requests' topics (a reply naming more of them
+    than of its own is a mix written to pass every request)."""
     if not text.strip():
         return "empty reply"
     given = sum(option.lower() in text.lower() for option in one_of)
@@ -188,10 +187,11 @@ def non_response(
         return f"repetitive: {len(set(rest))} distinct words in {len(rest)}"
     if len(rest) < min_words:
         return f"too short for the request: {len(rest)} words (needs {min_words})"
-    if language in FUNCTION_WORDS and len(rest) >= 8:
-        share = sum(t in FUNCTION_WORDS[language] for t in rest) / len(rest)
-        if share < MIN_FUNCTION_SHARE:
-            return f"not prose in '{language}': {share:.0%} function words (prose has 10 %+)"
+    why = not_prose(rest, language) if language else None
+    if not why and min_real_share:
+        why = not_words(rest, words=word_list, min_share=min_real_share, other_scripts=other_scripts)
+    if why:
+        return why
     if topical:
         words = rest if topic_in_copies else own
         return _off_topic(
@@ -202,6 +202,7 @@ def non_response(
             answer_words=answer_words,
             min_answer_topic=min_answer_topic,
             spread=spread,
+            other_topics=other_topics,
         )
     return None
 
@@ -215,6 +216,7 @@ def _off_topic(
     answer_words: list[str],
     min_answer_topic: int,
     spread: bool,
+    other_topics: list[str] = (),
 ) -> str | None:
     """Why the reply's own words are not about the topic, or None."""
     answer = {w.lower()[:5] for w in answer_words} - content_stems(request)
@@ -232,6 +234,13 @@ def _off_topic(
         return (
             f"off topic: {len(found & answer)} topic words beyond the request's own "
             f"(needs {min_answer_topic}; repeating the request's words is not an answer)"
+        )
+    other = {w.lower()[:5] for w in other_topics} - stems
+    elsewhere = {t[:5] for t in own if len(t) >= 3 and t[:5] in other}
+    if len(elsewhere) > max(MAX_OTHER_TOPIC, len(found)):
+        return (
+            f"off topic: {len(elsewhere)} words of other requests' topics and {len(found)} of its own "
+            "(a mix of topics written to pass any request)"
         )
     if spread and len(own) >= SPREAD_MIN_WORDS:
         third = len(own) // 3

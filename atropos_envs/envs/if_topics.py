@@ -4,9 +4,14 @@ For each base prompt: words an honest answer is likely to use beside the prompt'
 (``ANSWER_WORDS``), and the topic's key words in each response language the generator
 may ask for (``FOREIGN_WORDS``), so a reply in German about the sea can be told from a
 German sentence about the weather. The gate compares words by their first five letters.
+``english_words`` reads the English word list the gate checks replies against.
 """
 
 from __future__ import annotations
+
+import functools
+import importlib.util
+from pathlib import Path
 
 _ANSWER = {
     "Write a short note to a neighbour about a lost cat.": (
@@ -199,3 +204,18 @@ def foreign_words(request: str, language: str) -> list[str]:
         if request.startswith(start):
             return by_language.get(language, "").split()
     return []
+
+
+@functools.lru_cache(maxsize=1)
+def english_words() -> frozenset[str]:
+    """reasoning-gym's English word list (151,000 words of 3-10 letters), lowercase: the
+    response gate's test that a reply is made of English words (rewards.if_prose). The file
+    is found without importing the package (its import takes seconds)."""
+    spec = importlib.util.find_spec("reasoning_gym")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(
+            "InstructionFollowing-v0's response gate reads reasoning-gym's English word list: run "
+            "scripts/setup, or pip install --no-deps reasoning-gym==0.1.25"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "words3to10.txt"
+    return frozenset(path.read_text().lower().split())

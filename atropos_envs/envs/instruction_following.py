@@ -17,10 +17,12 @@ any check (outcome ``invalid``): the checks are linear or worse in the reply's l
 
 Residual gameability (no model judge): the gate judges words, not meaning. Fluent prose
 in the expected language that carries three topic words (one from if_topics'
-answer vocabulary) through two thirds of the reply passes without answering; on task
-files, the request's own sentence followed by 10+ unrelated words passes where the
-prompt does not ask for a short answer, a one-word reply passes where it does, and a
-task file asking for a non-English answer has no topic test.
+answer vocabulary) through two thirds of the reply passes without answering, and so does
+a salad of real words written to prose statistics (varied function words, adjectives,
+random verbs; rewards.if_prose states what it measured); on task files, the request's
+own sentence followed by 10+ unrelated English words passes where the prompt does not
+ask for a short answer, a one-word reply passes where it does, and a task file asking
+for a non-English answer has no topic or word test.
 
 Task files are checked at load: ids, one kwargs object per id, and every keyword
 argument's type and range (``num_words: "100"`` is refused, not scored 0 forever).
@@ -37,9 +39,10 @@ from typing import Any
 from atropos_envs.bounded import BoundedTimeout, shared_pool
 from atropos_envs.core import Score, TextEnv, Trajectory
 from atropos_envs.envs.if_constraints import BASE_PROMPTS, generate_constraints
-from atropos_envs.envs.if_topics import ANSWER_WORDS, foreign_words
+from atropos_envs.envs.if_topics import ANSWER_WORDS, english_words, foreign_words
 from atropos_envs.tasks import TaskFieldError, describe, require_list, require_str
-from rewards.if_response import FUNCTION_WORDS, kwarg_strings, non_response
+from rewards.if_prose import FUNCTION_WORDS, MIN_REAL_SHARE, MIN_REAL_SHARE_FILES
+from rewards.if_response import content_stems, kwarg_strings, non_response
 from rewards.instruction_following import (
     CHECKS,
     CONSTRAINED_RESPONSES,
@@ -151,6 +154,20 @@ _SHORT_ANSWER = re.compile(
     r"\bname (?:a|one|the)\b|\bwhitespace\b|(?:^|\s)\(?[a-dA-D]\)\s|\?",
     re.IGNORECASE,
 )
+#: A task file's prompt that asks for words in another language or script (a translation,
+#: every n-th word in Japanese, a quote in Spanish): there the reply's words are not
+#: held to the English word list and may be mostly in another script.
+_LANGUAGES = (
+    "russian|cyrillic|ukrainian|greek|arabic|hebrew|persian|farsi|urdu|hindi|bengali|tamil|thai|chinese|"
+    "mandarin|cantonese|japanese|korean|hangul|kanji|french|german|spanish|italian|portuguese|dutch|swedish|"
+    "norwegian|danish|finnish|polish|czech|turkish|vietnamese|indonesian|malay|swahili|latin|esperanto|"
+    "romanian|hungarian|tagalog"
+)
+_OTHER_LANGUAGE_ASKED = re.compile(
+    rf"\btranslat|\blanguages?\b|\bscripts?\b|\b(?:in|into|using)\s+(?:{_LANGUAGES})\b|"
+    rf"\b(?:{_LANGUAGES})\s+(?:words?|only|text|letters|characters)\b|[^\x00-\x7f]",
+    re.IGNORECASE,
+)
 #: A plausible answer to an open request has at least this many words (fewer under a
 #: tighter word or sentence limit).
 GENERATED_MIN_WORDS, FILE_MIN_WORDS = 25, 10
@@ -175,15 +192,19 @@ def _response_rules(task: dict[str, Any]) -> dict[str, Any]:
 
     A generated task is an open writing request the env wrote (``request``): the reply
     needs 25 words (fewer under a tight word or sentence limit), five of its own, English
-    prose (or prose in the response language asked for), and three distinct topic words
-    spread over it, one at least from the answer vocabulary (if_topics.ANSWER_WORDS; in
-    another language, two of the topic's key words in it). A task file's request (IFEval
+    prose made of English words (or prose in the response language asked for), three
+    distinct topic words spread over it, one at least from the answer vocabulary
+    (if_topics.ANSWER_WORDS; in another language, two of the topic's key words in it), and
+    no more of the other topics' words than of its own. A task file's request (IFEval
     style) may ask for one word, a picked option or an edit of quoted text: when its
     prompt says so (_SHORT_ANSWER: a limit, options, a question, an edit) the reply needs a
     word and only a copy of the whole prompt is an echo; otherwise 10 words (capped by its
     limits), three of its own and a content word of the request's (copied ones count: the
     answers may quote the request; measured on IFBench's sample outputs), or no topic test
-    when the answer must be in another language."""
+    when the answer must be in another language. English task files get no prose test
+    (answers there may be lists, code, CSV) but, from 8 words on, 40 % of the content
+    words must be English words (gibberish is not) and most words must be in Latin script,
+    unless the prompt names another language or script or asks for a translation."""
     ids, kwargs_list = task["instruction_id_list"], task["kwargs"]
     copies = kwarg_strings(kwargs_list)
     language = next(
@@ -214,12 +235,29 @@ def _response_rules(task: dict[str, Any]) -> dict[str, Any]:
             min_topic=min(3, max(1, least // 4)),
         )
         if language == "en":
-            return {**rules, "answer_words": ANSWER_WORDS.get(request, ()), "min_answer_topic": 1}
+            others = [w for other, words in ANSWER_WORDS.items() if other != request for w in words]
+            return {
+                **rules,
+                "answer_words": ANSWER_WORDS.get(request, ()),
+                "min_answer_topic": 1,
+                "min_real_share": MIN_REAL_SHARE,
+                "word_list": english_words(),
+                "other_scripts": False,  # every n-th word in another script leaves most in English
+                "other_topics": others
+                + [w for other in ANSWER_WORDS if other != request for w in content_stems(other)],
+            }
         return {
             **rules,
             "topic_words": foreign_words(request, language),
             "min_topic": min(2, rules["min_topic"]),
+            "other_topics": [
+                w for other in ANSWER_WORDS if other != request for w in foreign_words(other, language)
+            ],
         }
+    english = language in ("en", None)  # gibberish is refused in English answers (8+ words)
+    words_test = english and not _OTHER_LANGUAGE_ASKED.search(task["prompt"])
+    if words_test:
+        rules.update(min_real_share=MIN_REAL_SHARE_FILES, word_list=english_words(), other_scripts=False)
     if _SHORT_ANSWER.search(task["prompt"]):
         return {**rules, "min_new_words": 0, "topical": False}
     least = _length_cap(ids, kwargs_list, FILE_MIN_WORDS)
@@ -229,7 +267,7 @@ def _response_rules(task: dict[str, Any]) -> dict[str, Any]:
         "min_words": least,
         "min_new_words": min(3, least),
         "topic_in_copies": True,
-        "topical": language in ("en", None),
+        "topical": english,
     }
 
 

@@ -402,3 +402,136 @@ def test_huge_replies_are_refused_before_the_checks():
     env, task_id = generated(["punctuation:no_comma"])
     reward, info = reply(env, "P.S. " * 20_000, task_id)  # ran the checks into their 10 s timeout before
     assert (reward, info["outcome"]) == (0.0, "invalid") and "longer than 40000 characters" in info["reason"]
+
+
+# ---- red-team round 3 (/work/scratch/r3): salads that read as lists, one reply for every task,
+# German salads, syllable gibberish on task files. The gate (responds) must refuse them all.
+def _topic_nouns(env, task) -> list[str]:
+    from atropos_envs.envs.if_topics import ANSWER_WORDS
+
+    return [w for w in ANSWER_WORDS.get(task["request"], ["thing"]) if w.isalpha()][:8]
+
+
+def _and_the(words: list[str], adjectives: tuple[str, ...] = ("",)) -> str:
+    phrases = [f"{adjectives[i % len(adjectives)]} {w}".strip() for i, w in enumerate(words)]
+    return ". ".join("The " + " and the ".join(phrases[k:] + phrases[:k]) for k in range(3)) + "."
+
+
+def _gate_passes(env, texts_of) -> list[str]:
+    passed = []
+    for i in range(200):
+        task = env.get_task(i)
+        for text in texts_of(task):
+            _, info = reply(env, text, str(i))
+            if info["components"]["responds"]:
+                passed.append(f"{i}: {text[:60]}")
+    return passed
+
+
+def test_noun_salads_with_topic_words_do_not_respond():
+    env = make()
+    salads = lambda task: [  # noqa: E731
+        _and_the(_topic_nouns(env, task)),
+        _and_the(_topic_nouns(env, task), ("big", "warm", "old", "quiet")),
+    ]
+    assert _gate_passes(env, salads) == []
+
+
+def test_one_reply_for_every_task_does_not_respond():
+    from atropos_envs.envs.if_topics import ANSWER_WORDS
+
+    every_topic = [w for words in ANSWER_WORDS.values() for w in words[:3]]
+    salad = _and_the(every_topic)
+    verbs = ("keeps", "meets", "brings", "shows", "finds", "leaves")
+    prose_shaped = " ".join(
+        f"The warm {every_topic[k]} {verbs[k % 6]} my quiet {every_topic[k + 1]}." for k in range(0, 48, 2)
+    )
+    assert _gate_passes(make(), lambda task: [salad, prose_shaped]) == []
+
+
+def test_german_salads_do_not_respond_to_a_german_task():
+    env = make(max_constraints=1)
+    task_id = next(
+        str(i)
+        for i in range(1000)
+        if env.get_task(i)["instruction_id_list"] == ["language:response_language"]
+        and env.get_task(i)["kwargs"][0]["language"] == "de"
+    )
+    from atropos_envs.envs.if_topics import foreign_words
+
+    task = env.get_task(task_id)
+    german = [w.capitalize() for w in foreign_words(task["request"], "de")] + ["Tag", "Haus"]
+    for words in (german, german[:2] + _topic_nouns(env, task)):  # German nouns; German and English ones
+        salad = (
+            " ".join(f"{'Der' if i % 2 else 'Die'} {w} und" for i, w in enumerate(words * 3)) + " der Tag."
+        )
+        reward, info = reply(env, salad, task_id)
+        assert (reward, info["components"]["responds"]) == (0.0, 0.0), info["reason"]
+
+
+def _syllables(n: int, seed: int) -> list[str]:
+    import random
+
+    rng = random.Random(seed)
+    return ["".join(rng.choice("bcdfgklmnprstvz") + rng.choice("aeiou") for _ in range(3)) for _ in range(n)]
+
+
+@pytest.mark.parametrize(
+    "task",
+    [
+        JAPAN,
+        ROME,
+        {
+            "prompt": "Write a story about a man who is trying to get his life together. Put the name of the "
+            "story in double angular brackets, i.e. <<story of xyz>>.",
+            "instruction_id_list": ["detectable_format:title"],
+            "kwargs": [{}],
+        },
+        {
+            "prompt": "Write a blog post about the benefits of drinking green tea. Your entire response "
+            "should be in English, and in all lowercase letters.",
+            "instruction_id_list": ["change_case:english_lowercase"],
+            "kwargs": [{}],
+        },
+        {
+            "prompt": "Write a 300+ word summary of the wikipedia page about the French Revolution.",
+            "instruction_id_list": ["length_constraints:number_words"],
+            "kwargs": [{"relation": "at least", "num_words": 300}],
+        },
+    ],
+)
+def test_file_tasks_refuse_a_request_word_with_syllable_gibberish(task):
+    env = make(tasks=[task])
+    for seed in range(5):
+        text = " ".join(["<<roman empire tea life japan>>", *_syllables(320, seed)])
+        reward, info = reply(env, text)
+        assert reward == 0.0 and "not English words" in info["reason"], info["reason"]
+
+
+def test_hand_written_honest_replies_still_respond():
+    from pathlib import Path
+
+    data = Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "if_honest_generated.json"
+    env = make()
+    for task_id, text in json.loads(data.read_text()).items():
+        _, info = reply(env, text, task_id)
+        assert info["components"]["responds"] == 1.0, (task_id, info["reason"])
+
+
+def test_file_tasks_refuse_another_script_unless_the_prompt_asks_for_one():
+    junk = "roman вот это мой ответ про всё очень хорошо так и было всегда здесь empire"
+    reward, info = reply(make(tasks=[JAPAN]), junk)
+    assert reward == 0.0 and "another script" in info["reason"], info["reason"]
+    translate = {
+        "prompt": "Translate this short note about the Roman Empire into Russian. Do not use any commas.",
+        "instruction_id_list": ["punctuation:no_comma"],
+        "kwargs": [{}],
+    }
+    russian = "Римская империя была одним из самых больших государств древнего мира и правила много веков"
+    assert reply(make(tasks=[translate]), russian)[0] == 1.0
+    spanish = {
+        **translate,
+        "prompt": "Write a short note about the Roman Empire in Spanish. Do not use any commas.",
+    }
+    note = "El imperio romano fue uno de los estados más grandes del mundo antiguo y duró muchos siglos"
+    assert reply(make(tasks=[spanish]), note)[0] == 1.0
