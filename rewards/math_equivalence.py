@@ -49,7 +49,8 @@ import random
 import re
 from fractions import Fraction
 
-from rewards.math_normalize import closes_at_end, normalize
+from rewards.math_normalize import answer_unit, closes_at_end, normalize
+from rewards.math_units import unit_conflict
 
 MAX_ANSWER_CHARS = 400
 MAX_BRACE_DEPTH = 16
@@ -61,6 +62,9 @@ DIGITS = 40
 # from a generator seeded by the two expressions: the same verdict every time, but no fixed list
 # a policy could plant a vanishing product against. Both signs, magnitudes from 1/100 to 10^4.
 N_TEST_POINTS = 20
+# ... and at N_NICE_POINTS short numbers drawn the same way (integers, halves, tenths, 1/10^k), where
+# a step function (floor, ceil, ...) shows what the random points, all off any grid, do not.
+N_NICE_POINTS = 8
 MAX_EXACT_DEGREE = 64  # rational functions with powers up to this are also compared exactly
 _BIG_POWER = re.compile(r"\^\s*\{?\s*[+-]?(\d+)")
 _FACTORIAL = re.compile(r"(\d+)\s*!")
@@ -289,8 +293,9 @@ def _constants_equal(a, b, tolerance: float) -> tuple[bool, str]:
 
 
 def test_points(a, b, symbols: list) -> list[dict]:
-    """N_TEST_POINTS assignments of rationals to symbols, drawn from a generator seeded by the
-    pair of expressions: deterministic, yet not knowable before the answer is written."""
+    """N_TEST_POINTS assignments of rationals to symbols, then N_NICE_POINTS of short numbers,
+    drawn from a generator seeded by the pair of expressions: deterministic, yet not knowable
+    before the answer is written."""
     import sympy
 
     seed = hashlib.sha256(f"{sympy.srepr(a)}\0{sympy.srepr(b)}".encode()).digest()
@@ -301,7 +306,17 @@ def test_points(a, b, symbols: list) -> list[dict]:
         value = sympy.Rational(max(1, int(denominator * 10 ** rng.uniform(-2, 4))), denominator)
         return -value if rng.random() < 0.5 else value
 
-    return [{sym: draw() for sym in symbols} for _ in range(N_TEST_POINTS)]
+    def nice(kind: int):  # an integer, a half, a tenth, 1/10^k in turn
+        value = (
+            sympy.Integer(rng.randint(0, 12)),
+            sympy.Rational(2 * rng.randint(0, 20) + 1, 2),
+            sympy.Rational(rng.randint(1, 99), 10),
+            sympy.Rational(1, 10 ** rng.randint(1, 7)),
+        )[kind % 4]
+        return -value if rng.random() < 0.5 else value
+
+    points = [{sym: draw() for sym in symbols} for _ in range(N_TEST_POINTS)]
+    return points + [{sym: nice(i + j) for j, sym in enumerate(symbols)} for i in range(N_NICE_POINTS)]
 
 
 def _max_power(expr) -> int:
@@ -322,8 +337,15 @@ def _functions_equal(a, b, tolerance: float) -> tuple[bool, str]:
     if a.free_symbols != b.free_symbols:
         if sympy.simplify(a - b) != 0:
             return False, "different variables"
+    step = _step_functions(a) - _step_functions(b)
+    if step and not _step_functions(b):
+        return (
+            False,
+            f"the answer uses {', '.join(sorted(step))}, a step function the reference does not have",
+        )
     defined = 0
-    for point in test_points(a, b, symbols):
+    points = test_points(a, b, symbols)
+    for point in points:
         (kind_a, va), (kind_b, vb) = _value(a.subs(point)), _value(b.subs(point))
         if kind_a != "finite" or kind_b != "finite":  # a pole or a removable singularity: skip it
             continue
@@ -331,8 +353,8 @@ def _functions_equal(a, b, tolerance: float) -> tuple[bool, str]:
         same = _close(va, vb, tolerance) if tolerance else _is_zero(sympy.N((a - b).subs(point), DIGITS))
         if not same:
             return False, f"differs at {_show(point)}"
-    if 2 * defined <= N_TEST_POINTS:
-        return False, f"defined at only {defined} of {N_TEST_POINTS} test points"
+    if 2 * defined <= len(points):
+        return False, f"defined at only {defined} of {len(points)} test points"
     diff = a - b
     if not tolerance and diff.is_rational_function(*symbols) and _max_power(diff) <= MAX_EXACT_DEGREE:
         if sympy.cancel(sympy.together(diff)) != 0:
@@ -346,6 +368,47 @@ def _functions_equal(a, b, tolerance: float) -> tuple[bool, str]:
         f"mathematically equivalent (equal{extra} at {defined} random test points seeded by the "
         "answer pair, negatives included)"
     )
+
+
+def _step_functions(expr) -> set[str]:
+    """Names of the piecewise-constant or piecewise-defined functions in expr (floor, ceiling,
+    fractional part, mod, sign, max, ...): sampled at points they hide what they change."""
+    import sympy
+
+    kinds = (
+        sympy.floor,
+        sympy.ceiling,
+        sympy.frac,
+        sympy.Mod,
+        sympy.sign,
+        sympy.Heaviside,
+        sympy.DiracDelta,
+        sympy.Piecewise,
+        sympy.Max,
+        sympy.Min,
+        sympy.KroneckerDelta,
+    )
+    return {type(f).__name__ for f in expr.atoms(*kinds)}
+
+
+def _exact_rational(expr) -> bool:
+    """Whether expr is a rational number, or a rational function with rational coefficients
+    (decimals are parsed as the rationals they spell): a value no tolerance may blur."""
+    import sympy
+
+    symbols = sorted(expr.free_symbols, key=str)
+    if not symbols:
+        return bool(expr.doit().is_Rational)  # 2^{40} parses as an unevaluated power
+    if not expr.is_rational_function(*symbols):
+        return False
+    numerator, denominator = sympy.fraction(sympy.together(expr))
+    try:
+        return all(
+            sympy.Poly(part, *symbols).domain.is_QQ or sympy.Poly(part, *symbols).domain.is_ZZ
+            for part in (numerator, denominator)
+        )
+    except sympy.PolynomialError:
+        return False
 
 
 def _show(point: dict) -> str:
@@ -374,7 +437,12 @@ def _sympy_equal(pred: str, ref: str) -> tuple[bool, str]:
         problem = _magnitude_problem(a) or _magnitude_problem(b)
         if problem:
             return False, problem
-        tolerance = FLOAT_TOLERANCE if (_DECIMAL.search(pred) or _DECIMAL.search(ref)) else 0.0
+        # a decimal is read as the rational it spells; a tolerance only lets a decimal stand for a
+        # value no decimal can write (\\sqrt2 vs 1.4142135624), never for an exact rational one
+        inexact = (_DECIMAL.search(pred) and not _exact_rational(b)) or (
+            _DECIMAL.search(ref) and not _exact_rational(a)
+        )
+        tolerance = FLOAT_TOLERANCE if inexact else 0.0
         if a.free_symbols or b.free_symbols:
             return _functions_equal(a, b, tolerance)
         return _constants_equal(a, b, tolerance)
@@ -434,6 +502,9 @@ def math_equal(predicted: str, reference: str, question: str = "") -> tuple[bool
 
 def _equal(predicted: str, reference: str, ctx: tuple[str, bool]) -> tuple[bool, str]:
     question, percent_units = ctx
+    conflict = unit_conflict(answer_unit(predicted), answer_unit(reference), question)
+    if conflict:
+        return False, conflict
     pred, ref = normalize(predicted, question), normalize(reference, question)
     if percent_units:  # one reading of "%" per comparison: 5% cannot be both 5 and 0.05
         pred, ref = pred.replace("%", "").strip(), ref.replace("%", "").strip()
