@@ -178,6 +178,8 @@ def question_units(question: str) -> tuple[set[Unit], set[Unit]]:
     mentioned |= {(("dollar", 1),)} if "\\$" in question else set()
     mentioned |= {(("percent", 1),)} if "%" in question else set()
     for m in _NUMBER_THEN_WORD.finditer(q):
+        if m.group(2).split()[0].lower() == "in":  # "3 in a row", "5 in each box": no inches
+            continue
         unit = parse_unit(m.group(2)) or _single(m.group(2).split()[0])
         if unit:
             mentioned.add(unit)
