@@ -10,18 +10,24 @@ What counts as equal:
   ``0.333`` is not ``\\frac13``, ``2^{40}`` off by one is wrong however large it is);
 - an exact expression equals another when their difference evaluates to zero with no
   significant digit left (sympy's adaptive evaluation; ``e^{-500}`` is not zero);
-- a decimal against an irrational value is the only comparison with a tolerance:
+- a decimal is the rational it spells, inside expressions too; a decimal against a value that
+  is not rational (``1.4142135624`` for ``\\sqrt2``) is the only comparison with a tolerance:
   relative ``FLOAT_TOLERANCE`` to the reference's own magnitude, however small (``0.0`` is
-  not ``e^{-30}``), and the reason says so;
+  not ``e^{-30}``), and the reason says so. Against an exact rational reference (a number, or a
+  rational function with rational coefficients) decimals compare exactly: ``2^{40.0000000001}``
+  is not ``2^{40}``, ``1.0000000001x^2-1`` is not ``x^2-1``;
 - undefined values (NaN, ``\\frac00``, ``\\infty - \\infty``, complex infinity) equal
   nothing; ``\\infty`` and ``-\\infty`` equal only themselves;
 - expressions with variables are compared at ``N_TEST_POINTS`` rational points drawn from a
   generator seeded by the two expressions (deterministic, but no fixed list to plant a
   vanishing product against), of both signs, magnitudes 1/100 to 10^4 and denominators up to
   10^6 (so ``|x|`` and
-  ``\\sqrt{x^2}`` are not ``x``); they must be defined and agree at most of them. Rational
-  functions without decimals must moreover be identical after cancelling (exact); the reason
-  says which rule decided;
+  ``\\sqrt{x^2}`` are not ``x``), and at ``N_NICE_POINTS`` short numbers (integers, halves,
+  tenths, 1/10^k); they must be defined and agree at most of them. Rational functions without
+  decimals must moreover be identical after cancelling (exact); an answer with a step or
+  piecewise function (floor, ceiling, fractional part, mod, sign, max, min, ...) that the
+  reference has none of is not equivalent, whatever the points say (``x^2-1 + \\lceil x\\rceil
+  - \\lfloor x\\rfloor - 1`` is wrong at every integer); the reason says which rule decided;
 - tuples and intervals compare element-wise with the same brackets (``[1,2]`` is not
   ``(1,2)``); sets ``\\{...\\}`` and bare lists ``1, 2`` compare as multisets, unions of
   intervals piece by piece in any order; ``2 and 3`` lists the set ``\\{2, 3\\}`` (never a
@@ -31,9 +37,15 @@ What counts as equal:
   answer); otherwise ``9%`` is the number 0.09;
 - spelling is forgiven: ``\\sqrt2``, ``1{,}000``, ``1\\ 000``, ``5\\times 10^{3}``,
   ``+\\infty``, ``x = 3``, ``3 = x``, ``f(x) = x^2``, ``x \\in [0, 1]``, ``\\color{red}{5}``,
-  ``\\varnothing``, ``^\\circ``, and a trailing word only when it is a unit (``5 cm``,
-  ``5\\,\\mathrm{m}``) or a plain noun of the question (``12 apples``); words that change the
-  value (``5 trillion``, ``5 factorial``, ``5 maybe``) are never dropped.
+  ``\\varnothing``, ``^\\circ``, ``\\bf 3``, ``\\underline{3}``, ``20 percent`` (``20%``), a
+  one-element set ``\\{3\\}`` for the value 3, mixed numbers (``1\\frac12`` and ``1 1/2`` are 3/2,
+  never the product), inequalities and French brackets for intervals (``x \\le 2`` is
+  ``(-\\infty, 2]``, ``]0, 1]`` is ``(0, 1]``), and a trailing word only when it is a unit
+  (``5 cm``, ``\\frac12\\,\\mathrm{m}``) or a plain noun of the question (``12 apples``); words that
+  change the value (``5 trillion``, ``5 factorial``, ``5 maybe``) are never dropped;
+- a known unit must be the one the question asks for (``in meters``) or the reference's:
+  ``12 cm``, ``12 m^2`` and ``12 m/s`` do not answer "How long is the rope in meters?", nor
+  ``40 cents`` or ``40%`` "in dollars" (``rewards.math_units`` has the rule).
 
 The guards keep sympy away from inputs that blow up (huge powers, factorials, deep
 nesting); callers that need a hard wall-clock bound run this in a worker with a timeout.

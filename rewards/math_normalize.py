@@ -3,8 +3,11 @@
 The spelling rules: spacing and colour commands, unicode symbols, ``\\text{}`` wrappers,
 thousands separators (``1,000``, ``1{,}000``, ``1\\ 000``), short ``\\frac12``/``\\sqrt2``,
 ``^\\circ``, empty sets, ``x = 3`` / ``3 = x`` / ``f(x) = ...`` / ``x \\in ...``, ``\\pm``, unions of
-sets, and trailing words: dropped only when they are units or plain nouns of the question
-(``12 apples``), never when they change the value (``5 trillion``).
+sets, font commands (``\\bf``, ``\\underline{}``), ``percent`` for ``%``, one-element sets
+(``\\{3\\}`` is 3), mixed numbers (``1\\frac12`` is 3/2), intervals as inequalities or in French
+brackets, and trailing words: dropped only when they are units (after a number or a fraction) or
+plain nouns of the question (``12 apples``), never when they change the value (``5 trillion``).
+Whether a unit contradicts the question is ``math_units``' call (``answer_unit`` reads it).
 """
 
 from __future__ import annotations
