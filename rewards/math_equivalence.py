@@ -83,6 +83,13 @@ _FACTORIAL = re.compile(r"(\d+)\s*!")
 _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _PLAIN_FRACTION = re.compile(r"^([+-]?\d+)\s*/\s*([+-]?\d+)$")
 _DECIMAL = re.compile(r"\d\.\d|(?<!\d)\.\d")
+_DECIMAL_LITERAL = re.compile(r"\d*\.\d+")
+ROUNDED_REFERENCE_DIGITS = 10
+
+
+def _significant_digits(s: str) -> int:
+    """Significant digits of the longest decimal literal in s (0 when there is none)."""
+    return max((len(m.group().replace(".", "").lstrip("0")) for m in _DECIMAL_LITERAL.finditer(s)), default=0)
 
 
 def _as_fraction(s: str) -> Fraction | None:
@@ -450,9 +457,11 @@ def _sympy_equal(pred: str, ref: str) -> tuple[bool, str]:
         if problem:
             return False, problem
         # a decimal is read as the rational it spells; a tolerance only lets a decimal stand for a
-        # value no decimal can write (\\sqrt2 vs 1.4142135624), never for an exact rational one
+        # value no decimal can write (\sqrt2 vs 1.4142135624), never for an exact rational one;
+        # a decimal reference stands for an irrational answer only when it is written to
+        # ROUNDED_REFERENCE_DIGITS or more (1.41421356237 for \sqrt2, but 0.5 is not 1/2 + 10^{-12}\pi)
         inexact = (_DECIMAL.search(pred) and not _exact_rational(b)) or (
-            _DECIMAL.search(ref) and not _exact_rational(a)
+            _significant_digits(ref) >= ROUNDED_REFERENCE_DIGITS and not _exact_rational(a)
         )
         tolerance = FLOAT_TOLERANCE if inexact else 0.0
         if a.free_symbols or b.free_symbols:

@@ -470,6 +470,9 @@ def test_r3_short_numbers_are_test_points_too():
         (r"\sqrt{2}", "1.41421356237310", True),
         ("1.4142135624x", r"\sqrt{2}x", True),
         ("1.414x", r"\sqrt{2}x", False),
+        # a short decimal reference is the exact rational it spells, even against an irrational answer
+        (r"\frac{1}{2} + 10^{-12}\pi", "0.5", False),
+        (r"\sqrt{2}", "1.4142135623730951", True),
     ],
 )
 def test_r3_a_tolerance_only_where_the_reference_is_not_rational(answer, reference, expected):
