@@ -6,8 +6,10 @@
 - a unit the question asks for (``in meters``, ``in square feet``, ``how many hours``,
   ``what percent``) or the reference's own unit is the only known unit the answer may carry;
 - when the question asks for none but mentions some after a number (``a 3 m by 4 m room``,
-  ``\\$50``, ``20\\%``), every base unit of the answer must be among them (``12 m^2`` yes,
-  ``12 cm^2`` no; angles excepted);
+  ``\\$50``, ``20\\%``), the answer's unit must measure what they measure (``12 m^2`` and
+  ``1200 cm^2`` yes, ``12 kg`` or ``12 s`` no; angles are always allowed): the question did
+  not say which unit of a length it wants, so ``90 minutes`` and ``1.5 hours`` both stand and
+  the number decides;
 - when neither the question nor the reference names a unit, a unit is dropped as before;
 - generic words (``units``, ``square units``) never contradict anything;
 - words that are no known unit (``12 apples``) are left to the question-noun rule of
@@ -74,11 +76,20 @@ _BASES = {
     "percent": "percent",
 }
 _BASE_OF = {word: base for base, words in _BASES.items() for word in words.split()}
+_DIMENSIONS = {
+    "length": "m cm mm km nm um in ft yd mi",
+    "mass": "g mg kg lb oz ton",
+    "time": "s ms min h day week month year",
+    "volume": "l ml gal qt pt cup cc",
+    "money": "dollar cent euro rupee yen",
+    "temperature": "celsius fahrenheit kelvin",
+    "data": "byte kb mb gb bit",
+    "percent": "percent",
+    "angle": "deg rad",
+}
+_DIMENSION_OF = {base: dimension for dimension, bases in _DIMENSIONS.items() for base in bases.split()}
 _COMPOUNDS = {"mph": (("h", -1), ("mi", 1)), "kph": (("h", -1), ("km", 1)), "kmh": (("h", -1), ("km", 1))}
 _GENERIC = {"unit", "units", "item", "items", "piece", "pieces"}
-# Angles are often asked for without a unit in questions that measure lengths ("a 5 m ladder
-# ... what angle?"): they contradict only a unit the question asks for.
-_ANGLES = {"deg", "rad"}
 _POWER_WORDS = {"square": 2, "sq": 2, "cubic": 3, "cu": 3}
 
 
@@ -197,10 +208,13 @@ def unit_conflict(answer_unit: Unit | None, reference_unit: Unit | None, questio
             return ""
         return f"the answer is in {show_unit(answer_unit)}, the question asks for {show_unit(min(allowed))}"
     if mentioned:
-        bases = {base for unit in mentioned for base, _ in unit}
-        stray = [base for base, _ in answer_unit if base not in bases | _ANGLES]
+        dimensions = {_DIMENSION_OF[base] for unit in mentioned for base, _ in unit} | {"angle"}
+        stray = [base for base, _ in answer_unit if _DIMENSION_OF[base] not in dimensions]
         if stray:
-            return f"the answer is in {show_unit(answer_unit)}, a unit the question does not use"
+            return (
+                f"the answer is in {show_unit(answer_unit)}, but the question measures no "
+                f"{_DIMENSION_OF[stray[0]]}"
+            )
     return ""
 
 

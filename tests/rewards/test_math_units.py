@@ -45,10 +45,12 @@ def test_dollars_are_not_cents_or_percent(answer, expected):
         ("60 km per hour", "A car goes 120 km in 2 hours. What is its speed in km/h?", True),
         ("60 km", "A car goes 120 km in 2 hours. What is its speed in km/h?", False),
         ("60 km/h", "A car goes 120 km in 2 hours. What is its speed?", True),  # no unit asked: bases
-        ("60 m/s", "A car goes 120 km in 2 hours. What is its speed?", False),
+        ("60 kg", "A car goes 120 km in 2 hours. What is its speed?", False),
+        ("2 dollars", "Apples cost 50 cents each. How much do 4 apples cost?", True),  # money is money
         ("12 m^2", "A room is 3 m by 4 m. What is its area?", True),
         ("12 square meters", "A room is 3 m by 4 m. What is its area in square meters?", True),
-        ("12 cm^2", "A room is 3 m by 4 m. What is its area?", False),
+        ("12 seconds", "A room is 3 m by 4 m. What is its area?", False),
+        ("12 cm^2", "A room is 3 m by 4 m. What is its area in square meters?", False),
         ("12 square units", "A rectangle is 3 by 4. What is its area?", True),
         ("12 cm", "What is 7 + 5?", True),  # neither the question nor the reference names a unit
         ("12 apples", "How many apples does Tom have?", True),  # nouns: the question decides
