@@ -159,6 +159,7 @@ def _plain_question(question: str) -> str:
     )
     q = re.sub(r"\\(?:text|mathrm|mbox|textrm|operatorname)\s*\{([^{}]*)\}", r" \1", q)
     q = q.replace("\\,", " ").replace("\\ ", " ").replace("per cent", "percent")
+    q = q.replace("²", "^2").replace("³", "^3")
     return re.sub(r"(\d)([A-Za-z])", r"\1 \2", q)
 
 
