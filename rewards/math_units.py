@@ -181,11 +181,10 @@ def question_units(question: str) -> tuple[set[Unit], set[Unit]]:
         phrase = m.group(1)
         if phrase.lower() == "percentage":
             phrase = "percent"
-        unit = parse_unit(phrase)
-        if unit is None and " per " in phrase:
-            unit = parse_unit(phrase.split(" per ")[0])
-        if unit:
-            asked.add(unit)
+        # "how many hours per day": 12 hours/day or 12 hours
+        for unit in (parse_unit(phrase), parse_unit(phrase.split(" per ")[0]) if " per " in phrase else None):
+            if unit:
+                asked.add(unit)
     mentioned = set(asked)
     mentioned |= {(("dollar", 1),)} if "\\$" in question else set()
     mentioned |= {(("percent", 1),)} if "%" in question else set()

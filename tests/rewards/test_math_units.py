@@ -52,6 +52,9 @@ def test_dollars_are_not_cents_or_percent(answer, expected):
         ("12 seconds", "A room is 3 m by 4 m. What is its area?", False),
         ("12 cm^2", "A room is 3 m by 4 m. What is its area in square meters?", False),
         ("12 cm^2", "What is its area in cm²?", True),
+        ("12 hours", "It takes 3 days. How many hours per day?", True),
+        ("12 hours/day", "It takes 3 days. How many hours per day?", True),
+        ("12 days", "It takes 3 days. How many hours per day?", False),
         ("12 cm", "What is its area in cm²?", False),
         ("12 square units", "A rectangle is 3 by 4. What is its area?", True),
         ("12 cm", "What is 7 + 5?", True),  # neither the question nor the reference names a unit
