@@ -62,7 +62,7 @@ import re
 from fractions import Fraction
 
 from rewards.math_normalize import answer_unit, closes_at_end, normalize
-from rewards.math_units import unit_conflict
+from rewards.math_units import asks_percent, unit_conflict
 
 MAX_ANSWER_CHARS = 400
 MAX_BRACE_DEPTH = 16
@@ -506,7 +506,6 @@ def _multiset_equal(
     return True, f"same {what}"
 
 
-_PERCENT_QUESTION = re.compile(r"percent|%", re.IGNORECASE)
 _AND_LIST = re.compile(r"\s*,?\s*(?<![\\A-Za-z])and(?![A-Za-z])\s*", re.IGNORECASE)
 
 
@@ -517,7 +516,7 @@ def math_equal(predicted: str, reference: str, question: str = "") -> tuple[bool
     when it is a unit or one of the question's plain nouns ("12 apples"), and when the reference
     is written as a percentage or the question is about percent, answers count in percent
     ("9%" and "9" are the same answer, "0.09" is not); otherwise "9%" is the number 0.09."""
-    percent_units = "%" in reference or bool(_PERCENT_QUESTION.search(question))
+    percent_units = "%" in reference or asks_percent(question)
     return _equal(predicted, reference, (question, percent_units))
 
 

@@ -197,6 +197,15 @@ def question_units(question: str) -> tuple[set[Unit], set[Unit]]:
     return asked, mentioned
 
 
+_PERCENT = re.compile(r"(\S?)\s*percent(?:age)?", re.IGNORECASE)
+
+
+def asks_percent(question: str) -> bool:
+    """Whether the question is about a percentage ("What percent of 200 is 18?", "the percent
+    increase", "as a percentage"), not merely given one ("What is 20% of 40?")."""
+    return any(not m.group(1).isdigit() for m in _PERCENT.finditer(_plain_question(question)))
+
+
 def unit_conflict(answer_unit: Unit | None, reference_unit: Unit | None, question: str) -> str:
     """Why the answer's unit contradicts the question or the reference ("" when it does not)."""
     if not answer_unit:  # no unit, or a generic one

@@ -350,3 +350,20 @@ def test_fractions_with_units_percent_words_and_mixed_numbers():
         assert answer(env, "pct", f"<think>t</think> \\boxed{{{right}}}")[1] == 1.0, right
     assert answer(env, "cm", "<think>t</think> \\boxed{\\frac{1}{2}\\,\\text{cm}}")[1] == 1.0
     assert answer(env, "cm", "<think>t</think> \\boxed{\\frac{1}{2}\\,\\text{m}}")[1] < 0.5
+
+
+def test_unit_step_and_percent_probes_are_refused():
+    env = make(
+        tasks=[
+            {"id": "rope", "question": "How long is the rope in meters?", "answer": "12"},
+            {"id": "pct", "question": "What is 20% of 40?", "answer": "8"},
+            {"id": "sq", "question": "Expand (x-1)(x+1).", "answer": "x^2-1"},
+        ]
+    )
+    names = set()
+    for task_id in env.task_ids():
+        task = env.get_task(task_id)
+        for name, turns in env.probes(task).items():
+            names.add(name)
+            assert _score(env, task, turns[0]).reward < 0.5, (name, task)
+    assert {"unit_not_asked", "percent_not_asked", "step_function_padding"} <= names

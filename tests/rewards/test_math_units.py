@@ -1,7 +1,7 @@
 import pytest
 
 from rewards.math_equivalence import math_equal
-from rewards.math_units import parse_unit, question_units
+from rewards.math_units import asks_percent, parse_unit, question_units
 
 ROPE = "How long is the rope in meters?"
 SALE = "A store discounts a \\$50 item by 20\\%. What is the sale price in dollars?"
@@ -86,3 +86,19 @@ def test_parse_unit_and_question_units():
     asked, mentioned = question_units(SALE)
     assert asked == {(("dollar", 1),)} and (("percent", 1),) in mentioned
     assert question_units("Find m such that m + 2 = 24 in a week.") == (set(), set())
+
+
+@pytest.mark.parametrize(
+    "question,expected",
+    [
+        ("What percent of 200 is 18?", True),
+        ("Find the percent increase from 20 to 25.", True),
+        ("Give the answer as a percentage.", True),
+        ("By how many per cent did it rise?", True),
+        ("What is 20% of 40?", False),
+        ("A \\$50 item is 20\\% off. What is the sale price?", False),
+    ],
+)
+def test_a_question_about_percent_is_not_one_that_gives_a_percentage(question, expected):
+    assert asks_percent(question) is expected
+    assert math_equal("8\\%", "8", question)[0] is expected  # "8%" is 8 only in percent units
