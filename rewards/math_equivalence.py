@@ -33,8 +33,9 @@ What counts as equal:
   intervals piece by piece in any order; ``2 and 3`` lists the set ``\\{2, 3\\}`` (never a
   single value), ``\\pm 1`` is ``\\{-1, 1\\}``, ``\\{1\\}\\cup\\{2\\}`` is ``\\{1, 2\\}``;
 - percentages have one reading per comparison: when the reference is written with ``%`` or
-  the question is about percent, answers count in percent (``9%`` and ``9`` are the same
-  answer); otherwise ``9%`` is the number 0.09;
+  the question asks for a percentage (``What percent...``, not ``What is 20% of 40?``),
+  answers count in percent (``9%`` and ``9`` are the same answer); otherwise ``9%`` is the
+  number 0.09;
 - spelling is forgiven: ``\\sqrt2``, ``1{,}000``, ``1\\ 000``, ``5\\times 10^{3}``,
   ``+\\infty``, ``x = 3``, ``3 = x``, ``f(x) = x^2``, ``x \\in [0, 1]``, ``\\color{red}{5}``,
   ``\\varnothing``, ``^\\circ``, ``\\bf 3``, ``\\underline{3}``, ``20 percent`` (``20%``), a
@@ -514,7 +515,7 @@ def math_equal(predicted: str, reference: str, question: str = "") -> tuple[bool
 
     ``question`` (the task's text, when known) decides two spellings: a trailing word is dropped
     when it is a unit or one of the question's plain nouns ("12 apples"), and when the reference
-    is written as a percentage or the question is about percent, answers count in percent
+    is written as a percentage or the question asks for one, answers count in percent
     ("9%" and "9" are the same answer, "0.09" is not); otherwise "9%" is the number 0.09."""
     percent_units = "%" in reference or asks_percent(question)
     return _equal(predicted, reference, (question, percent_units))
