@@ -96,7 +96,7 @@ def extract_answer(answer_part: str, answer_format: str) -> tuple[str | None, st
         n_open, n_close = answer_part.count(ANSWER_OPEN), answer_part.count(ANSWER_CLOSE)
         if n_open != 1 or n_close != 1:
             return None, f"expected one <answer>...</answer>, found {n_open} open and {n_close} close tags"
-        inner = answer_part.partition(ANSWER_OPEN)[2].partition(ANSWER_CLOSE)[0].strip()
+        inner = _unwrap(answer_part.partition(ANSWER_OPEN)[2].partition(ANSWER_CLOSE)[0].strip())
         return (inner or None), ("ok" if inner else "empty <answer>")
     if answer_format == "json":
         body = answer_part.strip()
@@ -113,8 +113,24 @@ def extract_answer(answer_part: str, answer_format: str) -> tuple[str | None, st
         value = obj["answer"]
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             return None, '"answer" must be a string or a number'
-        return str(value).strip() or None, "ok"
+        return _unwrap(str(value).strip()) or None, "ok"
     raise ValueError(f"unknown answer format {answer_format!r}; choose from {ANSWER_FORMATS}")
+
+
+def _unwrap(answer: str) -> str:
+    """The answer inside one wrapper around all of it: ``\\boxed{25}`` or ``**25**`` in an
+    ``<answer>`` tag or a JSON string is 25 (``\\boxed{25} \\boxed{26}`` stays as it is)."""
+    if answer.startswith("**") and answer.endswith("**") and "**" not in answer[2:-2]:
+        return answer[2:-2].strip()
+    if answer.startswith("\\boxed"):
+        boxes, problem = find_braced(answer, "\\boxed")
+        if (
+            len(boxes) == 1
+            and not problem
+            and answer.replace(" ", "") == f"\\boxed{{{boxes[0]}}}".replace(" ", "")
+        ):
+            return boxes[0].strip()
+    return answer
 
 
 class _DuplicateKey(ValueError):

@@ -10,30 +10,43 @@ What counts as equal:
   ``0.333`` is not ``\\frac13``, ``2^{40}`` off by one is wrong however large it is);
 - an exact expression equals another when their difference evaluates to zero with no
   significant digit left (sympy's adaptive evaluation; ``e^{-500}`` is not zero);
-- a decimal against an irrational value is the only comparison with a tolerance:
+- a decimal is the rational it spells, inside expressions too; a decimal against a value that
+  is not rational (``1.4142135624`` for ``\\sqrt2``) is the only comparison with a tolerance:
   relative ``FLOAT_TOLERANCE`` to the reference's own magnitude, however small (``0.0`` is
-  not ``e^{-30}``), and the reason says so;
+  not ``e^{-30}``), and the reason says so. Against an exact rational reference (a number, or a
+  rational function with rational coefficients) decimals compare exactly: ``2^{40.0000000001}``
+  is not ``2^{40}``, ``1.0000000001x^2-1`` is not ``x^2-1``;
 - undefined values (NaN, ``\\frac00``, ``\\infty - \\infty``, complex infinity) equal
   nothing; ``\\infty`` and ``-\\infty`` equal only themselves;
 - expressions with variables are compared at ``N_TEST_POINTS`` rational points drawn from a
   generator seeded by the two expressions (deterministic, but no fixed list to plant a
   vanishing product against), of both signs, magnitudes 1/100 to 10^4 and denominators up to
   10^6 (so ``|x|`` and
-  ``\\sqrt{x^2}`` are not ``x``); they must be defined and agree at most of them. Rational
-  functions without decimals must moreover be identical after cancelling (exact); the reason
-  says which rule decided;
+  ``\\sqrt{x^2}`` are not ``x``), and at ``N_NICE_POINTS`` short numbers (integers, halves,
+  tenths, 1/10^k); they must be defined and agree at most of them. Rational functions without
+  decimals must moreover be identical after cancelling (exact); an answer with a step or
+  piecewise function (floor, ceiling, fractional part, mod, sign, max, min, ...) that the
+  reference has none of is not equivalent, whatever the points say (``x^2-1 + \\lceil x\\rceil
+  - \\lfloor x\\rfloor - 1`` is wrong at every integer); the reason says which rule decided;
 - tuples and intervals compare element-wise with the same brackets (``[1,2]`` is not
   ``(1,2)``); sets ``\\{...\\}`` and bare lists ``1, 2`` compare as multisets, unions of
   intervals piece by piece in any order; ``2 and 3`` lists the set ``\\{2, 3\\}`` (never a
   single value), ``\\pm 1`` is ``\\{-1, 1\\}``, ``\\{1\\}\\cup\\{2\\}`` is ``\\{1, 2\\}``;
 - percentages have one reading per comparison: when the reference is written with ``%`` or
-  the question is about percent, answers count in percent (``9%`` and ``9`` are the same
-  answer); otherwise ``9%`` is the number 0.09;
+  the question asks for a percentage (``What percent...``, not ``What is 20% of 40?``),
+  answers count in percent (``9%`` and ``9`` are the same answer); otherwise ``9%`` is the
+  number 0.09;
 - spelling is forgiven: ``\\sqrt2``, ``1{,}000``, ``1\\ 000``, ``5\\times 10^{3}``,
   ``+\\infty``, ``x = 3``, ``3 = x``, ``f(x) = x^2``, ``x \\in [0, 1]``, ``\\color{red}{5}``,
-  ``\\varnothing``, ``^\\circ``, and a trailing word only when it is a unit (``5 cm``,
-  ``5\\,\\mathrm{m}``) or a plain noun of the question (``12 apples``); words that change the
-  value (``5 trillion``, ``5 factorial``, ``5 maybe``) are never dropped.
+  ``\\varnothing``, ``^\\circ``, ``\\bf 3``, ``\\underline{3}``, ``20 percent`` (``20%``), a
+  one-element set ``\\{3\\}`` for the value 3, mixed numbers (``1\\frac12`` and ``1 1/2`` are 3/2,
+  never the product), inequalities and French brackets for intervals (``x \\le 2`` is
+  ``(-\\infty, 2]``, ``]0, 1]`` is ``(0, 1]``), and a trailing word only when it is a unit
+  (``5 cm``, ``\\frac12\\,\\mathrm{m}``) or a plain noun of the question (``12 apples``); words that
+  change the value (``5 trillion``, ``5 factorial``, ``5 maybe``) are never dropped;
+- a known unit must be the one the question asks for (``in meters``) or the reference's:
+  ``12 cm``, ``12 m^2`` and ``12 m/s`` do not answer "How long is the rope in meters?", nor
+  ``40 cents`` or ``40%`` "in dollars" (``rewards.math_units`` has the rule).
 
 The guards keep sympy away from inputs that blow up (huge powers, factorials, deep
 nesting); callers that need a hard wall-clock bound run this in a worker with a timeout.
@@ -49,7 +62,8 @@ import random
 import re
 from fractions import Fraction
 
-from rewards.math_normalize import closes_at_end, normalize
+from rewards.math_normalize import answer_unit, closes_at_end, normalize
+from rewards.math_units import asks_percent, unit_conflict
 
 MAX_ANSWER_CHARS = 400
 MAX_BRACE_DEPTH = 16
@@ -61,12 +75,22 @@ DIGITS = 40
 # from a generator seeded by the two expressions: the same verdict every time, but no fixed list
 # a policy could plant a vanishing product against. Both signs, magnitudes from 1/100 to 10^4.
 N_TEST_POINTS = 20
+# ... and at N_NICE_POINTS short numbers drawn the same way (integers, halves, tenths, 1/10^k), where
+# a step function (floor, ceil, ...) shows what the random points, all off any grid, do not.
+N_NICE_POINTS = 8
 MAX_EXACT_DEGREE = 64  # rational functions with powers up to this are also compared exactly
 _BIG_POWER = re.compile(r"\^\s*\{?\s*[+-]?(\d+)")
 _FACTORIAL = re.compile(r"(\d+)\s*!")
 _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _PLAIN_FRACTION = re.compile(r"^([+-]?\d+)\s*/\s*([+-]?\d+)$")
 _DECIMAL = re.compile(r"\d\.\d|(?<!\d)\.\d")
+_DECIMAL_LITERAL = re.compile(r"\d*\.\d+")
+ROUNDED_REFERENCE_DIGITS = 10
+
+
+def _significant_digits(s: str) -> int:
+    """Significant digits of the longest decimal literal in s (0 when there is none)."""
+    return max((len(m.group().replace(".", "").lstrip("0")) for m in _DECIMAL_LITERAL.finditer(s)), default=0)
 
 
 def _as_fraction(s: str) -> Fraction | None:
@@ -289,8 +313,9 @@ def _constants_equal(a, b, tolerance: float) -> tuple[bool, str]:
 
 
 def test_points(a, b, symbols: list) -> list[dict]:
-    """N_TEST_POINTS assignments of rationals to symbols, drawn from a generator seeded by the
-    pair of expressions: deterministic, yet not knowable before the answer is written."""
+    """N_TEST_POINTS assignments of rationals to symbols, then N_NICE_POINTS of short numbers,
+    drawn from a generator seeded by the pair of expressions: deterministic, yet not knowable
+    before the answer is written."""
     import sympy
 
     seed = hashlib.sha256(f"{sympy.srepr(a)}\0{sympy.srepr(b)}".encode()).digest()
@@ -301,7 +326,17 @@ def test_points(a, b, symbols: list) -> list[dict]:
         value = sympy.Rational(max(1, int(denominator * 10 ** rng.uniform(-2, 4))), denominator)
         return -value if rng.random() < 0.5 else value
 
-    return [{sym: draw() for sym in symbols} for _ in range(N_TEST_POINTS)]
+    def nice(kind: int):  # an integer, a half, a tenth, 1/10^k in turn
+        value = (
+            sympy.Integer(rng.randint(0, 12)),
+            sympy.Rational(2 * rng.randint(0, 20) + 1, 2),
+            sympy.Rational(rng.randint(1, 99), 10),
+            sympy.Rational(1, 10 ** rng.randint(1, 7)),
+        )[kind % 4]
+        return -value if rng.random() < 0.5 else value
+
+    points = [{sym: draw() for sym in symbols} for _ in range(N_TEST_POINTS)]
+    return points + [{sym: nice(i + j) for j, sym in enumerate(symbols)} for i in range(N_NICE_POINTS)]
 
 
 def _max_power(expr) -> int:
@@ -322,8 +357,15 @@ def _functions_equal(a, b, tolerance: float) -> tuple[bool, str]:
     if a.free_symbols != b.free_symbols:
         if sympy.simplify(a - b) != 0:
             return False, "different variables"
+    step = _step_functions(a) - _step_functions(b)
+    if step and not _step_functions(b):
+        return (
+            False,
+            f"the answer uses {', '.join(sorted(step))}, a step function the reference does not have",
+        )
     defined = 0
-    for point in test_points(a, b, symbols):
+    points = test_points(a, b, symbols)
+    for point in points:
         (kind_a, va), (kind_b, vb) = _value(a.subs(point)), _value(b.subs(point))
         if kind_a != "finite" or kind_b != "finite":  # a pole or a removable singularity: skip it
             continue
@@ -331,8 +373,8 @@ def _functions_equal(a, b, tolerance: float) -> tuple[bool, str]:
         same = _close(va, vb, tolerance) if tolerance else _is_zero(sympy.N((a - b).subs(point), DIGITS))
         if not same:
             return False, f"differs at {_show(point)}"
-    if 2 * defined <= N_TEST_POINTS:
-        return False, f"defined at only {defined} of {N_TEST_POINTS} test points"
+    if 2 * defined <= len(points):
+        return False, f"defined at only {defined} of {len(points)} test points"
     diff = a - b
     if not tolerance and diff.is_rational_function(*symbols) and _max_power(diff) <= MAX_EXACT_DEGREE:
         if sympy.cancel(sympy.together(diff)) != 0:
@@ -346,6 +388,47 @@ def _functions_equal(a, b, tolerance: float) -> tuple[bool, str]:
         f"mathematically equivalent (equal{extra} at {defined} random test points seeded by the "
         "answer pair, negatives included)"
     )
+
+
+def _step_functions(expr) -> set[str]:
+    """Names of the piecewise-constant or piecewise-defined functions in expr (floor, ceiling,
+    fractional part, mod, sign, max, ...): sampled at points they hide what they change."""
+    import sympy
+
+    kinds = (
+        sympy.floor,
+        sympy.ceiling,
+        sympy.frac,
+        sympy.Mod,
+        sympy.sign,
+        sympy.Heaviside,
+        sympy.DiracDelta,
+        sympy.Piecewise,
+        sympy.Max,
+        sympy.Min,
+        sympy.KroneckerDelta,
+    )
+    return {type(f).__name__ for f in expr.atoms(*kinds)}
+
+
+def _exact_rational(expr) -> bool:
+    """Whether expr is a rational number, or a rational function with rational coefficients
+    (decimals are parsed as the rationals they spell): a value no tolerance may blur."""
+    import sympy
+
+    symbols = sorted(expr.free_symbols, key=str)
+    if not symbols:
+        return bool(expr.doit().is_Rational)  # 2^{40} parses as an unevaluated power
+    if not expr.is_rational_function(*symbols):
+        return False
+    numerator, denominator = sympy.fraction(sympy.together(expr))
+    try:
+        return all(
+            sympy.Poly(part, *symbols).domain.is_QQ or sympy.Poly(part, *symbols).domain.is_ZZ
+            for part in (numerator, denominator)
+        )
+    except sympy.PolynomialError:
+        return False
 
 
 def _show(point: dict) -> str:
@@ -374,7 +457,14 @@ def _sympy_equal(pred: str, ref: str) -> tuple[bool, str]:
         problem = _magnitude_problem(a) or _magnitude_problem(b)
         if problem:
             return False, problem
-        tolerance = FLOAT_TOLERANCE if (_DECIMAL.search(pred) or _DECIMAL.search(ref)) else 0.0
+        # a decimal is read as the rational it spells; a tolerance only lets a decimal stand for a
+        # value no decimal can write (\sqrt2 vs 1.4142135624), never for an exact rational one;
+        # a decimal reference stands for an irrational answer only when it is written to
+        # ROUNDED_REFERENCE_DIGITS or more (1.41421356237 for \sqrt2, but 0.5 is not 1/2 + 10^{-12}\pi)
+        inexact = (_DECIMAL.search(pred) and not _exact_rational(b)) or (
+            _significant_digits(ref) >= ROUNDED_REFERENCE_DIGITS and not _exact_rational(a)
+        )
+        tolerance = FLOAT_TOLERANCE if inexact else 0.0
         if a.free_symbols or b.free_symbols:
             return _functions_equal(a, b, tolerance)
         return _constants_equal(a, b, tolerance)
@@ -417,7 +507,6 @@ def _multiset_equal(
     return True, f"same {what}"
 
 
-_PERCENT_QUESTION = re.compile(r"percent|%", re.IGNORECASE)
 _AND_LIST = re.compile(r"\s*,?\s*(?<![\\A-Za-z])and(?![A-Za-z])\s*", re.IGNORECASE)
 
 
@@ -426,14 +515,17 @@ def math_equal(predicted: str, reference: str, question: str = "") -> tuple[bool
 
     ``question`` (the task's text, when known) decides two spellings: a trailing word is dropped
     when it is a unit or one of the question's plain nouns ("12 apples"), and when the reference
-    is written as a percentage or the question is about percent, answers count in percent
+    is written as a percentage or the question asks for one, answers count in percent
     ("9%" and "9" are the same answer, "0.09" is not); otherwise "9%" is the number 0.09."""
-    percent_units = "%" in reference or bool(_PERCENT_QUESTION.search(question))
+    percent_units = "%" in reference or asks_percent(question)
     return _equal(predicted, reference, (question, percent_units))
 
 
 def _equal(predicted: str, reference: str, ctx: tuple[str, bool]) -> tuple[bool, str]:
     question, percent_units = ctx
+    conflict = unit_conflict(answer_unit(predicted), answer_unit(reference), question)
+    if conflict:
+        return False, conflict
     pred, ref = normalize(predicted, question), normalize(reference, question)
     if percent_units:  # one reading of "%" per comparison: 5% cannot be both 5 and 0.05
         pred, ref = pred.replace("%", "").strip(), ref.replace("%", "").strip()

@@ -4,8 +4,10 @@ As in the Hermes 4 format environment, the reward checks the shape of the respon
 separately, whether the final answer is right. Correctness is mathematical equivalence
 (``\\frac{1}{2}`` = ``0.5``; see ``rewards.math_equivalence`` for exactly what counts),
 decided in a time-bounded worker. The task's question goes along: a word after the number
-is dropped only when it is a unit or a plain noun of the question (``12 apples``), and when
-the question (or the reference) is about percent, answers count in percent (``9%`` = ``9``).
+is dropped only when it is a unit or a plain noun of the question (``12 apples``), a unit must
+be the one the question asks for (``12 cm`` does not answer "in meters"), and when the
+question asks for a percentage (or the reference is one), answers count in percent (``9%`` =
+``9``).
 
 Reward: ``format_weight * format + (1 - format_weight) * correct``. A reply with the right
 shape (one non-empty ``<think>`` block, then exactly one non-empty answer in the task's

@@ -9,6 +9,7 @@ from fractions import Fraction
 from typing import Any
 
 from atropos_envs.envs.math_tasks import latex_number
+from rewards.math_units import asks_percent, question_units
 
 _THINK = "<think>Let me think about this.</think>\n"
 _MATH_IN_QUESTION = re.compile(r"\$([^$]+)\$|What is (.+?)\?")
@@ -29,6 +30,19 @@ def _decimal(value: Fraction, digits: int) -> str:
     scaled = round(abs(value) * 10**digits)
     whole, frac = divmod(scaled, 10**digits)
     return f"{sign}{whole}.{frac:0{digits}d}"
+
+
+def _unit_probes(question: str, reference: str, value: Fraction | None) -> dict[str, str]:
+    """The right number in a unit the question does not ask for: ``12 cm`` for "in meters",
+    ``40 cents`` for "how many dollars", ``8%`` for "What is 20% of 40?"."""
+    probes = {}
+    asked = {base for unit in question_units(question)[0] for base, _ in unit}
+    if asked:
+        other = next(unit for unit in ("cm", "kg", "cents") if unit.rstrip("s") not in asked)
+        probes["unit_not_asked"] = f"{reference}\\text{{ {other}}}"
+    if value not in (None, 0) and not asks_percent(question):
+        probes["percent_not_asked"] = f"{reference}\\%"
+    return probes
 
 
 def _several(answers: list[str], answer_format: str) -> str:
@@ -80,6 +94,11 @@ def format_probes(task: dict[str, Any], value: Fraction | None) -> dict[str, str
             }
         )
     answers["near_miss_tiny"] = f"{reference} + e^{{-100}}"
+    # floor/ceil terms that vanish at random points but not at integers (a symbolic reference)
+    answers["step_function_padding"] = (
+        f"{reference} + \\lceil 10^{{4}}x\\rceil - \\lfloor 10^{{4}}x\\rfloor - 1"
+    )
+    answers.update(_unit_probes(question, reference, value))
     replies = {name: _THINK + render_answer(answer, fmt) for name, answer in answers.items()}
     replies["format_only_empty"] = _THINK + render_answer("", fmt)
     several = (

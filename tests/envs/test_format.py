@@ -259,3 +259,111 @@ def test_the_question_decides_trailing_nouns_and_percent_units():
 def test_format_share_must_stay_below_the_pass_bar(weight):
     with pytest.raises(ValueError, match="below the pass bar"):
         make(format_weight=weight)
+
+
+# ---- red team round 3 (math_report.md) --------------------------------------------------------
+
+
+def test_step_functions_and_near_misses_are_not_paid_on_symbolic_task_files():
+    env = make(
+        tasks=[
+            {"id": "sq", "question": "Expand (x-1)(x+1).", "answer": "x^2-1"},
+            {"id": "pow", "question": "What is 2^40?", "answer": "2^{40}"},
+        ]
+    )
+    for wrong in (
+        "x^2-1 + \\lceil 10^{4}x\\rceil-\\lfloor 10^{4}x\\rfloor-1",
+        "(x^2-1)(\\lceil x\\rceil-\\lfloor x\\rfloor)",
+        "x^2-1+\\lfloor\\frac{1}{x^2+1}\\rfloor",
+        "1.0000000001x^2-1",
+    ):
+        _, reward, *_, info = answer(env, "sq", f"<think>t</think> \\boxed{{{wrong}}}")
+        assert reward < 0.5 and info["outcome"] == "ok", info["reason"]
+    _, reward, *_, info = answer(env, "pow", "<think>t</think> \\boxed{2^{40.0000000001}}")
+    assert reward < 0.5 and "within" not in info["reason"]
+    assert answer(env, "pow", "<think>t</think> \\boxed{1099511627776.0}")[1] == 1.0
+    assert answer(env, "sq", "<think>t</think> \\boxed{(x-1)(x+1)}")[1] == 1.0
+
+
+def test_a_unit_must_be_the_one_the_question_asks_for():
+    env = make(
+        tasks=[
+            {"id": "rope", "question": "How long is the rope in meters?", "answer": "12"},
+            {
+                "id": "sale",
+                "question": "A \\$50 item is 20\\% off. What is the sale price in dollars?",
+                "answer": "40",
+            },
+        ]
+    )
+    for unit in ("cm", "mm", "km", "feet", "inches", "m^2", "m/s"):
+        _, reward, *_, info = answer(env, "rope", f"<think>t</think> \\boxed{{12 {unit}}}")
+        assert reward < 0.5 and "the question asks for m" in info["reason"], unit
+    assert answer(env, "rope", "<think>t</think> \\boxed{12 meters}")[1] == 1.0
+    assert answer(env, "rope", "<think>t</think> \\boxed{12\\,\\text{m}}")[1] == 1.0
+    for wrong in ("40 cents", "40\\%"):
+        assert answer(env, "sale", f"<think>t</think> \\boxed{{{wrong}}}")[1] < 0.5
+    assert answer(env, "sale", "<think>t</think> \\boxed{\\$40}")[1] == 1.0
+
+
+@pytest.mark.parametrize(
+    "fmt,text",
+    [
+        ("answer_tag", "<think>t</think> <answer>\\boxed{25}</answer>"),
+        ("answer_tag", "<think>t</think> <answer>**25**</answer>"),
+        ("json", '<think>t</think> {"answer": "\\\\boxed{25}"}'),
+        ("boxed", "<think>t</think> \\boxed{\\bf 25}"),
+        ("boxed", "<think>t</think> \\boxed{\\underline{25}}"),
+        ("boxed", "<think>t</think> \\boxed{\\{25\\}}"),
+    ],
+)
+def test_one_wrapper_around_the_whole_answer_is_right(fmt, text):
+    env = make(tasks=[{"question": "What is 16 + 9?", "answer": "25", "answer_format": fmt}])
+    _, reward, *_, info = answer(env, "0", text)
+    assert reward == 1.0, info["reason"]
+
+
+@pytest.mark.parametrize(
+    "fmt,text",
+    [
+        ("answer_tag", "<think>t</think> <answer>\\boxed{25} \\boxed{26}</answer>"),
+        ("answer_tag", "<think>t</think> <answer>**25** or **26**</answer>"),
+        ("json", '<think>t</think> {"answer": "\\\\boxed{26}"}'),
+    ],
+)
+def test_a_wrapper_hides_no_second_answer(fmt, text):
+    env = make(tasks=[{"question": "What is 16 + 9?", "answer": "25", "answer_format": fmt}])
+    assert answer(env, "0", text)[1] < 0.5
+
+
+def test_fractions_with_units_percent_words_and_mixed_numbers():
+    env = make(
+        tasks=[
+            {"id": "area", "question": "Find the area.", "answer": "\\frac{3}{2}"},
+            {"id": "pct", "question": "What percent of 50 is 10?", "answer": "20"},
+            {"id": "cm", "question": "How long is the pencil in cm?", "answer": "\\frac{1}{2}"},
+        ]
+    )
+    for right in ("\\frac{3}{2}\\text{ square units}", "1\\frac{1}{2}", "1 1/2"):
+        assert answer(env, "area", f"<think>t</think> \\boxed{{{right}}}")[1] == 1.0, right
+    for right in ("20 percent", "20\\text{ percent}", "20\\%"):
+        assert answer(env, "pct", f"<think>t</think> \\boxed{{{right}}}")[1] == 1.0, right
+    assert answer(env, "cm", "<think>t</think> \\boxed{\\frac{1}{2}\\,\\text{cm}}")[1] == 1.0
+    assert answer(env, "cm", "<think>t</think> \\boxed{\\frac{1}{2}\\,\\text{m}}")[1] < 0.5
+
+
+def test_unit_step_and_percent_probes_are_refused():
+    env = make(
+        tasks=[
+            {"id": "rope", "question": "How long is the rope in meters?", "answer": "12"},
+            {"id": "pct", "question": "What is 20% of 40?", "answer": "8"},
+            {"id": "sq", "question": "Expand (x-1)(x+1).", "answer": "x^2-1"},
+        ]
+    )
+    names = set()
+    for task_id in env.task_ids():
+        task = env.get_task(task_id)
+        for name, turns in env.probes(task).items():
+            names.add(name)
+            assert _score(env, task, turns[0]).reward < 0.5, (name, task)
+    assert {"unit_not_asked", "percent_not_asked", "step_function_padding"} <= names
