@@ -100,16 +100,12 @@ def _refuse_constant(name: str) -> Any:
     raise NotStrictJSON(f"{name} is not a JSON value")
 
 
-#: From 2**53 on every double is an integer and the shortest form of one (1.152921504606847e+18)
-#: is not its value (1152921504606846976): there the double itself must be the number written.
-EXACT_INTEGER_FLOATS = 2**53
-
-
 def _exact_float(text: str) -> float:
-    """A JSON number with a fraction or exponent, as the double it becomes; refused when
-    that double is not the number written, so ``328.00000000000001`` is never validated as
-    328: below 2**53 the double's shortest form must equal it (``0.1`` passes), from 2**53
-    on the double's exact value (``1e20`` passes, ``1e23`` does not: write the integer)."""
+    """A JSON number with a fraction or exponent, as the double it becomes (I-JSON, RFC 7493:
+    numbers are doubles); refused when the literal has more digits than that double holds,
+    so ``328.00000000000001`` is never validated as 328. Accepted: the double's shortest
+    round-trip form (``0.1``, ``1e23``, ``6.022e23``, ``1e308``, at any magnitude) and its
+    exact value (``1152921504606846976.0``)."""
     value = float(text)
     if value in (float("inf"), float("-inf")):
         raise NotStrictJSON(f"number {text[:20]} overflows to infinity")
@@ -117,16 +113,11 @@ def _exact_float(text: str) -> float:
         written = decimal.Decimal(text)
     except decimal.InvalidOperation:  # an exponent beyond what Decimal holds (|e| > 10**18)
         raise NotStrictJSON(f"number {text[:30]} has an exponent out of range") from None
-    large = abs(value) >= EXACT_INTEGER_FLOATS
-    if written != (decimal.Decimal(value) if large else decimal.Decimal(repr(value))):
-        fix = (
-            "write it as an integer"
-            if large and written == written.to_integral_value()
-            else "write fewer digits"
+    if written != decimal.Decimal(repr(value)) and written != decimal.Decimal(value):
+        raise NotStrictJSON(
+            f"number {text[:30]} is not exactly a double (it would be read as {value!r}); write "
+            "fewer digits (a double holds 15 to 17 significant ones)"
         )
-        read = str(int(value)) if large else repr(value)
-        read = read if len(read) <= 40 else f"{read[:24]}... ({len(read)} digits)"
-        raise NotStrictJSON(f"number {text[:30]} is not exactly a double (it would be read as {read}); {fix}")
     return value
 
 
