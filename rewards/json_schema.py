@@ -27,7 +27,14 @@ from referencing import Registry
 from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT202012, specification_with
 
-from rewards.json_schema_checks import DATA_KEYWORDS, NAME_MAPS, ecma_schema, is_mailbox
+from rewards.json_schema_checks import (
+    DATA_KEYWORDS,
+    NAME_MAPS,
+    allows_leap_second,
+    ecma_schema,
+    is_mailbox,
+    unique_items,
+)
 
 MAX_CHARS = 200_000
 MAX_DEPTH = 64
@@ -357,7 +364,9 @@ def _validator(schema_text: str):
         if validator.is_type(instance, "string") and not re.search(pattern, instance):
             yield ValidationError(f"{instance!r} does not match {originals.get(pattern, pattern)!r}")
 
-    exact = jsonschema.validators.extend(cls, {"multipleOf": _exact_multiple_of, "pattern": pattern})
+    exact = jsonschema.validators.extend(
+        cls, {"multipleOf": _exact_multiple_of, "pattern": pattern, "uniqueItems": unique_items}
+    )
     return exact(ecma, format_checker=_format_checker(cls), registry=Registry())
 
 
@@ -369,6 +378,10 @@ def _format_checker(cls) -> jsonschema.FormatChecker:
     for name, international in (("email", False), ("idn-email", True)):
         if name in checker.checkers:
             checker.checks(name)(functools.partial(is_mailbox, international=international))
+    rfc3339 = checker.checkers.get("date-time", (None,))[0]
+    for name, prefix in (("date-time", ""), ("time", "1970-01-01T")):
+        if name in checker.checkers and rfc3339:  # second 60 where RFC 3339 allows a leap second
+            checker.checks(name)(functools.partial(allows_leap_second, rfc3339, prefix=prefix))
     return checker
 
 

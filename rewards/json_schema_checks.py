@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Any
+from typing import Any, Callable
 
 import idna
+from jsonschema.exceptions import ValidationError
 
 #: ECMA ``$`` without the multiline flag: the very end of the input (Python's ``\\Z``), written
 #: as a lookahead so a user pattern that already says ``\\Z`` keeps its own key in patternProperties.
@@ -190,3 +191,51 @@ def is_mailbox(text: Any, international: bool = False) -> bool:
     if domain.startswith("["):
         return _address_literal(domain)
     return _idn_domain(domain) if international else is_hostname(domain)
+
+
+# ---- date-time leap seconds (RFC 3339 section 5.7) ---------------------------------------------
+_LEAP_SECOND = re.compile(r"(\d\d):(\d\d):60(\.\d+)?(?:[zZ]|([+-])(\d\d):(\d\d))", re.ASCII)
+
+
+def allows_leap_second(check: Callable[[str], bool], text: Any, *, prefix: str = "") -> bool:
+    """``check`` (an RFC 3339 date-time check) that also accepts second 60 where RFC 3339 allows
+    one: at the end of minute 23:59 in UTC (``23:59:60Z``, ``15:59:60-08:00``). ``prefix`` is
+    put before the text for the check (``"1970-01-01T"`` for a time)."""
+    if not isinstance(text, str):
+        return True
+    where = _LEAP_SECOND.search(text)
+    if where is None or where.end() != len(text):
+        return check(prefix + text)
+    hour, minute, _, sign, off_hour, off_minute = where.groups()
+    offset = (int(off_hour) * 60 + int(off_minute)) * (-1 if sign == "-" else 1) if sign else 0
+    if (int(hour) * 60 + int(minute) - offset) % 1440 != 23 * 60 + 59:
+        return False
+    return check(prefix + text[: where.start()] + f"{hour}:{minute}:59" + text[where.start() + 8 :])
+
+
+# ---- uniqueItems in linear time ----------------------------------------------------------------
+def json_key(value: Any) -> Any:
+    """A hashable key equal for JSON-equal values: 1 and 1.0 alike, true and 1 not, object key
+    order ignored (jsonschema's uniqueness check compares objects pairwise: quadratic)."""
+    if isinstance(value, bool) or value is None:
+        return ("literal", value)
+    if isinstance(value, (int, float)):
+        return ("number", value)  # Python hashes equal numbers alike
+    if isinstance(value, str):
+        return ("string", value)
+    if isinstance(value, list):
+        return ("array", tuple(json_key(item) for item in value))
+    return ("object", frozenset((key, json_key(item)) for key, item in value.items()))
+
+
+def unique_items(validator, unique, instance, schema):
+    """``uniqueItems`` by hashing each item's json_key (linear)."""
+    if not unique or not validator.is_type(instance, "array"):
+        return
+    seen: set = set()
+    for index, item in enumerate(instance):
+        key = json_key(item)
+        if key in seen:
+            yield ValidationError(f"item {index} repeats an earlier one (uniqueItems)")
+            return
+        seen.add(key)
