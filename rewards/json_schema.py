@@ -500,25 +500,49 @@ def _pointer_token(key: str) -> str:
     return str(key).replace("~", "~0").replace("/", "~1")
 
 
-def _leaves(value: Any, path: str = "") -> dict[str, str]:
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?", re.ASCII)
+
+
+def _same_content(value: Any) -> str:
+    """A leaf's content whatever its JSON type: 61, 61.0 and "61" alike, true and "true" alike."""
+    if isinstance(value, str) and (_JSON_NUMBER.fullmatch(value) or value in ("true", "false", "null")):
+        try:
+            value = strict_loads(value)
+        except ValueError:
+            pass
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            return str(decimal.Decimal(repr(value)).normalize())
+        except decimal.InvalidOperation:
+            pass
+    return json.dumps(value, sort_keys=True)
+
+
+def _leaves(value: Any, path: str = "", *, loose: bool = False) -> dict[str, str]:
+    """Leaf path -> value. loose: a one-item list is looked through (``["x"]`` and ``"x"`` share
+    a path) and values compare by content (_same_content)."""
     if isinstance(value, dict) and value:
         out: dict[str, str] = {}
         for key, item in value.items():
-            out.update(_leaves(item, f"{path}/{_pointer_token(key)}"))
+            out.update(_leaves(item, f"{path}/{_pointer_token(key)}", loose=loose))
         return out
+    if isinstance(value, list) and len(value) == 1 and loose:
+        return _leaves(value[0], path, loose=loose)
     if isinstance(value, list) and value:
         out = {}
         for i, item in enumerate(value):
-            out.update(_leaves(item, f"{path}/{i}"))
+            out.update(_leaves(item, f"{path}/{i}", loose=loose))
         return out
-    return {path: json.dumps(value, sort_keys=True)}
+    return {path: _same_content(value) if loose else json.dumps(value, sort_keys=True)}
 
 
-def json_closeness(original: Any, edited: Any) -> float:
+def json_closeness(original: Any, edited: Any, *, loose: bool = False) -> float:
     """Share of leaf paths (path -> value) the two values have in common, in [0, 1].
 
-    1.0 means nothing changed; each changed, added or removed leaf lowers it."""
-    a, b = _leaves(original), _leaves(edited)
+    1.0 means nothing changed; each changed, added or removed leaf lowers it. loose: a value
+    wrapped into or unwrapped from a one-item list, or converted between a string and a
+    number or boolean, counts as the same leaf (a repair that keeps it is not a deletion)."""
+    a, b = _leaves(original, loose=loose), _leaves(edited, loose=loose)
     union = set(a) | set(b)
     if not union:
         return 1.0
@@ -548,32 +572,36 @@ def _extra_keys(instance: dict, schema: dict) -> list[str]:
 
 
 def sound_paths(original: Any, schema: dict[str, Any]) -> set[str]:
-    """The original's leaf paths that no validation error touches: what a repair keeps.
+    """What a repair keeps: the original's leaf paths that no validation error touches, and
+    the bad places themselves, as paths ending in "/", where a fixed value belongs (deleting
+    a bad value is no repair).
 
     An error marks the leaves under its location, except errors that ask for something
     to be added (``required``, ``minItems``...), which mark nothing, and
-    ``additionalProperties``, which marks the extra keys only. When no leaf is sound, the
-    bad places themselves, as paths ending in "/"."""
+    ``additionalProperties``, which marks the extra keys only. Extra keys and values a
+    ``false`` subschema refuses are to be removed: they are no places to keep."""
     validator = _validator(json.dumps(schema, sort_keys=True))
-    bad = []
+    bad, places = [], []
     for error in validator.iter_errors(original):
         where = "".join("/" + _pointer_token(p) for p in error.absolute_path)
         if error.validator == "additionalProperties" and isinstance(error.instance, dict):
             bad += [f"{where}/{_pointer_token(key)}" for key in _extra_keys(error.instance, error.schema)]
         elif error.validator not in _CONTAINER_ERRORS:
             bad.append(where)
+            places += [where + "/"] if where and error.schema is not False else []
     if root_type_error(original, schema):
         return set()
     sound = {p for p in _leaves(original) if not any(p == b or p.startswith(b + "/") for b in bad)}
-    return sound or {b + "/" for b in bad if b}  # none sound: the bad places
+    return sound | set(places)
 
 
 def repair_closeness(original: Any, edited: Any, schema: dict[str, Any]) -> tuple[float, float]:
-    """(kept, closeness) of a repair: kept, the share of the original's sound leaves
-    (sound_paths) the reply keeps unchanged, or when none is sound, of its bad places
-    (paths ending in "/") where it still has a value (closeness when there are none);
-    closeness, json_closeness. A reply written from scratch keeps next to none of them."""
-    closeness = json_closeness(original, edited)
+    """(kept, closeness) of a repair: kept, the share of what it should keep (sound_paths):
+    the original's sound leaves unchanged, and its bad places still holding a value
+    (closeness when there is nothing to keep);
+    closeness, json_closeness (loose: a value kept through a type fix is kept, so deleting it
+    never scores better). A reply written from scratch keeps next to none of them."""
+    closeness = json_closeness(original, edited, loose=True)
     sound = sound_paths(original, schema)
     if not sound:
         return closeness, closeness

@@ -160,16 +160,55 @@ def test_leaf_paths_escape_slashes_like_json_pointer():
 
 def test_repair_closeness_keeps_the_sound_parts():
     original = {"name": "Ada", "age": "36", "tags": ["x", "y"], "extra": 1}
-    assert sound_paths(original, REPAIR_SCHEMA) == {"/name", "/tags/0", "/tags/1"}
+    assert sound_paths(original, REPAIR_SCHEMA) == {"/name", "/tags/0", "/tags/1", "/age/"}  # "/": a place
     minimal = {"name": "Ada", "age": 36, "tags": ["x", "y"]}
-    assert repair_closeness(original, minimal, REPAIR_SCHEMA)[0] == 1.0
+    assert repair_closeness(original, minimal, REPAIR_SCHEMA) == (1.0, 0.8)  # "36" -> 36: same leaf
     scratch = {"name": "Bob", "age": 1}
-    assert repair_closeness(original, scratch, REPAIR_SCHEMA) == (0.0, 0.0)
+    assert repair_closeness(original, scratch, REPAIR_SCHEMA) == (0.25, 0.0)
     # nothing sound (the only leaves are under the error): a value kept at the bad place counts
     whole = {"a": {"b": "x"}}
     schema = {"type": "object", "properties": {"a": {"type": "string"}}}
     assert repair_closeness(whole, {"a": "x"}, schema)[0] == 1.0
     assert repair_closeness(whole, {"b": "x"}, schema)[0] == 0.0
+
+
+OPTIONAL_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "sku": {"type": "string"},
+        "n": {"type": "integer", "maximum": 9},
+        "tags": {"type": "array", "items": {"type": "string"}},
+        "a": {"type": "string"},
+        "b": {"type": "string"},
+    },
+    "additionalProperties": False,
+}
+
+
+@pytest.mark.parametrize(
+    "original,fixed,deleted",
+    [
+        ({"sku": ["FV-097"], "a": "x", "b": "y"}, {"sku": "FV-097", "a": "x", "b": "y"}, ["sku"]),  # unwrap
+        ({"tags": "maple", "a": "x", "b": "y"}, {"tags": ["maple"], "a": "x", "b": "y"}, ["tags"]),  # wrap
+        ({"n": "7", "a": "x", "b": "y"}, {"n": 7, "a": "x", "b": "y"}, ["n"]),  # a number from its string
+        ({"n": 12, "a": "x", "b": "y"}, {"n": 9, "a": "x", "b": "y"}, ["n"]),  # a value brought in range
+        ({"sku": 5, "tags": ["x", 1]}, {"sku": "5", "tags": ["x", "1"]}, ["sku", "tags"]),
+    ],
+)
+def test_a_repair_that_keeps_the_value_beats_deleting_it(original, fixed, deleted):
+    # red team: deleting every field a validator complains about scored above the right repair
+    attack = {key: value for key, value in original.items() if key not in deleted}
+    assert not schema_errors(fixed, OPTIONAL_SCHEMA) and not schema_errors(attack, OPTIONAL_SCHEMA)
+    kept_fix, close_fix = repair_closeness(original, fixed, OPTIONAL_SCHEMA)
+    kept_del, close_del = repair_closeness(original, attack, OPTIONAL_SCHEMA)
+    assert kept_fix == 1.0 and kept_del < 1.0
+    assert 0.7 * kept_fix + 0.3 * close_fix > 0.7 * kept_del + 0.3 * close_del
+
+
+def test_what_the_schema_forbids_is_removed_not_kept():
+    original = {"a": "x", "extra": 2}  # additionalProperties: false
+    assert sound_paths(original, OPTIONAL_SCHEMA) == {"/a"}
+    assert repair_closeness(original, {"a": "x"}, OPTIONAL_SCHEMA)[0] == 1.0
 
 
 @pytest.mark.parametrize(
