@@ -30,9 +30,10 @@ from referencing.jsonschema import DRAFT202012, specification_with
 from rewards.json_schema_checks import (
     DATA_KEYWORDS,
     NAME_MAPS,
-    allows_leap_second,
     ecma_schema,
-    is_mailbox,
+    exact_multiple_of,
+    format_checker,
+    metaschema_checker,
     unique_items,
 )
 
@@ -346,7 +347,7 @@ def _validator(schema_text: str):
     schema = json.loads(schema_text)
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     try:
-        cls.check_schema(schema)
+        cls.check_schema(schema, format_checker=metaschema_checker(cls))
     except SchemaError as exc:
         raise ValueError(f"invalid schema: {exc.message[:200]}") from None
     if isinstance(schema, dict) and schema_refs(schema):
@@ -358,45 +359,19 @@ def _validator(schema_text: str):
         try:
             re.compile(new)
         except re.error as exc:
-            raise ValueError(f"pattern {old[:60]!r} cannot be read as ECMA-262 ({exc})") from None
+            raise ValueError(
+                f"pattern {old[:60]!r} cannot be run here with its ECMA-262 meaning (Python's re: {exc}); "
+                "rewrite that part (an escaped letter ECMA reads as itself, e.g. \\q: write the letter)"
+            ) from None
 
     def pattern(validator, pattern, instance, schema):  # the message names the pattern as written
         if validator.is_type(instance, "string") and not re.search(pattern, instance):
             yield ValidationError(f"{instance!r} does not match {originals.get(pattern, pattern)!r}")
 
     exact = jsonschema.validators.extend(
-        cls, {"multipleOf": _exact_multiple_of, "pattern": pattern, "uniqueItems": unique_items}
+        cls, {"multipleOf": exact_multiple_of, "pattern": pattern, "uniqueItems": unique_items}
     )
-    return exact(ecma, format_checker=_format_checker(cls), registry=Registry())
-
-
-def _format_checker(cls) -> jsonschema.FormatChecker:
-    """The draft's format checker with RFC 5321/6531 e-mail checks (jsonschema's own accepts
-    any string holding an "@")."""
-    checker = jsonschema.FormatChecker(())
-    checker.checkers = dict(cls.FORMAT_CHECKER.checkers)
-    for name, international in (("email", False), ("idn-email", True)):
-        if name in checker.checkers:
-            checker.checks(name)(functools.partial(is_mailbox, international=international))
-    rfc3339 = checker.checkers.get("date-time", (None,))[0]
-    for name, prefix in (("date-time", ""), ("time", "1970-01-01T")):
-        if name in checker.checkers and rfc3339:  # second 60 where RFC 3339 allows a leap second
-            checker.checks(name)(functools.partial(allows_leap_second, rfc3339, prefix=prefix))
-    return checker
-
-
-def _exact_multiple_of(validator, divisor, instance, schema):
-    """multipleOf in decimal arithmetic on the numbers as written (0.3 is a multiple of
-    0.1; binary floats say it is not)."""
-    if not validator.is_type(instance, "number"):
-        return
-    try:
-        with decimal.localcontext(decimal.Context(prec=10_000)):  # JSON integers have < 4300 digits
-            remainder = decimal.Decimal(repr(instance)) % decimal.Decimal(repr(divisor))
-    except (decimal.InvalidOperation, ValueError):
-        remainder = None
-    if remainder is None or remainder != 0:
-        yield ValidationError(f"{instance!r} is not a multiple of {divisor}")
+    return exact(ecma, format_checker=format_checker(cls), registry=Registry())
 
 
 def schema_errors(instance: Any, schema: dict[str, Any]) -> list[str]:

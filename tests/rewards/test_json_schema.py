@@ -255,7 +255,10 @@ def test_numbers_are_exact():
         ("-1e-400", "-0.0"),
         ("0.10000000000000001", "0.1"),
         ("9007199254740993.0", "9007199254740992.0"),  # the integer 2**53 + 1 is no double
-        ("1.00000000000000001e23", "1.0000000000000001e+23"),  # more digits than the double holds, at any magnitude
+        (
+            "1.00000000000000001e23",
+            "1.0000000000000001e+23",
+        ),  # more digits than the double holds, at any magnitude
         ("1152921504606846977.0", "1.152921504606847e+18"),
     ],
 )
