@@ -34,6 +34,7 @@ from rewards.json_schema_checks import (
     exact_multiple_of,
     format_checker,
     metaschema_checker,
+    same_content,
     unique_items,
 )
 
@@ -475,27 +476,9 @@ def _pointer_token(key: str) -> str:
     return str(key).replace("~", "~0").replace("/", "~1")
 
 
-_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?", re.ASCII)
-
-
-def _same_content(value: Any) -> str:
-    """A leaf's content whatever its JSON type: 61, 61.0 and "61" alike, true and "true" alike."""
-    if isinstance(value, str) and (_JSON_NUMBER.fullmatch(value) or value in ("true", "false", "null")):
-        try:
-            value = strict_loads(value)
-        except ValueError:
-            pass
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        try:
-            return str(decimal.Decimal(repr(value)).normalize())
-        except decimal.InvalidOperation:
-            pass
-    return json.dumps(value, sort_keys=True)
-
-
 def _leaves(value: Any, path: str = "", *, loose: bool = False) -> dict[str, str]:
     """Leaf path -> value. loose: a one-item list is looked through (``["x"]`` and ``"x"`` share
-    a path) and values compare by content (_same_content)."""
+    a path) and values compare by content (same_content)."""
     if isinstance(value, dict) and value:
         out: dict[str, str] = {}
         for key, item in value.items():
@@ -508,7 +491,7 @@ def _leaves(value: Any, path: str = "", *, loose: bool = False) -> dict[str, str
         for i, item in enumerate(value):
             out.update(_leaves(item, f"{path}/{i}", loose=loose))
         return out
-    return {path: _same_content(value) if loose else json.dumps(value, sort_keys=True)}
+    return {path: same_content(value) if loose else json.dumps(value, sort_keys=True)}
 
 
 def json_closeness(original: Any, edited: Any, *, loose: bool = False) -> float:
@@ -548,8 +531,9 @@ def _extra_keys(instance: dict, schema: dict) -> list[str]:
 
 def sound_paths(original: Any, schema: dict[str, Any]) -> set[str]:
     """What a repair keeps: the original's leaf paths that no validation error touches, and
-    the bad places themselves, as paths ending in "/", where a fixed value belongs (deleting
-    a bad value is no repair).
+    the bad places themselves, where a fixed value belongs (deleting a bad value is no repair):
+    ending in "/~" where the type was wrong (the fix keeps the content, maybe with more:
+    ``["x"]`` -> ``"x"``, ``"7"`` -> ``7``, ``"x"`` -> ``["x", "y"]``), in "/" elsewhere (any value).
 
     An error marks the leaves under its location, except errors that ask for something
     to be added (``required``, ``minItems``...), which mark nothing, and
@@ -563,28 +547,46 @@ def sound_paths(original: Any, schema: dict[str, Any]) -> set[str]:
             bad += [f"{where}/{_pointer_token(key)}" for key in _extra_keys(error.instance, error.schema)]
         elif error.validator not in _CONTAINER_ERRORS:
             bad.append(where)
-            places += [where + "/"] if where and error.schema is not False else []
+            kind = "/~" if error.validator == "type" else "/"
+            places += [where + kind] if where and error.schema is not False else []
     if root_type_error(original, schema):
         return set()
     sound = {p for p in _leaves(original) if not any(p == b or p.startswith(b + "/") for b in bad)}
     return sound | set(places)
 
 
+def _at(value: Any, pointer: str) -> tuple[bool, Any]:
+    """(found, the value at a JSON Pointer)."""
+    for token in pointer.split("/")[1:]:
+        key = token.replace("~1", "/").replace("~0", "~")
+        if isinstance(value, dict) and key in value:
+            value = value[key]
+        elif isinstance(value, list) and key.isdigit() and int(key) < len(value):
+            value = value[int(key)]
+        else:
+            return False, None
+    return True, value
+
+
 def repair_closeness(original: Any, edited: Any, schema: dict[str, Any]) -> tuple[float, float]:
     """(kept, closeness) of a repair: kept, the share of what it should keep (sound_paths):
-    the original's sound leaves unchanged, and its bad places still holding a value
-    (closeness when there is nothing to keep);
+    the original's sound leaves unchanged, its mistyped values' content still at their
+    place (half for another value there), a value still at its other bad places (closeness
+    when there is nothing to keep);
     closeness, json_closeness (loose: a value kept through a type fix is kept, so deleting it
     never scores better). A reply written from scratch keeps next to none of them."""
     closeness = json_closeness(original, edited, loose=True)
     sound = sound_paths(original, schema)
     if not sound:
         return closeness, closeness
-    a, b = _leaves(original), _leaves(edited)
+    a = _leaves(original)
 
-    def kept(path: str) -> bool:  # a sound leaf unchanged, or something at a bad place
-        if path.endswith("/"):
-            return any(p == path[:-1] or p.startswith(path) for p in b)
-        return b.get(path) == a[path]
+    def kept(path: str) -> float:
+        if path.endswith("/~"):  # the content at a mistyped place, in whatever type; half for a value
+            (_, old), (found, new) = _at(original, path[:-2]), _at(edited, path[:-2])
+            same = found and set(_leaves(old, loose=True).values()) <= set(_leaves(new, loose=True).values())
+            return 1.0 if same else 0.5 * found  # "202" past a maximum of 150 cannot keep its content
+        found, new = _at(edited, path.rstrip("/"))
+        return found if path.endswith("/") else found and json.dumps(new, sort_keys=True) == a[path]
 
     return sum(map(kept, sound)) / len(sound), closeness

@@ -20,6 +20,7 @@ from __future__ import annotations
 import decimal
 import functools
 import ipaddress
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -383,3 +384,21 @@ def exact_multiple_of(validator, divisor, instance, schema):
         remainder = None
     if remainder is None or remainder != 0:
         yield ValidationError(f"{instance!r} is not a multiple of {divisor}")
+
+
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?", re.ASCII)
+
+
+def same_content(value: Any) -> str:
+    """A leaf's content whatever its JSON type: 61, 61.0 and "61" alike, true and "true" alike."""
+    if isinstance(value, str) and (_JSON_NUMBER.fullmatch(value) or value in ("true", "false", "null")):
+        try:
+            value = json.loads(value)  # JSON grammar: no NaN; 1e999 is inf
+        except ValueError:
+            pass
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            return str(decimal.Decimal(repr(value)).normalize())
+        except decimal.InvalidOperation:
+            pass
+    return json.dumps(value, sort_keys=True)

@@ -155,7 +155,7 @@ def test_red_team_holes_are_closed(tmp_path):
         json.dumps({"name": "Zed", "email": "zed@example.org", "age": 1}),
     )
     assert scratch < 0.5 and info["components"]["valid"] == 1.0
-    assert info["components"]["kept"] == pytest.approx(1 / 3)  # of name, email, a value at age: age only
+    assert info["components"]["kept"] == pytest.approx(1 / 6)  # of name, email, "old" at age: half for age
     env = make(tasks=[{"schema": SCHEMA}])
     assert reply(env, "\u00a0" + json.dumps(GOOD))[0] == 0.0
     assert (

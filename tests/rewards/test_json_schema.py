@@ -160,11 +160,12 @@ def test_leaf_paths_escape_slashes_like_json_pointer():
 
 def test_repair_closeness_keeps_the_sound_parts():
     original = {"name": "Ada", "age": "36", "tags": ["x", "y"], "extra": 1}
-    assert sound_paths(original, REPAIR_SCHEMA) == {"/name", "/tags/0", "/tags/1", "/age/"}  # "/": a place
+    assert sound_paths(original, REPAIR_SCHEMA) == {"/name", "/tags/0", "/tags/1", "/age/~"}  # mistyped
     minimal = {"name": "Ada", "age": 36, "tags": ["x", "y"]}
     assert repair_closeness(original, minimal, REPAIR_SCHEMA) == (1.0, 0.8)  # "36" -> 36: same leaf
     scratch = {"name": "Bob", "age": 1}
-    assert repair_closeness(original, scratch, REPAIR_SCHEMA) == (0.25, 0.0)
+    assert repair_closeness(original, scratch, REPAIR_SCHEMA) == (0.125, 0.0)  # half: a value at age
+    assert repair_closeness(original, {"name": "Bob", "age": 36}, REPAIR_SCHEMA)[0] == 0.25  # its content
     # nothing sound (the only leaves are under the error): a value kept at the bad place counts
     whole = {"a": {"b": "x"}}
     schema = {"type": "object", "properties": {"a": {"type": "string"}}}
@@ -203,6 +204,15 @@ def test_a_repair_that_keeps_the_value_beats_deleting_it(original, fixed, delete
     kept_del, close_del = repair_closeness(original, attack, OPTIONAL_SCHEMA)
     assert kept_fix == 1.0 and kept_del < 1.0
     assert 0.7 * kept_fix + 0.3 * close_fix > 0.7 * kept_del + 0.3 * close_del
+
+
+def test_a_mistyped_value_keeps_its_content_and_other_bad_values_their_place():
+    schema = {"type": "object", "properties": {"n": {"type": "integer", "maximum": 9}, "e": {"enum": ["a"]}}}
+    original = {"n": "7", "e": "b"}
+    assert sound_paths(original, schema) == {"/n/~", "/e/"}
+    assert repair_closeness(original, {"n": 7, "e": "a"}, schema)[0] == 1.0
+    assert repair_closeness(original, {"n": 3, "e": "a"}, schema)[0] == 0.75  # another number: half
+    assert repair_closeness(original, {"e": "a"}, schema)[0] == 0.5  # deleted: nothing
 
 
 def test_what_the_schema_forbids_is_removed_not_kept():
