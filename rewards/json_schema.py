@@ -5,8 +5,9 @@ Pure functions. Inputs are size- and depth-checked before parsing (linear scans)
 huge or deeply nested reply is rejected with a reason instead of exhausting the stack.
 Replies are parsed as strict JSON (RFC 8259): ``NaN``, ``Infinity``, numbers that overflow
 to infinity and duplicate object keys are refused (Python's ``json`` accepts them all), and
-so are numbers whose double is not the number written (``328.00000000000001``, ``1e-400``)
-and lone surrogates (I-JSON). Patterns get ECMA-262 meaning and ``email`` a real check
+so are literals with more digits than their double holds (``328.00000000000001``,
+``1e-400``; a double's shortest form such as ``1e23`` is fine) and lone surrogates (I-JSON).
+Patterns get ECMA-262 meaning, ``email`` a real check, ``date-time`` leap seconds
 (``rewards.json_schema_checks``); schemas whose references loop in place are refused.
 Schemas are self-contained: ``$ref`` may only point inside the schema (``#...``), and
 validation runs with a ``referencing`` registry that cannot retrieve anything, so a
