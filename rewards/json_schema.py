@@ -34,6 +34,7 @@ from rewards.json_schema_checks import (
     ecma_schema,
     exact_multiple_of,
     format_checker,
+    json_key,
     metaschema_checker,
     same_content,
     unique_items,
@@ -580,7 +581,6 @@ def repair_closeness(original: Any, edited: Any, schema: dict[str, Any]) -> tupl
     sound = sound_paths(original, schema)
     if not sound:
         return closeness, closeness
-    a = _leaves(original)
 
     def kept(path: str) -> float:
         if path.endswith("/~"):  # the content at a mistyped place, in whatever type; half for a value
@@ -588,6 +588,8 @@ def repair_closeness(original: Any, edited: Any, schema: dict[str, Any]) -> tupl
             same = found and set(_leaves(old, loose=True).values()) <= set(_leaves(new, loose=True).values())
             return 1.0 if same else 0.5 * found  # "202" past a maximum of 150 cannot keep its content
         found, new = _at(edited, path.rstrip("/"))
-        return found if path.endswith("/") else found and json.dumps(new, sort_keys=True) == a[path]
+        if path.endswith("/"):
+            return found
+        return found and json_key(new) == json_key(_at(original, path)[1])  # JSON equality: 118 is 1.18e2
 
     return sum(map(kept, sound)) / len(sound), closeness

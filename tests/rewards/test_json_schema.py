@@ -163,6 +163,8 @@ def test_repair_closeness_keeps_the_sound_parts():
     assert sound_paths(original, REPAIR_SCHEMA) == {"/name", "/tags/0", "/tags/1", "/age/~"}  # mistyped
     minimal = {"name": "Ada", "age": 36, "tags": ["x", "y"]}
     assert repair_closeness(original, minimal, REPAIR_SCHEMA) == (1.0, 0.8)  # "36" -> 36: same leaf
+    assert repair_closeness(original, {**minimal, "name": ["Ada"]}, REPAIR_SCHEMA)[0] == 0.75  # a sound leaf
+    assert repair_closeness({"n": 118, "s": "x"}, {"n": 1.18e2, "s": "x"}, {"type": "object"}) == (1.0, 1.0)
     scratch = {"name": "Bob", "age": 1}
     assert repair_closeness(original, scratch, REPAIR_SCHEMA) == (0.125, 0.0)  # half: a value at age
     assert repair_closeness(original, {"name": "Bob", "age": 36}, REPAIR_SCHEMA)[0] == 0.25  # its content
