@@ -362,6 +362,25 @@ def test_user_patterns_and_emails_follow_the_standards():
     assert (reward, info["outcome"]) == (0.0, "invalid") and "lone surrogate" in info["reason"]
 
 
+def test_second_red_team_pattern_numbers_and_time_findings(tmp_path):
+    def task(pattern):
+        return {"schema": {"type": "object", "properties": {"x": {"type": "string", "pattern": pattern}}}}
+
+    env = make(tasks=[task("^\\s+$"), task("^[^\\W]+$"), task("^a{,3}$")])
+    assert reply(env, '{"x": "\\u001c"}', "0")[0] == 0.1  # Python's \s; not ECMA's
+    assert reply(env, '{"x": "\\ufeff"}', "0")[0] == 1.0
+    assert reply(env, '{"x": "\\u00e9"}', "1")[0] == 0.1
+    assert [reply(env, f'{{"x": "{x}"}}', "2")[0] for x in ("aa", "a{,3}")] == [0.1, 1.0]
+    path = tmp_path / "t.jsonl"
+    path.write_text(json.dumps(task("(?P<n>a)")) + "\n")
+    with pytest.raises(TaskFileError, match="line 1, field 'schema': pattern .* is not ECMA-262: the group"):
+        make(tasks=str(path))
+    numbers = make(tasks=[{"schema": {"type": "object", "properties": {"n": {"type": "number"}}}}])
+    assert [reply(numbers, f'{{"n": {n}}}')[0] for n in ("1e23", "6.022e23", "1e308")] == [1.0] * 3
+    stamp = make(tasks=[{"schema": {"type": "object", "properties": {"t": {"format": "date-time"}}}}])
+    assert reply(stamp, '{"t": "2016-12-31T23:59:60Z"}')[0] == 1.0
+
+
 def test_validity_agrees_with_jsonschema_rs():
     """jsonschema-rs (PyPI; Rust, ECMA-262 patterns, its own format checks) as the reference
     on generated tasks: the instance, a corruption, and the near-miss probes."""
