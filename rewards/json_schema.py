@@ -5,8 +5,9 @@ Pure functions. Inputs are size- and depth-checked before parsing (linear scans)
 huge or deeply nested reply is rejected with a reason instead of exhausting the stack.
 Replies are parsed as strict JSON (RFC 8259): ``NaN``, ``Infinity``, numbers that overflow
 to infinity and duplicate object keys are refused (Python's ``json`` accepts them all), and
-so are numbers whose double is not the number written (``328.00000000000001``, ``1e-400``)
-and lone surrogates (I-JSON). Patterns get ECMA-262 meaning and ``email`` a real check
+so are literals with more digits than their double holds (``328.00000000000001``,
+``1e-400``; a double's shortest form such as ``1e23`` is fine) and lone surrogates (I-JSON).
+Patterns get ECMA-262 meaning, ``email`` a real check, ``date-time`` leap seconds
 (``rewards.json_schema_checks``); schemas whose references loop in place are refused.
 Schemas are self-contained: ``$ref`` may only point inside the schema (``#...``), and
 validation runs with a ``referencing`` registry that cannot retrieve anything, so a
@@ -27,7 +28,17 @@ from referencing import Registry
 from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT202012, specification_with
 
-from rewards.json_schema_checks import DATA_KEYWORDS, NAME_MAPS, ecma_schema, is_mailbox
+from rewards.json_schema_checks import (
+    DATA_KEYWORDS,
+    NAME_MAPS,
+    ecma_schema,
+    exact_multiple_of,
+    format_checker,
+    json_key,
+    metaschema_checker,
+    same_content,
+    unique_items,
+)
 
 MAX_CHARS = 200_000
 MAX_DEPTH = 64
@@ -100,16 +111,12 @@ def _refuse_constant(name: str) -> Any:
     raise NotStrictJSON(f"{name} is not a JSON value")
 
 
-#: From 2**53 on every double is an integer and the shortest form of one (1.152921504606847e+18)
-#: is not its value (1152921504606846976): there the double itself must be the number written.
-EXACT_INTEGER_FLOATS = 2**53
-
-
 def _exact_float(text: str) -> float:
-    """A JSON number with a fraction or exponent, as the double it becomes; refused when
-    that double is not the number written, so ``328.00000000000001`` is never validated as
-    328: below 2**53 the double's shortest form must equal it (``0.1`` passes), from 2**53
-    on the double's exact value (``1e20`` passes, ``1e23`` does not: write the integer)."""
+    """A JSON number with a fraction or exponent, as the double it becomes (I-JSON, RFC 7493:
+    numbers are doubles); refused when the literal has more digits than that double holds,
+    so ``328.00000000000001`` is never validated as 328. Accepted: the double's shortest
+    round-trip form (``0.1``, ``1e23``, ``6.022e23``, ``1e308``, at any magnitude) and its
+    exact value (``1152921504606846976.0``)."""
     value = float(text)
     if value in (float("inf"), float("-inf")):
         raise NotStrictJSON(f"number {text[:20]} overflows to infinity")
@@ -117,16 +124,11 @@ def _exact_float(text: str) -> float:
         written = decimal.Decimal(text)
     except decimal.InvalidOperation:  # an exponent beyond what Decimal holds (|e| > 10**18)
         raise NotStrictJSON(f"number {text[:30]} has an exponent out of range") from None
-    large = abs(value) >= EXACT_INTEGER_FLOATS
-    if written != (decimal.Decimal(value) if large else decimal.Decimal(repr(value))):
-        fix = (
-            "write it as an integer"
-            if large and written == written.to_integral_value()
-            else "write fewer digits"
+    if written != decimal.Decimal(repr(value)) and written != decimal.Decimal(value):
+        raise NotStrictJSON(
+            f"number {text[:30]} is not exactly a double (it would be read as {value!r}); write "
+            "fewer digits (a double holds 15 to 17 significant ones)"
         )
-        read = str(int(value)) if large else repr(value)
-        read = read if len(read) <= 40 else f"{read[:24]}... ({len(read)} digits)"
-        raise NotStrictJSON(f"number {text[:30]} is not exactly a double (it would be read as {read}); {fix}")
     return value
 
 
@@ -348,7 +350,7 @@ def _validator(schema_text: str):
     schema = json.loads(schema_text)
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     try:
-        cls.check_schema(schema)
+        cls.check_schema(schema, format_checker=metaschema_checker(cls))
     except SchemaError as exc:
         raise ValueError(f"invalid schema: {exc.message[:200]}") from None
     if isinstance(schema, dict) and schema_refs(schema):
@@ -360,39 +362,19 @@ def _validator(schema_text: str):
         try:
             re.compile(new)
         except re.error as exc:
-            raise ValueError(f"pattern {old[:60]!r} cannot be read as ECMA-262 ({exc})") from None
+            raise ValueError(
+                f"pattern {old[:60]!r} cannot be run here with its ECMA-262 meaning (Python's re: {exc}); "
+                "rewrite that part (an escaped letter ECMA reads as itself, e.g. \\q: write the letter)"
+            ) from None
 
     def pattern(validator, pattern, instance, schema):  # the message names the pattern as written
         if validator.is_type(instance, "string") and not re.search(pattern, instance):
             yield ValidationError(f"{instance!r} does not match {originals.get(pattern, pattern)!r}")
 
-    exact = jsonschema.validators.extend(cls, {"multipleOf": _exact_multiple_of, "pattern": pattern})
-    return exact(ecma, format_checker=_format_checker(cls), registry=Registry())
-
-
-def _format_checker(cls) -> jsonschema.FormatChecker:
-    """The draft's format checker with RFC 5321/6531 e-mail checks (jsonschema's own accepts
-    any string holding an "@")."""
-    checker = jsonschema.FormatChecker(())
-    checker.checkers = dict(cls.FORMAT_CHECKER.checkers)
-    for name, international in (("email", False), ("idn-email", True)):
-        if name in checker.checkers:
-            checker.checks(name)(functools.partial(is_mailbox, international=international))
-    return checker
-
-
-def _exact_multiple_of(validator, divisor, instance, schema):
-    """multipleOf in decimal arithmetic on the numbers as written (0.3 is a multiple of
-    0.1; binary floats say it is not)."""
-    if not validator.is_type(instance, "number"):
-        return
-    try:
-        with decimal.localcontext(decimal.Context(prec=10_000)):  # JSON integers have < 4300 digits
-            remainder = decimal.Decimal(repr(instance)) % decimal.Decimal(repr(divisor))
-    except (decimal.InvalidOperation, ValueError):
-        remainder = None
-    if remainder is None or remainder != 0:
-        yield ValidationError(f"{instance!r} is not a multiple of {divisor}")
+    exact = jsonschema.validators.extend(
+        cls, {"multipleOf": exact_multiple_of, "pattern": pattern, "uniqueItems": unique_items}
+    )
+    return exact(ecma, format_checker=format_checker(cls), registry=Registry())
 
 
 def schema_errors(instance: Any, schema: dict[str, Any]) -> list[str]:
@@ -496,25 +478,31 @@ def _pointer_token(key: str) -> str:
     return str(key).replace("~", "~0").replace("/", "~1")
 
 
-def _leaves(value: Any, path: str = "") -> dict[str, str]:
+def _leaves(value: Any, path: str = "", *, loose: bool = False) -> dict[str, str]:
+    """Leaf path -> value. loose: a one-item list is looked through (``["x"]`` and ``"x"`` share
+    a path) and values compare by content (same_content)."""
     if isinstance(value, dict) and value:
         out: dict[str, str] = {}
         for key, item in value.items():
-            out.update(_leaves(item, f"{path}/{_pointer_token(key)}"))
+            out.update(_leaves(item, f"{path}/{_pointer_token(key)}", loose=loose))
         return out
+    if isinstance(value, list) and len(value) == 1 and loose:
+        return _leaves(value[0], path, loose=loose)
     if isinstance(value, list) and value:
         out = {}
         for i, item in enumerate(value):
-            out.update(_leaves(item, f"{path}/{i}"))
+            out.update(_leaves(item, f"{path}/{i}", loose=loose))
         return out
-    return {path: json.dumps(value, sort_keys=True)}
+    return {path: same_content(value) if loose else json.dumps(value, sort_keys=True)}
 
 
-def json_closeness(original: Any, edited: Any) -> float:
+def json_closeness(original: Any, edited: Any, *, loose: bool = False) -> float:
     """Share of leaf paths (path -> value) the two values have in common, in [0, 1].
 
-    1.0 means nothing changed; each changed, added or removed leaf lowers it."""
-    a, b = _leaves(original), _leaves(edited)
+    1.0 means nothing changed; each changed, added or removed leaf lowers it. loose: a value
+    wrapped into or unwrapped from a one-item list, or converted between a string and a
+    number or boolean, counts as the same leaf (a repair that keeps it is not a deletion)."""
+    a, b = _leaves(original, loose=loose), _leaves(edited, loose=loose)
     union = set(a) | set(b)
     if not union:
         return 1.0
@@ -544,40 +532,64 @@ def _extra_keys(instance: dict, schema: dict) -> list[str]:
 
 
 def sound_paths(original: Any, schema: dict[str, Any]) -> set[str]:
-    """The original's leaf paths that no validation error touches: what a repair keeps.
+    """What a repair keeps: the original's leaf paths that no validation error touches, and
+    the bad places themselves, where a fixed value belongs (deleting a bad value is no repair):
+    ending in "/~" where the type was wrong (the fix keeps the content, maybe with more:
+    ``["x"]`` -> ``"x"``, ``"7"`` -> ``7``, ``"x"`` -> ``["x", "y"]``), in "/" elsewhere (any value).
 
     An error marks the leaves under its location, except errors that ask for something
     to be added (``required``, ``minItems``...), which mark nothing, and
-    ``additionalProperties``, which marks the extra keys only. When no leaf is sound, the
-    bad places themselves, as paths ending in "/"."""
+    ``additionalProperties``, which marks the extra keys only. Extra keys and values a
+    ``false`` subschema refuses are to be removed: they are no places to keep."""
     validator = _validator(json.dumps(schema, sort_keys=True))
-    bad = []
+    bad, places = [], []
     for error in validator.iter_errors(original):
         where = "".join("/" + _pointer_token(p) for p in error.absolute_path)
         if error.validator == "additionalProperties" and isinstance(error.instance, dict):
             bad += [f"{where}/{_pointer_token(key)}" for key in _extra_keys(error.instance, error.schema)]
         elif error.validator not in _CONTAINER_ERRORS:
             bad.append(where)
+            kind = "/~" if error.validator == "type" else "/"
+            places += [where + kind] if where and error.schema is not False else []
     if root_type_error(original, schema):
         return set()
     sound = {p for p in _leaves(original) if not any(p == b or p.startswith(b + "/") for b in bad)}
-    return sound or {b + "/" for b in bad if b}  # none sound: the bad places
+    return sound | set(places)
+
+
+def _at(value: Any, pointer: str) -> tuple[bool, Any]:
+    """(found, the value at a JSON Pointer)."""
+    for token in pointer.split("/")[1:]:
+        key = token.replace("~1", "/").replace("~0", "~")
+        if isinstance(value, dict) and key in value:
+            value = value[key]
+        elif isinstance(value, list) and key.isdigit() and int(key) < len(value):
+            value = value[int(key)]
+        else:
+            return False, None
+    return True, value
 
 
 def repair_closeness(original: Any, edited: Any, schema: dict[str, Any]) -> tuple[float, float]:
-    """(kept, closeness) of a repair: kept, the share of the original's sound leaves
-    (sound_paths) the reply keeps unchanged, or when none is sound, of its bad places
-    (paths ending in "/") where it still has a value (closeness when there are none);
-    closeness, json_closeness. A reply written from scratch keeps next to none of them."""
-    closeness = json_closeness(original, edited)
+    """(kept, closeness) of a repair: kept, the share of what it should keep (sound_paths):
+    the original's sound leaves unchanged, its mistyped values' content still at their
+    place (half for another value there), a value still at its other bad places (closeness
+    when there is nothing to keep);
+    closeness, json_closeness (loose: a value kept through a type fix is kept, so deleting it
+    never scores better). A reply written from scratch keeps next to none of them."""
+    closeness = json_closeness(original, edited, loose=True)
     sound = sound_paths(original, schema)
     if not sound:
         return closeness, closeness
-    a, b = _leaves(original), _leaves(edited)
 
-    def kept(path: str) -> bool:  # a sound leaf unchanged, or something at a bad place
+    def kept(path: str) -> float:
+        if path.endswith("/~"):  # the content at a mistyped place, in whatever type; half for a value
+            (_, old), (found, new) = _at(original, path[:-2]), _at(edited, path[:-2])
+            same = found and set(_leaves(old, loose=True).values()) <= set(_leaves(new, loose=True).values())
+            return 1.0 if same else 0.5 * found  # "202" past a maximum of 150 cannot keep its content
+        found, new = _at(edited, path.rstrip("/"))
         if path.endswith("/"):
-            return any(p == path[:-1] or p.startswith(path) for p in b)
-        return b.get(path) == a[path]
+            return found
+        return found and json_key(new) == json_key(_at(original, path)[1])  # JSON equality: 118 is 1.18e2
 
     return sum(map(kept, sound)) / len(sound), closeness

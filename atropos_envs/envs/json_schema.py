@@ -12,20 +12,24 @@ prose; default false). A schema may only refer inside itself (``#/$defs/...``); 
 other ``$ref`` is refused at load, so a task never reaches the network or the disk.
 
 Replies are strict JSON (no ``NaN``/``Infinity``, no duplicate keys, no lone surrogates, no
-number whose double differs from what is written: ``328.00000000000001`` is refused, not
-validated as 328). Patterns have their ECMA-262 meaning (``$`` at the very end only) and
-``email`` is an RFC 5321 mailbox (``rewards.json_schema_checks``); a schema whose references
-loop without going deeper into the value is refused at load. With ``allow_wrapped``, the
+literal with more digits than its double holds: ``328.00000000000001`` is refused, not
+validated as 328; ``1e23`` is a double's shortest form and accepted). Patterns have their
+ECMA-262 meaning (``$`` at the very end only, ``\\s``/``\\d``/``\\w``/``\\b`` ECMA's classes;
+Python-only syntax refused at load), ``email`` is an RFC 5321 mailbox and ``date-time`` takes
+a leap second (``rewards.json_schema_checks``); a schema whose references loop without going
+deeper into the value is refused at load. With ``allow_wrapped``, the
 last fenced block or else the one JSON object in the prose is read (two: refused). When the schema
 has no root ``type``, the root type is implied by its keywords (``properties`` or
 ``required``: an object; see ``rewards.json_schema.implied_root_types``), else the reply
 must be an object or an array: ``null``, ``0`` or ``"x"`` never pass an object schema.
 
 Reward in [0, 1]. generate: 0.1 x parseable + 0.9 x valid. repair: valid x (0.7 x kept +
-0.3 x closeness), or 0.1 when it parses but is still invalid; kept is the share of the
-original's sound leaves (those no validation error touches) left unchanged, closeness
-the share of all leaf paths in common (``rewards.json_schema.repair_closeness``): a valid
-object written from scratch keeps next to nothing and stays far below 0.5. Every
+0.3 x closeness), or 0.1 when it parses but is still invalid; kept is the share of what a
+repair keeps: the original's sound leaves (those no validation error touches) unchanged, a
+mistyped value's content at its place, a value at each other bad place (deleting is no
+repair); closeness the share of leaf paths in common, a value wrapped, unwrapped or converted
+counting as the same leaf (``rewards.json_schema.repair_closeness``): a valid object written
+from scratch keeps next to nothing and stays below 0.5. Every
 ``format`` a schema uses is checked (jsonschema's checkers with the format-nongpl
 extra); a format that cannot be checked is refused at load. Outcome
 ``invalid`` when the reply holds no strict JSON, ``timeout`` when validation ran out of

@@ -154,7 +154,8 @@ def test_red_team_holes_are_closed(tmp_path):
         make(tasks=[{"schema": SCHEMA, "invalid": {**GOOD, "age": "old"}}]),
         json.dumps({"name": "Zed", "email": "zed@example.org", "age": 1}),
     )
-    assert scratch < 0.5 and info["components"]["valid"] == 1.0 and info["components"]["kept"] == 0.0
+    assert scratch < 0.5 and info["components"]["valid"] == 1.0
+    assert info["components"]["kept"] == pytest.approx(1 / 6)  # of name, email, "old" at age: half for age
     env = make(tasks=[{"schema": SCHEMA}])
     assert reply(env, "\u00a0" + json.dumps(GOOD))[0] == 0.0
     assert (
@@ -359,6 +360,25 @@ def test_user_patterns_and_emails_follow_the_standards():
     assert reply(env, '{"zip": "12345", "to": "@"}')[0] == 0.1
     reward, info = reply(env, '{"zip": "12345", "to": "a\\ud800@b.de"}')
     assert (reward, info["outcome"]) == (0.0, "invalid") and "lone surrogate" in info["reason"]
+
+
+def test_second_red_team_pattern_numbers_and_time_findings(tmp_path):
+    def task(pattern):
+        return {"schema": {"type": "object", "properties": {"x": {"type": "string", "pattern": pattern}}}}
+
+    env = make(tasks=[task("^\\s+$"), task("^[^\\W]+$"), task("^a{,3}$")])
+    assert reply(env, '{"x": "\\u001c"}', "0")[0] == 0.1  # Python's \s; not ECMA's
+    assert reply(env, '{"x": "\\ufeff"}', "0")[0] == 1.0
+    assert reply(env, '{"x": "\\u00e9"}', "1")[0] == 0.1
+    assert [reply(env, f'{{"x": "{x}"}}', "2")[0] for x in ("aa", "a{,3}")] == [0.1, 1.0]
+    path = tmp_path / "t.jsonl"
+    path.write_text(json.dumps(task("(?P<n>a)")) + "\n")
+    with pytest.raises(TaskFileError, match="line 1, field 'schema': pattern .* is not ECMA-262: the group"):
+        make(tasks=str(path))
+    numbers = make(tasks=[{"schema": {"type": "object", "properties": {"n": {"type": "number"}}}}])
+    assert [reply(numbers, f'{{"n": {n}}}')[0] for n in ("1e23", "6.022e23", "1e308")] == [1.0] * 3
+    stamp = make(tasks=[{"schema": {"type": "object", "properties": {"t": {"format": "date-time"}}}}])
+    assert reply(stamp, '{"t": "2016-12-31T23:59:60Z"}')[0] == 1.0
 
 
 def test_validity_agrees_with_jsonschema_rs():

@@ -160,16 +160,67 @@ def test_leaf_paths_escape_slashes_like_json_pointer():
 
 def test_repair_closeness_keeps_the_sound_parts():
     original = {"name": "Ada", "age": "36", "tags": ["x", "y"], "extra": 1}
-    assert sound_paths(original, REPAIR_SCHEMA) == {"/name", "/tags/0", "/tags/1"}
+    assert sound_paths(original, REPAIR_SCHEMA) == {"/name", "/tags/0", "/tags/1", "/age/~"}  # mistyped
     minimal = {"name": "Ada", "age": 36, "tags": ["x", "y"]}
-    assert repair_closeness(original, minimal, REPAIR_SCHEMA)[0] == 1.0
+    assert repair_closeness(original, minimal, REPAIR_SCHEMA) == (1.0, 0.8)  # "36" -> 36: same leaf
+    assert repair_closeness(original, {**minimal, "name": ["Ada"]}, REPAIR_SCHEMA)[0] == 0.75  # a sound leaf
+    assert repair_closeness({"n": 118, "s": "x"}, {"n": 1.18e2, "s": "x"}, {"type": "object"}) == (1.0, 1.0)
     scratch = {"name": "Bob", "age": 1}
-    assert repair_closeness(original, scratch, REPAIR_SCHEMA) == (0.0, 0.0)
+    assert repair_closeness(original, scratch, REPAIR_SCHEMA) == (0.125, 0.0)  # half: a value at age
+    assert repair_closeness(original, {"name": "Bob", "age": 36}, REPAIR_SCHEMA)[0] == 0.25  # its content
     # nothing sound (the only leaves are under the error): a value kept at the bad place counts
     whole = {"a": {"b": "x"}}
     schema = {"type": "object", "properties": {"a": {"type": "string"}}}
     assert repair_closeness(whole, {"a": "x"}, schema)[0] == 1.0
     assert repair_closeness(whole, {"b": "x"}, schema)[0] == 0.0
+
+
+OPTIONAL_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "sku": {"type": "string"},
+        "n": {"type": "integer", "maximum": 9},
+        "tags": {"type": "array", "items": {"type": "string"}},
+        "a": {"type": "string"},
+        "b": {"type": "string"},
+    },
+    "additionalProperties": False,
+}
+
+
+@pytest.mark.parametrize(
+    "original,fixed,deleted",
+    [
+        ({"sku": ["FV-097"], "a": "x", "b": "y"}, {"sku": "FV-097", "a": "x", "b": "y"}, ["sku"]),  # unwrap
+        ({"tags": "maple", "a": "x", "b": "y"}, {"tags": ["maple"], "a": "x", "b": "y"}, ["tags"]),  # wrap
+        ({"n": "7", "a": "x", "b": "y"}, {"n": 7, "a": "x", "b": "y"}, ["n"]),  # a number from its string
+        ({"n": 12, "a": "x", "b": "y"}, {"n": 9, "a": "x", "b": "y"}, ["n"]),  # a value brought in range
+        ({"sku": 5, "tags": ["x", 1]}, {"sku": "5", "tags": ["x", "1"]}, ["sku", "tags"]),
+    ],
+)
+def test_a_repair_that_keeps_the_value_beats_deleting_it(original, fixed, deleted):
+    # red team: deleting every field a validator complains about scored above the right repair
+    attack = {key: value for key, value in original.items() if key not in deleted}
+    assert not schema_errors(fixed, OPTIONAL_SCHEMA) and not schema_errors(attack, OPTIONAL_SCHEMA)
+    kept_fix, close_fix = repair_closeness(original, fixed, OPTIONAL_SCHEMA)
+    kept_del, close_del = repair_closeness(original, attack, OPTIONAL_SCHEMA)
+    assert kept_fix == 1.0 and kept_del < 1.0
+    assert 0.7 * kept_fix + 0.3 * close_fix > 0.7 * kept_del + 0.3 * close_del
+
+
+def test_a_mistyped_value_keeps_its_content_and_other_bad_values_their_place():
+    schema = {"type": "object", "properties": {"n": {"type": "integer", "maximum": 9}, "e": {"enum": ["a"]}}}
+    original = {"n": "7", "e": "b"}
+    assert sound_paths(original, schema) == {"/n/~", "/e/"}
+    assert repair_closeness(original, {"n": 7, "e": "a"}, schema)[0] == 1.0
+    assert repair_closeness(original, {"n": 3, "e": "a"}, schema)[0] == 0.75  # another number: half
+    assert repair_closeness(original, {"e": "a"}, schema)[0] == 0.5  # deleted: nothing
+
+
+def test_what_the_schema_forbids_is_removed_not_kept():
+    original = {"a": "x", "extra": 2}  # additionalProperties: false
+    assert sound_paths(original, OPTIONAL_SCHEMA) == {"/a"}
+    assert repair_closeness(original, {"a": "x"}, OPTIONAL_SCHEMA)[0] == 1.0
 
 
 @pytest.mark.parametrize(
@@ -215,10 +266,12 @@ def test_numbers_are_exact():
         ("1e-400", "0.0"),  # underflow
         ("-1e-400", "-0.0"),
         ("0.10000000000000001", "0.1"),
-        ("9007199254740993.0", "9007199254740992"),
-        ("1e23", "99999999999999991611392"),
-        ("1.152921504606847e+18", "1152921504606846976"),
-        ("1.7976931348623157e308", "179769313486231570814527... (309 digits)"),
+        ("9007199254740993.0", "9007199254740992.0"),  # the integer 2**53 + 1 is no double
+        (
+            "1.00000000000000001e23",
+            "1.0000000000000001e+23",
+        ),  # more digits than the double holds, at any magnitude
+        ("1152921504606846977.0", "1.152921504606847e+18"),
     ],
 )
 def test_numbers_a_double_does_not_hold_as_written_are_refused(text, read_as):
@@ -234,6 +287,14 @@ def test_numbers_a_double_does_not_hold_as_written_are_refused(text, read_as):
     [
         ("0.1", 0.1),
         ("0.10000000000000000000", 0.1),  # trailing zeros change nothing
+        # I-JSON: numbers are doubles; a double's shortest round-trip form is right at any magnitude
+        ("1e23", 1e23),
+        ("6.022e23", 6.022e23),
+        ("1.5e300", 1.5e300),
+        ("1e308", 1e308),
+        ("1.152921504606847e+18", 2.0**60),
+        ("1152921504606846976.0", 2.0**60),  # the double's exact value
+        ("1.7976931348623157e308", 1.7976931348623157e308),
         ("5e1", 50.0),
         ("1E-5", 1e-5),
         ("-0.0", -0.0),

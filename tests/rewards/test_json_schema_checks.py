@@ -29,6 +29,34 @@ from rewards.json_schema_checks import ecma_pattern, ecma_schema, is_mailbox
         ("^a.c$", "a\u2028c", False),
         ("^a.c$", "a-c", True),
         ("^a[.]c$", "a.c", True),
+        # second red team: \s, \b and class escapes with Python's Unicode meaning
+        ("^\\s+$", "\u001c", False),  # Python's \s holds U+001C-U+001F and U+0085, ECMA's not
+        ("^\\s$", "\u0085", False),
+        ("^\\s$", "\ufeff", True),  # ECMA's holds U+FEFF, Python's not
+        ("^\\s$", "\u3000", True),
+        ("^[\\s]$", "\u001f", False),
+        ("^[^\\S]$", "\u001e", False),
+        ("^[^\\S]$", "\u2028", True),
+        ("^\\S+$", "a\u001cb", True),
+        ("^[^\\W]+$", "\u00e9", False),
+        ("^[\\W]$", "\u00e9", True),
+        ("^[^\\D]+$", "\u0661\u0662", False),
+        ("^[\\D]$", "\u0661", True),
+        ("^[a\\D]$", "5", False),
+        ("^[x\\S]+$", "ab", True),
+        ("^[^x\\D]$", "x", False),
+        ("^[^x\\D]$", "7", True),
+        ("^\u00e9\\b", "\u00e9", False),  # \b: ASCII word characters only
+        ("^a\\b", "a\u00e9", True),
+        ("^a\\B", "a\u00e9", False),
+        ("^[\\b]$", "\b", True),  # in a class \b is a backspace in both
+        ("^a{,3}$", "aa", False),  # ECMA reads {,3} as text
+        ("^a{,3}$", "a{,3}", True),
+        ("^a{,}$", "a{,}", True),
+        ("^(?<y>[0-9]{2})-\\k<y>$", "12-12", True),  # ECMA named groups, translated
+        ("^(?<y>[0-9]{2})-\\k<y>$", "12-13", False),
+        ("^\\cA$", "\x01", True),  # ECMA control escape (Python has none)
+        ("^[\\cJ]$", "\n", True),
     ],
 )
 def test_patterns_mean_what_ecma_262_says(pattern, text, matches):
@@ -43,8 +71,10 @@ def test_patterns_agree_with_an_ecma_262_engine():
     rng = random.Random(0)
     atoms = ["a", "b", ".", "\\d", "\\w", "\\D", "\\W", "[ab]", "[^a]", "[\\d]", "[^\\d.]", "$", "^"]
     atoms += ["(a|b)", "\\.", "[$]", "\\$", "[.\\w]", "(?:a|$)", "\\s", "\\n", "[]a]", "[^]", "[^]a]"]
+    atoms += ["\\S", "\\b", "\\B", "[\\s]", "[^\\S]", "[\\W]", "[^\\W]", "[\\D]", "[^a\\D]", "[a\\S]"]
+    atoms += ["a{,2}", "\\cA", "(?<g>a|b)"]
     quantifiers = ["", "", "", "*", "+", "?", "{1,2}"]
-    alphabet = "ab1_.\n\r\u2028\uff11\u00e9$-] \u00a0"
+    alphabet = "ab1_.\n\r\u2028\uff11\u00e9$-] \u00a0\u001c\u0085\ufeff\u0661\x01{,}"
     checked = 0
     for _ in range(4000):
         pattern = "".join(rng.choice(atoms) + rng.choice(quantifiers) for _ in range(rng.randint(1, 5)))
@@ -58,6 +88,46 @@ def test_patterns_agree_with_an_ecma_262_engine():
             assert (ours.search(text) is not None) is (reference.find(text) is not None), (pattern, text)
             checked += 1
     assert checked > 15_000
+
+
+@pytest.mark.parametrize(
+    "pattern,why",
+    [
+        ("(?P<n>a)", "Python-only syntax"),
+        ("(?P<n>a)(?P=n)", "Python-only syntax"),
+        ("a(?#note)", "Python-only syntax"),
+        ("(?i)abc", "Python-only syntax"),
+        ("(?i:a)bc", "Python-only syntax"),
+        ("(?>a)", "Python-only syntax"),
+        ("a*+", "possessive quantifier"),
+        ("a{1,2}+", "possessive quantifier"),
+        ("^x\\Z", "\\\\Z is Python-only"),
+        ("\\Ax", "\\\\A is Python-only"),
+        ("\\a", "\\\\a is Python-only"),
+        ("\\U0001F600", "\\\\U is Python-only"),
+    ],
+)
+def test_python_only_pattern_syntax_is_refused_at_load(pattern, why):
+    schema = {"type": "string", "pattern": pattern}
+    with pytest.raises(ValueError, match=f"pattern .* is not ECMA-262: .*{why}"):
+        schema_errors("a", schema)
+    keyed = {"type": "object", "patternProperties": {pattern: {}}}
+    with pytest.raises(ValueError, match="is not ECMA-262"):
+        schema_errors({}, keyed)
+
+
+@pytest.mark.parametrize("pattern", ["\\q", "(?<=a+)b", "[z-a]", "\\u{1F600}", "(a"])
+def test_what_python_cannot_run_is_refused_at_load(pattern):
+    with pytest.raises(ValueError, match="cannot be run here with its ECMA-262 meaning"):
+        schema_errors("a", {"type": "string", "pattern": pattern})
+
+
+def test_format_regex_is_an_ecma_262_pattern():
+    schema = {"type": "string", "format": "regex"}
+    for good in ("^[a-z]+$", "(?<y>\\d{4})-\\k<y>", "\\cA", "a{,3}", "[^]"):
+        assert schema_errors(good, schema) == [], good
+    for bad in ("(?P<n>a)(?i)b", "\\Z", "a*+", "\\q", "(a"):
+        assert schema_errors(bad, schema), bad
 
 
 def test_patterns_are_rewritten_in_schema_positions_only():
@@ -180,3 +250,31 @@ def test_email_agrees_with_email_validator():
             assert is_mailbox(address, international=international) is reference, (address, international)
             agreed, valid = agreed + 1, valid + reference
     assert agreed > 30_000 and valid > 20
+
+
+@pytest.mark.parametrize(
+    "fmt,text,valid",
+    [
+        ("date-time", "2016-12-31T23:59:60Z", True),  # RFC 3339 section 5.7: a leap second
+        ("date-time", "2016-12-31T15:59:60-08:00", True),  # 23:59:60 in UTC
+        ("date-time", "2016-12-31T23:59:60.5z", True),
+        ("date-time", "2016-12-31T12:00:60Z", False),  # not at the end of a UTC day
+        ("date-time", "2016-12-31T23:59:61Z", False),
+        ("date-time", "2016-02-30T23:59:60Z", False),  # the rest is still checked
+        ("time", "23:59:60Z", True),
+        ("time", "00:29:60+00:30", True),
+        ("time", "23:59:60+01:00", False),
+    ],
+)
+def test_leap_seconds_where_rfc_3339_allows_them(fmt, text, valid):
+    schema = {"type": "string", "format": fmt}
+    assert (schema_errors(text, schema) == []) == valid
+
+
+def test_unique_items_in_linear_time_with_json_equality():
+    schema = {"type": "array", "uniqueItems": True}
+    assert schema_errors([{"k": i} for i in range(12_000)], schema) == []  # was minutes: pairwise
+    assert schema_errors([{"a": 1, "b": [2]}, {"b": [2.0], "a": 1.0}], schema)  # key order, 1 == 1.0
+    assert schema_errors([1, 1.0], schema) and schema_errors([[], []], schema)
+    assert not schema_errors([1, True, "1", None, 0, False, [1], {"1": 1}], schema)  # true is not 1
+    assert schema_errors([{"k": i} for i in range(100)] + [{"k": 7}], schema)
