@@ -521,3 +521,34 @@ def test_callbacks_that_the_harness_cannot_run_are_errors():
     reward, info = answer(make(tasks=[task]), "t", "def apply(f, x):\n    return f(x)")
     assert reward == pytest.approx(1 / 3) and info["outcome"] == "error", info["reason"]
     assert "calls the candidate again" in info["reason"] and "eval, which would run" in info["reason"]
+
+
+GCD = "def gcd(a, b):\n    while b:\n        a, b = b, a % b\n    return a\n"
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        *(
+            f"Example:\n```{tag}\ngcd(12, 18) -> 6\n```\nSolution:\n```python\n{GCD}```\n"
+            for tag in ("text", "plaintext", "bash", "console", "json", "python3.11", 'python title="a.py"')
+        ),
+        f"Here.\r\n```python\r\n{GCD}```\r\n".replace("\n", "\r\n").replace("\r\r", "\r"),
+        f"```Python\n{GCD}```\nIt prints:\n```\n6\n```",
+        f"~~~py\n{GCD}~~~",
+    ],
+)
+def test_the_python_block_is_found_among_other_blocks_and_line_endings(reply):
+    from rewards.code_output import extract_code
+
+    assert extract_code(reply) == GCD
+    env = make()
+    env.reset(options={"task_id": "mbpp-style-gcd"})
+    assert env.step(reply)[1] == 1.0
+
+
+def test_finding_the_block_takes_linear_time_on_hostile_fences():
+    from rewards.code_output import extract_code
+
+    for text in ("```" * 30_000 + "x", "```python\n" * 30_000, "```python\nx```" * 30_000, "~~~a" * 30_000):
+        assert extract_code(text) in (None, "", "x")  # a first draft took minutes
