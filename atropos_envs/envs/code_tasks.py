@@ -91,14 +91,18 @@ def io_tests(record: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def _defined(tree: ast.Module) -> set[str]:
+    """Every name the code binds, at any nesting (under try/if/with/for, inside functions):
+    functions, classes, assignment/loop/with/except targets, imports."""
     names = set()
-    for node in tree.body:
+    for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             names.add(node.name)
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             names |= {(a.asname or a.name).split(".")[0] for a in node.names}
-        elif isinstance(node, ast.Assign):
-            names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            names.add(node.name)
     return names
 
 
@@ -111,13 +115,35 @@ def _called(trees: list[ast.Module]) -> list[str]:
     return found
 
 
+def _asserts(node: ast.AST) -> bool:
+    return any(
+        isinstance(n, (ast.Assert, ast.Raise))
+        or (isinstance(n, ast.Call) and "assert" in ast.unparse(n.func).lower())
+        for n in ast.walk(node)
+    )
+
+
+def _check_asserts(test: ast.Module) -> None:
+    """HumanEval's ``test`` defines check(candidate) that can fail: one that asserts nothing
+    (only ``pass``, or no assert/raise anywhere in the test) would pay any reply."""
+    checks = [n for n in ast.walk(test) if isinstance(n, ast.FunctionDef) and n.name == "check"]
+    if not checks:
+        raise ValueError("test: expected it to define check(candidate)")
+    for check in checks:
+        calls = any(isinstance(n, ast.Call) for n in ast.walk(check))
+        if not _asserts(test) or not (calls or _asserts(check)):
+            raise ValueError(
+                f"test: check() at line {check.lineno} asserts nothing (no assert or raise); "
+                "it would pass any reply"
+            )
+
+
 def function_task(record: dict[str, Any]) -> dict[str, Any]:
     if "test_list" not in record:  # HumanEval
         prompt, test, entry = _str(record, "prompt"), _str(record, "test"), _str(record, "entry_point")
         if not entry.isidentifier():
             raise ValueError(f"entry_point: expected a function name, got {entry!r}")
-        if "check" not in _defined(_python(test, "test")):
-            raise ValueError("test: expected it to define check(candidate)")
+        _check_asserts(_python(test, "test"))
         try:  # HumanEval prompts parse (a docstring body); a bare signature does not: keep its imports
             ast.parse(prompt)
             setup = prompt
@@ -171,6 +197,13 @@ def function_task(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def task_from_record(record: dict[str, Any]) -> dict[str, Any]:
+    function_keys = [k for k in ("test", "test_list") if k in record]
+    if any(k in record for k in IO_KEYS) and function_keys:
+        io_keys = ", ".join(k for k in IO_KEYS if k in record)
+        raise ValueError(
+            f"{io_keys} and {', '.join(function_keys)}: a record has stdin/stdout tests or a function "
+            "test, not both (ambiguous); keep one shape"
+        )
     if any(k in record for k in IO_KEYS):
         statement = next((record[k] for k in ("question", "problem", "description") if k in record), None)
         if not isinstance(statement, str) or not statement.strip():

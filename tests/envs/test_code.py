@@ -310,6 +310,22 @@ BAD_RECORDS = [
     ),
     ({"text": "t", "test_list": ["assert len([1]) == 1"]}, "test_list: no call of a function to test"),
     ({"answer": 3}, "expected stdin/stdout tests"),
+    (
+        {"prompt": "def f(): ...", "test": "def check(c):\n    pass\n", "entry_point": "f"},
+        r"test: check\(\) at line 1 asserts nothing",
+    ),
+    (
+        {"prompt": "def f(): ...", "test": "\n\ndef check(c):\n    c(1)\n", "entry_point": "f"},
+        r"test: check\(\) at line 3 asserts nothing",
+    ),
+    (
+        {"question": "q", "tests": [{"input": "1", "output": "1"}], "test": "def check(c): assert c()"},
+        "tests and test: .*ambiguous",
+    ),
+    (
+        {"text": "t", "public_tests": {"input": ["1"], "output": ["1"]}, "test_list": ["assert f(1)"]},
+        "ambiguous",
+    ),
 ]
 
 
@@ -552,3 +568,20 @@ def test_finding_the_block_takes_linear_time_on_hostile_fences():
 
     for text in ("```" * 30_000 + "x", "```python\n" * 30_000, "```python\nx```" * 30_000, "~~~a" * 30_000):
         assert extract_code(text) in (None, "", "x")  # a first draft took minutes
+
+
+def test_a_name_the_setup_defines_at_any_nesting_stays_the_tasks():
+    task = {
+        "id": "t",
+        "text": "Write double(x).",
+        "test_setup_code": "try:\n    from math import prod as reference\nexcept ImportError:\n    pass\n"
+        "if True:\n    def expected(x): return 2 * x\n"
+        "import contextlib\nwith contextlib.nullcontext():\n    [seven] = [7]",
+        "test_list": ["assert double(3) == expected(3)", "assert double(5) == reference([5, 2])"]
+        + ["assert double(seven) == 14"],
+    }
+    env = make(tasks=[task])
+    assert env.get_task("t")["names"] == ["double"]
+    override = "def double(x): return 0\ndef expected(x): return 0\ndef reference(x): return 0\nseven = 0"
+    assert answer(env, "t", override)[0] == 0.0
+    assert answer(env, "t", "def double(x): return 2 * x")[0] == 1.0
