@@ -1,15 +1,19 @@
 """Code-v0 task records, checked field by field at load (a bad field is a one-line
 ValueError naming it and what was expected), normalised to one of two task kinds:
 
-- ``io``: {"question", "tests": [{"input", "output"}], "solution"?} from ``tests``, APPS'
+- ``io``: {"question", "tests": [{"input", "output"}], "shown", "solution"?} from ``tests``, APPS'
   ``input_output`` or CodeContests' ``public_tests``/``private_tests``/``generated_tests``;
-- ``function``: {"question", "setup", "prefix", "tests", "names", "entry_point", "solution"?}
+- ``function``: {"question", "setup", "prefix", "tests", "shown", "names", "entry_point", "solution"?}
   run as the datasets' own harnesses run them. HumanEval: prompt + completion, then
   ``test``, then ``check(entry_point)``: ``setup`` (trusted, run by the harness) is the
   prompt (its helpers and imports), ``prefix`` (run before the candidate's code) is the
   prompt too. MBPP: ``test_setup_code`` + ``test_imports`` + candidate + each assert of
   ``test_list``; the function names come from ``entry_point``, the reference ``code``, or the
   calls in the asserts that are not builtins and not defined by the setup.
+
+``shown``: the indexes of the tests the model sees with the problem (MBPP's first assert, which
+the question quotes; CodeContests' public tests, which its statements hold). Code-v0 makes them a
+gate and pays for the others, so a reply that hard-codes what it was shown is not paid.
 """
 
 from __future__ import annotations
@@ -58,8 +62,10 @@ def _parallel(inputs: Any, outputs: Any, field: str) -> list[dict[str, str]]:
     return [_io_pair(i, o, f"{field}[{n}]") for n, (i, o) in enumerate(zip(inputs, outputs))]
 
 
-def io_tests(record: dict[str, Any]) -> list[dict[str, str]]:
+def io_tests(record: dict[str, Any]) -> tuple[list[dict[str, str]], list[int]]:
+    """The tests, and the indexes of those shown with the statement (CodeContests' public_tests)."""
     tests: list[dict[str, str]] = []
+    shown: list[int] = []
     if "tests" in record:
         if not isinstance(record["tests"], list):
             got = type(record["tests"]).__name__
@@ -84,10 +90,13 @@ def io_tests(record: dict[str, Any]) -> list[dict[str, str]]:
             continue
         if not isinstance(block, dict):
             raise ValueError(f"{key}: expected {{input: [...], output: [...]}}, got {type(block).__name__}")
-        tests += _parallel(block.get("input", []), block.get("output", []), key)
+        block_tests = _parallel(block.get("input", []), block.get("output", []), key)
+        if key == "public_tests":
+            shown += range(len(tests), len(tests) + len(block_tests))
+        tests += block_tests
     if not tests:
         raise ValueError(f"{'/'.join(k for k in IO_KEYS if k in record)}: expected at least one test")
-    return tests
+    return tests, shown
 
 
 def _defined(tree: ast.Module) -> set[str]:
@@ -155,7 +164,8 @@ def function_task(record: dict[str, Any]) -> dict[str, Any]:
             "question": prompt,
             "setup": setup,
             "prefix": setup,
-            "tests": [test],
+            "tests": [test],  # one check(): all its asserts, the prompt's examples too, or nothing
+            "shown": [],
             "names": [entry],
             "entry_point": entry,
             "solution": body and prompt + body,
@@ -190,6 +200,7 @@ def function_task(record: dict[str, Any]) -> dict[str, Any]:
         "setup": setup,
         "prefix": setup,
         "tests": tests,
+        "shown": [0],
         "names": names,
         "entry_point": None,
         "solution": code,
@@ -208,10 +219,12 @@ def task_from_record(record: dict[str, Any]) -> dict[str, Any]:
         statement = next((record[k] for k in ("question", "problem", "description") if k in record), None)
         if not isinstance(statement, str) or not statement.strip():
             raise ValueError("question (or problem/description): expected the problem statement, non-empty")
+        tests, shown = io_tests(record)
         task = {
             "kind": "io",
             "question": statement,
-            "tests": io_tests(record),
+            "tests": tests,
+            "shown": shown,
             "solution": _str(record, "solution", required=False),
         }
     elif "test_list" in record or "test" in record:
