@@ -15,12 +15,18 @@ Two task shapes, as in the common datasets (fields checked at load: code_tasks.p
   changes of list/dict/set/bytearray arguments come back; callbacks run in the harness
   (see code_harness.py for what cannot cross).
 
-The model's program is the last fenced code block of its answer (after any <think>).
-Reward in [0, 1]: the fraction of tests passed (``reward="all"``: 1 only if all pass).
-Each test has ``time_limit_s``; one step has ``step_time_budget_s`` in all (and an episode
+The model's program is the last fenced block tagged python/py/python3(.x) of its answer (after
+any <think>; blocks in other languages are skipped), else its last untagged block.
+Reward in [0, 1]: the tests shown in the prompt (MBPP's first assert, CodeContests' public
+tests) are a gate: if one fails, 0; else the fraction passed of the tests not shown (of all
+tests when every test is shown; ``reward="all"``: 1 only if all pass). So hard-coding what the
+prompt shows is not paid; what remains is a constant that happens to match weak hidden tests
+(e.g. MBPP 20's hidden asserts all expect False). Each test has ``time_limit_s``; one step has
+``step_time_budget_s`` in all, the sandbox's and harness's own time included (and an episode
 ``episode_time_budget_s``; Code-v0 scores once, at the end of its single turn). Outcome:
 ``invalid`` (no code block), ``timeout`` (a test or the budget ran out of time), ``error``
-(the harness could not run a test), else ``ok``. Dataset ids (HumanEval/MBPP ``task_id``,
+(the harness could not run a test, or crashed), else ``ok`` (a harness killed by a signal,
+which the candidate can send, is the candidate's failure). Dataset ids (HumanEval/MBPP ``task_id``,
 LiveCodeBench ``question_id``) are kept on the task. Without ``tasks=``, a small set of
 problems written for this project is used, each with a reference solution.
 """
