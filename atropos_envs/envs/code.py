@@ -202,7 +202,7 @@ class CodeEnv(TextEnv):
         else:
             verdicts = self._run_function(code, task, deadline)
         passed = [status == "passed" for status, _ in verdicts]
-        shown = set(task["shown"])
+        shown = set(task.get("shown", ()))
         graded = [i for i in range(n) if i not in shown] or list(range(n))
         gate = all(passed[i] for i in shown)
         components = {
@@ -239,9 +239,12 @@ def _harness_silent(result: RunResult) -> tuple[str, str]:
     number = -code if code is not None and code < 0 else code - 128 if code is not None and code > 128 else 0
     if result.status == "timeout" and result.detail.startswith("stopped after"):
         return "timeout", f"the harness reported nothing within the step budget ({result.detail})"
-    if 0 < number < signal.NSIG:
-        name = signal.Signals(number).name if number in signal.valid_signals() else f"signal {number}"
-        return "failed", f"the harness was killed by {name} (the candidate can signal it)"
     if result.status == "memory":
         return "failed", f"the harness was stopped: {result.detail}"
+    if 0 < number < signal.NSIG:
+        try:
+            name = signal.Signals(number).name
+        except ValueError:  # a real-time signal
+            name = f"signal {number}"
+        return "failed", f"the harness was killed by {name} (the candidate can signal it)"
     return "error", f"the harness reported nothing (sandbox: {result.status} {result.detail})".strip()
