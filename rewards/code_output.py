@@ -6,15 +6,47 @@ import re
 
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 FLOAT_TOLERANCE = 1e-6  # absolute or relative, for expected tokens written as decimals
-_FENCE = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
+_OPEN = re.compile(r"(?<![`~])(`{3,}|~{3,})([^\n`~]*)\n")  # at the start of a run of fence characters
+_PYTHON_TAG = re.compile(r"(?:python(?:3(?:\.\d+)*)?|py3?)(?:[\s{:,;].*)?", re.IGNORECASE)
+
+
+def code_blocks(text: str) -> list[tuple[str, str]]:
+    """The fenced blocks of ``text`` in order, as (info string, body), line endings as LF. Fences
+    pair up from the start, so the closing fence of one block never opens the next. A block
+    closes at the first line made of its fence (same character, at least as long), else, when
+    no such line follows, at the first run of its fence anywhere (```` ```print(1)``` ````)."""
+    text = text.replace("\r\n", "\n")
+    blocks: list[tuple[str, str]] = []
+    position, no_line_close = 0, set()  # fences with no closing line after ``position``: linear time
+    while opening := _OPEN.search(text, position):
+        fence, info = opening.group(1), opening.group(2).strip()
+        char, size = fence[0], len(fence)
+        closing = None
+        if (char, size) not in no_line_close:
+            line = re.compile(rf"^[ \t]*{re.escape(char)}{{{size},}}[ \t]*$", re.MULTILINE)
+            closing = line.search(text, opening.end())
+            if closing is None:
+                no_line_close.add((char, size))
+        closing = closing or re.compile(re.escape(fence)).search(text, opening.end())
+        if closing is None:
+            break
+        blocks.append((info, text[opening.end() : closing.start()]))
+        position = closing.end()
+    return blocks
 
 
 def extract_code(text: str) -> str | None:
-    """The last fenced (python) code block, after any reasoning; None when there is none."""
+    """The program in a reply: after any reasoning (``</think>``), the last fenced block tagged
+    python, py, python3 or python3.x (attributes after the tag allowed, e.g. ``title="a.py"``),
+    else the last untagged block; blocks of other languages are skipped. None when there is none."""
     if "</think>" in text:
         text = text.rsplit("</think>", 1)[1]
-    blocks = _FENCE.findall(text)
-    return blocks[-1] if blocks else None
+    blocks = code_blocks(text)
+    for wanted in (lambda info: _PYTHON_TAG.fullmatch(info), lambda info: not info):
+        chosen = [body for info, body in blocks if wanted(info)]
+        if chosen:
+            return chosen[-1]
+    return None
 
 
 def tokens_match(got: str, expected: str) -> bool:

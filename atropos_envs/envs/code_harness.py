@@ -286,6 +286,8 @@ def raised(text):
     base = builtin_exception(text)
     if base is None:  # SystemExit etc.: a plain failure
         return CandidateError(f"raised {text}")
+    if issubclass(base, (StopIteration, StopAsyncIteration)):  # as PEP 479 does for generators:
+        base, text = RuntimeError, f"RuntimeError: the function raised {text}"  # all(map(f, ...)) fails
     try:
         return type(base.__name__, (CandidateRaised, base), {})(text)
     except TypeError:

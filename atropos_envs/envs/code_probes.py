@@ -71,6 +71,19 @@ def _visible_value(task: dict[str, Any]) -> str:
     return "None"
 
 
+def _shown_lookup(task: dict[str, Any]) -> str | None:
+    """``VALUE if args == (ARGS,) else None``: the shown assert ``assert f(ARGS) == VALUE`` hard-coded."""
+    try:
+        node = ast.parse(task["tests"][task["shown"][0]]).body[0]
+        call, value = node.test.left, node.test.comparators[0]
+        args = "".join(ast.unparse(a) + ", " for a in call.args)
+        if not call.args or call.keywords:
+            return None
+        return f"return {ast.unparse(value)} if args == ({args}) else None"
+    except (SyntaxError, IndexError, AttributeError):
+        return None
+
+
 def _functions(task: dict[str, Any], body: str, prelude: str = "") -> str:
     names = list(dict.fromkeys([*task["names"], *([task["entry_point"]] if task["entry_point"] else [])]))
     defs = "\n".join(f"def {name}(*args, **kwargs):\n    {body}" for name in names)
@@ -94,9 +107,10 @@ def programs(task: dict[str, Any]) -> dict[str, str]:
             "always_equal_text": ALWAYS_EQUAL + "\nprint(Anything('x'))",
             "patch_builtins": PATCH_BUILTINS + "\nprint('')",
         }
-    visible = _visible_value(task)
+    visible, lookup = _visible_value(task), _shown_lookup(task)
     return {
         **common,
+        **({"hard_code_shown_test": _functions(task, lookup)} if lookup else {}),
         "return_visible_value": _functions(task, f"return {visible}"),
         "always_equal_object": _functions(task, "return Anything('x')", ALWAYS_EQUAL),
         "patch_builtins": _functions(task, "return None", PATCH_BUILTINS),

@@ -1,15 +1,19 @@
 """Code-v0 task records, checked field by field at load (a bad field is a one-line
 ValueError naming it and what was expected), normalised to one of two task kinds:
 
-- ``io``: {"question", "tests": [{"input", "output"}], "solution"?} from ``tests``, APPS'
+- ``io``: {"question", "tests": [{"input", "output"}], "shown", "solution"?} from ``tests``, APPS'
   ``input_output`` or CodeContests' ``public_tests``/``private_tests``/``generated_tests``;
-- ``function``: {"question", "setup", "prefix", "tests", "names", "entry_point", "solution"?}
+- ``function``: {"question", "setup", "prefix", "tests", "shown", "names", "entry_point", "solution"?}
   run as the datasets' own harnesses run them. HumanEval: prompt + completion, then
   ``test``, then ``check(entry_point)``: ``setup`` (trusted, run by the harness) is the
   prompt (its helpers and imports), ``prefix`` (run before the candidate's code) is the
   prompt too. MBPP: ``test_setup_code`` + ``test_imports`` + candidate + each assert of
   ``test_list``; the function names come from ``entry_point``, the reference ``code``, or the
   calls in the asserts that are not builtins and not defined by the setup.
+
+``shown``: the indexes of the tests the model sees with the problem (MBPP's first assert, which
+the question quotes; CodeContests' public tests, which its statements hold). Code-v0 makes them a
+gate and pays for the others, so a reply that hard-codes what it was shown is not paid.
 """
 
 from __future__ import annotations
@@ -58,8 +62,10 @@ def _parallel(inputs: Any, outputs: Any, field: str) -> list[dict[str, str]]:
     return [_io_pair(i, o, f"{field}[{n}]") for n, (i, o) in enumerate(zip(inputs, outputs))]
 
 
-def io_tests(record: dict[str, Any]) -> list[dict[str, str]]:
+def io_tests(record: dict[str, Any]) -> tuple[list[dict[str, str]], list[int]]:
+    """The tests, and the indexes of those shown with the statement (CodeContests' public_tests)."""
     tests: list[dict[str, str]] = []
+    shown: list[int] = []
     if "tests" in record:
         if not isinstance(record["tests"], list):
             got = type(record["tests"]).__name__
@@ -84,21 +90,28 @@ def io_tests(record: dict[str, Any]) -> list[dict[str, str]]:
             continue
         if not isinstance(block, dict):
             raise ValueError(f"{key}: expected {{input: [...], output: [...]}}, got {type(block).__name__}")
-        tests += _parallel(block.get("input", []), block.get("output", []), key)
+        block_tests = _parallel(block.get("input", []), block.get("output", []), key)
+        if key == "public_tests":
+            shown += range(len(tests), len(tests) + len(block_tests))
+        tests += block_tests
     if not tests:
         raise ValueError(f"{'/'.join(k for k in IO_KEYS if k in record)}: expected at least one test")
-    return tests
+    return tests, shown
 
 
 def _defined(tree: ast.Module) -> set[str]:
+    """Every name the code binds, at any nesting (under try/if/with/for, inside functions):
+    functions, classes, assignment/loop/with/except targets, imports."""
     names = set()
-    for node in tree.body:
+    for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             names.add(node.name)
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             names |= {(a.asname or a.name).split(".")[0] for a in node.names}
-        elif isinstance(node, ast.Assign):
-            names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            names.add(node.name)
     return names
 
 
@@ -111,13 +124,35 @@ def _called(trees: list[ast.Module]) -> list[str]:
     return found
 
 
+def _asserts(node: ast.AST) -> bool:
+    return any(
+        isinstance(n, (ast.Assert, ast.Raise))
+        or (isinstance(n, ast.Call) and "assert" in ast.unparse(n.func).lower())
+        for n in ast.walk(node)
+    )
+
+
+def _check_asserts(test: ast.Module) -> None:
+    """HumanEval's ``test`` defines check(candidate) that can fail: one that asserts nothing
+    (only ``pass``, or no assert/raise anywhere in the test) would pay any reply."""
+    checks = [n for n in ast.walk(test) if isinstance(n, ast.FunctionDef) and n.name == "check"]
+    if not checks:
+        raise ValueError("test: expected it to define check(candidate)")
+    for check in checks:
+        calls = any(isinstance(n, ast.Call) for n in ast.walk(check))
+        if not _asserts(test) or not (calls or _asserts(check)):
+            raise ValueError(
+                f"test: check() at line {check.lineno} asserts nothing (no assert or raise); "
+                "it would pass any reply"
+            )
+
+
 def function_task(record: dict[str, Any]) -> dict[str, Any]:
     if "test_list" not in record:  # HumanEval
         prompt, test, entry = _str(record, "prompt"), _str(record, "test"), _str(record, "entry_point")
         if not entry.isidentifier():
             raise ValueError(f"entry_point: expected a function name, got {entry!r}")
-        if "check" not in _defined(_python(test, "test")):
-            raise ValueError("test: expected it to define check(candidate)")
+        _check_asserts(_python(test, "test"))
         try:  # HumanEval prompts parse (a docstring body); a bare signature does not: keep its imports
             ast.parse(prompt)
             setup = prompt
@@ -129,7 +164,8 @@ def function_task(record: dict[str, Any]) -> dict[str, Any]:
             "question": prompt,
             "setup": setup,
             "prefix": setup,
-            "tests": [test],
+            "tests": [test],  # one check(): all its asserts, the prompt's examples too, or nothing
+            "shown": [],
             "names": [entry],
             "entry_point": entry,
             "solution": body and prompt + body,
@@ -164,6 +200,7 @@ def function_task(record: dict[str, Any]) -> dict[str, Any]:
         "setup": setup,
         "prefix": setup,
         "tests": tests,
+        "shown": [0],
         "names": names,
         "entry_point": None,
         "solution": code,
@@ -171,14 +208,23 @@ def function_task(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def task_from_record(record: dict[str, Any]) -> dict[str, Any]:
+    function_keys = [k for k in ("test", "test_list") if k in record]
+    if any(k in record for k in IO_KEYS) and function_keys:
+        io_keys = ", ".join(k for k in IO_KEYS if k in record)
+        raise ValueError(
+            f"{io_keys} and {', '.join(function_keys)}: a record has stdin/stdout tests or a function "
+            "test, not both (ambiguous); keep one shape"
+        )
     if any(k in record for k in IO_KEYS):
         statement = next((record[k] for k in ("question", "problem", "description") if k in record), None)
         if not isinstance(statement, str) or not statement.strip():
             raise ValueError("question (or problem/description): expected the problem statement, non-empty")
+        tests, shown = io_tests(record)
         task = {
             "kind": "io",
             "question": statement,
-            "tests": io_tests(record),
+            "tests": tests,
+            "shown": shown,
             "solution": _str(record, "solution", required=False),
         }
     elif "test_list" in record or "test" in record:

@@ -290,6 +290,7 @@ class BubblewrapSandbox(Sandbox):
                 pass_fds=fds,
                 start_new_session=True,
                 env={"PATH": "/usr/bin:/bin"},
+                cwd="/",  # the shell exports PWD, which bubblewrap's /proc/1/environ shows inside
             )
             for fd in fds:
                 os.close(fd)

@@ -80,7 +80,7 @@ def test_step_budget_bounds_all_tests_together():
     reward, info = answer(env, "t", "while True: pass")
     assert reward == 0.0 and info["outcome"] == "timeout" and "budget ran out" in info["reason"]
     mbpp = {"id": "m", "text": "f", "test_list": [f"assert f({i}) == {i}" for i in range(8)]}
-    env = make(tasks=[mbpp], time_limit_s=1.0, step_time_budget_s=2.0)
+    env = make(tasks=[mbpp], time_limit_s=1.0, step_time_budget_s=4.0)  # the harness's margin: 0.9 s
     reward, info = answer(env, "m", "def f(x):\n    while True: pass")
     assert reward == 0.0 and info["outcome"] == "timeout" and "budget ran out" in info["reason"]
 
@@ -156,9 +156,11 @@ def test_candidate_cannot_forge_or_break_verdicts():
         "def f(): return 41\n"
     )
     assert answer(env, "t", forge)[0] == 0.0
-    kill_parent = "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\ndef f(): return 41\n"
-    reward, info = answer(env, "t", kill_parent)
-    assert reward == 0.0 and info["outcome"] == "error" and "reported nothing" in info["reason"]
+    for name in ("SIGKILL", "SIGTERM", "SIGXCPU"):  # the candidate's failure, not the env's error
+        kill_parent = f"import os, signal\nos.kill(os.getppid(), signal.{name})\ndef f(): return 42\n"
+        reward, info = answer(env, "t", kill_parent)
+        assert reward == 0.0 and info["outcome"] == "ok", info["reason"]
+        assert f"the harness was killed by {name}" in info["reason"]
     always_equal = "class Any(int):\n    def __eq__(self, other): return True\ndef f(): return Any(1)\n"
     reward, info = answer(env, "t", always_equal)
     assert reward == 0.0 and "not plain data" in info["reason"]
@@ -225,14 +227,15 @@ def test_mbpp_shapes_run_as_their_harness_runs_them():
     # the candidate may use what test_setup_code and test_imports define, as in MBPP's own harness
     assert answer(env, "902", "def disc_area(r):\n    return math.pi * r ** 2")[0] == 1.0
     assert answer(env, "903", "def scale(values):\n    return [v * FACTOR for v in values]")[0] == 1.0
-    reward, info = answer(env, "902", "def disc_area(r):\n    return 3 * r * r")
-    assert reward == pytest.approx(1 / 3) and "assertion failed" in info["reason"]
+    reward, info = answer(env, "902", "def disc_area(r):\n    return 3 * r * r")  # passes disc_area(0) == 0
+    assert reward == 0.0 and "a test shown in the prompt (0) failed: no reward" in info["reason"]
+    assert info["components"]["test_2"] == 1.0 and info["components"]["shown_passed"] == 0.0
 
 
 def test_a_candidate_that_dies_on_one_test_is_judged_on_the_others():
-    code = "import math, os\ndef gcd(a, b):\n    if a == 12: os._exit(0)\n    return math.gcd(a, b)"
+    code = "import math, os\ndef gcd(a, b):\n    if a == 7: os._exit(0)\n    return math.gcd(a, b)"
     reward, info = answer(make(), "mbpp-style-gcd", code)
-    assert reward == pytest.approx(2 / 3) and "died" in info["reason"]
+    assert reward == pytest.approx(4 / 5) and "died" in info["reason"]
 
 
 def test_an_argument_the_harness_cannot_pass_is_an_error_not_a_fail():
@@ -282,7 +285,8 @@ def test_loads_common_dataset_shapes(tmp_path):
     assert env.get_task("cc")["tests"] == cc_tests
     assert answer(env, "he", "def inc(x):\n    return x + 1")[0] == 1.0
     reward, info = answer(env, "mbpp", "def inc(x):\n    return x + 1 if x > 0 else 5")
-    assert reward == 0.5 and info["components"]["all_passed"] == 0.0
+    assert reward == 0.0 and info["components"]["all_passed"] == 0.0  # paid for the test not shown
+    assert env.get_task("cc")["shown"] == [0]  # CodeContests' public tests are in the statement
     assert env.get_task("he")["task_id"] == "HumanEval/0" and env.get_task("lcb")["question_id"] == "abc301_a"
 
 
@@ -310,6 +314,22 @@ BAD_RECORDS = [
     ),
     ({"text": "t", "test_list": ["assert len([1]) == 1"]}, "test_list: no call of a function to test"),
     ({"answer": 3}, "expected stdin/stdout tests"),
+    (
+        {"prompt": "def f(): ...", "test": "def check(c):\n    pass\n", "entry_point": "f"},
+        r"test: check\(\) at line 1 asserts nothing",
+    ),
+    (
+        {"prompt": "def f(): ...", "test": "\n\ndef check(c):\n    c(1)\n", "entry_point": "f"},
+        r"test: check\(\) at line 3 asserts nothing",
+    ),
+    (
+        {"question": "q", "tests": [{"input": "1", "output": "1"}], "test": "def check(c): assert c()"},
+        "tests and test: .*ambiguous",
+    ),
+    (
+        {"text": "t", "public_tests": {"input": ["1"], "output": ["1"]}, "test_list": ["assert f(1)"]},
+        "ambiguous",
+    ),
 ]
 
 
@@ -513,11 +533,105 @@ def test_callbacks_that_the_harness_cannot_run_are_errors():
         "id": "t",
         "text": "Apply f to x.",
         "test_list": [
+            "assert apply(abs, -2) == 2",
             "assert apply(lambda v: apply(abs, v), -1) == 1",
             "assert apply(eval, '1') == 1",
-            "assert apply(abs, -2) == 2",
+            "assert apply(abs, 3) == 3",
         ],
     }
     reward, info = answer(make(tasks=[task]), "t", "def apply(f, x):\n    return f(x)")
     assert reward == pytest.approx(1 / 3) and info["outcome"] == "error", info["reason"]
     assert "calls the candidate again" in info["reason"] and "eval, which would run" in info["reason"]
+
+
+GCD = "def gcd(a, b):\n    while b:\n        a, b = b, a % b\n    return a\n"
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        *(
+            f"Example:\n```{tag}\ngcd(12, 18) -> 6\n```\nSolution:\n```python\n{GCD}```\n"
+            for tag in ("text", "plaintext", "bash", "console", "json", "python3.11", 'python title="a.py"')
+        ),
+        f"Here.\r\n```python\r\n{GCD}```\r\n".replace("\n", "\r\n").replace("\r\r", "\r"),
+        f"```Python\n{GCD}```\nIt prints:\n```\n6\n```",
+        f"~~~py\n{GCD}~~~",
+    ],
+)
+def test_the_python_block_is_found_among_other_blocks_and_line_endings(reply):
+    from rewards.code_output import extract_code
+
+    assert extract_code(reply) == GCD
+    env = make()
+    env.reset(options={"task_id": "mbpp-style-gcd"})
+    assert env.step(reply)[1] == 1.0
+
+
+def test_finding_the_block_takes_linear_time_on_hostile_fences():
+    from rewards.code_output import extract_code
+
+    for text in ("```" * 30_000 + "x", "```python\n" * 30_000, "```python\nx```" * 30_000, "~~~a" * 30_000):
+        assert extract_code(text) in (None, "", "x")  # a first draft took minutes
+
+
+def test_a_name_the_setup_defines_at_any_nesting_stays_the_tasks():
+    task = {
+        "id": "t",
+        "text": "Write double(x).",
+        "test_setup_code": "try:\n    from math import prod as reference\nexcept ImportError:\n    pass\n"
+        "if True:\n    def expected(x): return 2 * x\n"
+        "import contextlib\nwith contextlib.nullcontext():\n    [seven] = [7]",
+        "test_list": ["assert double(3) == expected(3)", "assert double(5) == reference([5, 2])"]
+        + ["assert double(seven) == 14"],
+    }
+    env = make(tasks=[task])
+    assert env.get_task("t")["names"] == ["double"]
+    override = "def double(x): return 0\ndef expected(x): return 0\ndef reference(x): return 0\nseven = 0"
+    assert answer(env, "t", override)[0] == 0.0
+    assert answer(env, "t", "def double(x): return 2 * x")[0] == 1.0
+
+
+def test_a_reply_is_not_paid_for_the_tests_it_was_shown():
+    env = make()
+    assert "assert gcd(12, 18) == 6" in env.prompt(env.get_task("mbpp-style-gcd"))[-1]["content"]
+    for constant in ("1", "6", "a", "b", "abs(a - b)"):  # hard-codes the shown assert, cheap otherwise
+        lookup = f"def gcd(a, b):\n    if (a, b) == (12, 18):\n        return 6\n    return {constant}"
+        reward, info = answer(env, "mbpp-style-gcd", lookup)
+        assert reward < 0.5 and info["components"]["shown_passed"] == 1.0, (constant, info["reason"])
+    woodall = {  # MBPP 20's asserts: the shown one is the gate, the reward counts the others
+        "task_id": 20,
+        "text": "Write a function to check if the given number is woodball or not.",
+        "test_list": ["assert is_woodall(383) == True", "assert is_woodall(254) == False"]
+        + ["assert is_woodall(200) == False"],
+    }
+    env = make(tasks=[woodall], reward="all")
+    reward, info = answer(env, "20", "def is_woodall(x):\n    return False")
+    assert reward == 0.0 and "shown in the prompt (0) failed" in info["reason"]
+
+
+def test_stop_iteration_from_the_function_fails_instead_of_ending_the_tests_loop():
+    task = {
+        "id": "t",
+        "text": "Write is_prime(n).",
+        "entry_point": "is_prime",
+        "test_list": ["assert all(map(is_prime, [2, 3, 5, 7]))", "assert not any(map(is_prime, [4, 6, 8]))"]
+        + ["assert not any(map(is_prime, [9, 10]))"],
+    }
+    env = make(tasks=[task])
+    reward, info = answer(env, "t", "def is_prime(n):\n    raise StopIteration")
+    assert reward == 0.0 and "RuntimeError: the function raised StopIteration" in info["reason"]
+    assert (
+        answer(env, "t", "def is_prime(n):\n    return n > 1 and all(n % d for d in range(2, n))")[0] == 1.0
+    )
+
+
+def test_the_step_budget_holds_for_many_tests_and_a_stopped_harness():
+    tests = [{"input": "1\n", "output": "1"}] * 20_000
+    env = make(tasks=[{"id": "t", "question": "echo", "tests": tests}], step_time_budget_s=3.0)
+    reward, info = answer(env, "t", "print(input())")
+    assert info["outcome"] == "timeout" and 0.0 < reward < 0.5 and info["components"]["test_19999"] == 0.0
+    stop = "import os, signal\nos.kill(os.getppid(), signal.SIGSTOP)\ndef gcd(a, b): return 1"
+    env = make(step_time_budget_s=3.0)
+    reward, info = answer(env, "mbpp-style-gcd", stop)
+    assert reward == 0.0 and info["outcome"] == "timeout" and "within the step budget" in info["reason"]

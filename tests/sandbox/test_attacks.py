@@ -309,6 +309,9 @@ def test_host_environment_does_not_leak(sandbox, monkeypatch):
     monkeypatch.setenv("ATROPOS_TEST_SECRET_KEY", "sk-should-not-leak")
     result = run(sandbox, "import os; print(sorted(os.environ))")
     assert "ATROPOS_TEST_SECRET_KEY" not in result.stdout and "sk-should" not in result.stdout
+    # bubblewrap (pid 1 inside) keeps the environment it was started with: not the host's cwd
+    result = run(sandbox, "print(open('/proc/1/environ', 'rb').read())")
+    assert result.status == "ok" and os.getcwd().encode() not in result.stdout.encode(), result.stdout
 
 
 def test_file_names_cannot_escape_the_work_dir(sandbox):
