@@ -87,7 +87,7 @@ FILLER = frozenset(
 # a sign word or a retraction nobody listed (negative, owes, ca, ish, tentatively) is refused
 NUMERIC_FILLER = FILLER | frozenset(
     "value values amount amounts total totals balance balances customer customers therefore sum count "
-    "equals has have with".split()
+    "equals has have with and".split()
 )
 _WORDS_IN_BRACKETS = re.compile(r"\(([^()\d]*)\)")
 _NUMERIC_MARKS = frozenset(" \t\n,.:;$€£%\"'[]{}*_`#=-")  # JSON, markdown; no ~ ≈ < > + ! ( ) ? or emoji
@@ -249,6 +249,11 @@ def stray_numeric_wording(body: str, *, question: str = "", marks: frozenset[str
     return f"the answer has the mark {mark!r} around the value(s)" if mark is not None else ""
 
 
+def _without_labels(body: str) -> str:
+    """A JSON object's one-letter keys (``{"a": "Oslo", "b": 3}``) removed: labels, not wording."""
+    return re.sub(r'"[A-Za-z]\d*"\s*:', " ", body) if body.lstrip().startswith("{") else body
+
+
 def _name_words(others: Iterable[str]) -> list[str]:
     """The capitalised words of the world's names (first names, last names, cities)."""
     return [w for o in others for w in _WORD.findall(o) if len(w) >= 3 and w[0].isupper()]
@@ -309,7 +314,9 @@ def answer_correct(
         body, expected, question=_clean(question), others=others
     )
     if not refused and any(_is_number(v) for v in expected):
-        refused = stray_numeric_wording(_without_texts(body, expected), question=_clean(question))
+        refused = stray_numeric_wording(
+            _without_texts(_without_labels(body), expected), question=_clean(question)
+        )
     if refused:
         return False, refused
     items = answer_items(body)
