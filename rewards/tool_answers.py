@@ -3,8 +3,14 @@
 The answer is the text inside the closed ``<answer></answer>`` block of the final reply, after
 any ``<think>`` (found by a linear scan; a reply longer than ``MAX_REPLY_CHARS`` is not read at
 all). Several blocks that disagree are refused (``answer_conflict``). The text is read after
-NFKC normalisation, with invisible format characters removed and unicode dashes before a digit
-read as a minus (``−91.33`` is -91.33). Outside the expected texts, an answer is refused when it
+NFKC normalisation, with invisible format characters removed, unicode dashes before a digit
+read as a minus (``−91.33`` is -91.33) and a minus before a currency sign moved after it
+(``-$94.68``, ``-$ 94.68`` are $-94.68). When an expected value is a number, the wording is an
+allow-list (``stray_numeric_wording``): besides numbers, only units and currency codes
+(``UNITS``), the question's words, neutral filler (``NUMERIC_FILLER``: no negative, minus,
+owes, about, ca, ish...) and the marks ``, . : ; $ € £ %`` plus JSON and markdown marks
+(brackets only around words; no ``~ ≈ < > + ! ¬ ≠ ( ) ?``, no emoji). Besides (the deny-list
+below still runs, for text answers too), outside the expected texts, an answer is refused when it
 
 - hedges, negates or doubts: or, maybe, about, between, not, no, never, incorrect, wrong, false,
   cannot, unsure, unless, if, except, ``?``, ``±``, ... (``NEGATIONS``),
