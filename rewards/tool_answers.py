@@ -56,7 +56,7 @@ _SENTENCE_NUMBER = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?(?
 _IDENTIFIER = re.compile(r"\b[A-Za-z]+-[A-Za-z0-9]*\d[A-Za-z0-9]*\b")  # C-1234, O-8753, SKU-AB12
 _SPLIT = re.compile(r";|\n|,\s+|\s+and\s+")
 _DASH_MINUS = re.compile(r"[\u2010-\u2015\u2212\u2796\ufe58](?=\s?[$€£]?\s?\d)")  # − ‒ – — before a digit
-_SIGN_BEFORE_CURRENCY = re.compile(r"-\s?([$€£])\s?(?=\d)")  # -$4.10, -$ 4.10: read as $-4.10
+_SIGN_BEFORE_CURRENCY = re.compile(r"-([$€£])\s?(?=\d)")  # -$4.10, -$ 4.10 are $-4.10 ("- $4.10" is a bullet)
 NEGATIONS = (
     "or nor either neither maybe perhaps possibly probably likely unlikely between approx approximately "
     "roughly around about nearly almost circa guess guessed guessing estimate estimated unsure uncertain "

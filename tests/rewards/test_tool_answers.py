@@ -221,6 +221,7 @@ def test_the_questions_words_and_neutral_filler_are_allowed():
     assert ok("The total balance for customer Thuwex Morpexlis is $5,902.20.")
     assert ok("Final answer: 5902.2 USD")
     assert ok('{"balance": 5902.2}')
+    assert ok("- $5,902.20") and ok("* $5,902.20")  # markdown bullets, not a minus
     q = "How many units of the Selgrafen valve are in stock?"
     assert ok("57 units of the Selgrafen valve are in stock", [57], q)
     assert not ok("57 units of the Selgrafen valve, allegedly", [57], q)
