@@ -3,8 +3,14 @@
 The answer is the text inside the closed ``<answer></answer>`` block of the final reply, after
 any ``<think>`` (found by a linear scan; a reply longer than ``MAX_REPLY_CHARS`` is not read at
 all). Several blocks that disagree are refused (``answer_conflict``). The text is read after
-NFKC normalisation, with invisible format characters removed and unicode dashes before a digit
-read as a minus (``−91.33`` is -91.33). Outside the expected texts, an answer is refused when it
+NFKC normalisation, with invisible format characters removed, unicode dashes before a digit
+read as a minus (``−91.33`` is -91.33) and a minus before a currency sign moved after it
+(``-$94.68``, ``-$ 94.68`` are $-94.68). When an expected value is a number, the wording is an
+allow-list (``stray_numeric_wording``): besides numbers, only units and currency codes
+(``UNITS``), the question's words, neutral filler (``NUMERIC_FILLER``: no negative, minus,
+owes, about, ca, ish...) and the marks ``, . : ; $ € £ %`` plus JSON and markdown marks
+(brackets only around words; no ``~ ≈ < > + ! ¬ ≠ ( ) ?``, no emoji). Besides (the deny-list
+below still runs, for text answers too), outside the expected texts, an answer is refused when it
 
 - hedges, negates or doubts: or, maybe, about, between, not, no, never, incorrect, wrong, false,
   cannot, unsure, unless, if, except, ``?``, ``±``, ... (``NEGATIONS``),
@@ -49,7 +55,8 @@ _NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 _SENTENCE_NUMBER = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 _IDENTIFIER = re.compile(r"\b[A-Za-z]+-[A-Za-z0-9]*\d[A-Za-z0-9]*\b")  # C-1234, O-8753, SKU-AB12
 _SPLIT = re.compile(r";|\n|,\s+|\s+and\s+")
-_DASH_MINUS = re.compile(r"[\u2010-\u2015\u2212\u2796\ufe58](?=\s?\d)")  # − ‒ – — before a digit
+_DASH_MINUS = re.compile(r"[\u2010-\u2015\u2212\u2796\ufe58](?=\s?[$€£]?\s?\d)")  # − ‒ – — before a digit
+_SIGN_BEFORE_CURRENCY = re.compile(r"-([$€£])\s?(?=\d)")  # -$4.10, -$ 4.10 are $-4.10 ("- $4.10" is a bullet)
 NEGATIONS = (
     "or nor either neither maybe perhaps possibly probably likely unlikely between approx approximately "
     "roughly around about nearly almost circa guess guessed guessing estimate estimated unsure uncertain "
@@ -81,6 +88,15 @@ FILLER = frozenset(
     "the it its this that these their our his her they he she we a an answer yes in on at there is are "
     "was were be of for to final result so thus hence".split()
 )
+# besides the number, units, currency and the question's own words, a numeric answer (and the
+# text around ToolReasoning's \boxed{}) may hold only these words: an allow-list, so a hedge,
+# a sign word or a retraction nobody listed (negative, owes, ca, ish, tentatively) is refused
+NUMERIC_FILLER = FILLER | frozenset(
+    "value values amount amounts total totals balance balances customer customers therefore sum count "
+    "equals has have with and".split()
+)
+_WORDS_IN_BRACKETS = re.compile(r"\(([^()\d]*)\)")
+_NUMERIC_MARKS = frozenset(" \t\n,.:;$€£%\"'[]{}*_`#=-")  # JSON, markdown; no ~ ≈ < > + ! ( ) ? or emoji
 _WORD = re.compile(r"[^\W\d_]+")
 OPEN, CLOSE = "<answer>", "</answer>"
 
@@ -124,7 +140,7 @@ def hedge_word(text: str) -> str:
 def _clean(text: str) -> str:
     """NFKC, without invisible format characters, unicode dashes before digits as minus."""
     text = "".join(ch for ch in unicodedata.normalize("NFKC", text) if unicodedata.category(ch) != "Cf")
-    return _DASH_MINUS.sub("-", text)
+    return _SIGN_BEFORE_CURRENCY.sub(r"\1-", _DASH_MINUS.sub("-", text))
 
 
 def answer_items(body: str) -> list[Any]:
@@ -225,6 +241,25 @@ def _refused_wording(body: str, expected: list[Any], question: str = "") -> str:
     return ""
 
 
+def stray_numeric_wording(body: str, *, question: str = "", marks: frozenset[str] = _NUMERIC_MARKS) -> str:
+    """Why the wording around the numbers of ``body`` is refused ("" if it is not): every word
+    must be a unit, a currency code, a word of the question or a neutral filler word
+    (``NUMERIC_FILLER``), and every other mark one of ``marks`` (an allow-list); brackets only
+    around words (``Ann Lee (Ann)``), never around a number (``(94.68)`` is an accounting minus)."""
+    rest = _SENTENCE_NUMBER.sub(" ", _WORDS_IN_BRACKETS.sub(r" \1 ", body))
+    allowed = {w.lower() for w in _WORD.findall(question)} | NUMERIC_FILLER | UNITS
+    word = next((w for w in _WORD.findall(rest) if w.lower() not in allowed), None)
+    if word is not None:
+        return f"the answer says {word!r}: state only the value(s), with units or the question's words"
+    mark = next((ch for ch in _WORD.sub(" ", rest) if not ch.isdigit() and ch not in marks), None)
+    return f"the answer has the mark {mark!r} around the value(s)" if mark is not None else ""
+
+
+def _without_labels(body: str) -> str:
+    """A JSON object's one-letter keys (``{"a": "Oslo", "b": 3}``) removed: labels, not wording."""
+    return re.sub(r'"[A-Za-z]\d*"\s*:', " ", body) if body.lstrip().startswith("{") else body
+
+
 def _name_words(others: Iterable[str]) -> list[str]:
     """The capitalised words of the world's names (first names, last names, cities)."""
     return [w for o in others for w in _WORD.findall(o) if len(w) >= 3 and w[0].isupper()]
@@ -284,6 +319,10 @@ def answer_correct(
     refused = _refused_wording(body, expected, _clean(question)) or stray_names(
         body, expected, question=_clean(question), others=others
     )
+    if not refused and any(_is_number(v) for v in expected):
+        refused = stray_numeric_wording(
+            _without_texts(_without_labels(body), expected), question=_clean(question)
+        )
     if refused:
         return False, refused
     items = answer_items(body)

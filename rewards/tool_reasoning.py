@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
 
-from rewards.tool_answers import hedge_word
+from rewards.tool_answers import hedge_word, stray_numeric_wording
 from rewards.tool_calls import CLOSE, OPEN
 
 MAX_OUTPUT_VALUES = 16  # an output stating more numbers than this is a spray, not a result
@@ -108,14 +108,35 @@ def after_box(text: str) -> str:
     return ""
 
 
-def trailing_hedge(text: str, answer: str) -> str:
-    """Why the text after the final ``\\boxed{}`` adds a hedge or a value other than the boxed
+_MATH_DELIMITERS = re.compile(r"\\[\[\]()]|\$")  # \[ \] \( \) $ around the box
+_BOX_MARKS = frozenset(" \t\n,.:;*#=")  # no ~ - < > ( ) ! ? \\ or emoji around the box
+
+
+def _box_wording(text: str, question: str, where: str) -> str:
+    """Why the words or marks of ``text`` (before or after the box) are refused ("" if not):
+    an allow-list of the question's words and neutral filler, ``, . : ;``, math delimiters."""
+    why = stray_numeric_wording(_MATH_DELIMITERS.sub(" ", text), question=question, marks=_BOX_MARKS)
+    return f"the text {where} \\boxed{{}}: {why.removeprefix('the answer ')}" if why else ""
+
+
+def trailing_hedge(text: str, answer: str, question: str = "") -> str:
+    """Why the text around the final ``\\boxed{}`` hedges or adds a value other than the boxed
     ``answer`` ("" if it does not): ``\\boxed{12} or maybe 13`` is two answers. Tool calls
-    there are not read (the env penalises a call it never ran on its own). A hedge before the
-    box (``43 or maybe \\boxed{42}``) is refused too."""
-    word = hedge_word(text[: max(0, text.rfind("\\boxed"))])
+    after it are not read (the env penalises a call it never ran on its own). The words there
+    must be the question's or neutral filler and the marks ``, . : ;`` (an allow-list: ``~``,
+    ``Negative``, ``At minimum``, ``is bogus`` are refused); numbers before the box must be
+    the question's."""
+    before = text[: max(0, text.rfind("\\boxed"))]
+    word = hedge_word(before)
     if word:
         return f"the text before \\boxed{{}} hedges ({word!r})"
+    why = _box_wording(before, question, "before")
+    if why:
+        return why
+    stated = set(numbers_in(question, limit=1000))
+    other = next((n for n in numbers_in(before, limit=100) if n not in stated and n != answer), None)
+    if other is not None:
+        return f"the text before \\boxed{{}} states another value ({other[:40]!r})"
     text, pieces, pos = after_box(text), [], 0
     while (at := text.find(OPEN, pos)) >= 0:
         pieces.append(text[pos:at])
@@ -125,6 +146,9 @@ def trailing_hedge(text: str, answer: str) -> str:
     word = hedge_word(tail)
     if word:
         return f"the text after \\boxed{{}} hedges ({word!r})"
+    why = _box_wording(tail, question, "after")
+    if why:
+        return why
     boxed = as_decimal(answer)
     other = next((n for n in numbers_in(tail, limit=100) if boxed is None or as_decimal(n) != boxed), None)
     if other is not None:

@@ -241,7 +241,7 @@ class ToolReasoningEnv(TextEnv):
         if answer is None:
             return self._zero(why)
         answer = ascii_minus(answer)
-        hedge = trailing_hedge(split.answer_part, answer)
+        hedge = trailing_hedge(split.answer_part, answer, task["question"])
         correct, why, outcome = (False, hedge, "ok") if hedge else self._correct(answer, task)
         calls = state.get("calls", [])
         over = sum(1 for c in calls if c.get("over_budget"))

@@ -51,6 +51,7 @@ from atropos_envs.tools import Tool, tools_system_prompt
 from rewards.composite import weighted_sum
 from rewards.tool_answers import MAX_REPLY_CHARS, answer_conflict, answer_correct, extract_answer
 from rewards.tool_calls import bfcl_schema, call_matches, close_trailing_call, match_calls, parse_tool_calls
+from rewards.tool_reasoning import useful_call
 
 COMPONENTS = ("task_completion", "tool_call_accuracy", "efficiency", "error_recovery", "goal_alignment")
 PRESETS = {
@@ -120,15 +121,30 @@ def _dump(reply: dict[str, Any]) -> str:
 _COMPUTE = ("calculator", "python")  # either computes a calculator step the task leaves open
 
 
-def _serves(call: dict[str, Any], truth: dict[str, dict[str, list[Any]]]) -> bool:
+def _prints(call: dict[str, Any], expected: list[Any]) -> bool:
+    """Whether a program's output states every expected value (a number among few, to its
+    decimals, that its code does not already hold; a text as a substring): then it computed
+    them from the data it read."""
+    code, output = str(call["arguments"].get("code", "")), call.get("output", "")
+    return all(
+        useful_call(code, output, repr(v))
+        if isinstance(v, (int, float))
+        else str(v).lower() in output.lower()
+        for v in expected
+        if not isinstance(v, bool)
+    )
+
+
+def _serves(call: dict[str, Any], truth: dict[str, dict[str, list[Any]]], expected: list[Any]) -> bool:
     """Whether a successful call does what one ground-truth entry asks: the tool, and each
     argument the task fixes at one of its allowed values (BFCL's rules, typed by value). An
-    open calculator step is served by python too; an open python step only by a python run."""
+    open calculator step is served by python too; an open python step only by a python run
+    whose output states the expected values (``print("done")``, ``print(4056.41)`` compute nothing)."""
     ((name, params),) = truth.items()
     if name == "calculator" and not any(params.values()):
         return call["name"] in _COMPUTE
     if name == "python" and not any(params.values()):
-        return call["name"] == "python"
+        return call["name"] == "python" and _prints(call, expected)
     args = dict(call.get("arguments") or {})
     fixed = {p: allowed for p, allowed in params.items() if allowed}
     for p, allowed in fixed.items():  # 5.0 serves for an allowed 5 (the tool's schema says "number")
@@ -142,11 +158,13 @@ def _serves(call: dict[str, Any], truth: dict[str, dict[str, list[Any]]]) -> boo
     ) and all(p in params for p in open_args)
 
 
-def unserved(ground_truth: list[dict[str, Any]], valid: list[dict[str, Any]]) -> list[str]:
+def unserved(
+    ground_truth: list[dict[str, Any]], valid: list[dict[str, Any]], expected: list[Any] = ()
+) -> list[str]:
     """The needed calls (tool names) no successful call carried out; each call serves one."""
     left, missing = list(valid), []
     for truth in ground_truth:
-        hit = next((i for i, c in enumerate(left) if _serves(c, truth)), None)
+        hit = next((i for i, c in enumerate(left) if _serves(c, truth, list(expected))), None)
         if hit is None:
             missing.append(next(iter(truth)))
         else:
@@ -267,7 +285,10 @@ class ToolUseEnv(TextEnv):
             state["calls"].append({"name": name, "arguments": arguments, "ok": False, "provoked": True})
             return {"name": name, "error": FAULTS.get(fault, fault)}
         ok, result = (False, f"unknown tool {name[:80]!r}") if tool is None else tool.call(arguments, state)
-        state["calls"].append({"name": name, "arguments": arguments, "ok": ok})
+        record = {"name": name, "arguments": arguments, "ok": ok}
+        if ok and name == "python":
+            record["output"] = str(result)[-4000:]  # an open python step must print the values
+        state["calls"].append(record)
         return {"name": name, "content": result} if ok else {"name": name, "error": result}
 
     def score(self, trajectory: Trajectory) -> Score:
@@ -285,7 +306,7 @@ class ToolUseEnv(TextEnv):
             outcome = "invalid" if calls and not valid else outcome
         else:
             final = trajectory.last_completion
-            missing = unserved(task["ground_truth"], valid)
+            missing = unserved(task["ground_truth"], valid, task.get("answer") or [])
             if len(final) > MAX_REPLY_CHARS:
                 done, why, outcome = False, f"final reply longer than {MAX_REPLY_CHARS} characters", "invalid"
             elif parse_tool_calls(close_trailing_call(final))[0] or state.get("timeout"):
@@ -332,7 +353,11 @@ class ToolUseEnv(TextEnv):
             needed = Counter(next(iter(g)) for g in task["ground_truth"])
             aligned = sum((needed & Counter(c["name"] for c in valid)).values()) / need if need else 0.0
         else:
-            aligned = 1.0 - len(unserved(task["ground_truth"], valid)) / need if need else 0.0
+            aligned = (
+                1.0 - len(unserved(task["ground_truth"], valid, task.get("answer") or [])) / need
+                if need
+                else 0.0
+            )
 
         def fixed(i: int) -> bool:
             return any(

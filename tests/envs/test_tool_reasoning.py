@@ -267,3 +267,37 @@ def test_a_box_inside_think_is_scratch_and_a_unicode_minus_is_a_minus(tmp_path):
         assert episode(env, "0", [f"<think>It is negative.</think>\n\\boxed{{{minus}7}}"])[
             0
         ] == pytest.approx(0.8)
+
+
+@pytest.mark.parametrize(
+    "around",
+    [
+        "Negative \\boxed{X}",
+        "~\\boxed{X}",
+        "At minimum \\boxed{X}",
+        "\\approx \\boxed{X}",
+        "-\\boxed{X}",
+        "\\boxed{X} is bogus",
+        "\\boxed{X} (mistaken; recheck)",
+        "\\boxed{X}, give-take a unit",
+        "\\boxed{X} ❌",
+        "\\boxed{X}?",
+    ],
+)
+def test_words_and_marks_around_the_box_are_an_allow_list(env, around):
+    tid = first(env, "big_sum")
+    ref = env.get_task(tid)["answer"]
+    reward, info, _ = episode(env, tid, [f"<think>x</think>\n{around.replace('X', ref)}"])
+    assert reward == pytest.approx(0.1) and "\\boxed{}" in info["reason"], info["reason"]
+
+
+def test_plain_words_around_the_box_stay_paid(env):
+    tid = first(env, "big_sum")
+    ref = env.get_task(tid)["answer"]
+    for text in (
+        f"The answer is \\boxed{{{ref}}}.",
+        f"**Final answer:** \\[\\boxed{{{ref}}}\\]",
+        f"Therefore, the sum is $\\boxed{{{ref}}}$.",
+        f"\\(\\boxed{{{ref}}}\\)",
+    ):
+        assert episode(env, tid, [f"<think>x</think>\n{text}"])[0] == pytest.approx(0.8), text

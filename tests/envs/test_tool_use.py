@@ -624,3 +624,20 @@ def test_text_answers_in_user_files_refuse_alternatives(tmp_path):
     for final in ("Paris / lyon / marseille", "paris, lyon", "PARIS / LYON", "not Paris"):
         assert play(env, "t", [calc, f"<answer>{final}</answer>"])[0] < 0.5, final
     assert play(env, "t", [calc, "<answer>The capital of France is Paris.</answer>"])[0] == 1.0
+
+
+# ---- second red team --------------------------------------------------------------------------
+def test_the_python_step_needs_a_run_that_prints_the_values_it_computed():
+    env = make()
+    tid = next(
+        str(i)
+        for i in range(200)
+        if env.get_task(i)["kind"] == "python" and not env.get_task(i)["world"]["faults"]
+    )
+    task = env.get_task(tid)
+    answer = f"<answer>{json.dumps(task['answer'])}</answer>"
+    read = tc("read_file", path="sales.csv")
+    for code in ('print("done")', "print(1)", f"print({task['answer'][0]!r})"):
+        reward, info = play(env, tid, [read + tc("python", code=code), answer])
+        assert reward < 0.5 and "needed calls not made successfully: python" in info["reason"], (code, info)
+    assert play(env, tid, env.reference_answer(task))[0] == 1.0

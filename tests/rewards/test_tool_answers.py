@@ -177,3 +177,51 @@ def test_answer_blocks_that_disagree_are_refused():
     assert not answer_conflict(same) and answer_correct(same, [5902.2], question=Q)[0]
     scratch = "<think>maybe <answer>1</answer></think><answer>[5902.2]</answer>"  # think is scratch
     assert not answer_conflict(scratch) and answer_correct(scratch, [5902.2], question=Q)[0]
+
+
+# ---- second red team: the wording around a number is an allow-list, not a deny-list ----------
+
+SIGNS = ["-${x}", "−${x}", "-$ {x}", "({x})", "$({x})", "negative {x}", "minus {x}", "owes ${x}"]
+SIGNS += ["in debt by ${x}", "The balance is -${x}.", "overdrawn by ${x}"]
+
+
+@pytest.mark.parametrize("form", SIGNS)
+def test_a_sign_or_sign_word_on_a_positive_value_is_refused(form):
+    assert not ok(form.format(x="5902.2"))
+
+
+HEDGES = ["~{x}", "≈ {x}", "< {x}", "> {x}", "≥ {x}", "{x}+", "!{x}", "¬ {x}", "{x} ≠ answer", "{x} ✗"]
+HEDGES += ["{x} ❌", "{x}-ish", "ca. {x}", "{x} (est.)", "at minimum {x}", "up to {x}", "{x} +/- a bit"]
+HEDGES += ["I think {x}", "tentatively {x}", "{x} TBD", "{x}, to be confirmed", "{x} is mistaken"]
+HEDGES += [
+    "{x} is a lie",
+    "{x} (retracted)",
+    "ignore {x}",
+    "disregard {x}",
+    "{x} is refuted",
+    "{x} is a typo",
+]
+HEDGES += ["{x} is fake", "{x} at best", "{x} give-or-take", "allegedly {x}", "{x} 🙂", "presumably {x}"]
+
+
+@pytest.mark.parametrize("form", HEDGES)
+def test_words_and_marks_outside_the_allow_list_are_refused(form):
+    assert not ok(form.format(x="5902.2"))
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["-$94.68", "−$94.68", "-$ 94.68", "$-94.68", "-94.68 USD", "The balance is -$94.68.", "[-94.68]"],
+)
+def test_negative_values_written_with_a_currency_sign_are_paid(body):
+    assert ok(body, [-94.68])
+
+
+def test_the_questions_words_and_neutral_filler_are_allowed():
+    assert ok("The total balance for customer Thuwex Morpexlis is $5,902.20.")
+    assert ok("Final answer: 5902.2 USD")
+    assert ok('{"balance": 5902.2}')
+    assert ok("- $5,902.20") and ok("* $5,902.20")  # markdown bullets, not a minus
+    q = "How many units of the Selgrafen valve are in stock?"
+    assert ok("57 units of the Selgrafen valve are in stock", [57], q)
+    assert not ok("57 units of the Selgrafen valve, allegedly", [57], q)
