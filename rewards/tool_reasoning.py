@@ -10,6 +10,7 @@ Numbers are found with a linear-time pattern, so any output is safe to scan.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
 
 from rewards.tool_answers import hedge_word, stray_numeric_wording
@@ -119,6 +120,21 @@ def _box_wording(text: str, question: str, where: str) -> str:
     return f"the text {where} \\boxed{{}}: {why.removeprefix('the answer ')}" if why else ""
 
 
+def _side_hedge(part: str, where: str, question: str, differs: Callable[[str], bool]) -> str:
+    """Why the text on one side of the final ``\\boxed{}`` hedges, uses words or marks off the
+    allow-list, or states a number ``differs`` calls another value ("" if none)."""
+    word = hedge_word(part)
+    if word:
+        return f"the text {where} \\boxed{{}} hedges ({word!r})"
+    why = _box_wording(part, question, where)
+    if why:
+        return why
+    other = next((n for n in numbers_in(part, limit=100) if differs(n)), None)
+    if other is not None:
+        return f"the text {where} \\boxed{{}} states another value ({other[:40]!r})"
+    return ""
+
+
 def trailing_hedge(text: str, answer: str, question: str = "") -> str:
     """Why the text around the final ``\\boxed{}`` hedges or adds a value other than the boxed
     ``answer`` ("" if it does not): ``\\boxed{12} or maybe 13`` is two answers. Tool calls
@@ -127,30 +143,16 @@ def trailing_hedge(text: str, answer: str, question: str = "") -> str:
     ``Negative``, ``At minimum``, ``is bogus`` are refused); numbers before the box must be
     the question's."""
     before = text[: max(0, text.rfind("\\boxed"))]
-    word = hedge_word(before)
-    if word:
-        return f"the text before \\boxed{{}} hedges ({word!r})"
-    why = _box_wording(before, question, "before")
+    stated = set(numbers_in(question, limit=1000))
+    why = _side_hedge(before, "before", question, lambda n: n not in stated and n != answer)
     if why:
         return why
-    stated = set(numbers_in(question, limit=1000))
-    other = next((n for n in numbers_in(before, limit=100) if n not in stated and n != answer), None)
-    if other is not None:
-        return f"the text before \\boxed{{}} states another value ({other[:40]!r})"
     text, pieces, pos = after_box(text), [], 0
     while (at := text.find(OPEN, pos)) >= 0:
         pieces.append(text[pos:at])
         end = text.find(CLOSE, at)
         pos = len(text) if end < 0 else end + len(CLOSE)
-    tail = "".join(pieces) + text[pos:]
-    word = hedge_word(tail)
-    if word:
-        return f"the text after \\boxed{{}} hedges ({word!r})"
-    why = _box_wording(tail, question, "after")
-    if why:
-        return why
     boxed = as_decimal(answer)
-    other = next((n for n in numbers_in(tail, limit=100) if boxed is None or as_decimal(n) != boxed), None)
-    if other is not None:
-        return f"the text after \\boxed{{}} states another value ({other[:40]!r})"
-    return ""
+    return _side_hedge(
+        "".join(pieces) + text[pos:], "after", question, lambda n: boxed is None or as_decimal(n) != boxed
+    )
